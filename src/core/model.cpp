@@ -1,0 +1,20 @@
+#include "core/model.hpp"
+
+namespace steward {
+
+bool op_state_is_failure(OpState state) {
+  return state == OpState::Failed || state == OpState::Unreachable;
+}
+
+std::string Target::var(const std::string& key, const std::string& fallback) const {
+  auto it = vars.find(key);
+  return it == vars.end() ? fallback : it->second;
+}
+
+std::size_t Job::finished_count() const {
+  std::size_t n = 0;
+  for (const auto& [name, run] : runs) n += run.phase == RunPhase::Finished ? 1 : 0;
+  return n;
+}
+
+}  // namespace steward

@@ -1,0 +1,65 @@
+#pragma once
+// The model every layer shares: targets, operation results, jobs.
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace steward {
+
+// Wire values are the EXEd enums; never renumber.
+enum class JobState { Done = 0, Running = 1, Failure = 2 };
+enum class OpState { Announce = 0, Ok = 1, Skipped = 2, Failed = 3, Unreachable = 4, Changed = 5 };
+
+// Whether a target's operation has not started, is running, or has ended.
+enum class RunPhase { Pending = 0, Running = 1, Finished = 2 };
+
+bool op_state_is_failure(OpState state);
+
+struct Target {
+  std::string name;
+  std::string connection = "ssh";  // ansible_connection: local, ssh, agent, qga
+  std::map<std::string, std::string> vars;
+  int max_sessions = 1;
+
+  std::string var(const std::string& key, const std::string& fallback = "") const;
+};
+
+struct OpResult {
+  OpState state = OpState::Announce;
+  std::optional<int> rtc;
+  std::optional<int> signal;
+  std::string stdout_data;
+  std::string stderr_data;
+  bool stdout_truncated = false;
+  bool stderr_truncated = false;
+  boost::json::value facts;  // null unless the operation gathers facts
+  std::string error;
+};
+
+struct TargetRun {
+  RunPhase phase = RunPhase::Pending;
+  OpResult result;
+  double startat = 0;
+  double finishat = 0;
+  double queue_wait = 0;  // seconds between submission and start
+};
+
+struct Job {
+  std::string jid;
+  JobState state = JobState::Running;
+  std::string error;
+  double startat = 0;
+  double finishat = 0;
+  std::string operate;                 // ping, facter, service, execute, ...
+  boost::json::object operate_args;    // what the caller asked for, secrets removed
+  std::vector<std::string> targets;    // resolved host names, in order
+  std::map<std::string, TargetRun> runs;
+
+  std::size_t finished_count() const;
+};
+
+}  // namespace steward

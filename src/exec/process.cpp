@@ -1,0 +1,198 @@
+#include "exec/process.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "exec/spawn.hpp"
+
+namespace steward::exec {
+namespace asio = boost::asio;
+using asio::awaitable;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+// Output a child's leftover background processes may still hold open after it
+// exits; we read on for this long, then stop (we do not kill them: they may be
+// daemons the command meant to start).
+constexpr std::chrono::milliseconds kDrainAfterExit{500};
+
+// Shared by the coroutines that serve one child; the last one out frees it.
+struct RunState : std::enable_shared_from_this<RunState> {
+  RunState(asio::any_io_executor ex, const SpawnedChild& child, ChunkSink chunk_sink,
+           const ProcessSpec& spec)
+      : in(ex, child.stdin_fd),
+        out(ex, child.stdout_fd),
+        err(ex, child.stderr_fd),
+        pidfd(ex, child.pidfd),
+        wake(ex),
+        deadline(ex),
+        kill_timer(ex),
+        drain_timer(ex),
+        pid(child.pid),
+        sink(std::move(chunk_sink)),
+        cap(spec.output_cap),
+        grace(spec.kill_grace) {}
+
+  ~RunState() {
+    if (!reaped) {  // abandoned mid-run (loop stopped): leave nothing behind
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+
+  bool finished() const { return reaped && (open_streams == 0 || drain_expired); }
+  void notify() { wake.cancel(); }
+
+  void deliver(Stream which, std::string_view data) {
+    auto& kept = which == Stream::Stdout ? outcome.stdout_data : outcome.stderr_data;
+    auto& truncated = which == Stream::Stdout ? outcome.stdout_truncated : outcome.stderr_truncated;
+    std::size_t room = cap > kept.size() ? cap - kept.size() : 0;
+    std::size_t take = std::min(room, data.size());
+    if (take < data.size()) truncated = true;
+    if (take == 0) return;
+    kept.append(data.data(), take);
+    if (sink) sink(which, data.substr(0, take));
+  }
+
+  // SIGTERM to the whole group now, SIGKILL after the grace period.
+  void terminate() {
+    if (terminating || reaped) return;
+    terminating = true;
+    ::kill(-pid, SIGTERM);
+    kill_timer.expires_after(grace);
+    kill_timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      auto state = weak.lock();
+      if (!ec && state && !state->reaped) ::kill(-state->pid, SIGKILL);
+    });
+  }
+
+  asio::posix::stream_descriptor in, out, err, pidfd;
+  asio::steady_timer wake, deadline, kill_timer, drain_timer;
+  pid_t pid;
+  ChunkSink sink;
+  std::size_t cap;
+  std::chrono::milliseconds grace;
+  ProcessOutcome outcome;
+  int open_streams = 2;
+  bool reaped = false;
+  bool terminating = false;
+  bool drain_expired = false;
+};
+
+awaitable<void> pump(std::shared_ptr<RunState> state, Stream which) {
+  auto& desc = which == Stream::Stdout ? state->out : state->err;
+  std::array<char, 64 * 1024> buffer;
+  for (;;) {
+    auto [ec, n] = co_await desc.async_read_some(asio::buffer(buffer), kNoThrow);
+    if (n > 0) state->deliver(which, std::string_view(buffer.data(), n));
+    if (ec) break;
+  }
+  --state->open_streams;
+  state->notify();
+}
+
+awaitable<void> feed_stdin(std::shared_ptr<RunState> state, std::string data) {
+  if (!data.empty()) co_await asio::async_write(state->in, asio::buffer(data), kNoThrow);
+  boost::system::error_code ignored;
+  state->in.close(ignored);
+}
+
+void record_exit_status(ProcessOutcome& outcome, int status) {
+  if (WIFEXITED(status)) {
+    outcome.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    outcome.signal = WTERMSIG(status);
+  }
+}
+
+awaitable<void> await_exit(std::shared_ptr<RunState> state) {
+  auto [ec] = co_await state->pidfd.async_wait(asio::posix::descriptor_base::wait_read, kNoThrow);
+  if (ec) co_return;  // abandoned; the destructor reaps
+  int status = 0;
+  if (::waitpid(state->pid, &status, 0) == state->pid) record_exit_status(state->outcome, status);
+  state->reaped = true;
+  // What the leader left running in its group after a timeout or cancel goes too.
+  if (state->terminating) ::kill(-state->pid, SIGKILL);
+  state->notify();
+  if (state->open_streams > 0) {
+    state->drain_timer.expires_after(kDrainAfterExit);
+    auto [timer_ec] = co_await state->drain_timer.async_wait(kNoThrow);
+    if (!timer_ec) {
+      state->drain_expired = true;
+      state->notify();
+    }
+  }
+}
+
+void arm_deadline(const std::shared_ptr<RunState>& state, std::chrono::milliseconds timeout) {
+  if (timeout.count() <= 0) return;
+  state->deadline.expires_after(timeout);
+  state->deadline.async_wait([weak = std::weak_ptr<RunState>(state)](boost::system::error_code ec) {
+    auto state = weak.lock();
+    if (ec || !state || state->reaped) return;
+    state->outcome.timed_out = true;
+    state->terminate();
+  });
+}
+
+void close_all(RunState& state) {
+  boost::system::error_code ignored;
+  state.deadline.cancel();
+  state.kill_timer.cancel();
+  state.drain_timer.cancel();
+  state.in.close(ignored);
+  state.out.close(ignored);
+  state.err.close(ignored);
+  state.pidfd.close(ignored);
+}
+
+}  // namespace
+
+ProcessSpec shell_spec(std::string command) {
+  ProcessSpec spec;
+  spec.argv = {"/bin/sh", "-c", std::move(command)};
+  return spec;
+}
+
+awaitable<Result<ProcessOutcome>> run_process(ProcessSpec spec, ChunkSink sink, CancelToken cancel) {
+  auto child = spawn_child(spec);
+  if (!child) co_return child.error();
+  auto ex = co_await asio::this_coro::executor;
+  auto state = std::make_shared<RunState>(ex, *child, std::move(sink), spec);
+
+  asio::co_spawn(ex, pump(state, Stream::Stdout), asio::detached);
+  asio::co_spawn(ex, pump(state, Stream::Stderr), asio::detached);
+  asio::co_spawn(ex, feed_stdin(state, std::move(spec.stdin_data)), asio::detached);
+  asio::co_spawn(ex, await_exit(state), asio::detached);
+  arm_deadline(state, spec.timeout);
+
+  CancelState::Registration on_cancel;
+  if (cancel) {
+    on_cancel = cancel->on_cancel([weak = std::weak_ptr<RunState>(state)] {
+      auto state = weak.lock();
+      if (!state || state->reaped) return;
+      state->outcome.cancelled = true;
+      state->terminate();
+    });
+  }
+
+  while (!state->finished()) {
+    state->wake.expires_at(asio::steady_timer::time_point::max());
+    co_await state->wake.async_wait(kNoThrow);
+  }
+  close_all(*state);
+  co_return std::move(state->outcome);
+}
+
+}  // namespace steward::exec

@@ -1,0 +1,51 @@
+#pragma once
+// Ansible inventories (INI and YAML), read unchanged, and Ansible host patterns.
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/model.hpp"
+#include "core/result.hpp"
+
+namespace steward::inventory {
+
+struct Host {
+  std::string name;
+  // Effective variables: group `all`, then parent groups before children,
+  // then the host's own line; later wins, as in Ansible.
+  std::map<std::string, std::string> vars;
+  std::vector<std::string> groups;  // every group the host belongs to, incl. ancestors and `all`
+};
+
+class Inventory {
+ public:
+  // Picks the format from the content (YAML if it parses as a mapping whose
+  // values are mappings, else INI). Errors name the file and, where known, the line.
+  static Result<Inventory> load_file(const std::string& path);
+  static Result<Inventory> parse_ini(std::string_view text, const std::string& origin);
+  static Result<Inventory> parse_yaml(std::string_view text, const std::string& origin);
+  // One host `localhost` with ansible_connection=local.
+  static Inventory builtin();
+
+  // Hosts matching an Ansible pattern (`all`, `*`, globs, group names,
+  // `a:b`, `a:&b`, `a:!b`, comma-separated lists too), in inventory order.
+  // A pattern that matches nothing is NotFound naming the part that matched nothing.
+  Result<std::vector<std::string>> match(std::string_view pattern) const;
+
+  const Host* find(std::string_view name) const;
+  const std::vector<Host>& hosts() const { return hosts_; }
+  std::vector<std::string> group_names() const;
+
+  // The host as the transports see it: connection from ansible_connection
+  // (default ssh; `localhost` with no connection set is local, as in Ansible),
+  // max_sessions from steward_max_sessions (default 1).
+  Result<Target> target(std::string_view name) const;
+
+ private:
+  std::vector<Host> hosts_;
+  std::map<std::string, std::vector<std::string>, std::less<>> group_members_;  // group -> hosts (with children)
+  friend class InventoryBuilder;
+};
+
+}  // namespace steward::inventory

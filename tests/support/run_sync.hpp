@@ -1,0 +1,32 @@
+#pragma once
+// Runs a coroutine to completion on a private io_context (tests only).
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <exception>
+#include <optional>
+
+namespace steward::testing {
+
+template <typename T>
+T run_sync(boost::asio::io_context& io, boost::asio::awaitable<T> task) {
+  std::optional<T> out;
+  std::exception_ptr failure;
+  boost::asio::co_spawn(io, std::move(task), [&](std::exception_ptr e, T value) {
+    failure = e;
+    if (!e) out.emplace(std::move(value));
+  });
+  io.restart();
+  io.run();
+  if (failure) std::rethrow_exception(failure);
+  return std::move(*out);
+}
+
+template <typename T>
+T run_sync(boost::asio::awaitable<T> task) {
+  boost::asio::io_context io;
+  return run_sync(io, std::move(task));
+}
+
+}  // namespace steward::testing
