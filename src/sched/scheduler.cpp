@@ -1,0 +1,62 @@
+#include "sched/scheduler.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+
+namespace steward::sched {
+
+Scheduler::Scheduler(boost::asio::any_io_executor executor, const Clock& clock, int max_connections)
+    : executor_(std::move(executor)), clock_(clock), max_connections_(std::max(1, max_connections)) {}
+
+void Scheduler::submit(const std::string& target, int max_sessions, std::uint64_t runs, Work work) {
+  QueuedItem<Work> item;
+  item.target = target;
+  item.max_sessions = max_sessions;
+  item.runs = runs;
+  item.submitted = clock_.now();
+  item.payload = std::move(work);
+  queue_.push(std::move(item));
+  dispatch();
+}
+
+void Scheduler::dispatch() {
+  while (queue_.running() < static_cast<std::size_t>(max_connections_)) {
+    auto item = queue_.pop_runnable();
+    if (!item) return;
+    auto wait = clock_.now() - item->submitted;
+    record_wait(wait);
+    auto target = item->target;
+    // A coroutine lambda's captures live in the lambda object: keep it alive
+    // until the coroutine it started has finished.
+    auto work = std::make_shared<Work>(std::move(item->payload));
+    boost::asio::co_spawn(executor_, (*work)(wait),
+                          [this, work, target = std::move(target)](std::exception_ptr failure) {
+                            if (failure) {
+                              try {
+                                std::rethrow_exception(failure);
+                              } catch (const std::exception& e) {
+                                spdlog::error("work on {} ended with an exception: {}", target, e.what());
+                              }
+                            }
+                            ++stats_.completed;
+                            queue_.finished(target);
+                            dispatch();
+                          });
+  }
+}
+
+void Scheduler::record_wait(std::chrono::nanoseconds wait) {
+  double seconds = std::chrono::duration<double>(wait).count();
+  ++stats_.started;
+  stats_.wait_seconds_sum += seconds;
+  stats_.wait_seconds_max = std::max(stats_.wait_seconds_max, seconds);
+  for (std::size_t i = 0; i < WaitStats::kBuckets.size(); ++i) {
+    if (seconds <= WaitStats::kBuckets[i]) {
+      ++stats_.counts[i];
+      break;
+    }
+  }
+}
+
+}  // namespace steward::sched

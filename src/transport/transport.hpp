@@ -1,0 +1,69 @@
+#pragma once
+// How steward reaches a machine. One implementation per folder (local/, ssh/,
+// agent/, qga/), each exposing only a factory listed in registry.cpp.
+//
+// Contract for every implementation:
+// - Methods run on the server's event loop and must never block it.
+// - run() streams output chunks to the sink as they arrive (within the output
+//   cap), and ends with the outcome. A command that runs and exits non-zero is
+//   a success of run(); the outcome carries the exit code.
+// - Errors: Unreachable when the target cannot be reached (refused, timeout,
+//   DNS, authentication, host key); NotFound when the program cannot be run;
+//   Internal for the rest. Messages name the target and never hold secrets.
+// - Cancel and timeout end every process the request started on the target.
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/cancel.hpp"
+#include "core/model.hpp"
+#include "core/result.hpp"
+#include "exec/process.hpp"
+
+namespace steward::transport {
+
+using exec::ChunkSink;
+using exec::Stream;
+using ExecOutcome = exec::ProcessOutcome;
+
+struct ExecRequest {
+  std::vector<std::string> argv;  // run without a shell when non-empty
+  std::string command;            // otherwise run by /bin/sh -c
+  std::map<std::string, std::string> env;
+  std::string cwd;
+  std::string stdin_data;
+  std::chrono::milliseconds timeout{0};  // 0: none
+  std::size_t output_cap = exec::kDefaultOutputCap;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+
+  virtual boost::asio::awaitable<Result<ExecOutcome>> run(const Target& target, ExecRequest request,
+                                                          ChunkSink sink, CancelToken cancel) = 0;
+
+  // Closes pooled connections; called once at server shutdown.
+  virtual void shutdown() {}
+};
+
+class TransportRegistry {
+ public:
+  // Names are unique; a second add under one name replaces the first (tests swap fakes in).
+  void add(const std::string& name, std::shared_ptr<Transport> transport);
+  // NotFound naming the known transports when `name` is not one of them.
+  Result<std::shared_ptr<Transport>> get(const std::string& name) const;
+  void shutdown_all();
+
+ private:
+  std::map<std::string, std::shared_ptr<Transport>> transports_;
+};
+
+// Every built-in transport, by its ansible_connection name.
+void register_builtin_transports(TransportRegistry& registry);
+
+}  // namespace steward::transport

@@ -1,0 +1,22 @@
+#include "transport/transport.hpp"
+
+namespace steward::transport {
+
+void TransportRegistry::add(const std::string& name, std::shared_ptr<Transport> transport) {
+  transports_[name] = std::move(transport);
+}
+
+Result<std::shared_ptr<Transport>> TransportRegistry::get(const std::string& name) const {
+  auto it = transports_.find(name);
+  if (it != transports_.end()) return it->second;
+  std::string known;
+  for (const auto& [known_name, _] : transports_) known += (known.empty() ? "" : ", ") + known_name;
+  return make_error(ErrorCode::NotFound,
+                    "unknown connection type '" + name + "' (this server has: " + known + ")");
+}
+
+void TransportRegistry::shutdown_all() {
+  for (auto& [name, transport] : transports_) transport->shutdown();
+}
+
+}  // namespace steward::transport
