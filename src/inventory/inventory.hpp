@@ -1,5 +1,6 @@
 #pragma once
 // Ansible inventories (INI and YAML), read unchanged, and Ansible host patterns.
+#include <cstddef>
 #include <map>
 #include <string>
 #include <string_view>
@@ -43,8 +44,13 @@ class Inventory {
   Result<Target> target(std::string_view name) const;
 
  private:
+  // Indices of the hosts one pattern entry (no leading & or !) selects, in
+  // inventory order; NotFound when it names no host and no group.
+  Result<std::vector<std::size_t>> match_entry(std::string_view entry) const;
+
   std::vector<Host> hosts_;
   std::map<std::string, std::vector<std::string>, std::less<>> group_members_;  // group -> hosts (with children)
+  std::map<std::string, std::size_t, std::less<>> host_index_;                  // host -> index in hosts_
   friend class InventoryBuilder;
 };
 

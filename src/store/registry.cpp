@@ -1,0 +1,20 @@
+#include "store/sqlite/sqlite_store.hpp"
+#include "store/store.hpp"
+
+namespace steward::store {
+
+// The one list of store kinds, by URL scheme.
+Result<std::unique_ptr<Store>> open_store(const StoreOptions& options) {
+  std::string url = options.url.empty() ? "sqlite:" + options.data_dir + "/steward.db" : options.url;
+  constexpr std::string_view kSqlite = "sqlite:";
+  if (url.rfind(kSqlite, 0) == 0) {
+    std::string path = url.substr(kSqlite.size());
+    if (path.rfind("//", 0) == 0) path = path.substr(2);  // sqlite:///abs/path
+    if (path.empty()) return make_error(ErrorCode::InvalidArgument, "store URL has no path: " + url);
+    return open_sqlite_store(path);
+  }
+  return make_error(ErrorCode::InvalidArgument,
+                    "unsupported store URL '" + url + "' (supported: sqlite:PATH)");
+}
+
+}  // namespace steward::store

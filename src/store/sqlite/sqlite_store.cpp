@@ -1,0 +1,305 @@
+#include "store/sqlite/sqlite_store.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "store/sqlite/sqlite_worker.hpp"
+#include "store/sqlite/statement.hpp"
+
+namespace steward::store {
+namespace {
+
+using boost::asio::awaitable;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS jobs(
+  jid TEXT PRIMARY KEY, state INTEGER NOT NULL, error TEXT NOT NULL,
+  startat REAL NOT NULL, finishat REAL NOT NULL, operate TEXT NOT NULL,
+  operate_args TEXT NOT NULL, targets TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+CREATE TABLE IF NOT EXISTS runs(
+  jid TEXT NOT NULL, target TEXT NOT NULL, position INTEGER NOT NULL, phase INTEGER NOT NULL,
+  status INTEGER NOT NULL, rtc INTEGER, signal INTEGER, stdout BLOB NOT NULL, stderr BLOB NOT NULL,
+  stdout_truncated INTEGER NOT NULL, stderr_truncated INTEGER NOT NULL, facts TEXT NOT NULL,
+  error TEXT NOT NULL, startat REAL NOT NULL, finishat REAL NOT NULL, queue_wait REAL NOT NULL,
+  PRIMARY KEY(jid, target)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chunks(
+  jid TEXT NOT NULL, seq INTEGER NOT NULL, target TEXT NOT NULL, stream INTEGER NOT NULL,
+  data BLOB NOT NULL, at REAL NOT NULL, PRIMARY KEY(jid, seq)) WITHOUT ROWID;
+)sql";
+
+constexpr const char* kSelectJob =
+    "SELECT jid, state, error, startat, finishat, operate, operate_args, targets FROM jobs";
+
+Result<sqlite3*> open_connection(const std::string& path, int flags) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close_v2(db);
+    return make_error(ErrorCode::Internal, "cannot open store " + path + ": " + message);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+
+std::string targets_json(const std::vector<std::string>& targets) {
+  boost::json::array array;
+  for (const auto& t : targets) array.emplace_back(t);
+  return boost::json::serialize(array);
+}
+
+boost::json::value parse_or_null(const std::string& text) {
+  boost::system::error_code ec;
+  auto value = boost::json::parse(text, ec);
+  return ec ? boost::json::value() : value;
+}
+
+Job read_job_row(Statement& row) {
+  Job job;
+  job.jid = row.text(0);
+  job.state = static_cast<JobState>(row.integer(1));
+  job.error = row.text(2);
+  job.startat = row.real(3);
+  job.finishat = row.real(4);
+  job.operate = row.text(5);
+  if (auto args = parse_or_null(row.text(6)); args.is_object()) job.operate_args = args.as_object();
+  if (auto targets = parse_or_null(row.text(7)); targets.is_array()) {
+    for (const auto& t : targets.as_array())
+      if (t.is_string()) job.targets.emplace_back(t.as_string());
+  }
+  return job;
+}
+
+Status read_runs(sqlite3* db, Job& job) {
+  Statement q(db,
+              "SELECT target, phase, status, rtc, signal, stdout, stderr, stdout_truncated, "
+              "stderr_truncated, facts, error, startat, finishat, queue_wait FROM runs WHERE jid = ?");
+  q.bind(1, job.jid);
+  while (q.step()) {
+    TargetRun& run = job.runs[q.text(0)];
+    run.phase = static_cast<RunPhase>(q.integer(1));
+    run.result.state = static_cast<OpState>(q.integer(2));
+    if (!q.is_null(3)) run.result.rtc = static_cast<int>(q.integer(3));
+    if (!q.is_null(4)) run.result.signal = static_cast<int>(q.integer(4));
+    run.result.stdout_data = q.text(5);
+    run.result.stderr_data = q.text(6);
+    run.result.stdout_truncated = q.integer(7) != 0;
+    run.result.stderr_truncated = q.integer(8) != 0;
+    run.result.facts = parse_or_null(q.text(9));
+    run.result.error = q.text(10);
+    run.startat = q.real(11);
+    run.finishat = q.real(12);
+    run.queue_wait = q.real(13);
+  }
+  return q.status();
+}
+
+Status write_run(sqlite3* db, const std::string& jid, const std::string& target, const TargetRun& run) {
+  Statement q(db,
+              "UPDATE runs SET phase=?, status=?, rtc=?, signal=?, stdout=?, stderr=?, stdout_truncated=?, "
+              "stderr_truncated=?, facts=?, error=?, startat=?, finishat=?, queue_wait=? "
+              "WHERE jid=? AND target=?");
+  const OpResult& r = run.result;
+  q.bind(1, static_cast<int>(run.phase)).bind(2, static_cast<int>(r.state)).bind(3, r.rtc).bind(4, r.signal);
+  q.bind_blob(5, r.stdout_data).bind_blob(6, r.stderr_data);
+  q.bind(7, r.stdout_truncated ? 1 : 0).bind(8, r.stderr_truncated ? 1 : 0);
+  q.bind(9, r.facts.is_null() ? std::string() : boost::json::serialize(r.facts)).bind(10, r.error);
+  q.bind(11, run.startat).bind(12, run.finishat).bind(13, run.queue_wait).bind(14, jid).bind(15, target);
+  return q.run();
+}
+
+Status insert_job(sqlite3* db, const Job& job) {
+  Statement q(db,
+              "INSERT INTO jobs(jid, state, error, startat, finishat, operate, operate_args, targets) "
+              "VALUES(?,?,?,?,?,?,?,?)");
+  q.bind(1, job.jid).bind(2, static_cast<int>(job.state)).bind(3, job.error).bind(4, job.startat);
+  q.bind(5, job.finishat).bind(6, job.operate).bind(7, boost::json::serialize(job.operate_args));
+  q.bind(8, targets_json(job.targets));
+  if (auto s = q.run(); !s) return s;
+  int position = 0;
+  for (const auto& target : job.targets) {
+    Statement r(db,
+                "INSERT INTO runs(jid, target, position, phase, status, stdout, stderr, stdout_truncated, "
+                "stderr_truncated, facts, error, startat, finishat, queue_wait) "
+                "VALUES(?,?,?,0,0,'','',0,0,'','',0,0,0)");
+    r.bind(1, job.jid).bind(2, target).bind(3, position++);
+    if (auto s = r.run(); !s) return s;
+  }
+  return {};
+}
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(sqlite3* writer, sqlite3* reader)
+      : writer_(writer, SqliteWorker::Mode::Writer, "store writer"),
+        reader_(reader, SqliteWorker::Mode::Reader, "store reader") {}
+
+  awaitable<Status> create_job(const Job& job) override {
+    return writer_.call<Status>([job](sqlite3* db) { return insert_job(db, job); });
+  }
+
+  void mark_started(const std::string& jid, const std::string& target, const TargetRun& run) override {
+    save_result(jid, target, run);
+  }
+
+  void save_result(const std::string& jid, const std::string& target, const TargetRun& run) override {
+    writer_.enqueue([jid, target, run](sqlite3* db) -> SqliteWorker::Notifier {
+      log_failure(write_run(db, jid, target, run));
+      return {};
+    });
+  }
+
+  void append_output(const std::string& jid, const OutputChunk& chunk) override {
+    writer_.enqueue([jid, chunk](sqlite3* db) -> SqliteWorker::Notifier {
+      Statement q(db, "INSERT OR REPLACE INTO chunks(jid, seq, target, stream, data, at) VALUES(?,?,?,?,?,?)");
+      q.bind(1, jid).bind(2, static_cast<std::int64_t>(chunk.seq)).bind(3, chunk.target);
+      q.bind(4, static_cast<int>(chunk.stream)).bind_blob(5, chunk.data).bind(6, chunk.at);
+      log_failure(q.run());
+      return {};
+    });
+  }
+
+  awaitable<Status> finish_job(const Job& job) override {
+    return writer_.call<Status>([jid = job.jid, state = job.state, error = job.error,
+                                 finishat = job.finishat](sqlite3* db) {
+      Statement q(db, "UPDATE jobs SET state=?, error=?, finishat=? WHERE jid=?");
+      q.bind(1, static_cast<int>(state)).bind(2, error).bind(3, finishat).bind(4, jid);
+      return q.run();
+    });
+  }
+
+  awaitable<Result<std::optional<Job>>> load_job(const std::string& jid) override {
+    return reader_.call<Result<std::optional<Job>>>([jid](sqlite3* db) -> Result<std::optional<Job>> {
+      Statement q(db, (std::string(kSelectJob) + " WHERE jid = ?").c_str());
+      q.bind(1, jid);
+      if (!q.step()) {
+        if (auto s = q.status(); !s) return s.error();
+        return std::optional<Job>();
+      }
+      Job job = read_job_row(q);
+      if (auto s = read_runs(db, job); !s) return s.error();
+      return std::optional<Job>(std::move(job));
+    });
+  }
+
+  awaitable<Result<std::vector<Job>>> list_jobs(std::size_t limit) override {
+    return reader_.call<Result<std::vector<Job>>>([limit](sqlite3* db) {
+      return select_jobs(db, (std::string(kSelectJob) + " ORDER BY jid DESC LIMIT ?").c_str(),
+                         static_cast<std::int64_t>(limit));
+    });
+  }
+
+  awaitable<Result<std::vector<OutputChunk>>> load_output(const std::string& jid,
+                                                          std::uint64_t after_seq) override {
+    return reader_.call<Result<std::vector<OutputChunk>>>(
+        [jid, after_seq](sqlite3* db) -> Result<std::vector<OutputChunk>> {
+          Statement q(db, "SELECT seq, target, stream, data, at FROM chunks WHERE jid=? AND seq>? ORDER BY seq");
+          q.bind(1, jid).bind(2, static_cast<std::int64_t>(after_seq));
+          std::vector<OutputChunk> out;
+          while (q.step()) {
+            out.push_back({static_cast<std::uint64_t>(q.integer(0)), q.text(1),
+                           static_cast<OutputStream>(q.integer(2)), q.text(3), q.real(4)});
+          }
+          if (auto s = q.status(); !s) return s.error();
+          return out;
+        });
+  }
+
+  awaitable<Result<bool>> delete_job(const std::string& jid) override {
+    return writer_.call<Result<bool>>([jid](sqlite3* db) -> Result<bool> {
+      Statement q(db, "DELETE FROM jobs WHERE jid=?");
+      q.bind(1, jid);
+      if (auto s = q.run(); !s) return s.error();
+      bool existed = sqlite3_changes(db) > 0;
+      if (auto s = delete_children(db, jid); !s) return s.error();
+      return existed;
+    });
+  }
+
+  awaitable<Result<std::vector<Job>>> unfinished_jobs() override {
+    return reader_.call<Result<std::vector<Job>>>([](sqlite3* db) {
+      return select_jobs(db, (std::string(kSelectJob) + " WHERE state = ? ORDER BY jid").c_str(),
+                         static_cast<std::int64_t>(JobState::Running));
+    });
+  }
+
+  awaitable<Result<std::size_t>> prune(double finished_before) override {
+    return writer_.call<Result<std::size_t>>([finished_before](sqlite3* db) -> Result<std::size_t> {
+      std::vector<std::string> doomed;
+      {
+        Statement q(db, "SELECT jid FROM jobs WHERE state != ? AND finishat > 0 AND finishat < ?");
+        q.bind(1, static_cast<int>(JobState::Running)).bind(2, finished_before);
+        while (q.step()) doomed.push_back(q.text(0));
+        if (auto s = q.status(); !s) return s.error();
+      }
+      for (const auto& jid : doomed) {
+        Statement q(db, "DELETE FROM jobs WHERE jid=?");
+        q.bind(1, jid);
+        if (auto s = q.run(); !s) return s.error();
+        if (auto s = delete_children(db, jid); !s) return s.error();
+      }
+      return doomed.size();
+    });
+  }
+
+  awaitable<Status> flush() override {
+    return writer_.call<Status>([](sqlite3*) { return Status{}; });
+  }
+
+ private:
+  static void log_failure(const Status& status) {
+    if (!status) spdlog::error("store write failed: {}", status.error().message);
+  }
+
+  static Status delete_children(sqlite3* db, const std::string& jid) {
+    for (const char* sql : {"DELETE FROM runs WHERE jid=?", "DELETE FROM chunks WHERE jid=?"}) {
+      Statement q(db, sql);
+      q.bind(1, jid);
+      if (auto s = q.run(); !s) return s;
+    }
+    return {};
+  }
+
+  static Result<std::vector<Job>> select_jobs(sqlite3* db, const char* sql, std::int64_t arg) {
+    std::vector<Job> jobs;
+    Statement q(db, sql);
+    q.bind(1, arg);
+    while (q.step()) jobs.push_back(read_job_row(q));
+    if (auto s = q.status(); !s) return s.error();
+    for (auto& job : jobs)
+      if (auto s = read_runs(db, job); !s) return s.error();
+    return jobs;
+  }
+
+  // Declaration order matters: the reader closes before the writer checkpoints.
+  SqliteWorker writer_;
+  SqliteWorker reader_;
+};
+
+Status prepare_schema(sqlite3* db) {
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"}) {
+    if (auto s = exec_sql(db, pragma); !s) return s;
+  }
+  return exec_sql(db, kSchema);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
+  auto writer = open_connection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  if (!writer) return writer.error();
+  if (auto s = prepare_schema(*writer); !s) {
+    sqlite3_close_v2(*writer);
+    return make_error(ErrorCode::Internal, "cannot prepare store " + path + ": " + s.error().message);
+  }
+  auto reader = open_connection(path, SQLITE_OPEN_READONLY);
+  if (!reader) {
+    sqlite3_close_v2(*writer);
+    return reader.error();
+  }
+  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(*writer, *reader));
+}
+
+}  // namespace steward::store

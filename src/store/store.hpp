@@ -1,0 +1,73 @@
+#pragma once
+// Where jobs live. One implementation per folder (sqlite/, redis/), chosen by
+// the --store URL scheme in registry.cpp.
+//
+// Contract for every implementation:
+// - Methods are called on the server's event loop and must not block it;
+//   awaitables complete on the caller's executor.
+// - Writes apply in the order they were called.
+// - create_job() completes only once the job is durable: a server killed
+//   right after must find it on restart.
+// - The fire-and-forget writes (progress and output) are durable no later
+//   than the next awaited write completes; their failures are logged.
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/model.hpp"
+#include "core/result.hpp"
+
+namespace steward::store {
+
+enum class OutputStream { Stdout = 1, Stderr = 2 };
+
+struct OutputChunk {
+  std::uint64_t seq = 0;  // per job, from 1, in arrival order
+  std::string target;
+  OutputStream stream = OutputStream::Stdout;
+  std::string data;
+  double at = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Job with every target Pending.
+  virtual boost::asio::awaitable<Status> create_job(const Job& job) = 0;
+  virtual void mark_started(const std::string& jid, const std::string& target, const TargetRun& run) = 0;
+  virtual void save_result(const std::string& jid, const std::string& target, const TargetRun& run) = 0;
+  virtual void append_output(const std::string& jid, const OutputChunk& chunk) = 0;
+  // Writes the job's state, error and finish time.
+  virtual boost::asio::awaitable<Status> finish_job(const Job& job) = 0;
+
+  // Nullopt when unknown. Output chunks are not part of a Job.
+  virtual boost::asio::awaitable<Result<std::optional<Job>>> load_job(const std::string& jid) = 0;
+  // Newest first; at most `limit`.
+  virtual boost::asio::awaitable<Result<std::vector<Job>>> list_jobs(std::size_t limit) = 0;
+  virtual boost::asio::awaitable<Result<std::vector<OutputChunk>>> load_output(const std::string& jid,
+                                                                               std::uint64_t after_seq) = 0;
+  // False when unknown.
+  virtual boost::asio::awaitable<Result<bool>> delete_job(const std::string& jid) = 0;
+  // Jobs whose state is Running, with their runs: what a restart must repair.
+  virtual boost::asio::awaitable<Result<std::vector<Job>>> unfinished_jobs() = 0;
+  // Deletes finished jobs that finished before `finished_before` (Unix seconds); returns how many.
+  virtual boost::asio::awaitable<Result<std::size_t>> prune(double finished_before) = 0;
+
+  // Completes when every write called before it is durable.
+  virtual boost::asio::awaitable<Status> flush() = 0;
+};
+
+struct StoreOptions {
+  std::string url;       // sqlite:PATH (redis:// in a later release)
+  std::string data_dir;  // default location for file-backed stores
+};
+
+// InvalidArgument naming the supported schemes for an unknown URL.
+Result<std::unique_ptr<Store>> open_store(const StoreOptions& options);
+
+}  // namespace steward::store

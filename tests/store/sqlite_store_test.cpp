@@ -1,0 +1,161 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "store/store.hpp"
+#include "support/run_sync.hpp"
+
+namespace steward::store {
+namespace {
+
+using testing::run_sync;
+namespace fs = std::filesystem;
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("steward-store-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  void reopen() {
+    store_.reset();
+    auto opened = open_store({"", dir_.string()});
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    store_ = std::move(opened).value();
+  }
+  static Job sample_job(const std::string& jid) {
+    Job job;
+    job.jid = jid;
+    job.operate = "execute";
+    job.operate_args = {{"cmd", "echo hi"}};
+    job.targets = {"web1", "web2"};
+    job.startat = 100.5;
+    for (const auto& t : job.targets) job.runs[t] = TargetRun{};
+    return job;
+  }
+  fs::path dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(SqliteStoreTest, CreatedJobIsDurableAcrossReopen) {
+  ASSERT_TRUE(run_sync(store_->create_job(sample_job("j1"))).ok());
+  reopen();
+  auto loaded = run_sync(store_->load_job("j1"));
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_TRUE(loaded->has_value());
+  const Job& job = **loaded;
+  EXPECT_EQ(job.operate, "execute");
+  EXPECT_EQ(job.operate_args.at("cmd").as_string(), "echo hi");
+  EXPECT_EQ(job.targets, (std::vector<std::string>{"web1", "web2"}));
+  EXPECT_EQ(job.state, JobState::Running);
+  ASSERT_EQ(job.runs.size(), 2u);
+  EXPECT_EQ(job.runs.at("web1").phase, RunPhase::Pending);
+}
+
+TEST_F(SqliteStoreTest, ResultsAndFinishRoundTrip) {
+  Job job = sample_job("j2");
+  ASSERT_TRUE(run_sync(store_->create_job(job)).ok());
+  TargetRun run;
+  run.phase = RunPhase::Finished;
+  run.result.state = OpState::Failed;
+  run.result.rtc = 2;
+  run.result.stdout_data = std::string("bin\0ary", 7);
+  run.result.stderr_truncated = true;
+  run.result.facts = boost::json::object{{"hostname", "web1"}};
+  run.result.error = "exit 2";
+  run.startat = 101;
+  run.finishat = 102;
+  run.queue_wait = 0.25;
+  store_->save_result("j2", "web1", run);
+  job.state = JobState::Failure;
+  job.error = "1 target failed";
+  job.finishat = 103;
+  ASSERT_TRUE(run_sync(store_->finish_job(job)).ok());
+  auto loaded = run_sync(store_->load_job("j2"));
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  const auto& got = (*loaded)->runs.at("web1");
+  EXPECT_EQ(got.phase, RunPhase::Finished);
+  EXPECT_EQ(got.result.state, OpState::Failed);
+  EXPECT_EQ(got.result.rtc, 2);
+  EXPECT_EQ(got.result.stdout_data, std::string("bin\0ary", 7));
+  EXPECT_TRUE(got.result.stderr_truncated);
+  EXPECT_EQ(got.result.facts.at("hostname").as_string(), "web1");
+  EXPECT_DOUBLE_EQ(got.queue_wait, 0.25);
+  EXPECT_EQ((*loaded)->state, JobState::Failure);
+  EXPECT_EQ((*loaded)->error, "1 target failed");
+  EXPECT_FALSE((*loaded)->runs.at("web2").result.rtc.has_value());
+}
+
+TEST_F(SqliteStoreTest, OutputChunksInOrderAfterSeq) {
+  ASSERT_TRUE(run_sync(store_->create_job(sample_job("j3"))).ok());
+  for (std::uint64_t i = 1; i <= 5; ++i)
+    store_->append_output("j3", {i, "web1", OutputStream::Stdout, "line" + std::to_string(i), 1.0});
+  ASSERT_TRUE(run_sync(store_->flush()).ok());
+  auto chunks = run_sync(store_->load_output("j3", 2));
+  ASSERT_TRUE(chunks.ok());
+  ASSERT_EQ(chunks->size(), 3u);
+  EXPECT_EQ((*chunks)[0].seq, 3u);
+  EXPECT_EQ((*chunks)[2].data, "line5");
+}
+
+TEST_F(SqliteStoreTest, UnfinishedListDeleteAndPrune) {
+  Job old_job = sample_job("20260101000000000001");
+  Job running = sample_job("20260101000000000002");
+  ASSERT_TRUE(run_sync(store_->create_job(old_job)).ok());
+  ASSERT_TRUE(run_sync(store_->create_job(running)).ok());
+  old_job.state = JobState::Done;
+  old_job.finishat = 50;
+  ASSERT_TRUE(run_sync(store_->finish_job(old_job)).ok());
+
+  auto unfinished = run_sync(store_->unfinished_jobs());
+  ASSERT_TRUE(unfinished.ok());
+  ASSERT_EQ(unfinished->size(), 1u);
+  EXPECT_EQ((*unfinished)[0].jid, running.jid);
+
+  auto listed = run_sync(store_->list_jobs(10));
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].jid, running.jid) << "newest first";
+
+  auto pruned = run_sync(store_->prune(60));
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_EQ(*pruned, 1u);
+  EXPECT_FALSE(run_sync(store_->load_job(old_job.jid))->has_value());
+
+  auto deleted = run_sync(store_->delete_job(running.jid));
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_TRUE(*deleted);
+  auto again = run_sync(store_->delete_job(running.jid));
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(*again);
+}
+
+TEST_F(SqliteStoreTest, DuplicateJidIsAnError) {
+  ASSERT_TRUE(run_sync(store_->create_job(sample_job("dup"))).ok());
+  auto second = run_sync(store_->create_job(sample_job("dup")));
+  EXPECT_FALSE(second.ok());
+}
+
+TEST(StoreRegistry, UnknownSchemeNamesSupportedOnes) {
+  auto opened = open_store({"mysql://x", "/tmp"});
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().code, ErrorCode::InvalidArgument);
+  EXPECT_NE(opened.error().message.find("sqlite:"), std::string::npos);
+}
+
+TEST(StoreRegistry, UnwritablePathIsAClearError) {
+  auto opened = open_store({"sqlite:/nonexistent-dir/x/steward.db", ""});
+  ASSERT_FALSE(opened.ok());
+  EXPECT_NE(opened.error().message.find("/nonexistent-dir/x/steward.db"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace steward::store
