@@ -14,13 +14,15 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\v' || c == '\f' |
 
 // Appends the quoted text that starts at line[open] to token and returns the
 // index of the closing quote, or nullopt when the quote is never closed.
-std::optional<std::size_t> read_quoted(std::string_view line, std::size_t open, std::string& token) {
+std::optional<std::size_t> read_quoted(std::string_view line, std::size_t open,
+                                       std::string& token) {
   const char quote = line[open];
   for (std::size_t i = open + 1; i < line.size(); ++i) {
     char c = line[i];
     if (c == quote) return i;
     // As in shlex: inside double quotes a backslash escapes only " and \.
-    if (quote == '"' && c == '\\' && i + 1 < line.size() && (line[i + 1] == '"' || line[i + 1] == '\\')) {
+    if (quote == '"' && c == '\\' && i + 1 < line.size() &&
+        (line[i + 1] == '"' || line[i + 1] == '\\')) {
       c = line[++i];
     }
     token += c;
@@ -61,11 +63,19 @@ std::optional<std::vector<std::string>> shell_split(std::string_view line) {
 char unescape(char c, bool& keep_backslash) {
   keep_backslash = false;
   switch (c) {
-    case 'n': return '\n';
-    case 't': return '\t';
-    case 'r': return '\r';
-    case '\\': case '\'': case '"': return c;
-    default: keep_backslash = true; return c;  // Python keeps unknown escapes as written
+    case 'n':
+      return '\n';
+    case 't':
+      return '\t';
+    case 'r':
+      return '\r';
+    case '\\':
+    case '\'':
+    case '"':
+      return c;
+    default:
+      keep_backslash = true;
+      return c;  // Python keeps unknown escapes as written
   }
 }
 
@@ -114,14 +124,15 @@ Result<Inventory> IniParser::run(std::string_view text) {
   for (std::size_t pos = 0; pos <= text.size();) {
     auto end = text.find_first_of("\r\n", pos);
     if (end == std::string_view::npos) end = text.size();
-    if (auto status = line(trim(text.substr(pos, end - pos)), ++number); !status) return status.error();
+    if (auto status = line(trim(text.substr(pos, end - pos)), ++number); !status)
+      return status.error();
     if (end + 1 < text.size() && text[end] == '\r' && text[end + 1] == '\n') ++end;
     pos = end + 1;
   }
   for (const auto& [group, at] : vars_sections_) {
     if (!declared_.contains(group)) {
-      return builder_.error(at, "section [" + group + ":vars] is for group '" + group +
-                                    "', which is never defined");
+      return builder_.error(
+          at, "section [" + group + ":vars] is for group '" + group + "', which is never defined");
     }
   }
   return builder_.build();
@@ -131,9 +142,12 @@ Status IniParser::line(std::string_view text, int number) {
   if (text.empty() || text[0] == '#' || text[0] == ';') return {};
   if (text[0] == '[') return section_header(text, number);
   switch (section_) {
-    case Section::Hosts: return host_line(text, number);
-    case Section::Children: return child_line(text, number);
-    case Section::Vars: return var_line(text, number);
+    case Section::Hosts:
+      return host_line(text, number);
+    case Section::Children:
+      return child_line(text, number);
+    case Section::Vars:
+      return var_line(text, number);
   }
   return {};
 }
@@ -157,9 +171,11 @@ Status IniParser::section_header(std::string_view text, int number) {
     return builder_.error(number, "unknown section type '" + std::string(kind) + "' in [" +
                                       std::string(inner) + "] (expected hosts, children or vars)");
   }
-  section_ = kind == "hosts" ? Section::Hosts : kind == "children" ? Section::Children : Section::Vars;
+  section_ = kind == "hosts"      ? Section::Hosts
+             : kind == "children" ? Section::Children
+                                  : Section::Vars;
   group_ = std::string(name);
-  builder_.add_group(group_, number);
+  builder_.add_group(group_);
   if (section_ == Section::Vars) {
     vars_sections_.emplace_back(group_, number);
   } else {

@@ -1,0 +1,120 @@
+#include "inventory/inventory.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "inventory/inventory_builder.hpp"
+
+namespace steward::inventory {
+namespace {
+
+// Inventories are small; this only stops a wrong path (a disk image, /dev/zero) early.
+constexpr std::size_t kMaxFileBytes = 64u << 20;
+
+Result<std::string> read_file(const std::string& path) {
+  std::error_code ec;
+  auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) {
+    return make_error(ErrorCode::NotFound, path + ": cannot read inventory: no such file");
+  }
+  if (std::filesystem::is_directory(status)) {
+    return make_error(ErrorCode::InvalidArgument, path + ": cannot read inventory: is a directory");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return make_error(ErrorCode::InvalidArgument,
+                      path + ": cannot read inventory: " + std::strerror(errno));
+  }
+  std::string data;
+  char buffer[65536];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    data.append(buffer, static_cast<std::size_t>(in.gcount()));
+    if (data.size() > kMaxFileBytes) {
+      return make_error(ErrorCode::InvalidArgument, path + ": inventory larger than 64 MiB");
+    }
+  }
+  if (in.bad()) return make_error(ErrorCode::InvalidArgument, path + ": read error");
+  return data;
+}
+
+// A first line like `all:`, `---` or `{` is never meant as INI (though INI
+// would take `all:` as a host name): such a file's YAML error is the useful one.
+bool looks_like_yaml(std::string_view text) {
+  for (std::size_t pos = 0; pos < text.size();) {
+    auto end = std::min(text.find('\n', pos), text.size());
+    auto line = trim(text.substr(pos, end - pos));
+    pos = end + 1;
+    if (line.empty() || line[0] == '#') continue;
+    return line == "---" || line[0] == '{' || line.back() == ':';
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<Inventory> Inventory::load_file(const std::string& path) {
+  Result<std::string> text = std::string();
+  try {
+    text = read_file(path);
+  } catch (const std::exception& e) {  // std::bad_alloc and the like
+    return make_error(ErrorCode::Internal, path + ": " + e.what());
+  }
+  if (!text) return text.error();
+  Error yaml_error;
+  if (auto yaml = parse_yaml_if_inventory(*text, path, &yaml_error)) return std::move(*yaml);
+  auto inventory = parse_ini(*text, path);
+  if (!inventory && !yaml_error.message.empty() && looks_like_yaml(*text)) return yaml_error;
+  return inventory;
+}
+
+Inventory Inventory::builtin() {
+  InventoryBuilder builder("built-in inventory");
+  builder.add_host("localhost", "ungrouped");
+  builder.set_host_var("localhost", "ansible_connection", "local");
+  auto inventory = builder.build();
+  return inventory ? std::move(*inventory) : Inventory();  // cannot fail: no groups to cycle
+}
+
+const Host* Inventory::find(std::string_view name) const {
+  auto it = host_index_.find(name);
+  return it == host_index_.end() ? nullptr : &hosts_[it->second];
+}
+
+std::vector<std::string> Inventory::group_names() const {
+  std::vector<std::string> names;
+  names.reserve(group_members_.size());
+  for (const auto& [name, members] : group_members_) names.push_back(name);
+  return names;
+}
+
+Result<Target> Inventory::target(std::string_view name) const {
+  const Host* host = find(name);
+  if (host == nullptr) return make_error(ErrorCode::NotFound, "no such host: " + std::string(name));
+  Target target;
+  target.name = host->name;
+  target.vars = host->vars;
+  auto connection = host->vars.find("ansible_connection");
+  if (connection != host->vars.end() && !trim(connection->second).empty()) {
+    target.connection = std::string(trim(connection->second));
+  } else {
+    // Ansible runs an inventory host named localhost locally unless told otherwise.
+    target.connection = host->name == "localhost" ? "local" : "ssh";
+  }
+  auto sessions = host->vars.find("steward_max_sessions");
+  if (sessions != host->vars.end()) {
+    auto value = parse_int(trim(sessions->second));
+    if (!value || *value < 1) {
+      return make_error(ErrorCode::InvalidArgument,
+                        "host " + host->name +
+                            ": steward_max_sessions must be an integer >= 1, got '" +
+                            sessions->second + "'");
+    }
+    target.max_sessions = *value;
+  }
+  return target;
+}
+
+}  // namespace steward::inventory

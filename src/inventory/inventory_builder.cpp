@@ -142,7 +142,7 @@ Result<HostSpec> expand_host_spec(std::string_view text) {
 }
 
 InventoryBuilder::InventoryBuilder(std::string origin) : origin_(std::move(origin)) {
-  add_group("all", 0);
+  add_group("all");
   (void)add_child("all", "ungrouped", 0);  // cannot fail: no cycle yet
 }
 
@@ -171,7 +171,7 @@ std::size_t InventoryBuilder::host_index(std::string_view name) {
   return hosts_.size() - 1;
 }
 
-void InventoryBuilder::add_group(std::string_view name, int line) { group_index(name); }
+void InventoryBuilder::add_group(std::string_view name) { group_index(name); }
 
 Status InventoryBuilder::add_child(std::string_view parent, std::string_view child, int line) {
   if (parent == child) {
@@ -219,8 +219,8 @@ void InventoryBuilder::reconcile() {
   const std::size_t all = group_index("all"), ungrouped = group_index("ungrouped");
   for (auto& host : hosts_) {
     auto& g = host.groups;
-    bool grouped = std::any_of(g.begin(), g.end(),
-                               [&](std::size_t i) { return i != all && i != ungrouped; });
+    bool grouped =
+        std::any_of(g.begin(), g.end(), [&](std::size_t i) { return i != all && i != ungrouped; });
     g.erase(std::remove(g.begin(), g.end(), ungrouped), g.end());
     if (!grouped) g.push_back(ungrouped);
   }

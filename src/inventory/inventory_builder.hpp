@@ -31,8 +31,10 @@ Result<HostSpec> expand_host_spec(std::string_view text);
 
 // What load_file uses to choose the format: a YAML mapping whose values are
 // all mappings or null is parsed as YAML; anything else is nullopt (try INI).
+// When the text is not YAML at all, *syntax_error gets yaml-cpp's complaint.
 std::optional<Result<Inventory>> parse_yaml_if_inventory(std::string_view text,
-                                                         const std::string& origin);
+                                                         const std::string& origin,
+                                                         Error* syntax_error);
 
 class InventoryBuilder {
  public:
@@ -42,7 +44,7 @@ class InventoryBuilder {
   Error error(int line, std::string_view message) const;
 
   bool has_group(std::string_view name) const;
-  void add_group(std::string_view name, int line);
+  void add_group(std::string_view name);
   // Creates the child if it is new: Ansible would reject an undefined child,
   // steward treats it as an empty group.
   Status add_child(std::string_view parent, std::string_view child, int line);
@@ -58,8 +60,8 @@ class InventoryBuilder {
     std::map<std::string, std::string> vars;
     std::vector<std::size_t> children;
     std::vector<std::pair<std::size_t, int>> parents;  // parent index, line of the declaration
-    int priority = 1;                                   // ansible_group_priority
-    int depth = 0;                                      // longest path from `all`
+    int priority = 1;                                  // ansible_group_priority
+    int depth = 0;                                     // longest path from `all`
   };
   struct HostEntry {
     std::string name;

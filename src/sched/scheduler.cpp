@@ -21,7 +21,7 @@ void Scheduler::submit(const std::string& target, int max_sessions, std::uint64_
 }
 
 void Scheduler::dispatch() {
-  while (queue_.running() < static_cast<std::size_t>(max_connections_)) {
+  while (!stopped_ && queue_.running() < static_cast<std::size_t>(max_connections_)) {
     auto item = queue_.pop_runnable();
     if (!item) return;
     auto wait = clock_.now() - item->submitted;

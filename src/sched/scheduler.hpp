@@ -34,6 +34,9 @@ class Scheduler {
   // many times this repeating work already ran (0 for one-shot work).
   void submit(const std::string& target, int max_sessions, std::uint64_t runs, Work work);
 
+  // No new work starts after this; running work goes on. Used at shutdown.
+  void stop() { stopped_ = true; }
+
   std::size_t waiting() const { return queue_.waiting(); }
   std::size_t running() const { return queue_.running(); }
   int max_connections() const { return max_connections_; }
@@ -48,6 +51,7 @@ class Scheduler {
   int max_connections_;
   FairQueue<Work> queue_;
   WaitStats stats_;
+  bool stopped_ = false;
 };
 
 }  // namespace steward::sched

@@ -1,0 +1,106 @@
+#include "api/http/exchange.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace steward::api::http {
+
+namespace http = beast::http;
+constexpr auto kNoThrow = boost::asio::as_tuple(boost::asio::use_awaitable);
+// A client that takes longer than this to accept one write is gone.
+constexpr std::chrono::seconds kWriteTimeout{60};
+
+http::status status_for(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::InvalidArgument: return http::status::bad_request;
+    case ErrorCode::NotFound: return http::status::not_found;
+    case ErrorCode::Unauthenticated: return http::status::unauthorized;
+    case ErrorCode::Unreachable: return http::status::bad_gateway;
+    case ErrorCode::Timeout: return http::status::gateway_timeout;
+    case ErrorCode::Conflict: return http::status::conflict;
+    case ErrorCode::Cancelled: return http::status::conflict;
+    case ErrorCode::Unavailable: return http::status::service_unavailable;
+    case ErrorCode::Internal: return http::status::internal_server_error;
+  }
+  return http::status::internal_server_error;
+}
+
+std::optional<std::string> Exchange::param(const std::string& name) const {
+  auto it = query_.find(name);
+  if (it == query_.end()) return std::nullopt;
+  return it->second;
+}
+
+boost::asio::awaitable<void> Exchange::send(Response response) {
+  replied_ = true;
+  keep_alive_ = request_.keep_alive();
+  response.version(request_.version());
+  response.keep_alive(keep_alive_);
+  response.set(http::field::server, "steward/" STEWARD_VERSION);
+  response.prepare_payload();
+  stream_.expires_after(kWriteTimeout);
+  auto [ec, n] = co_await http::async_write(stream_, response, kNoThrow);
+  if (ec) keep_alive_ = false;
+}
+
+boost::asio::awaitable<void> Exchange::reply(http::status status, const boost::json::value& body) {
+  Response response{status, request_.version()};
+  if (status != http::status::no_content) {
+    response.set(http::field::content_type, "application/json");
+    response.body() = boost::json::serialize(body);
+    response.body() += '\n';
+  }
+  co_await send(std::move(response));
+}
+
+boost::asio::awaitable<void> Exchange::reply_text(http::status status, std::string content_type, std::string body) {
+  Response response{status, request_.version()};
+  response.set(http::field::content_type, content_type);
+  response.body() = std::move(body);
+  co_await send(std::move(response));
+}
+
+boost::asio::awaitable<void> Exchange::reply_error(const Error& error) {
+  co_await reply_error(status_for(error.code), error.message);
+}
+
+boost::asio::awaitable<void> Exchange::reply_error(http::status status, const std::string& message) {
+  // Built outside the co_await: GCC 12 rejects braced temporaries there.
+  boost::json::object body;
+  body["message"] = message;
+  co_await reply(status, body);
+}
+
+boost::asio::awaitable<bool> Exchange::begin_stream(const std::string& content_type) {
+  replied_ = true;
+  keep_alive_ = false;  // a stream ends the connection; simpler for every client
+  http::response<http::empty_body> response{http::status::ok, request_.version()};
+  response.set(http::field::content_type, content_type);
+  response.set(http::field::cache_control, "no-cache");
+  response.set(http::field::server, "steward/" STEWARD_VERSION);
+  response.keep_alive(false);
+  response.chunked(true);
+  http::response_serializer<http::empty_body> serializer{response};
+  stream_.expires_after(kWriteTimeout);
+  auto [ec, n] = co_await http::async_write_header(stream_, serializer, kNoThrow);
+  co_return !ec;
+}
+
+boost::asio::awaitable<bool> Exchange::write_chunk(const std::string& data) {
+  if (data.empty()) co_return true;  // an empty chunk would end the stream
+  stream_.expires_after(kWriteTimeout);
+  auto [ec, n] = co_await boost::asio::async_write(stream_, http::make_chunk(boost::asio::buffer(data)), kNoThrow);
+  co_return !ec;
+}
+
+boost::asio::awaitable<void> Exchange::end_stream() {
+  stream_.expires_after(kWriteTimeout);
+  co_await boost::asio::async_write(stream_, http::make_chunk_last(), kNoThrow);
+}
+
+}  // namespace steward::api::http

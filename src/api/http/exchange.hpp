@@ -1,0 +1,60 @@
+#pragma once
+// One HTTP request and the means to answer it: a whole JSON reply, or a
+// chunked stream (NDJSON, Server-Sent Events) written piece by piece.
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/json/value.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "core/result.hpp"
+
+namespace steward::api::http {
+
+namespace beast = boost::beast;
+using Request = beast::http::request<beast::http::string_body>;
+using Response = beast::http::response<beast::http::string_body>;
+
+class Exchange {
+ public:
+  Exchange(beast::tcp_stream& stream, const Request& request, std::map<std::string, std::string> query)
+      : stream_(stream), request_(request), query_(std::move(query)) {}
+
+  const Request& request() const { return request_; }
+  const std::map<std::string, std::string>& query() const { return query_; }
+  std::optional<std::string> param(const std::string& name) const;
+  // Values captured from the route pattern (":jid").
+  std::map<std::string, std::string> captures;
+
+  // Replies with JSON (or no body for 204).
+  boost::asio::awaitable<void> reply(beast::http::status status, const boost::json::value& body);
+  boost::asio::awaitable<void> reply_text(beast::http::status status, std::string content_type, std::string body);
+  // {"message": ...} with the status the error code maps to.
+  boost::asio::awaitable<void> reply_error(const Error& error);
+  boost::asio::awaitable<void> reply_error(beast::http::status status, const std::string& message);
+
+  // Streaming: headers first, then chunks; false once the client went away.
+  boost::asio::awaitable<bool> begin_stream(const std::string& content_type);
+  boost::asio::awaitable<bool> write_chunk(const std::string& data);
+  boost::asio::awaitable<void> end_stream();
+
+  bool replied() const { return replied_; }
+  bool keep_alive() const { return keep_alive_; }
+
+ private:
+  boost::asio::awaitable<void> send(Response response);
+
+  beast::tcp_stream& stream_;
+  const Request& request_;
+  std::map<std::string, std::string> query_;
+  bool replied_ = false;
+  bool keep_alive_ = true;
+};
+
+beast::http::status status_for(ErrorCode code);
+
+}  // namespace steward::api::http

@@ -1,0 +1,29 @@
+#pragma once
+// The REST API's JSON shapes (DESIGN "REST API"): host entries, job objects,
+// blocking replies, and request bodies.
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <string>
+
+#include "core/model.hpp"
+#include "core/result.hpp"
+
+namespace steward::api::http {
+
+// One host's entry: status, plus rtc/stdout/stderr/facts/error as the operation has them.
+boost::json::object host_entry(const TargetRun& run, bool with_output);
+
+// The job object; stdout/stderr in return_data only `with_output`.
+boost::json::object job_object(const Job& job, bool with_output);
+
+// A blocking GET's reply: {"HOST": entry, ...}.
+boost::json::object blocking_reply(const Job& job);
+
+// {"message": text}
+boost::json::object message_object(const std::string& text);
+
+// A request body that must be a JSON object; InvalidArgument saying what is wrong.
+Result<boost::json::object> parse_object(const std::string& body);
+
+}  // namespace steward::api::http

@@ -1,0 +1,55 @@
+#include "api/http/router.hpp"
+
+namespace steward::api::http {
+namespace {
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    auto slash = path.find('/', start);
+    auto piece = path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    if (!piece.empty()) out.emplace_back(piece);
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return out;
+}
+
+bool match_segments(const std::vector<std::string>& pattern, const std::vector<std::string>& path,
+                    std::map<std::string, std::string>& captures) {
+  if (pattern.size() != path.size()) return false;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (!pattern[i].empty() && pattern[i][0] == ':') {
+      captures[pattern[i].substr(1)] = path[i];
+    } else if (pattern[i] != path[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void Router::add(beast::http::verb verb, const std::string& pattern, Handler handler) {
+  routes_.push_back(Route{verb, split_path(pattern), std::move(handler)});
+}
+
+Router::Match Router::find(beast::http::verb verb, std::string_view path) const {
+  Match match;
+  auto segments = split_path(path);
+  for (const auto& route : routes_) {
+    std::map<std::string, std::string> captures;
+    if (!match_segments(route.segments, segments, captures)) continue;
+    // HEAD is answered like GET by clients that only probe.
+    if (route.verb == verb || (verb == beast::http::verb::head && route.verb == beast::http::verb::get)) {
+      match.handler = &route.handler;
+      match.captures = std::move(captures);
+      return match;
+    }
+    match.path_known = true;
+  }
+  return match;
+}
+
+}  // namespace steward::api::http

@@ -1,0 +1,37 @@
+#pragma once
+// Maps a method and a path ("/jobs/:jid/events") to a handler.
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/verb.hpp>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "api/http/exchange.hpp"
+
+namespace steward::api::http {
+
+using Handler = std::function<boost::asio::awaitable<void>(Exchange&)>;
+
+class Router {
+ public:
+  void add(beast::http::verb verb, const std::string& pattern, Handler handler);
+
+  struct Match {
+    const Handler* handler = nullptr;  // null: no route
+    bool path_known = false;           // the path exists under another method (405)
+    std::map<std::string, std::string> captures;
+  };
+  Match find(beast::http::verb verb, std::string_view path) const;
+
+ private:
+  struct Route {
+    beast::http::verb verb;
+    std::vector<std::string> segments;
+    Handler handler;
+  };
+  std::vector<Route> routes_;
+};
+
+}  // namespace steward::api::http

@@ -1,0 +1,31 @@
+#pragma once
+// Every REST route, wired to the services it needs.
+#include <string>
+
+#include "api/http/router.hpp"
+
+namespace steward {
+namespace jobs { class JobService; }
+namespace inventory { class Inventory; }
+namespace sched { class Scheduler; }
+}  // namespace steward
+
+namespace steward::api::http {
+
+struct ApiContext {
+  jobs::JobService& jobs;
+  const inventory::Inventory& inventory;
+  const sched::Scheduler& scheduler;
+};
+
+void add_operation_routes(Router& router, ApiContext& context);
+void add_job_routes(Router& router, ApiContext& context);
+void add_service_routes(Router& router, ApiContext& context);
+
+inline void add_all_routes(Router& router, ApiContext& context) {
+  add_operation_routes(router, context);
+  add_job_routes(router, context);
+  add_service_routes(router, context);
+}
+
+}  // namespace steward::api::http

@@ -1,0 +1,134 @@
+#include "cli/http_client.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json/parse.hpp>
+
+namespace steward::cli {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+Result<ServerAddress> parse_server_url(const std::string& url) {
+  constexpr std::string_view kScheme = "http://";
+  if (url.rfind(kScheme, 0) != 0)
+    return make_error(ErrorCode::InvalidArgument, "server URL must start with http:// (got '" + url + "')");
+  std::string rest = url.substr(kScheme.size());
+  if (auto slash = rest.find('/'); slash != std::string::npos) rest = rest.substr(0, slash);
+  ServerAddress address;
+  address.url = url;
+  auto colon = rest.rfind(':');
+  if (colon == std::string::npos || (rest.front() == '[' && rest.back() == ']')) {
+    address.host = rest;
+    address.port = "80";
+  } else {
+    address.host = rest.substr(0, colon);
+    address.port = rest.substr(colon + 1);
+  }
+  if (address.host.size() > 2 && address.host.front() == '[') address.host = address.host.substr(1, address.host.size() - 2);
+  if (address.host.empty() || address.port.empty())
+    return make_error(ErrorCode::InvalidArgument, "server URL has no host or port: '" + url + "'");
+  return address;
+}
+
+namespace {
+
+struct Connection {
+  asio::io_context io;
+  beast::tcp_stream stream{io};
+};
+
+Status connect(Connection& connection, const ServerAddress& server) {
+  boost::system::error_code ec;
+  asio::ip::tcp::resolver resolver(connection.io);
+  auto endpoints = resolver.resolve(server.host, server.port, ec);
+  if (!ec) connection.stream.connect(endpoints, ec);
+  if (ec) {
+    return make_error(ErrorCode::Unavailable, "cannot reach the server at " + server.url + ": " + ec.message() +
+                                                  " (is `steward serve` running? set --server or STEWARD_SERVER)");
+  }
+  return {};
+}
+
+Status send(Connection& connection, const ServerAddress& server, const std::string& method, const std::string& target,
+            const std::string& body) {
+  http::request<http::string_body> request{http::string_to_verb(method), target, 11};
+  request.set(http::field::host, server.host);
+  request.set(http::field::user_agent, "steward-cli/" STEWARD_VERSION);
+  if (!server.token.empty()) request.set(http::field::authorization, "Bearer " + server.token);
+  if (!body.empty()) request.set(http::field::content_type, "application/json");
+  request.body() = body;
+  request.keep_alive(false);
+  request.prepare_payload();
+  boost::system::error_code ec;
+  http::write(connection.stream, request, ec);
+  if (ec) return make_error(ErrorCode::Unavailable, "sending to " + server.url + " failed: " + ec.message());
+  return {};
+}
+
+Error read_failure(const ServerAddress& server, const boost::system::error_code& ec) {
+  return make_error(ErrorCode::Unavailable, "reading from " + server.url + " failed: " + ec.message());
+}
+
+}  // namespace
+
+Result<HttpReply> HttpClient::request(const std::string& method, const std::string& target, const std::string& body) {
+  Connection connection;
+  if (auto s = connect(connection, server_); !s) return s.error();
+  if (auto s = send(connection, server_, method, target, body); !s) return s.error();
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(1ull << 32);
+  boost::system::error_code ec;
+  http::read(connection.stream, buffer, parser, ec);
+  if (ec) return read_failure(server_, ec);
+  return HttpReply{static_cast<int>(parser.get().result_int()), std::move(parser.get().body())};
+}
+
+Result<HttpReply> HttpClient::stream_lines(const std::string& target,
+                                           const std::function<void(const std::string&)>& on_line) {
+  Connection connection;
+  if (auto s = connect(connection, server_); !s) return s.error();
+  if (auto s = send(connection, server_, "GET", target, ""); !s) return s.error();
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);
+  boost::system::error_code ec;
+  http::read_header(connection.stream, buffer, parser, ec);
+  if (ec) return read_failure(server_, ec);
+  HttpReply reply{static_cast<int>(parser.get().result_int()), ""};
+  std::string pending;
+  char chunk[16 * 1024];
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk;
+    parser.get().body().size = sizeof chunk;
+    http::read(connection.stream, buffer, parser, ec);
+    if (ec && ec != http::error::need_buffer) return read_failure(server_, ec);
+    pending.append(chunk, sizeof chunk - parser.get().body().size);
+    if (reply.status != 200) continue;
+    for (auto newline = pending.find('\n'); newline != std::string::npos; newline = pending.find('\n')) {
+      on_line(pending.substr(0, newline));
+      pending.erase(0, newline + 1);
+    }
+  }
+  if (reply.status != 200) reply.body = std::move(pending);
+  else if (!pending.empty()) on_line(pending);
+  return reply;
+}
+
+std::string error_message(const HttpReply& reply) {
+  boost::system::error_code ec;
+  auto value = boost::json::parse(reply.body, ec);
+  if (!ec && value.is_object()) {
+    if (auto* message = value.as_object().if_contains("message"); message && message->is_string())
+      return std::string(message->as_string());
+  }
+  return "HTTP " + std::to_string(reply.status);
+}
+
+}  // namespace steward::cli

@@ -1,0 +1,131 @@
+#include "cli/session.hpp"
+
+#include <boost/json.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+#include "cli/render.hpp"
+
+namespace steward::cli {
+namespace {
+
+std::string first_set(std::initializer_list<std::string> candidates) {
+  for (const auto& candidate : candidates)
+    if (!candidate.empty()) return candidate;
+  return {};
+}
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? value : "";
+}
+
+std::string read_token(const std::string& data_dir) {
+  std::ifstream in(data_dir + "/token");
+  std::string token;
+  std::getline(in, token);
+  return token;
+}
+
+}  // namespace
+
+Result<Session> Session::open(const ClientOptions& options) {
+  auto address = parse_server_url(first_set({options.server, env("STEWARD_SERVER"), "http://127.0.0.1:16808"}));
+  if (!address) return address.error();
+  address->token = env("STEWARD_TOKEN");
+  if (address->token.empty()) address->token = read_token(first_set({options.data_dir, env("STEWARD_DATA_DIR"), "./.steward"}));
+  Session session;
+  session.client_ = std::make_shared<HttpClient>(std::move(*address));
+  session.json_ = options.json;
+  return session;
+}
+
+Result<boost::json::value> Session::call(const std::string& method, const std::string& target, const std::string& body) {
+  auto reply = client_->request(method, target, body);
+  if (!reply) return reply.error();
+  if (reply->status == 401) {
+    return make_error(ErrorCode::Unauthenticated,
+                      "the server at " + client_->server().url +
+                          " refused the token (401): set STEWARD_TOKEN, or --data-dir to the server's data dir");
+  }
+  if (reply->status < 200 || reply->status >= 300) {
+    return make_error(reply->status == 404 ? ErrorCode::NotFound : ErrorCode::InvalidArgument, error_message(*reply));
+  }
+  if (reply->body.empty()) return boost::json::value();
+  boost::system::error_code ec;
+  auto value = boost::json::parse(reply->body, ec);
+  if (ec) return make_error(ErrorCode::Internal, "the server sent malformed JSON: " + ec.message());
+  return value;
+}
+
+int report(const Error& error) {
+  std::cerr << "steward: " << error.message << "\n";
+  return error.code == ErrorCode::InvalidArgument ? 2 : 1;
+}
+
+std::string url_encode(const std::string& text) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '*') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+int follow_job(Session& session, const std::string& jid) {
+  ProgressBar bar;
+  std::size_t total = 0, done = 0;
+  bool any_failed = false;
+  boost::json::value final_job;
+  std::string parse_failure;
+  auto reply = session.client().stream_lines("/jobs/" + url_encode(jid) + "?follow=1&outputs=1", [&](const std::string& line) {
+    boost::system::error_code ec;
+    auto value = boost::json::parse(line, ec);
+    if (ec || !value.is_object()) {
+      parse_failure = line;
+      return;
+    }
+    auto& object = value.as_object();
+    if (auto* result = object.if_contains("result"); result && result->is_object()) {
+      ++done;
+      auto status = result->as_object().if_contains("status");
+      any_failed |= status && status->is_int64() && status_failed(status->as_int64());
+      if (!session.json()) {
+        bar.clear();
+        print_host_block(std::string(object.at("target").as_string()), result->as_object());
+      }
+    } else if (object.contains("jid")) {
+      if (auto* targets = object.if_contains("targets"); targets && targets->is_array()) total = targets->as_array().size();
+      if (auto* progress = object.if_contains("progress"); progress && progress->is_object())
+        done = static_cast<std::size_t>(progress->as_object().at("done").to_number<std::int64_t>());
+      final_job = std::move(value);
+    }
+    if (!session.json()) bar.update(done, total);
+  });
+  bar.clear();
+  if (!reply) return report(reply.error());
+  if (reply->status != 200) {
+    HttpReply whole = *reply;
+    return report(make_error(reply->status == 401 ? ErrorCode::Unauthenticated : ErrorCode::NotFound,
+                             reply->status == 401 ? "the server refused the token (401)" : error_message(whole)));
+  }
+  if (!parse_failure.empty()) return report(make_error(ErrorCode::Internal, "unexpected line from the server: " + parse_failure));
+  if (session.json()) {
+    std::cout << pretty_json(final_job) << "\n";
+  } else if (final_job.is_object()) {
+    const auto& job = final_job.as_object();
+    std::string error = job.contains("error") && job.at("error").is_string() ? std::string(job.at("error").as_string()) : "";
+    std::cerr << "job " << jid << ": " << done << "/" << total << " hosts done" << (error.empty() ? "" : ", " + error) << "\n";
+  }
+  if (final_job.is_object() && final_job.as_object().at("state").to_number<int>() == 2) any_failed = true;
+  return any_failed ? 1 : 0;
+}
+
+}  // namespace steward::cli

@@ -1,0 +1,44 @@
+#pragma once
+// What every client command shares: where the server is, the token, and
+// calls whose failures become one clear message.
+#include <boost/json/value.hpp>
+
+#include <memory>
+#include <string>
+
+#include "cli/http_client.hpp"
+
+namespace steward::cli {
+
+struct ClientOptions {
+  std::string server;    // --server, else STEWARD_SERVER, else http://127.0.0.1:16808
+  std::string data_dir;  // where the token file is: --data-dir, else STEWARD_DATA_DIR, else ./.steward
+  bool json = false;
+};
+
+class Session {
+ public:
+  static Result<Session> open(const ClientOptions& options);
+
+  // The reply's JSON when the status is 2xx; otherwise an error carrying the
+  // server's message (and what to do about a 401).
+  Result<boost::json::value> call(const std::string& method, const std::string& target, const std::string& body = "");
+
+  HttpClient& client() { return *client_; }
+  bool json() const { return json_; }
+
+ private:
+  std::shared_ptr<HttpClient> client_;
+  bool json_ = false;
+};
+
+// Prints "steward: MESSAGE" to stderr; returns the exit code for it.
+int report(const Error& error);
+
+std::string url_encode(const std::string& text);
+
+// Streams a job until it ends: prints each host as it finishes (a progress
+// bar on a terminal), or the final job as JSON. 0 only if no host failed.
+int follow_job(Session& session, const std::string& jid);
+
+}  // namespace steward::cli

@@ -1,0 +1,203 @@
+// The running half of JobService: per-target work, the job's end, restart
+// repair, retention and shutdown.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "core/clock.hpp"
+#include "jobs/job_service.hpp"
+#include "jobs/live_job.hpp"
+#include "ops/operation.hpp"
+#include "sched/scheduler.hpp"
+#include "store/store.hpp"
+#include "transport/transport.hpp"
+
+namespace steward::jobs {
+
+using boost::asio::awaitable;
+
+namespace {
+
+constexpr const char* kInterrupted = "interrupted: server restarted";
+constexpr std::chrono::seconds kAfterCancelWait{10};
+
+store::OutputStream to_store_stream(transport::Stream stream) {
+  return stream == transport::Stream::Stdout ? store::OutputStream::Stdout : store::OutputStream::Stderr;
+}
+
+// Done when every target ended well; Failure when any failed, was
+// unreachable, or the job was cancelled.
+void settle_job_state(Job& job, const CancelState& cancel) {
+  std::size_t failed = 0;
+  for (const auto& [name, run] : job.runs) failed += op_state_is_failure(run.result.state) ? 1 : 0;
+  job.finishat = unix_now();
+  if (cancel.cancelled()) {
+    job.state = JobState::Failure;
+    job.error = "cancelled: " + cancel.reason();
+  } else if (failed > 0) {
+    job.state = JobState::Failure;
+    job.error = std::to_string(failed) + " of " + std::to_string(job.runs.size()) + " targets failed";
+  } else {
+    job.state = JobState::Done;
+    job.error.clear();
+  }
+}
+
+}  // namespace
+
+void JobService::enqueue(const std::shared_ptr<LiveJob>& live, const Target& target) {
+  scheduler_.submit(target.name, target.max_sessions, 0,
+                    [this, live, target](std::chrono::nanoseconds wait) -> awaitable<void> {
+                      co_await run_target(live, target, wait);
+                    });
+}
+
+awaitable<void> JobService::run_target(std::shared_ptr<LiveJob> live, Target target,
+                                       std::chrono::nanoseconds queue_wait) {
+  TargetRun& run = live->job.runs[target.name];
+  if (run.phase != RunPhase::Pending || stopping_) co_return;  // skipped by a cancel, or left for the next start
+  const std::string& jid = live->job.jid;
+  run.phase = RunPhase::Running;
+  run.startat = unix_now();
+  run.queue_wait = std::chrono::duration<double>(queue_wait).count();
+  ++live->running;
+  store_.mark_started(jid, target.name, run);
+
+  OpResult result;
+  auto transport = transports_.get(target.connection);
+  if (!transport) {
+    result.state = OpState::Failed;
+    result.error = transport.error().message;
+  } else {
+    auto sink = [this, live, name = target.name](transport::Stream stream, std::string_view data) {
+      store::OutputChunk chunk{live->next_seq++, name, to_store_stream(stream), std::string(data), unix_now()};
+      store_.append_output(live->job.jid, chunk);
+      publish(*live, JobEvent{JobEvent::Kind::Output, name, std::move(chunk), {}, {}});
+    };
+    ops::OpContext context{**transport, target, sink, live->cancel};
+    result = co_await live->op->run(context, live->job.operate_args);
+  }
+  --live->running;
+  co_await finish_target(live, target.name, std::move(result));
+}
+
+awaitable<void> JobService::finish_target(std::shared_ptr<LiveJob> live, const std::string& target, OpResult result) {
+  TargetRun& run = live->job.runs[target];
+  run.phase = RunPhase::Finished;
+  run.finishat = unix_now();
+  run.result = std::move(result);
+  store_.save_result(live->job.jid, target, run);
+  publish(*live, JobEvent{JobEvent::Kind::Result, target, {}, run, {}});
+  if (live->job.finished_count() == live->job.runs.size()) co_await finalize(live);
+}
+
+awaitable<void> JobService::finalize(std::shared_ptr<LiveJob> live) {
+  if (live->ended) co_return;
+  live->ended = true;
+  settle_job_state(live->job, *live->cancel);
+  ++counters_.finished;
+  publish(*live, JobEvent{JobEvent::Kind::Done, "", {}, {}, live->job});
+  live->subscribers.clear();
+  live->ended_signal.notify_all();
+  if (auto stored = co_await store_.finish_job(live->job); !stored) {
+    spdlog::error("job {}: could not record its end: {}", live->job.jid, stored.error().message);
+  }
+  // Readers now find the committed job in the store.
+  auto it = live_.find(live->job.jid);
+  if (it != live_.end() && it->second == live) live_.erase(it);
+}
+
+void JobService::publish(LiveJob& live, JobEvent event) {
+  std::erase_if(live.subscribers, [](const auto& weak) { return weak.expired(); });
+  for (auto& weak : live.subscribers) {
+    if (auto subscriber = weak.lock()) subscriber->push(event);
+  }
+}
+
+void JobService::skip_pending(LiveJob& live, const std::string& why) {
+  for (auto& [name, run] : live.job.runs) {
+    if (run.phase != RunPhase::Pending) continue;
+    run.phase = RunPhase::Finished;
+    run.finishat = unix_now();
+    run.result.state = OpState::Skipped;
+    run.result.error = why;
+    store_.save_result(live.job.jid, name, run);
+    publish(live, JobEvent{JobEvent::Kind::Result, name, {}, run, {}});
+  }
+}
+
+awaitable<Status> JobService::recover() {
+  auto unfinished = co_await store_.unfinished_jobs();
+  if (!unfinished) co_return unfinished.error();
+  for (auto& job : *unfinished) co_await resume(std::move(job));
+  if (!unfinished->empty()) spdlog::info("recovered {} unfinished jobs", unfinished->size());
+  co_return Status{};
+}
+
+awaitable<void> JobService::resume(Job job) {
+  auto live = std::make_shared<LiveJob>();
+  live->job = std::move(job);
+  auto op = ops_.find(live->job.operate);
+  if (auto chunks = co_await store_.load_output(live->job.jid, 0); chunks && !chunks->empty())
+    live->next_seq = chunks->back().seq + 1;
+  live_[live->job.jid] = live;
+  ++counters_.recovered;
+  std::vector<Target> to_run;
+  for (auto& [name, run] : live->job.runs) {
+    if (run.phase == RunPhase::Finished) continue;
+    std::string failure = run.phase == RunPhase::Running ? kInterrupted : "";
+    Result<Target> target = resolver_(name);
+    if (failure.empty() && !op) failure = "cannot run after restart: " + op.error().message;
+    if (failure.empty() && !target) failure = "cannot run after restart: " + target.error().message;
+    if (failure.empty()) {
+      to_run.push_back(std::move(*target));
+      continue;
+    }
+    run.phase = RunPhase::Finished;
+    run.finishat = unix_now();
+    run.result.state = OpState::Failed;
+    run.result.error = failure;
+    store_.save_result(live->job.jid, name, run);
+  }
+  if (op) live->op = *op;
+  if (to_run.empty()) {
+    co_await finalize(live);
+    co_return;
+  }
+  for (const auto& target : to_run) enqueue(live, target);
+}
+
+awaitable<void> JobService::prune_periodically(std::chrono::seconds retention, std::chrono::seconds period) {
+  boost::asio::steady_timer timer(executor_);
+  while (!stopping_) {
+    auto pruned = co_await store_.prune(unix_now() - static_cast<double>(retention.count()));
+    if (!pruned) spdlog::warn("pruning old jobs failed: {}", pruned.error().message);
+    else if (*pruned > 0) spdlog::info("pruned {} jobs older than {} s", *pruned, retention.count());
+    timer.expires_after(period);
+    auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (ec) break;
+  }
+}
+
+awaitable<void> JobService::shutdown(std::chrono::milliseconds grace) {
+  stopping_ = true;
+  scheduler_.stop();
+  boost::asio::steady_timer poll(executor_);
+  auto wait_idle = [&](std::chrono::steady_clock::time_point until) -> awaitable<void> {
+    while (running_targets() > 0 && std::chrono::steady_clock::now() < until) {
+      poll.expires_after(std::chrono::milliseconds(20));
+      co_await poll.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    }
+  };
+  co_await wait_idle(std::chrono::steady_clock::now() + grace);
+  if (running_targets() > 0) {
+    spdlog::warn("grace period over: cancelling {} running operations", running_targets());
+    for (auto& [jid, live] : live_) {
+      if (live->running > 0) live->cancel->cancel("server shutting down");
+    }
+    co_await wait_idle(std::chrono::steady_clock::now() + kAfterCancelWait);
+  }
+  (void)co_await store_.flush();
+}
+
+}  // namespace steward::jobs

@@ -1,0 +1,186 @@
+#include "jobs/job_service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "core/clock.hpp"
+#include "core/ids.hpp"
+#include "jobs/live_job.hpp"
+#include "ops/operation.hpp"
+#include "sched/scheduler.hpp"
+#include "store/store.hpp"
+#include "transport/transport.hpp"
+
+namespace steward::jobs {
+
+using boost::asio::awaitable;
+
+namespace {
+
+// How long cancel() waits for killed processes to be reaped.
+constexpr std::chrono::seconds kCancelWait{15};
+
+Error no_such_job(const std::string& jid) { return make_error(ErrorCode::NotFound, "no such job: " + jid); }
+
+}  // namespace
+
+JobService::JobService(boost::asio::any_io_executor executor, store::Store& store, sched::Scheduler& scheduler,
+                       const transport::TransportRegistry& transports, const ops::OpRegistry& ops,
+                       TargetResolver resolver)
+    : executor_(std::move(executor)),
+      store_(store),
+      scheduler_(scheduler),
+      transports_(transports),
+      ops_(ops),
+      resolver_(std::move(resolver)) {}
+
+JobService::~JobService() = default;
+
+Status JobService::validate(const std::string& operate, const boost::json::object& args) const {
+  auto op = ops_.find(operate);
+  if (!op) return op.error();
+  return (*op)->validate(args);
+}
+
+awaitable<Result<std::string>> JobService::submit(JobRequest request) {
+  if (stopping_) co_return make_error(ErrorCode::Unavailable, "server is shutting down");
+  if (request.targets.empty()) co_return make_error(ErrorCode::InvalidArgument, "no targets");
+  auto op = ops_.find(request.operate);
+  if (!op) co_return op.error();
+  if (auto valid = (*op)->validate(request.args); !valid) co_return valid.error();
+
+  auto live = std::make_shared<LiveJob>();
+  live->op = *op;
+  Job& job = live->job;
+  job.jid = new_jid();
+  job.startat = unix_now();
+  job.operate = request.operate;
+  job.operate_args = std::move(request.args);
+  for (const auto& target : request.targets) {
+    if (job.runs.emplace(target.name, TargetRun{}).second) job.targets.push_back(target.name);
+  }
+  if (auto stored = co_await store_.create_job(job); !stored) {
+    spdlog::error("job not accepted, store failed: {}", stored.error().message);
+    co_return make_error(ErrorCode::Internal, "could not record the job: " + stored.error().message);
+  }
+  live_[job.jid] = live;
+  ++counters_.accepted;
+  std::map<std::string, bool> queued;
+  for (const auto& target : request.targets) {
+    if (!queued[target.name]) enqueue(live, target);
+    queued[target.name] = true;
+  }
+  co_return job.jid;
+}
+
+awaitable<Result<Job>> JobService::get(const std::string& jid) {
+  if (auto it = live_.find(jid); it != live_.end()) co_return it->second->job;
+  auto loaded = co_await store_.load_job(jid);
+  if (!loaded) co_return loaded.error();
+  if (!loaded->has_value()) co_return no_such_job(jid);
+  co_return std::move(**loaded);
+}
+
+awaitable<Result<std::vector<Job>>> JobService::list(std::size_t limit) {
+  auto jobs = co_await store_.list_jobs(limit);
+  if (!jobs) co_return jobs.error();
+  for (auto& job : *jobs) {  // the store lags the live view by up to one commit
+    if (auto it = live_.find(job.jid); it != live_.end()) job = it->second->job;
+  }
+  co_return std::move(*jobs);
+}
+
+awaitable<Result<Job>> JobService::wait(const std::string& jid, std::chrono::steady_clock::time_point deadline) {
+  auto it = live_.find(jid);
+  if (it == live_.end()) co_return co_await get(jid);
+  auto live = it->second;
+  while (!live->ended) {
+    if (!co_await live->ended_signal.wait_until(deadline) && !live->ended) {
+      co_return make_error(ErrorCode::Timeout, "job " + jid + " is still running");
+    }
+  }
+  co_return live->job;
+}
+
+awaitable<Result<Job>> JobService::cancel(const std::string& jid, const std::string& reason) {
+  auto it = live_.find(jid);
+  if (it == live_.end()) co_return co_await get(jid);
+  auto live = it->second;
+  if (!live->ended) {
+    live->cancel->cancel(reason);
+    skip_pending(*live, "cancelled before it started: " + reason);
+    if (live->running == 0) co_await finalize(live);
+  }
+  co_return co_await wait(jid, std::chrono::steady_clock::now() + kCancelWait);
+}
+
+awaitable<Status> JobService::remove(const std::string& jid) {
+  if (live_.count(jid)) {
+    auto cancelled = co_await cancel(jid, "job deleted");
+    if (!cancelled) co_return cancelled.error();
+  }
+  auto deleted = co_await store_.delete_job(jid);
+  if (!deleted) co_return deleted.error();
+  if (!*deleted) co_return no_such_job(jid);
+  co_return Status{};
+}
+
+awaitable<Result<std::shared_ptr<Subscription>>> JobService::subscribe(const std::string& jid, bool with_output) {
+  auto it = live_.find(jid);
+  if (it == live_.end()) co_return co_await replay_stored(jid, with_output);
+  auto live = it->second;
+  auto subscription = std::make_shared<Subscription>(executor_, with_output);
+  live->subscribers.push_back(subscription);
+  co_await replay_live(*live, *subscription);
+  co_return subscription;
+}
+
+// Everything that happened before the subscriber attached: stored output
+// (flushed first, so nothing is in flight), then the targets already done.
+awaitable<void> JobService::replay_live(LiveJob& live, Subscription& subscription) {
+  std::deque<JobEvent> history;
+  std::uint64_t attached_at_seq = live.next_seq;
+  std::map<std::string, TargetRun> finished_at_attach;
+  for (const auto& [name, run] : live.job.runs)
+    if (run.phase == RunPhase::Finished) finished_at_attach.emplace(name, run);
+  if (subscription.wants_output() && attached_at_seq > 1) {
+    (void)co_await store_.flush();
+    auto chunks = co_await store_.load_output(live.job.jid, 0);
+    if (chunks) {
+      for (auto& chunk : *chunks) {
+        if (chunk.seq >= attached_at_seq) break;
+        history.push_back(JobEvent{JobEvent::Kind::Output, chunk.target, std::move(chunk), {}, {}});
+      }
+    }
+  }
+  for (auto& [name, run] : finished_at_attach) history.push_back(JobEvent{JobEvent::Kind::Result, name, {}, run, {}});
+  subscription.prepend(std::move(history));
+}
+
+awaitable<Result<std::shared_ptr<Subscription>>> JobService::replay_stored(const std::string& jid, bool with_output) {
+  auto job = co_await get(jid);
+  if (!job) co_return job.error();
+  auto subscription = std::make_shared<Subscription>(executor_, with_output);
+  std::deque<JobEvent> history;
+  if (with_output) {
+    auto chunks = co_await store_.load_output(jid, 0);
+    if (!chunks) co_return chunks.error();
+    for (auto& chunk : *chunks) history.push_back(JobEvent{JobEvent::Kind::Output, chunk.target, std::move(chunk), {}, {}});
+  }
+  for (const auto& name : job->targets) {
+    const auto& run = job->runs[name];
+    if (run.phase == RunPhase::Finished) history.push_back(JobEvent{JobEvent::Kind::Result, name, {}, run, {}});
+  }
+  history.push_back(JobEvent{JobEvent::Kind::Done, "", {}, {}, *job});
+  subscription->prepend(std::move(history));
+  co_return subscription;
+}
+
+std::size_t JobService::running_targets() const {
+  std::size_t running = 0;
+  for (const auto& [jid, live] : live_) running += live->running;
+  return running;
+}
+
+}  // namespace steward::jobs

@@ -1,0 +1,119 @@
+#pragma once
+// Jobs from acceptance to their end: records them durably, runs one work
+// item per target on the scheduler, keeps live state for readers, streams
+// events, cancels, repairs what a restart interrupted, and drains at shutdown.
+// Loop-thread only.
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/model.hpp"
+#include "core/result.hpp"
+#include "jobs/subscription.hpp"
+
+namespace steward {
+namespace sched { class Scheduler; }
+namespace store { class Store; }
+namespace transport { class TransportRegistry; }
+namespace ops { class OpRegistry; }
+}  // namespace steward
+
+namespace steward::jobs {
+
+struct LiveJob;
+
+// Turns a host name into a Target (the inventory's view); used again after a restart.
+using TargetResolver = std::function<Result<Target>(const std::string& name)>;
+
+struct JobRequest {
+  std::string operate;
+  boost::json::object args;
+  std::vector<Target> targets;
+};
+
+struct JobCounters {
+  std::uint64_t accepted = 0;
+  std::uint64_t finished = 0;
+  std::uint64_t recovered = 0;
+};
+
+class JobService {
+ public:
+  JobService(boost::asio::any_io_executor executor, store::Store& store, sched::Scheduler& scheduler,
+             const transport::TransportRegistry& transports, const ops::OpRegistry& ops,
+             TargetResolver resolver);
+  ~JobService();
+
+  // InvalidArgument naming the bad field, or NotFound for an unknown operation.
+  Status validate(const std::string& operate, const boost::json::object& args) const;
+
+  // The jid, once the job is durable. Unavailable while shutting down.
+  boost::asio::awaitable<Result<std::string>> submit(JobRequest request);
+
+  boost::asio::awaitable<Result<Job>> get(const std::string& jid);
+  boost::asio::awaitable<Result<std::vector<Job>>> list(std::size_t limit);
+
+  // The finished job, or Timeout (the job goes on) when the deadline passes first.
+  boost::asio::awaitable<Result<Job>> wait(const std::string& jid,
+                                           std::chrono::steady_clock::time_point deadline);
+
+  // Ends the job: running targets are stopped (their processes killed),
+  // pending ones skipped. Returns the job once it has ended.
+  boost::asio::awaitable<Result<Job>> cancel(const std::string& jid, const std::string& reason);
+
+  // Cancels if running, then deletes. NotFound when unknown.
+  boost::asio::awaitable<Status> remove(const std::string& jid);
+
+  // Events of one job; a finished job's history is replayed from the store.
+  boost::asio::awaitable<Result<std::shared_ptr<Subscription>>> subscribe(const std::string& jid,
+                                                                          bool with_output);
+
+  // At start-up: targets that were running are marked Failed
+  // ("interrupted: server restarted"), targets that never started are run.
+  boost::asio::awaitable<Status> recover();
+
+  // Deletes finished jobs older than `retention`, every `period`, until shutdown.
+  boost::asio::awaitable<void> prune_periodically(std::chrono::seconds retention, std::chrono::seconds period);
+
+  // Stops starting work, lets running targets finish for up to `grace`, then
+  // cancels them, recording why. Targets not yet started stay pending in the
+  // store and run after the next start.
+  boost::asio::awaitable<void> shutdown(std::chrono::milliseconds grace);
+
+  std::size_t live_jobs() const { return live_.size(); }
+  std::size_t running_targets() const;
+  const JobCounters& counters() const { return counters_; }
+
+ private:
+  void enqueue(const std::shared_ptr<LiveJob>& live, const Target& target);
+  boost::asio::awaitable<void> run_target(std::shared_ptr<LiveJob> live, Target target,
+                                          std::chrono::nanoseconds queue_wait);
+  boost::asio::awaitable<void> finish_target(std::shared_ptr<LiveJob> live, const std::string& target,
+                                             OpResult result);
+  boost::asio::awaitable<void> finalize(std::shared_ptr<LiveJob> live);
+  boost::asio::awaitable<void> resume(Job job);
+  void publish(LiveJob& live, JobEvent event);
+  void skip_pending(LiveJob& live, const std::string& why);
+  boost::asio::awaitable<void> replay_live(LiveJob& live, Subscription& subscription);
+  boost::asio::awaitable<Result<std::shared_ptr<Subscription>>> replay_stored(const std::string& jid,
+                                                                               bool with_output);
+
+  boost::asio::any_io_executor executor_;
+  store::Store& store_;
+  sched::Scheduler& scheduler_;
+  const transport::TransportRegistry& transports_;
+  const ops::OpRegistry& ops_;
+  TargetResolver resolver_;
+  std::map<std::string, std::shared_ptr<LiveJob>> live_;
+  JobCounters counters_;
+  bool stopping_ = false;
+};
+
+}  // namespace steward::jobs

@@ -1,0 +1,196 @@
+// `steward serve`: wires the layers together and runs the event loop.
+#include "serve.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "api/http/routes.hpp"
+#include "api/http/server.hpp"
+#include "core/clock.hpp"
+#include "core/ids.hpp"
+#include "inventory/inventory.hpp"
+#include "jobs/job_service.hpp"
+#include "ops/operation.hpp"
+#include "sched/scheduler.hpp"
+#include "store/store.hpp"
+#include "transport/transport.hpp"
+
+namespace steward {
+namespace {
+
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+constexpr std::chrono::hours kPrunePeriod{1};
+
+int fail(const std::string& message) {
+  spdlog::critical("{}", message);
+  return 2;
+}
+
+Status setup_logging(const ServeSettings& settings) {
+  std::vector<spdlog::sink_ptr> sinks{std::make_shared<spdlog::sinks::stderr_color_sink_mt>()};
+  if (!settings.log_dir.empty()) {
+    try {
+      fs::create_directories(settings.log_dir);
+      sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(
+          (fs::path(settings.log_dir) / settings.log_file_name).string()));
+    } catch (const std::exception& e) {
+      return make_error(ErrorCode::InvalidArgument, std::string("cannot open log file: ") + e.what());
+    }
+  }
+  auto logger = std::make_shared<spdlog::logger>("steward", sinks.begin(), sinks.end());
+  auto level = spdlog::level::from_str(settings.log_level);
+  if (level == spdlog::level::off && settings.log_level != "off")
+    return make_error(ErrorCode::InvalidArgument, "unknown log level '" + settings.log_level + "'");
+  logger->set_level(level);
+  spdlog::set_default_logger(logger);
+  return {};
+}
+
+// STEWARD_TOKEN, else the token file, created on first start with mode 0600.
+Result<std::string> load_or_create_token(const ServeSettings& settings) {
+  if (!settings.token.empty()) return settings.token;
+  fs::path path = fs::path(settings.data_dir) / "token";
+  if (std::ifstream in(path); in) {
+    std::string token;
+    std::getline(in, token);
+    if (!token.empty()) return token;
+  }
+  std::string token = random_hex(32);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error(ErrorCode::Internal, "cannot write " + path.string() + ": " + std::strerror(errno));
+  std::string line = token + "\n";
+  bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ::close(fd);
+  if (!written) return make_error(ErrorCode::Internal, "cannot write " + path.string());
+  spdlog::info("generated an API token in {} (the CLI reads it from there)", path.string());
+  return token;
+}
+
+// Where clients (and tests using port 0) find the bound address.
+void publish_address(const ServeSettings& settings, const asio::ip::tcp::endpoint& endpoint) {
+  fs::path path = fs::path(settings.data_dir) / "http.addr";
+  fs::path temporary = path;
+  temporary += ".tmp";
+  {
+    std::ofstream out(temporary);
+    auto address = endpoint.address();
+    out << (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) << ":" << endpoint.port() << "\n";
+  }
+  fs::rename(temporary, path);
+}
+
+// Descriptors 0-2 must exist, or a pipe could land on them and be closed by
+// accident when a child is spawned.
+void ensure_standard_descriptors() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) == -1) ::open("/dev/null", O_RDWR);
+  }
+}
+
+Result<inventory::Inventory> load_inventory(const ServeSettings& settings) {
+  if (settings.inventory.empty()) return inventory::Inventory::builtin();
+  return inventory::Inventory::load_file(settings.inventory);
+}
+
+}  // namespace
+
+int serve(const ServeSettings& settings) {
+  ensure_standard_descriptors();
+  ::signal(SIGPIPE, SIG_IGN);
+  if (auto logging = setup_logging(settings); !logging) return fail(logging.error().message);
+
+  std::error_code ec;
+  fs::create_directories(settings.data_dir, ec);
+  if (ec) return fail("cannot create data dir " + settings.data_dir + ": " + ec.message());
+  ::chmod(settings.data_dir.c_str(), 0700);
+
+  std::string token;
+  if (settings.no_auth) {
+    spdlog::warn("AUTHENTICATION IS OFF (--no-auth): anyone who can reach {} can run commands", settings.http);
+  } else {
+    auto loaded = load_or_create_token(settings);
+    if (!loaded) return fail(loaded.error().message);
+    token = *loaded;
+  }
+  auto inventory = load_inventory(settings);
+  if (!inventory) return fail(inventory.error().message);
+
+  auto store = store::open_store({settings.store, settings.data_dir});
+  if (!store) return fail(store.error().message);
+
+  asio::io_context io(1);
+  transport::TransportRegistry transports;
+  transport::register_builtin_transports(transports);
+  ops::OpRegistry operations;
+  ops::register_builtin_ops(operations);
+  SystemClock clock;
+  sched::Scheduler scheduler(io.get_executor(), clock, settings.max_connections);
+  jobs::JobService jobs(io.get_executor(), **store, scheduler, transports, operations,
+                        [&inventory](const std::string& name) { return inventory->target(name); });
+
+  api::http::Router router;
+  api::http::ApiContext context{jobs, *inventory, scheduler};
+  api::http::add_all_routes(router, context);
+  api::http::HttpOptions http_options;
+  http_options.token = token;
+  http_options.body_limit = static_cast<std::size_t>(settings.body_limit_kib) * 1024;
+  http_options.idle_timeout = std::chrono::seconds(settings.idle_timeout_seconds);
+  api::http::HttpServer http(io.get_executor(), router, http_options);
+  auto endpoint = http.listen(settings.http);
+  if (!endpoint) return fail(endpoint.error().message);
+
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    if (auto recovered = co_await jobs.recover(); !recovered)
+      spdlog::error("could not recover unfinished jobs: {}", recovered.error().message);
+    http.start();
+    publish_address(settings, *endpoint);
+    spdlog::info("steward {} serving the REST API on http://{}:{} ({} hosts in the inventory)", STEWARD_VERSION,
+                 endpoint->address().to_string(), endpoint->port(), inventory->hosts().size());
+    co_await jobs.prune_periodically(std::chrono::hours(24) * settings.retention_days, kPrunePeriod);
+  }, asio::detached);
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  bool shutting_down = false;
+  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& error, int number) {
+    if (error) return;
+    if (shutting_down) {
+      spdlog::warn("second signal: exiting now");
+      std::_Exit(1);
+    }
+    shutting_down = true;
+    spdlog::info("signal {}: no new requests; running operations get {} s", number, settings.grace_seconds);
+    http.stop_accepting();
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      co_await jobs.shutdown(std::chrono::seconds(settings.grace_seconds));
+      http.close_all();
+      io.stop();
+    }, asio::detached);
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
+
+  io.run();
+  transports.shutdown_all();
+  // The store's threads finish and post their last completions while the
+  // loop still exists to receive them.
+  store->reset();
+  std::error_code ignored;
+  fs::remove(fs::path(settings.data_dir) / "http.addr", ignored);
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace steward

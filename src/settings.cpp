@@ -1,0 +1,134 @@
+#include "settings.hpp"
+
+#include <CLI/CLI.hpp>
+#include <toml++/toml.h>
+
+#include <cstdlib>
+#include <functional>
+#include <vector>
+
+namespace steward {
+
+namespace {
+
+struct Setting {
+  std::string key;  // flag name without dashes; also the config key
+  const char* env;  // may be null
+  CLI::Option* option = nullptr;
+  std::function<Status(const std::string&)> assign;
+};
+
+Status parse_int(const std::string& key, const std::string& text, int minimum, int& out) {
+  try {
+    std::size_t used = 0;
+    int value = std::stoi(text, &used);
+    if (used != text.size() || value < minimum) throw std::out_of_range(text);
+    out = value;
+    return {};
+  } catch (...) {
+    return make_error(ErrorCode::InvalidArgument,
+                      key + " must be an integer >= " + std::to_string(minimum) + ", got '" + text + "'");
+  }
+}
+
+Status parse_bool(const std::string& key, const std::string& text, bool& out) {
+  if (text == "true" || text == "1" || text == "yes") out = true;
+  else if (text == "false" || text == "0" || text == "no") out = false;
+  else return make_error(ErrorCode::InvalidArgument, key + " must be true or false, got '" + text + "'");
+  return {};
+}
+
+std::string toml_scalar_text(const toml::node& node) {
+  if (auto s = node.value<std::string>()) return *s;
+  if (auto i = node.value<std::int64_t>()) return std::to_string(*i);
+  if (auto b = node.value<bool>()) return *b ? "true" : "false";
+  return {};
+}
+
+}  // namespace
+
+class SettingsBinder {
+ public:
+  std::vector<Setting> settings;
+};
+
+ServeSettingsParser::ServeSettingsParser(CLI::App& cmd) : binder_(std::make_unique<SettingsBinder>()) {
+  auto& s = settings_;
+  auto text = [&](const std::string& key, const char* env, std::string& field, const std::string& help) {
+    auto* option = cmd.add_option("--" + key, field, help)->capture_default_str();
+    binder_->settings.push_back({key, env, option, [&field](const std::string& v) {
+                                   field = v;
+                                   return Status{};
+                                 }});
+  };
+  auto number = [&](const std::string& key, const char* env, int& field, int minimum, const std::string& help) {
+    auto* option = cmd.add_option("--" + key, field, help)->capture_default_str()->check(CLI::Range(minimum, 1 << 30));
+    binder_->settings.push_back({key, env, option, [key, &field, minimum](const std::string& v) {
+                                   return parse_int(key, v, minimum, field);
+                                 }});
+  };
+  text("config", nullptr, s.config_file, "TOML file with the same keys as these flags");
+  text("http", nullptr, s.http, "REST API and dashboard address (ADDR:PORT; port 0 picks one)");
+  text("data-dir", nullptr, s.data_dir, "database, token and keys");
+  text("inventory", nullptr, s.inventory, "Ansible INI or YAML inventory (default: one host, localhost)");
+  text("store", nullptr, s.store, "sqlite:PATH (default sqlite:<data-dir>/steward.db)");
+  number("max-connections", nullptr, s.max_connections, 1, "operations running at once");
+  auto* no_auth = cmd.add_flag("--no-auth", s.no_auth, "turn authentication off (not for shared machines)");
+  binder_->settings.push_back({"no-auth", nullptr, no_auth, [&s](const std::string& v) {
+                                 return parse_bool("no-auth", v, s.no_auth);
+                               }});
+  text("log-level", "LOG_LEVEL", s.log_level, "trace, debug, info, warn, error");
+  text("log-dir", "LOG_DIR", s.log_dir, "also write logs to a file in this folder");
+  text("log-file-name", "LOG_FILE_NAME", s.log_file_name, "log file name inside --log-dir");
+  number("grace", nullptr, s.grace_seconds, 0, "seconds running operations get to finish at shutdown");
+  number("retention-days", nullptr, s.retention_days, 1, "finished jobs older than this are deleted");
+  number("idle-timeout", nullptr, s.idle_timeout_seconds, 1, "seconds an idle HTTP connection stays open");
+  number("max-body-kib", nullptr, s.body_limit_kib, 1, "largest request body accepted, in KiB");
+  binder_->settings.push_back({"token", "STEWARD_TOKEN", nullptr, [&s](const std::string& v) {
+                                 s.token = v;
+                                 return Status{};
+                               }});
+}
+
+ServeSettingsParser::~ServeSettingsParser() = default;
+
+Result<ServeSettings> ServeSettingsParser::resolve() {
+  toml::table config;
+  if (!settings_.config_file.empty()) {
+    try {
+      config = toml::parse_file(settings_.config_file);
+    } catch (const toml::parse_error& e) {
+      return make_error(ErrorCode::InvalidArgument, settings_.config_file + ":" +
+                                                        std::to_string(e.source().begin.line) + ": " +
+                                                        std::string(e.description()));
+    }
+  }
+  for (auto&& [key, node] : config) {
+    std::string name(key.str());
+    std::replace(name.begin(), name.end(), '_', '-');
+    auto it = std::find_if(binder_->settings.begin(), binder_->settings.end(),
+                           [&](const Setting& s) { return s.key == name && s.key != "config" && s.key != "token"; });
+    if (it == binder_->settings.end())
+      return make_error(ErrorCode::InvalidArgument, settings_.config_file + ": unknown key '" + std::string(key.str()) + "'");
+  }
+  for (auto& setting : binder_->settings) {
+    if (setting.option && setting.option->count() > 0) continue;
+    const char* from_env = setting.env ? std::getenv(setting.env) : nullptr;
+    if (from_env && *from_env) {
+      if (auto s = setting.assign(from_env); !s) return make_error(ErrorCode::InvalidArgument, std::string(setting.env) + ": " + s.error().message);
+      continue;
+    }
+    std::string underscored = setting.key;
+    std::replace(underscored.begin(), underscored.end(), '-', '_');
+    const toml::node* node = config.get(setting.key);
+    if (!node) node = config.get(underscored);
+    if (!node) continue;
+    std::string value = toml_scalar_text(*node);
+    if (value.empty() && !node->is_string())
+      return make_error(ErrorCode::InvalidArgument, settings_.config_file + ": '" + setting.key + "' must be a string, integer or boolean");
+    if (auto s = setting.assign(value); !s) return make_error(ErrorCode::InvalidArgument, settings_.config_file + ": " + s.error().message);
+  }
+  return settings_;
+}
+
+}  // namespace steward

@@ -1,0 +1,50 @@
+#pragma once
+// `steward serve` settings, declared once: each has a flag, a config-file
+// key and, where the contract gives one, an environment variable.
+// Precedence: flag > environment > config file > built-in default.
+#include <memory>
+#include <string>
+
+#include "core/result.hpp"
+
+namespace CLI {
+class App;
+}
+
+namespace steward {
+
+struct ServeSettings {
+  std::string config_file;
+  std::string http = "127.0.0.1:16808";
+  std::string data_dir = "./.steward";
+  std::string inventory;  // empty: the built-in `localhost`
+  std::string store;      // empty: sqlite:<data-dir>/steward.db
+  int max_connections = 64;
+  bool no_auth = false;
+  std::string token;  // STEWARD_TOKEN; else <data-dir>/token
+  std::string log_level = "info";
+  std::string log_dir;
+  std::string log_file_name = "steward.log";
+  int grace_seconds = 30;
+  int retention_days = 7;
+  int idle_timeout_seconds = 60;
+  int body_limit_kib = 1024;
+};
+
+class SettingsBinder;
+
+// Declares the flags on `command`; call resolve() after parsing.
+class ServeSettingsParser {
+ public:
+  explicit ServeSettingsParser(CLI::App& command);
+  ~ServeSettingsParser();
+  // Applies the environment and the config file to what no flag set;
+  // InvalidArgument naming the file and key for a bad config.
+  Result<ServeSettings> resolve();
+
+ private:
+  ServeSettings settings_;
+  std::unique_ptr<SettingsBinder> binder_;
+};
+
+}  // namespace steward

@@ -1,0 +1,300 @@
+"""End-to-end tests of the `steward` command line against a real server."""
+
+import json
+import re
+import socket
+import stat
+import subprocess
+
+import pytest
+
+from conftest import (JOB_DONE, JOB_RUNNING, STEWARD_BIN, TOKEN, Api, Server, assert_error,
+                      clean_env, free_port, read_pid, require_binary, wait_process_gone)
+
+COMMANDS = ["run", "ping", "facts", "service", "jobs", "targets"]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_root):
+    """cwd for the CLI: empty, so no ./.steward is picked up by accident."""
+    d = tmp_root / "cwd"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture(scope="module")
+def cli(server, workdir):
+    """cli(*args, env=..., timeout=...) -> CompletedProcess with .out = stdout + stderr."""
+    require_binary()
+
+    def run(*args, env=None, server_url="default", token=TOKEN, timeout=60):
+        env_vars = {"STEWARD_SERVER": server.url if server_url == "default" else server_url,
+                    "STEWARD_TOKEN": token}
+        env_vars.update(env or {})
+        p = subprocess.run([STEWARD_BIN, *args], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, cwd=workdir, timeout=timeout,
+                           env=clean_env(**env_vars))
+        p.out = p.stdout + p.stderr
+        return p
+    return run
+
+
+def ok(p):
+    assert p.returncode == 0, f"{p.args} exited {p.returncode}\nstdout: {p.stdout}\nstderr: {p.stderr}"
+    return p
+
+
+def failed(p):
+    assert p.returncode != 0, f"{p.args} should have failed\nstdout: {p.stdout}\nstderr: {p.stderr}"
+    return p
+
+
+# ---------------------------------------------------------------- help and version
+
+def test_version(cli):
+    p = ok(cli("--version"))
+    assert re.search(r"\d+\.\d+\.\d+", p.stdout), p.stdout
+
+
+def test_help(cli):
+    p = ok(cli("--help"))
+    for cmd in COMMANDS:
+        assert cmd in p.stdout, f"`steward --help` does not mention {cmd}: {p.stdout}"
+
+
+@pytest.mark.parametrize("cmd", COMMANDS + ["serve"])
+def test_command_help(cli, cmd):
+    p = ok(cli(cmd, "--help"))
+    assert "usage" in p.stdout.lower() and cmd in p.stdout, p.stdout
+
+
+def test_unknown_command_fails(cli):
+    failed(cli("no-such-command"))
+
+
+# ---------------------------------------------------------------- run
+
+def test_run_echo(cli):
+    p = ok(cli("run", "localhost", "--", "echo", "hello"))
+    assert "localhost" in p.stdout and "hello" in p.stdout, p.stdout
+    assert p.stdout.index("localhost") < p.stdout.index("hello"), "no header before the output"
+
+
+def test_run_failure_exits_nonzero(cli):
+    failed(cli("run", "localhost", "--", "false"))
+    failed(cli("run", "localhost", "--", "sh", "-c", "exit 3"))
+
+
+def test_run_pattern(cli):
+    p = ok(cli("run", "web*", "--", "hostname"))
+    assert "web1" in p.stdout and "web2" in p.stdout, p.stdout
+    assert "localhost" not in p.stdout.replace(socket.gethostname(), ""), p.stdout
+    assert p.stdout.count(socket.gethostname()) >= 2, p.stdout
+
+
+def test_run_keeps_arguments(cli):
+    p = ok(cli("run", "localhost", "--", "printf", "%s|", "a b", "$HOME;c"))
+    assert "a b|$HOME;c|" in p.stdout, p.stdout
+
+
+def test_run_one_host_fails_exit_nonzero(cli, tmp_root):
+    lock = tmp_root / "cli-run-lock"
+    # The first host to take the lock succeeds, the other fails.
+    p = failed(cli("run", "web1:web2", "--", "sh", "-c", f"mkdir {lock} 2>/dev/null"))
+    assert "web1" in p.out and "web2" in p.out, p.out
+
+
+def test_run_json(cli):
+    p = ok(cli("run", "--json", "localhost", "--", "echo", "hello"))
+    data = json.loads(p.stdout)
+    text = json.dumps(data)
+    assert "localhost" in text and "hello" in text, p.stdout
+
+
+def test_run_unknown_host(cli):
+    p = failed(cli("run", "nosuchhost", "--", "true"))
+    assert "no such host" in p.out, p.out
+
+
+# ---------------------------------------------------------------- ping, facts, service, targets
+
+def test_ping_all(cli):
+    p = ok(cli("ping", "all"))
+    for host in ("localhost", "web1", "web2"):
+        assert host in p.stdout, p.stdout
+
+
+def test_ping_json(cli):
+    p = ok(cli("ping", "--json", "web*"))
+    text = json.dumps(json.loads(p.stdout))
+    assert "web1" in text and "web2" in text, p.stdout
+
+
+def test_facts(cli):
+    p = ok(cli("facts", "localhost"))
+    assert socket.gethostname() in p.stdout, p.stdout
+
+
+def test_facts_json(cli):
+    p = ok(cli("facts", "--json", "localhost"))
+    text = json.dumps(json.loads(p.stdout))
+    assert socket.gethostname() in text and "cpus" in text, p.stdout
+
+
+def test_service_nonexistent_fails(cli):
+    p = failed(cli("service", "localhost", "steward-e2e-no-such-service", "start"))
+    assert "localhost" in p.out, p.out
+
+
+def test_service_bad_action_fails(cli):
+    failed(cli("service", "localhost", "whatever", "explode"))
+
+
+def test_targets(cli):
+    p = ok(cli("targets"))
+    assert sorted(p.stdout.split()) == ["localhost", "web1", "web2"], p.stdout
+
+
+def test_targets_pattern(cli):
+    p = ok(cli("targets", "web*"))
+    assert sorted(p.stdout.split()) == ["web1", "web2"], p.stdout
+
+
+# ---------------------------------------------------------------- jobs
+
+def test_jobs_ls_show(cli, api):
+    jid = api.run("/execute", {"targets": ["localhost"], "cmd": "echo from-jobs"})["jid"]
+    p = ok(cli("jobs", "ls"))
+    assert jid in p.stdout, p.stdout
+    p = ok(cli("jobs"))  # `ls` is the default
+    assert jid in p.stdout, p.stdout
+    p = ok(cli("jobs", "show", jid))
+    assert jid in p.stdout and "localhost" in p.stdout, p.stdout
+    p = ok(cli("jobs", "show", "--json", jid))
+    assert json.loads(p.stdout)["jid"] == jid, p.stdout
+
+
+def test_jobs_follow(cli, api):
+    jid = api.submit("/execute", {"targets": ["web1"], "cmd": "echo begin; sleep 1.5; echo finish"})
+    p = ok(cli("jobs", "follow", jid))
+    assert api.job(jid)["state"] == JOB_DONE, "follow returned before the job finished"
+    assert "web1" in p.stdout, p.stdout
+
+
+def test_jobs_follow_failed_job_nonzero(cli, api):
+    jid = api.run("/execute", {"targets": ["web2"], "cmd": "exit 4"})["jid"]
+    failed(cli("jobs", "follow", jid))
+
+
+def test_jobs_rm(cli, api):
+    jid = api.run("/ping", {"targets": ["localhost"]})["jid"]
+    ok(cli("jobs", "rm", jid))
+    assert_error(api.get(f"/jobs/{jid}"), 404, "no such job")
+
+
+def test_jobs_rm_running_job(cli, api, tmp_root, reap):
+    pidfile = tmp_root / "cli-rm.pid"
+    jid = api.submit("/execute", {"targets": ["web2"],
+                                  "cmd": f"echo $$ > {pidfile}; exec sleep 100"})
+    pid = read_pid(pidfile)
+    reap(pid)
+    assert api.job(jid)["state"] == JOB_RUNNING
+    ok(cli("jobs", "rm", jid))
+    assert_error(api.get(f"/jobs/{jid}"), 404, "no such job")
+    wait_process_gone(pid, timeout=5)
+
+
+@pytest.mark.parametrize("sub", ["show", "follow", "rm"])
+def test_jobs_unknown(cli, sub):
+    p = failed(cli("jobs", sub, "nosuchjob"))
+    assert "no such job" in p.out, p.out
+
+
+# ---------------------------------------------------------------- server address and token
+
+def test_server_flag(cli, server):
+    p = ok(cli("--server", server.url, "targets", server_url=None))
+    assert "localhost" in p.stdout, p.stdout
+
+
+def test_server_flag_after_command(cli, server):
+    p = ok(cli("targets", "--server", server.url, server_url=None))
+    assert "localhost" in p.stdout, p.stdout
+
+
+def test_server_flag_overrides_env(cli, server):
+    bad = f"http://127.0.0.1:{free_port()}"
+    p = ok(cli("--server", server.url, "targets", server_url=bad))
+    assert "localhost" in p.stdout, p.stdout
+
+
+@pytest.mark.parametrize("how", ["env", "flag"])
+def test_connection_refused(cli, how):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    if how == "env":
+        p = failed(cli("targets", server_url=url, timeout=30))
+    else:
+        p = failed(cli("--server", url, "ping", "all", server_url=None, timeout=30))
+    assert f"127.0.0.1:{port}" in p.out, p.out
+
+
+def test_wrong_token(cli):
+    p = failed(cli("targets", token="wrong-token"))
+    assert "401" in p.out or "token" in p.out.lower(), p.out
+
+
+def test_wrong_token_run(cli):
+    p = failed(cli("run", "localhost", "--", "true", token="wrong-token"))
+    assert "401" in p.out or "token" in p.out.lower(), p.out
+
+
+# ---------------------------------------------------------------- token from the data dir
+
+@pytest.fixture(scope="module")
+def tokenless_server(tmp_root):
+    srv = Server(tmp_root / "data-generated-token", token=None).start()
+    yield srv
+    srv.stop()
+
+
+def test_generated_token_file(tokenless_server):
+    token_file = tokenless_server.data_dir / "token"
+    assert token_file.is_file()
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600, oct(token_file.stat().st_mode)
+    token = token_file.read_text().strip()
+    assert len(token) >= 16, "generated token is too short to be a secret"
+    api = Api(tokenless_server, token=token)
+    assert api.get("/target").status == 200
+    assert_error(api.get("/target", token=TOKEN), 401)
+    assert_error(api.get("/target", token=None), 401)
+
+
+def test_generated_token_survives_restart(tmp_root):
+    srv = Server(tmp_root / "data-token-restart", token=None).start()
+    try:
+        first = (srv.data_dir / "token").read_text()
+        srv.stop()
+        srv.start()
+        assert (srv.data_dir / "token").read_text() == first
+        assert Api(srv, token=first.strip()).get("/target").status == 200
+    finally:
+        srv.stop()
+
+
+def test_cli_reads_token_from_data_dir_flag(cli, tokenless_server):
+    p = ok(cli("--data-dir", str(tokenless_server.data_dir), "targets",
+               server_url=tokenless_server.url, token=None))
+    assert "localhost" in p.stdout, p.stdout
+
+
+def test_cli_reads_token_from_data_dir_env(cli, tokenless_server):
+    p = ok(cli("run", "localhost", "--", "echo", "via-env",
+               server_url=tokenless_server.url, token=None,
+               env={"STEWARD_DATA_DIR": str(tokenless_server.data_dir)}))
+    assert "via-env" in p.stdout, p.stdout
+
+
+def test_cli_without_token_fails(cli, tokenless_server):
+    p = failed(cli("targets", server_url=tokenless_server.url, token=None))
+    assert "401" in p.out or "token" in p.out.lower(), p.out
