@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The one place the system package list lives. Installs only what is missing.
+# Usage: install-deps.sh [bench]   (bench adds the load generators `make bench` needs)
 set -euo pipefail
 
 packages=(
@@ -9,6 +10,8 @@ packages=(
   libgtest-dev libgmock-dev
   python3 python3-pytest procps curl
 )
+bench_packages=(wrk)
+[ "${1:-}" = "bench" ] && packages+=("${bench_packages[@]}")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -23,7 +23,10 @@ Inventory checked(Result<Inventory> result) {
 Inventory ini(std::string_view text) { return checked(Inventory::parse_ini(text, "test.ini")); }
 Inventory yaml(std::string_view text) { return checked(Inventory::parse_yaml(text, "test.yml")); }
 
-std::string error_of(const Result<Inventory>& r) { return r.ok() ? "(parsed)" : r.error().message; }
+template <typename T>
+std::string error_of(const Result<T>& r) {
+  return r.ok() ? "(parsed)" : r.error().message;
+}
 std::string ini_error(std::string_view text) {
   return error_of(Inventory::parse_ini(text, "inventory.ini"));
 }
@@ -61,22 +64,17 @@ lonely ansible_host=10.0.0.9
 [web]
 web1 ansible_host=10.0.0.1 http_port=8080
 web2 note="two words" other='single # quoted' # a comment
-
 [db]
 db1 ansible_port=5433   # trailing comment
-
 [prod:children]
 web
 db
-
 [all:vars]
 level=all
 ntp=pool.ntp.org
-
 [prod:vars]
 level=prod
 env = "production"
-
 [web:vars]
 level=web
 )";
@@ -275,37 +273,31 @@ all:
   EXPECT_THAT(match(inv, "ungrouped"), ElementsAre("b", "c"));
 }
 
+Inventory loaded(const std::string& name, std::string_view text) {
+  return checked(Inventory::load_file(write_temp(name, text)));
+}
+std::string load_error(const std::string& name, std::string_view text) {
+  return error_of(Inventory::load_file(write_temp(name, text)));
+}
+
 TEST(LoadFile, PicksTheFormatFromTheContent) {
-  auto y = Inventory::load_file(write_temp("inv.txt", kYaml));
-  ASSERT_TRUE(y.ok()) << y.error().message;
-  EXPECT_EQ(var(*y, "web1", "http_port"), "8080");
-  auto i = Inventory::load_file(write_temp("inv.yml", kIni));  // the name does not decide
-  ASSERT_TRUE(i.ok()) << i.error().message;
-  EXPECT_EQ(var(*i, "web1", "http_port"), "8080");
-  auto bare = Inventory::load_file(write_temp("bare", "all:\n"));
-  ASSERT_TRUE(bare.ok());
-  EXPECT_TRUE(bare->hosts().empty());
-  auto json =
-      Inventory::load_file(write_temp("inv.json", R"({"all": {"hosts": {"j": {"x": 1}}}})"));
-  ASSERT_TRUE(json.ok()) << json.error().message;
-  EXPECT_EQ(var(*json, "j", "x"), "1");
+  EXPECT_EQ(var(loaded("inv.txt", kYaml), "web1", "http_port"), "8080");
+  EXPECT_EQ(var(loaded("inv.yml", kIni), "web1", "http_port"), "8080");  // the name does not decide
+  EXPECT_TRUE(loaded("bare", "all:\n").hosts().empty());
+  EXPECT_EQ(var(loaded("inv.json", R"({"all": {"hosts": {"j": {"x": 1}}}})"), "j", "x"), "1");
 }
 
 TEST(LoadFile, ErrorsNameTheFileAndLine) {
-  std::string text = "[web]\nweb1\n\n# comment\n[db]\ndb1\n[broken\nx\n";
-  auto path = write_temp("inventory.ini", text);
-  auto result = Inventory::load_file(path);
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error().code, ErrorCode::InvalidArgument);
-  EXPECT_EQ(result.error().message, path + ":7: unterminated section header");
-  auto yml = write_temp("bad.yml", "all:\n  hosts:\n    a: {x: [1, 2}\n");
-  auto bad = Inventory::load_file(yml);  // not YAML, not INI: the YAML error is the one that helps
-  ASSERT_FALSE(bad.ok());
-  EXPECT_THAT(bad.error().message, HasSubstr(yml + ":3: "));
-  auto shaped = Inventory::load_file(write_temp("shaped.yml", "all:\n  hostz:\n    a:\n"));
-  ASSERT_FALSE(shaped.ok());
-  EXPECT_THAT(shaped.error().message,
-              HasSubstr("shaped.yml:2: unexpected key 'hostz' in group 'all'"));
+  const std::string dir = (std::filesystem::path(::testing::TempDir()) / "").string();
+  EXPECT_EQ(load_error("inventory.ini", "[web]\nweb1\n\n# comment\n[db]\ndb1\n[broken\nx\n"),
+            dir + "inventory.ini:7: unterminated section header");
+  // Neither YAML nor INI: the YAML error is the one that helps.
+  EXPECT_THAT(load_error("bad.yml", "all:\n  hosts:\n    a: {x: [1, 2}\n"),
+              ::testing::StartsWith(dir + "bad.yml:3: "));
+  EXPECT_EQ(
+      load_error("shaped.yml", "all:\n  hostz:\n    a:\n"),
+      dir +
+          "shaped.yml:2: unexpected key 'hostz' in group 'all' (expected hosts, vars or children)");
   auto missing = Inventory::load_file("/nonexistent/inventory.ini");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, ErrorCode::NotFound);
@@ -331,6 +323,7 @@ TEST(IniParse, MalformedInputIsAClearError) {
       {"[g]\n[g:vars]\nansible_group_priority=high\n", "inventory.ini:3: ansible_group_priority"},
   };
   for (const auto& [text, part] : cases) EXPECT_THAT(ini_error(text), HasSubstr(part)) << text;
+  EXPECT_EQ(Inventory::parse_ini("[x", "f").error().code, ErrorCode::InvalidArgument);
   EXPECT_EQ(ini_error("[g:vars] # fine\nx=1\n[g] ; fine\n[g:children]  \n"), "(parsed)");
 }
 
@@ -417,16 +410,12 @@ TEST(Target, ConnectionAndSessions) {
   EXPECT_EQ(inv.target("vm")->max_sessions, 1);
   EXPECT_EQ(inv.target("localhost")->connection, "ssh");  // set explicitly
   EXPECT_EQ(ini("localhost\n").target("localhost")->connection, "local");
-  for (const char* name : {"bad", "zero"}) {
-    auto t = inv.target(name);
-    ASSERT_FALSE(t.ok());
-    EXPECT_EQ(t.error().code, ErrorCode::InvalidArgument);
-    EXPECT_THAT(t.error().message, HasSubstr(std::string("host ") + name));
-  }
-  auto unknown = inv.target("ghost");
-  ASSERT_FALSE(unknown.ok());
-  EXPECT_EQ(unknown.error().code, ErrorCode::NotFound);
-  EXPECT_EQ(unknown.error().message, "no such host: ghost");
+  EXPECT_EQ(error_of(inv.target("bad")),
+            "host bad: steward_max_sessions must be an integer >= 1, got 'two'");
+  EXPECT_THAT(error_of(inv.target("zero")), HasSubstr("host zero: steward_max_sessions"));
+  EXPECT_EQ(inv.target("zero").error().code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(error_of(inv.target("ghost")), "no such host: ghost");
+  EXPECT_EQ(inv.target("ghost").error().code, ErrorCode::NotFound);
   EXPECT_EQ(inv.find("ghost"), nullptr);
 }
 

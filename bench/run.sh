@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# `make bench`: REST API throughput and latency against the raw cost of a
+# process spawn, measured in the same run. Raw outputs go to bench/out/, a
+# markdown summary to bench/out/summary.md (copied into bench/RESULTS.md).
+# BENCH_DURATION (seconds per wrk run, default 10) shortens or lengthens it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh bench
+cmake --build build -j2 --target steward spawn_bench >/dev/null
+
+BIN=build/steward
+OUT=bench/out
+DURATION=${BENCH_DURATION:-10}
+mkdir -p "$OUT"
+data=$(mktemp -d)
+server_pid=""
+cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$data"; }
+trap cleanup EXIT
+
+# Run with one inventory: the built-in localhost (max one operation at a
+# time, the default) and a localhost that allows 64 at once.
+cat > "$data/inventory.ini" <<'INV'
+localhost ansible_connection=local
+wide ansible_connection=local steward_max_sessions=64
+INV
+
+start_server() {
+  rm -f "$data/http.addr"
+  STEWARD_TOKEN=bench "$BIN" serve --http 127.0.0.1:0 --data-dir "$data" --inventory "$data/inventory.ini" \
+    --max-connections 64 --log-level warn &
+  server_pid=$!
+  for _ in $(seq 100); do [ -s "$data/http.addr" ] && break; sleep 0.1; done
+  URL="http://$(cat "$data/http.addr")"
+}
+
+metric() { curl -s -H "Authorization: Bearer bench" "$URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+
+# wrk's "Requests/sec", 50% and 99% latency lines.
+summarise_wrk() {
+  awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {printf "%s | %s | %s", rps, p50, p99}' "$1"
+}
+
+echo "== raw spawn of /bin/true"
+build/bench/spawn_bench 1 3000 | tee "$OUT/spawn_1.json"
+build/bench/spawn_bench 2 1500 | tee "$OUT/spawn_2.json"
+build/bench/spawn_bench 8 400 | tee "$OUT/spawn_8.json"
+
+start_server
+{
+  echo "| test | clients | requests/s | p50 | p99 |"
+  echo "|---|---|---|---|---|"
+} > "$OUT/summary.md"
+for host in localhost wide; do
+  for clients in 1 8 64; do
+    threads=$(( clients < 2 ? 1 : 2 ))
+    echo "== sync GET /execute?cmd=true on $host, $clients clients"
+    wrk -t$threads -c$clients -d"${DURATION}s" --latency -H "Authorization: Bearer bench" \
+      "$URL/execute?target=$host&cmd=true" > "$OUT/sync_${host}_$clients.txt"
+    echo "| sync GET /execute ($host) | $clients | $(summarise_wrk "$OUT/sync_${host}_$clients.txt") |" | tee -a "$OUT/summary.md"
+  done
+done
+
+echo "== async POST /execute, 8 clients: accepted (durable) and completed per second"
+before=$(metric steward_jobs_finished_total)
+start=$(date +%s.%N)
+wrk -t2 -c8 -d"${DURATION}s" --latency -s bench/post_execute.lua -H "Authorization: Bearer bench" \
+  "$URL/execute" > "$OUT/async_post.txt"
+accepted=$(metric steward_jobs_accepted_total)
+while :; do
+  finished=$(metric steward_jobs_finished_total)
+  [ "${finished%.*}" -ge "${accepted%.*}" ] && break
+  sleep 0.2
+done
+end=$(date +%s.%N)
+completed_rate=$(awk -v f="$finished" -v b="$before" -v s="$start" -v e="$end" 'BEGIN {printf "%.1f", (f - b) / (e - s)}')
+echo "| async POST /execute accepted | 8 | $(summarise_wrk "$OUT/async_post.txt") |" | tee -a "$OUT/summary.md"
+echo "| async POST /execute completed (localhost, serialized) | 8 | $completed_rate | - | - |" | tee -a "$OUT/summary.md"
+echo "server RSS after the run: $(ps -o rss= -p "$server_pid") KiB" | tee -a "$OUT/summary.md"
+echo
+cat "$OUT/summary.md"
