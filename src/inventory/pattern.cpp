@@ -14,8 +14,7 @@ namespace {
 // `web[0]`, `web[-1]`, `web[1:3]`, `web[2:]`: a subset of what the rest matched.
 struct Subscript {
   int start = 0;
-  std::optional<int> end;  // inclusive; unset: to the last host
-  bool range = false;
+  std::optional<int> end;  // a range's inclusive end, -1 for "to the last"; unset: one index
 };
 
 // Ansible's split_host_pattern: ',' ':' and whitespace separate entries,
@@ -65,7 +64,7 @@ std::pair<std::string_view, std::optional<Subscript>> split_subscript(std::strin
   auto base = expr.substr(0, open), inner = expr.substr(open + 1, expr.size() - open - 2);
   bool signed_index = inner.starts_with('-') && is_digits(inner.substr(1));
   if (auto index = parse_int(inner); index && (is_digits(inner) || signed_index)) {
-    return {base, Subscript{*index, std::nullopt, false}};
+    return {base, Subscript{*index, std::nullopt}};
   }
   auto sep = inner.find_first_of(":-");
   if (sep == std::string_view::npos) return {expr, std::nullopt};
@@ -76,14 +75,14 @@ std::pair<std::string_view, std::optional<Subscript>> split_subscript(std::strin
       (!end_text.empty() && !is_digits(end_text))) {
     return {expr, std::nullopt};
   }
-  return {base, Subscript{*start, *end, true}};
+  return {base, Subscript{*start, *end}};
 }
 
 // Ansible's _apply_subscript, Python indexing included: a range end of 0
 // means a single index, and an index out of range selects nothing.
 std::vector<std::size_t> apply_subscript(std::vector<std::size_t> hosts, const Subscript& sub) {
   const long long n = static_cast<long long>(hosts.size());
-  if (sub.range && sub.end.value_or(0) != 0) {
+  if (sub.end.value_or(0) != 0) {
     long long first = std::min<long long>(sub.start, n);
     long long last = *sub.end == -1 ? n : std::min<long long>(*sub.end + 1LL, n);
     if (first >= last) return {};
@@ -94,11 +93,20 @@ std::vector<std::size_t> apply_subscript(std::vector<std::size_t> hosts, const S
   return {hosts[static_cast<std::size_t>(index)]};
 }
 
+// Patterns come from API callers: libstdc++'s default backtracking executor
+// takes exponential time on `(a*)*b` and recurses once per character, while
+// its polynomial one does neither (and refuses back-references).
+#if defined(__GLIBCXX__)
+constexpr auto kRegexFlags = std::regex::ECMAScript | std::regex_constants::__polynomial;
+#else
+constexpr auto kRegexFlags = std::regex::ECMAScript;
+#endif
+
 // Globs are fnmatch on whole names; `~regex` matches at the start, as Python's re.match.
 class NameMatcher {
  public:
   explicit NameMatcher(std::string_view expr) : regex_(expr.starts_with('~')), expr_(expr) {
-    if (regex_) re_.emplace(expr_.substr(1), std::regex::ECMAScript);
+    if (regex_) re_.emplace(expr_.substr(1), kRegexFlags);
   }
   bool is_regex() const { return regex_; }
   bool operator()(const std::string& name) const {
@@ -126,8 +134,7 @@ Result<std::vector<std::size_t>> Inventory::match_entry(std::string_view entry) 
     group_hit = true;
     for (const auto& member : members) picked[host_index_.find(member)->second] = 1;
   }
-  // Names are also tried as hosts when no group matched, or when they look like a glob or an
-  // address.
+  // Names are tried as hosts too when no group matched, or they look like a glob or an address.
   if (!group_hit || matches.is_regex() || expr.find_first_of(".?*[") != std::string_view::npos) {
     for (std::size_t i = 0; i < hosts_.size(); ++i) {
       if (matches(hosts_[i].name)) picked[i] = 1, host_hit = true;
@@ -154,8 +161,7 @@ Result<std::vector<std::string>> Inventory::match(std::string_view pattern) cons
     Result<std::vector<std::size_t>> found = std::vector<std::size_t>{};
     try {
       found = match_entry(body);
-    } catch (
-        const std::exception& e) {  // std::regex reports bad or too complex regexes by throwing
+    } catch (const std::exception& e) {  // std::regex reports a bad regex by throwing
       return make_error(ErrorCode::InvalidArgument,
                         "invalid host pattern " + entry + ": " + e.what());
     }
