@@ -147,7 +147,7 @@ void add_targets(CLI::App& app, std::shared_ptr<ClientOptions> options, int& exi
       auto reply = session.call("GET", "/target?pattern=" + url_encode(*pattern));
       if (!reply) return report(reply.error());
       if (session.json()) std::cout << pretty_json(*reply) << "\n";
-      else for (const auto& name : reply->as_array()) std::cout << name.as_string() << "\n";
+      else for (const auto& name : reply->as_array()) std::cout << name.as_string().c_str() << "\n";
       return 0;
     });
   });
@@ -157,6 +157,8 @@ void add_targets(CLI::App& app, std::shared_ptr<ClientOptions> options, int& exi
 
 void add_client_commands(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<ClientOptions>();
+  // Accepted before the command too: `steward --server URL ping`.
+  add_connection_flags(app, *options);
   add_run(app, options, exit_code);
   add_ping(app, options, exit_code);
   add_facts(app, options, exit_code);

@@ -140,6 +140,8 @@ awaitable<Result<std::shared_ptr<Subscription>>> JobService::subscribe(const std
 // (flushed first, so nothing is in flight), then the targets already done.
 awaitable<void> JobService::replay_live(LiveJob& live, Subscription& subscription) {
   std::deque<JobEvent> history;
+  // A job that ended before we attached already sent its Done to others.
+  const bool ended_before_attach = live.ended;
   std::uint64_t attached_at_seq = live.next_seq;
   std::map<std::string, TargetRun> finished_at_attach;
   for (const auto& [name, run] : live.job.runs)
@@ -155,6 +157,7 @@ awaitable<void> JobService::replay_live(LiveJob& live, Subscription& subscriptio
     }
   }
   for (auto& [name, run] : finished_at_attach) history.push_back(JobEvent{JobEvent::Kind::Result, name, {}, run, {}});
+  if (ended_before_attach) history.push_back(JobEvent{JobEvent::Kind::Done, "", {}, {}, live.job});
   subscription.prepend(std::move(history));
 }
 

@@ -27,7 +27,7 @@ def cli(server, workdir):
     """cli(*args, env=..., timeout=...) -> CompletedProcess with .out = stdout + stderr."""
     require_binary()
 
-    def run(*args, env=None, server_url="default", token=TOKEN, timeout=60):
+    def run(*args, env=None, server_url="default", token=TOKEN, timeout=30):
         env_vars = {"STEWARD_SERVER": server.url if server_url == "default" else server_url,
                     "STEWARD_TOKEN": token}
         env_vars.update(env or {})
@@ -212,19 +212,20 @@ def test_jobs_unknown(cli, sub):
 
 # ---------------------------------------------------------------- server address and token
 
+# Client options (--server, --data-dir, --json) belong to each command, as
+# `steward COMMAND --help` documents: `steward targets --server URL`.
+
 def test_server_flag(cli, server):
-    p = ok(cli("--server", server.url, "targets", server_url=None))
-    assert "localhost" in p.stdout, p.stdout
-
-
-def test_server_flag_after_command(cli, server):
     p = ok(cli("targets", "--server", server.url, server_url=None))
     assert "localhost" in p.stdout, p.stdout
+    p = ok(cli("run", "--server", server.url, "localhost", "--", "echo", "flag",
+               server_url=None))
+    assert "flag" in p.stdout, p.stdout
 
 
 def test_server_flag_overrides_env(cli, server):
     bad = f"http://127.0.0.1:{free_port()}"
-    p = ok(cli("--server", server.url, "targets", server_url=bad))
+    p = ok(cli("targets", "--server", server.url, server_url=bad))
     assert "localhost" in p.stdout, p.stdout
 
 
@@ -235,7 +236,7 @@ def test_connection_refused(cli, how):
     if how == "env":
         p = failed(cli("targets", server_url=url, timeout=30))
     else:
-        p = failed(cli("--server", url, "ping", "all", server_url=None, timeout=30))
+        p = failed(cli("ping", "--server", url, "all", server_url=None, timeout=30))
     assert f"127.0.0.1:{port}" in p.out, p.out
 
 
@@ -283,7 +284,7 @@ def test_generated_token_survives_restart(tmp_root):
 
 
 def test_cli_reads_token_from_data_dir_flag(cli, tokenless_server):
-    p = ok(cli("--data-dir", str(tokenless_server.data_dir), "targets",
+    p = ok(cli("targets", "--data-dir", str(tokenless_server.data_dir),
                server_url=tokenless_server.url, token=None))
     assert "localhost" in p.stdout, p.stdout
 
