@@ -61,11 +61,16 @@ awaitable<void> JobService::run_target(std::shared_ptr<LiveJob> live, Target tar
   run.startat = unix_now();
   run.queue_wait = std::chrono::duration<double>(queue_wait).count();
   ++live->running;
-  store_.mark_started(jid, target.name, run);
+  if (auto recorded = co_await store_.mark_started(jid, target.name, run); !recorded) {
+    spdlog::error("job {}: could not record the start on {}: {}", jid, target.name, recorded.error().message);
+  }
 
   OpResult result;
   auto transport = transports_.get(target.connection);
-  if (!transport) {
+  if (live->cancel->cancelled()) {  // while the start was being recorded
+    result.state = OpState::Failed;
+    result.error = "cancelled: " + live->cancel->reason();
+  } else if (!transport) {
     result.state = OpState::Failed;
     result.error = transport.error().message;
   } else {

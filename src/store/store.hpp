@@ -39,7 +39,9 @@ class Store {
 
   // Job with every target Pending.
   virtual boost::asio::awaitable<Status> create_job(const Job& job) = 0;
-  virtual void mark_started(const std::string& jid, const std::string& target, const TargetRun& run) = 0;
+  // Durable on completion, so a restart never runs a target twice.
+  virtual boost::asio::awaitable<Status> mark_started(const std::string& jid, const std::string& target,
+                                                     const TargetRun& run) = 0;
   virtual void save_result(const std::string& jid, const std::string& target, const TargetRun& run) = 0;
   virtual void append_output(const std::string& jid, const OutputChunk& chunk) = 0;
   // Writes the job's state, error and finish time.

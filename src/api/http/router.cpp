@@ -1,20 +1,9 @@
 #include "api/http/router.hpp"
 
+#include "core/strings.hpp"
+
 namespace steward::api::http {
 namespace {
-
-std::vector<std::string> split_path(std::string_view path) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    auto slash = path.find('/', start);
-    auto piece = path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
-    if (!piece.empty()) out.emplace_back(piece);
-    if (slash == std::string_view::npos) break;
-    start = slash + 1;
-  }
-  return out;
-}
 
 bool match_segments(const std::vector<std::string>& pattern, const std::vector<std::string>& path,
                     std::map<std::string, std::string>& captures) {
@@ -32,12 +21,12 @@ bool match_segments(const std::vector<std::string>& pattern, const std::vector<s
 }  // namespace
 
 void Router::add(beast::http::verb verb, const std::string& pattern, Handler handler) {
-  routes_.push_back(Route{verb, split_path(pattern), std::move(handler)});
+  routes_.push_back(Route{verb, split_nonempty(pattern, '/'), std::move(handler)});
 }
 
 Router::Match Router::find(beast::http::verb verb, std::string_view path) const {
   Match match;
-  auto segments = split_path(path);
+  auto segments = split_nonempty(path, '/');
   for (const auto& route : routes_) {
     std::map<std::string, std::string> captures;
     if (!match_segments(route.segments, segments, captures)) continue;

@@ -6,6 +6,7 @@
 
 #include "api/http/json_codec.hpp"
 #include "api/http/routes.hpp"
+#include "core/strings.hpp"
 #include "inventory/inventory.hpp"
 #include "jobs/job_service.hpp"
 #include "ops/args.hpp"
@@ -20,21 +21,6 @@ namespace {
 constexpr std::chrono::seconds kDefaultBlockingWait{300};
 constexpr const char* kOperations[] = {"ping", "facter", "service", "execute"};
 
-std::vector<std::string> split_commas(std::string_view text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    auto comma = text.find(',', start);
-    auto piece = text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
-    while (!piece.empty() && piece.front() == ' ') piece.remove_prefix(1);
-    while (!piece.empty() && piece.back() == ' ') piece.remove_suffix(1);
-    if (!piece.empty()) out.emplace_back(piece);
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
 // `targets` (or `target`): a list of entries, or one comma-separated string.
 Result<std::vector<std::string>> target_entries(const boost::json::object& body) {
   const boost::json::value* value = nullptr;
@@ -45,11 +31,11 @@ Result<std::vector<std::string>> target_entries(const boost::json::object& body)
   if (!value) return make_error(ErrorCode::InvalidArgument, "'targets' is required");
   std::vector<std::string> entries;
   if (value->is_string()) {
-    entries = split_commas(value->as_string());
+    entries = split_nonempty(value->as_string(), ',');
   } else if (value->is_array()) {
     for (const auto& item : value->as_array()) {
       if (!item.is_string()) return make_error(ErrorCode::InvalidArgument, "'targets' must be a list of strings");
-      for (auto& piece : split_commas(item.as_string())) entries.push_back(std::move(piece));
+      for (auto& piece : split_nonempty(item.as_string(), ',')) entries.push_back(std::move(piece));
     }
   } else {
     return make_error(ErrorCode::InvalidArgument, "'targets' must be a list of strings or a comma-separated string");
@@ -127,7 +113,7 @@ awaitable<void> list_targets(ApiContext& context, Exchange& exchange) {
   std::string pattern = exchange.param("pattern").value_or("*");
   if (pattern.empty()) pattern = "*";
   boost::json::array names;
-  for (const auto& entry : split_commas(pattern)) {
+  for (const auto& entry : split_nonempty(pattern, ',')) {
     auto matched = context.inventory.match(entry);
     if (!matched) {
       if (matched.error().code == ErrorCode::NotFound) continue;  // listing: no match is an empty list

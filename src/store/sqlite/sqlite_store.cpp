@@ -140,15 +140,17 @@ class SqliteStore final : public Store {
     return writer_.call<Status>([job](sqlite3* db) { return insert_job(db, job); });
   }
 
-  void mark_started(const std::string& jid, const std::string& target, const TargetRun& run) override {
-    save_result(jid, target, run);
+  awaitable<Status> mark_started(const std::string& jid, const std::string& target, const TargetRun& run) override {
+    return writer_.call<Status>([jid, target, run](sqlite3* db) { return write_run(db, jid, target, run); });
   }
 
   void save_result(const std::string& jid, const std::string& target, const TargetRun& run) override {
-    writer_.enqueue([jid, target, run](sqlite3* db) -> SqliteWorker::Notifier {
-      log_failure(write_run(db, jid, target, run));
-      return {};
-    });
+    writer_.enqueue(
+        [jid, target, run](sqlite3* db) -> SqliteWorker::Notifier {
+          log_failure(write_run(db, jid, target, run));
+          return {};
+        },
+        /*urgent=*/false);
   }
 
   void append_output(const std::string& jid, const OutputChunk& chunk) override {
@@ -158,7 +160,7 @@ class SqliteStore final : public Store {
       q.bind(4, static_cast<int>(chunk.stream)).bind_blob(5, chunk.data).bind(6, chunk.at);
       log_failure(q.run());
       return {};
-    });
+    }, /*urgent=*/false);
   }
 
   awaitable<Status> finish_job(const Job& job) override {

@@ -25,10 +25,12 @@ SqliteWorker::~SqliteWorker() {
   sqlite3_close_v2(db_);
 }
 
-void SqliteWorker::enqueue(Job job) {
+void SqliteWorker::enqueue(Job job, bool urgent) {
   {
     std::lock_guard lock(mutex_);
+    if (queue_.empty()) first_queued_at_ = std::chrono::steady_clock::now();
     queue_.push_back(std::move(job));
+    if (urgent || mode_ == Mode::Reader) ++urgent_waiting_;
   }
   wake_.notify_one();
 }
@@ -38,9 +40,19 @@ void SqliteWorker::loop() {
     std::deque<Job> batch;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, nothing left
+      while (!stopping_ && urgent_waiting_ == 0) {
+        if (queue_.empty()) {
+          wake_.wait(lock);
+        } else if (wake_.wait_until(lock, first_queued_at_ + kLazyDelay) == std::cv_status::timeout) {
+          break;  // lazy work is due
+        }
+      }
+      if (queue_.empty()) {
+        if (stopping_) return;
+        continue;
+      }
       batch.swap(queue_);
+      urgent_waiting_ = 0;
     }
     run_batch(batch);
   }

@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -36,7 +37,11 @@ class SqliteWorker {
   // commit went.
   using Notifier = std::function<void(const Status& commit)>;
   using Job = std::function<Notifier(sqlite3*)>;
-  void enqueue(Job job);
+  // Urgent work runs at once. Lazy work (progress, output) waits up to
+  // kLazyDelay for company, so a busy server does not pay one fsync per
+  // output chunk; it always commits before any urgent work queued after it.
+  void enqueue(Job job, bool urgent = true);
+  static constexpr std::chrono::milliseconds kLazyDelay{20};
 
   // Runs `fn` on the worker and resumes the caller on its executor with the
   // result, or with the commit's error. T is a Result<...>.
@@ -68,6 +73,8 @@ class SqliteWorker {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job> queue_;
+  std::size_t urgent_waiting_ = 0;
+  std::chrono::steady_clock::time_point first_queued_at_{};
   bool stopping_ = false;
   std::thread thread_;
 };
