@@ -44,6 +44,9 @@ echo "== raw spawn of /bin/true"
 build/bench/spawn_bench 1 3000 | tee "$OUT/spawn_1.json"
 build/bench/spawn_bench 2 1500 | tee "$OUT/spawn_2.json"
 build/bench/spawn_bench 8 400 | tee "$OUT/spawn_8.json"
+echo "== raw spawn of /bin/sh -c true (what GET /execute?cmd=true runs)"
+build/bench/spawn_bench 1 3000 /bin/sh -c true | tee "$OUT/spawn_sh_1.json"
+build/bench/spawn_bench 8 400 /bin/sh -c true | tee "$OUT/spawn_sh_8.json"
 
 start_server
 {
@@ -76,5 +79,23 @@ completed_rate=$(awk -v f="$finished" -v b="$before" -v s="$start" -v e="$end" '
 echo "| async POST /execute accepted | 8 | $(summarise_wrk "$OUT/async_post.txt") |" | tee -a "$OUT/summary.md"
 echo "| async POST /execute completed (localhost, serialized) | 8 | $completed_rate | - | - |" | tee -a "$OUT/summary.md"
 echo "server RSS after the run: $(ps -o rss= -p "$server_pid") KiB" | tee -a "$OUT/summary.md"
+
+# Overhead ratio: time per job through the service over time per raw spawn
+# of the same command, at the same concurrency.
+per_second() { sed -E 's/.*"per_second": ([0-9.]+).*/\1/' "$1"; }
+wrk_rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
+{
+  echo
+  echo "| raw spawn | threads | spawns/s |"
+  echo "|---|---|---|"
+  for f in spawn_1 spawn_8 spawn_sh_1 spawn_sh_8; do
+    echo "| $f | $(sed -E 's/.*"threads": ([0-9]+).*/\1/' "$OUT/$f.json") | $(per_second "$OUT/$f.json") |"
+  done
+  echo
+  awk -v raw="$(per_second "$OUT/spawn_sh_1.json")" -v svc="$(wrk_rps "$OUT/sync_localhost_1.txt")" \
+    'BEGIN {printf "overhead, 1 client (localhost) vs 1 thread of sh -c true: %.2fx\n", raw / svc}'
+  awk -v raw="$(per_second "$OUT/spawn_sh_8.json")" -v svc="$(wrk_rps "$OUT/sync_wide_8.txt")" \
+    'BEGIN {printf "overhead, 8 clients (wide) vs 8 threads of sh -c true: %.2fx\n", raw / svc}'
+} | tee -a "$OUT/summary.md"
 echo
 cat "$OUT/summary.md"

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "store/sqlite/statement.hpp"
+
 namespace steward::store {
 
 Status exec_sql(sqlite3* db, const char* sql) {
@@ -36,6 +38,8 @@ void SqliteWorker::enqueue(Job job, bool urgent) {
 }
 
 void SqliteWorker::loop() {
+  StatementCache statements(db_);
+  StatementCache::Installed installed(statements);
   for (;;) {
     std::deque<Job> batch;
     {

@@ -2,8 +2,48 @@
 
 namespace steward::store {
 
+namespace {
+thread_local StatementCache* installed_cache = nullptr;
+}
+
+StatementCache::~StatementCache() {
+  for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+}
+
+StatementCache::Installed::Installed(StatementCache& cache) { installed_cache = &cache; }
+StatementCache::Installed::~Installed() { installed_cache = nullptr; }
+
+sqlite3_stmt* StatementCache::find_or_prepare(sqlite3* db, const char* sql, int& rc) {
+  if (db != db_) return nullptr;
+  auto [it, inserted] = statements_.try_emplace(sql, nullptr);
+  if (inserted) {
+    rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &it->second, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(it->second);
+      statements_.erase(it);
+      return nullptr;
+    }
+  }
+  // A statement still stepping belongs to an enclosing scope: not shared.
+  return sqlite3_stmt_busy(it->second) ? nullptr : it->second;
+}
+
 Statement::Statement(sqlite3* db, const char* sql) : db_(db) {
-  rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  if (installed_cache) {
+    stmt_ = installed_cache->find_or_prepare(db, sql, rc_);
+    cached_ = stmt_ != nullptr;
+    if (rc_ != SQLITE_OK) return;
+  }
+  if (!stmt_) rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+}
+
+Statement::~Statement() {
+  if (!cached_) {
+    sqlite3_finalize(stmt_);
+    return;
+  }
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
 }
 
 Statement& Statement::bind(int index, std::string_view text) {

@@ -1,20 +1,49 @@
 #pragma once
-// A prepared SQLite statement with typed binds, finalized on scope exit.
+// A prepared SQLite statement with typed binds. On a thread that installed a
+// StatementCache (the store's worker threads) statements are prepared once
+// and reset on scope exit: parsing SQL was a visible share of the writer's
+// CPU per job. Elsewhere they are finalized on scope exit.
 #include <sqlite3.h>
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "core/result.hpp"
 
 namespace steward::store {
 
+// Prepared statements of one connection, used by the one thread that owns it.
+class StatementCache {
+ public:
+  explicit StatementCache(sqlite3* db) : db_(db) {}
+  ~StatementCache();
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+
+  // Makes this cache the calling thread's for as long as the scope lives.
+  class Installed {
+   public:
+    explicit Installed(StatementCache& cache);
+    ~Installed();
+    Installed(const Installed&) = delete;
+    Installed& operator=(const Installed&) = delete;
+  };
+
+  // The cached statement for `sql` on `db`, or null if this cache is not for `db`.
+  sqlite3_stmt* find_or_prepare(sqlite3* db, const char* sql, int& rc);
+
+ private:
+  sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*> statements_;
+};
+
 class Statement {
  public:
   Statement(sqlite3* db, const char* sql);
-  ~Statement() { sqlite3_finalize(stmt_); }
+  ~Statement();
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
@@ -40,6 +69,7 @@ class Statement {
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
   int rc_ = SQLITE_OK;
+  bool cached_ = false;
 };
 
 }  // namespace steward::store
