@@ -8,9 +8,10 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev libyaml-cpp-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev
+  libssh-dev openssh-server openssh-client
   python3 python3-pytest procps curl
 )
-bench_packages=(wrk)
+bench_packages=(wrk pdsh pssh clustershell ansible-core)
 [ "${1:-}" = "bench" ] && packages+=("${bench_packages[@]}")
 
 missing=()

@@ -133,7 +133,7 @@ int serve(const ServeSettings& settings) {
 
   asio::io_context io(1);
   transport::TransportRegistry transports;
-  transport::register_builtin_transports(transports);
+  transport::register_builtin_transports(transports, {.data_dir = settings.data_dir});
   ops::OpRegistry operations;
   ops::register_builtin_ops(operations);
   SystemClock clock;

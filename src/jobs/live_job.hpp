@@ -5,7 +5,7 @@
 
 #include "core/cancel.hpp"
 #include "core/model.hpp"
-#include "jobs/signal.hpp"
+#include "core/signal.hpp"
 #include "jobs/subscription.hpp"
 #include "ops/operation.hpp"
 

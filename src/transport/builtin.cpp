@@ -1,10 +1,12 @@
 #include "transport/local/local_transport.hpp"
+#include "transport/ssh/ssh_transport.hpp"
 #include "transport/transport.hpp"
 
 namespace steward::transport {
 
-void register_builtin_transports(TransportRegistry& registry) {
+void register_builtin_transports(TransportRegistry& registry, const TransportOptions& options) {
   registry.add("local", make_local_transport());
+  registry.add("ssh", make_ssh_transport(options));
 }
 
 }  // namespace steward::transport

@@ -63,7 +63,12 @@ class TransportRegistry {
   std::map<std::string, std::shared_ptr<Transport>> transports_;
 };
 
+struct TransportOptions {
+  std::string data_dir = ".";  // where transports keep state (known_hosts)
+  std::chrono::milliseconds ssh_idle_timeout{60000};
+};
+
 // Every built-in transport, by its ansible_connection name.
-void register_builtin_transports(TransportRegistry& registry);
+void register_builtin_transports(TransportRegistry& registry, const TransportOptions& options);
 
 }  // namespace steward::transport

@@ -8,7 +8,7 @@
 
 #include <list>
 
-namespace steward::jobs {
+namespace steward {
 
 class Signal {
  public:
@@ -29,4 +29,4 @@ class Signal {
   std::list<boost::asio::steady_timer*> waiters_;
 };
 
-}  // namespace steward::jobs
+}  // namespace steward

@@ -1,0 +1,239 @@
+#include "transport/ssh/connection.hpp"
+
+#include <libssh/server.h>  // ssh_send_keepalive, usable by clients too
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstdlib>
+#include <functional>
+
+#include "transport/ssh/host_key.hpp"
+
+namespace steward::transport::ssh {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using asio::awaitable;
+using Clock = std::chrono::steady_clock;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+std::string Endpoint::pool_key() const {
+  // Secrets take part only as a hash, so one target reached with two
+  // different accounts gets two connections.
+  auto secret = std::hash<std::string>{}(key_material + '\0' + password);
+  return fmt::format("{}@{}:{}|{}|{:x}", user, host, port, key_file, secret);
+}
+
+Connection::Connection(asio::any_io_executor executor, Endpoint endpoint)
+    : executor_(executor), endpoint_(std::move(endpoint)), socket_(executor), keepalive_timer_(executor) {}
+
+Connection::~Connection() {
+  close();
+  if (event_) {
+    ssh_event_remove_session(event_, session_);
+    ssh_event_free(event_);
+  }
+  if (session_) ssh_free(session_);
+}
+
+Error Connection::unreachable(const std::string& what) const {
+  return make_error(ErrorCode::Unreachable,
+                    fmt::format("{} ({}:{}): {}", endpoint_.target, endpoint_.host, endpoint_.port, what));
+}
+
+awaitable<Result<std::shared_ptr<Connection>>> Connection::open(Endpoint endpoint, ConnectOptions options) {
+  auto executor = co_await asio::this_coro::executor;
+  std::shared_ptr<Connection> connection(new Connection(executor, std::move(endpoint)));
+  if (auto shaken = co_await connection->handshake(options); !shaken) co_return shaken.error();
+  if (auto authenticated = co_await connection->authenticate(); !authenticated) co_return authenticated.error();
+
+  connection->event_ = ssh_event_new();
+  ssh_event_add_session(connection->event_, connection->session_);
+  asio::co_spawn(executor, [connection]() { return connection->pump(); }, asio::detached);
+  asio::co_spawn(
+      executor, [connection, interval = options.keepalive_interval]() { return connection->keep_alive(interval); },
+      asio::detached);
+  co_return connection;
+}
+
+namespace {
+
+awaitable<Result<asio::ip::tcp::socket>> connect_tcp(const std::string& host, int port, Clock::time_point deadline) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::ip::tcp::resolver resolver(executor);
+  asio::steady_timer timer(executor, deadline);
+  auto resolved = co_await (resolver.async_resolve(host, std::to_string(port), kNoThrow) || timer.async_wait(kNoThrow));
+  if (resolved.index() == 1) co_return make_error(ErrorCode::Unreachable, "name resolution timed out");
+  auto [resolve_error, endpoints] = std::get<0>(resolved);
+  if (resolve_error) co_return make_error(ErrorCode::Unreachable, "cannot resolve host: " + resolve_error.message());
+
+  asio::ip::tcp::socket socket(executor);
+  auto connected = co_await (asio::async_connect(socket, endpoints, kNoThrow) || timer.async_wait(kNoThrow));
+  if (connected.index() == 1) co_return make_error(ErrorCode::Unreachable, "connect timed out");
+  if (auto [error, ignored] = std::get<0>(connected); error) {
+    co_return make_error(ErrorCode::Unreachable, "connect failed: " + error.message());
+  }
+  socket.set_option(asio::ip::tcp::no_delay(true));
+  co_return std::move(socket);
+}
+
+}  // namespace
+
+awaitable<Status> Connection::handshake(const ConnectOptions& options) {
+  auto deadline = Clock::now() + options.connect_timeout;
+  auto tcp = co_await connect_tcp(endpoint_.host, endpoint_.port, deadline);
+  if (!tcp) {
+    if (tcp.error().message == "connect timed out") {
+      co_return unreachable(fmt::format("connect timed out after {:g} s", options.connect_timeout.count() / 1000.0));
+    }
+    co_return unreachable(tcp.error().message);
+  }
+  socket_t fd = tcp->release();
+  socket_.assign(fd);
+
+  session_ = ssh_new();
+  if (!session_) co_return make_error(ErrorCode::Internal, "cannot allocate an SSH session");
+  bool process_config = false;
+  ssh_options_set(session_, SSH_OPTIONS_PROCESS_CONFIG, &process_config);
+  ssh_options_set(session_, SSH_OPTIONS_FD, &fd);
+  ssh_options_set(session_, SSH_OPTIONS_HOST, endpoint_.host.c_str());
+  ssh_options_set(session_, SSH_OPTIONS_PORT, &endpoint_.port);
+  if (!endpoint_.user.empty()) ssh_options_set(session_, SSH_OPTIONS_USER, endpoint_.user.c_str());
+  ssh_options_set(session_, SSH_OPTIONS_KNOWNHOSTS, options.known_hosts.c_str());
+  ssh_options_set(session_, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, options.user_known_hosts.c_str());
+  ssh_set_blocking(session_, 0);
+
+  for (;;) {
+    int rc = ssh_connect(session_);
+    if (rc == SSH_OK) break;
+    if (rc == SSH_ERROR) co_return unreachable(std::string("SSH handshake failed: ") + ssh_get_error(session_));
+    if (!co_await wait_socket(deadline)) co_return unreachable("SSH handshake timed out");
+  }
+  co_return verify_host_key(session_, endpoint_);
+}
+
+awaitable<Status> Connection::authenticate() {
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  std::vector<std::string> tried;
+  auto attempt = [&](const std::function<int()>& call, const char* method) -> awaitable<Result<bool>> {
+    int rc = co_await drive(call, SSH_AUTH_AGAIN, deadline);
+    if (rc == SSH_AUTH_SUCCESS) co_return true;
+    if (rc == SSH_AUTH_AGAIN) co_return unreachable("authentication timed out");
+    if (rc == SSH_AUTH_ERROR) co_return unreachable(std::string("authentication error: ") + ssh_get_error(session_));
+    tried.push_back(method);
+    co_return false;
+  };
+
+  if (!endpoint_.key_file.empty() || !endpoint_.key_material.empty()) {
+    auto key = load_private_key(endpoint_);
+    if (!key) co_return unreachable(key.error().message);
+    auto accepted = co_await attempt([&] { return ssh_userauth_publickey(session_, nullptr, key->get()); }, "publickey");
+    if (!accepted || *accepted) co_return accepted ? Status{} : Status(accepted.error());
+  }
+  if (!endpoint_.password.empty()) {
+    auto accepted = co_await attempt(
+        [&] { return ssh_userauth_password(session_, nullptr, endpoint_.password.c_str()); }, "password");
+    if (!accepted || *accepted) co_return accepted ? Status{} : Status(accepted.error());
+  }
+  if (tried.empty()) {
+    // Nothing configured: the agent and the default identities, as ssh does.
+    auto accepted = co_await attempt([&] { return ssh_userauth_publickey_auto(session_, nullptr, nullptr); },
+                                     "ssh-agent and default keys");
+    if (!accepted || *accepted) co_return accepted ? Status{} : Status(accepted.error());
+  }
+  std::string methods;
+  for (const auto& method : tried) methods += (methods.empty() ? "" : ", ") + method;
+  co_return unreachable(fmt::format("authentication failed for user {} (tried {})",
+                                    endpoint_.user.empty() ? "(default)" : endpoint_.user, methods));
+}
+
+awaitable<bool> Connection::wait_socket(Clock::time_point deadline) {
+  auto type = (ssh_get_poll_flags(session_) & SSH_WRITE_PENDING) ? asio::posix::stream_descriptor::wait_write
+                                                                   : asio::posix::stream_descriptor::wait_read;
+  asio::steady_timer timer(executor_, deadline);
+  auto waited = co_await (socket_.async_wait(type, kNoThrow) || timer.async_wait(kNoThrow));
+  co_return waited.index() == 0;
+}
+
+awaitable<int> Connection::drive(std::function<int()> call, int again, Clock::time_point deadline) {
+  for (;;) {
+    int rc = call();
+    if (rc != again || !alive() || Clock::now() >= deadline) co_return rc;
+    if (event_) {
+      wake();  // the pump may now need to wait for writability
+      co_await progress_.wait_until(deadline);
+    } else if (!co_await wait_socket(deadline)) {
+      co_return again;
+    }
+  }
+}
+
+awaitable<void> Connection::wait_progress(Clock::time_point deadline) {
+  if (alive()) co_await progress_.wait_until(deadline);
+}
+
+void Connection::wake() {
+  progress_.notify_all();
+  if (socket_.is_open()) socket_.cancel();
+}
+
+awaitable<void> Connection::pump() {
+  while (alive()) {
+    auto type = (ssh_get_poll_flags(session_) & SSH_WRITE_PENDING) ? asio::posix::stream_descriptor::wait_write
+                                                                     : asio::posix::stream_descriptor::wait_read;
+    auto [error] = co_await socket_.async_wait(type, kNoThrow);
+    if (!alive()) break;
+    if (error == asio::error::operation_aborted) continue;  // woken to re-check what to wait for
+    if (error) {
+      mark_broken(error.message());
+      break;
+    }
+    if (ssh_event_dopoll(event_, 0) == SSH_ERROR || !ssh_is_connected(session_)) {
+      mark_broken(ssh_get_error(session_));
+      break;
+    }
+    progress_.notify_all();
+  }
+  progress_.notify_all();
+}
+
+awaitable<void> Connection::keep_alive(std::chrono::milliseconds interval) {
+  while (alive()) {
+    keepalive_timer_.expires_after(interval);
+    auto [error] = co_await keepalive_timer_.async_wait(kNoThrow);
+    if (error || !alive()) break;
+    if (ssh_send_keepalive(session_) == SSH_ERROR) {
+      mark_broken(ssh_get_error(session_));
+      break;
+    }
+    wake();
+  }
+}
+
+void Connection::mark_broken(std::string reason) {
+  if (broken_) return;
+  broken_ = true;
+  broken_reason_ = reason.empty() ? "connection lost" : std::move(reason);
+  spdlog::info("ssh {}: connection lost: {}", endpoint_.target, broken_reason_);
+  progress_.notify_all();
+}
+
+void Connection::close() {
+  if (closed_) return;
+  closed_ = true;
+  keepalive_timer_.cancel();
+  // libssh owns the descriptor and closes it; the loop only stops watching it.
+  if (socket_.is_open()) socket_.release();
+  if (session_ && !broken_) ssh_disconnect(session_);
+  progress_.notify_all();
+}
+
+}  // namespace steward::transport::ssh

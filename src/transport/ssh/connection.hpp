@@ -1,0 +1,102 @@
+#pragma once
+// One authenticated SSH connection to one target, driven non-blocking from
+// the event loop: libssh never blocks a thread, the loop waits on its socket.
+// After the handshake a pump coroutine reads the socket and runs libssh's
+// packet handling; every piece of progress wakes the coroutines waiting on
+// this connection (they retry their non-blocking call or re-check state).
+#include <libssh/libssh.h>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/result.hpp"
+#include "core/signal.hpp"
+
+namespace steward::transport::ssh {
+
+enum class HostKeyPolicy { Strict, AcceptNew, Off };
+
+// Where and how to connect. Secrets live here only, never in messages.
+struct Endpoint {
+  std::string target;  // inventory name, for messages
+  std::string host;
+  int port = 22;
+  std::string user;
+  std::string key_file;
+  std::string key_material;  // a private key in OpenSSH/PEM text
+  std::string password;
+  HostKeyPolicy host_key_policy = HostKeyPolicy::AcceptNew;
+
+  // Connections are shared by requests with the same pool key.
+  std::string pool_key() const;
+};
+
+struct ConnectOptions {
+  std::string known_hosts;       // steward's own, written on accept-new
+  std::string user_known_hosts;  // read-only
+  std::chrono::milliseconds connect_timeout{10000};
+  std::chrono::milliseconds keepalive_interval{15000};
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  // Unreachable (refused, timeout, DNS, handshake, host key, authentication)
+  // with a message naming the target.
+  static boost::asio::awaitable<Result<std::shared_ptr<Connection>>> open(Endpoint endpoint,
+                                                                          ConnectOptions options);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  ssh_session session() const { return session_; }
+  const Endpoint& endpoint() const { return endpoint_; }
+  bool alive() const { return !broken_ && !closed_; }
+  const std::string& broken_reason() const { return broken_reason_; }
+
+  // Retries `call` (a non-blocking libssh call) until it returns something
+  // other than `again`, or the connection breaks, or `deadline` passes (then
+  // `again` is returned).
+  boost::asio::awaitable<int> drive(std::function<int()> call, int again,
+                                    std::chrono::steady_clock::time_point deadline);
+  // Waits until something happened on the connection, or the deadline.
+  boost::asio::awaitable<void> wait_progress(std::chrono::steady_clock::time_point deadline);
+  // Wakes every waiter (used by cancel and timers) and the pump (after writes).
+  void wake();
+
+  // Sends a disconnect and stops the pump; idempotent.
+  void close();
+
+  // Bookkeeping for the pool.
+  int channels_in_use = 0;
+  std::chrono::steady_clock::time_point last_used = std::chrono::steady_clock::now();
+
+ private:
+  Connection(boost::asio::any_io_executor executor, Endpoint endpoint);
+  boost::asio::awaitable<Status> handshake(const ConnectOptions& options);
+  boost::asio::awaitable<Status> authenticate();
+  // Waits for the socket as libssh needs it during the handshake.
+  boost::asio::awaitable<bool> wait_socket(std::chrono::steady_clock::time_point deadline);
+  boost::asio::awaitable<void> pump();
+  boost::asio::awaitable<void> keep_alive(std::chrono::milliseconds interval);
+  void mark_broken(std::string reason);
+  Error unreachable(const std::string& what) const;
+
+  boost::asio::any_io_executor executor_;
+  Endpoint endpoint_;
+  ssh_session session_ = nullptr;
+  ssh_event event_ = nullptr;
+  boost::asio::posix::stream_descriptor socket_;
+  boost::asio::steady_timer keepalive_timer_;
+  Signal progress_;
+  bool broken_ = false;
+  bool closed_ = false;
+  std::string broken_reason_;
+};
+
+}  // namespace steward::transport::ssh
