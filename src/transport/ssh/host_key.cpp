@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <memory>
 
 namespace steward::transport::ssh {
 
@@ -28,13 +30,28 @@ std::string fingerprint(ssh_key key) {
 
 namespace {
 
-std::string known_fingerprint(ssh_session session) {
-  struct ssh_knownhosts_entry* entry = nullptr;
-  ssh_session_get_known_hosts_entry(session, &entry);
-  if (!entry) return "(unknown)";
-  std::string result = entry->publickey ? fingerprint(entry->publickey) : "(unknown)";
-  ssh_knownhosts_entry_free(entry);
-  return result;
+// libssh reports a changed key without the entry it was compared with, so
+// the recorded key is looked up here, preferring one of the offered type.
+std::string known_fingerprint(ssh_session session, const Endpoint& endpoint, ssh_key offered) {
+  const std::string host =
+      endpoint.port == 22 ? endpoint.host : fmt::format("[{}]:{}", endpoint.host, endpoint.port);
+  std::string fallback = "(unknown)";
+  for (auto option : {SSH_OPTIONS_KNOWNHOSTS, SSH_OPTIONS_GLOBAL_KNOWNHOSTS}) {
+    char* path = nullptr;
+    if (ssh_options_get(session, option, &path) != SSH_OK || !path) continue;
+    std::ifstream file(path);
+    ssh_string_free_char(path);
+    for (std::string line; std::getline(file, line);) {
+      struct ssh_knownhosts_entry* entry = nullptr;
+      if (ssh_known_hosts_parse_line(host.c_str(), line.c_str(), &entry) != SSH_OK || !entry) continue;
+      std::unique_ptr<ssh_knownhosts_entry, void (*)(ssh_knownhosts_entry*)> owned(
+          entry, [](ssh_knownhosts_entry* e) { ssh_knownhosts_entry_free(e); });
+      if (!entry->publickey) continue;
+      if (ssh_key_type(entry->publickey) == ssh_key_type(offered)) return fingerprint(entry->publickey);
+      if (fallback == "(unknown)") fallback = fingerprint(entry->publickey);
+    }
+  }
+  return fallback;
 }
 
 }  // namespace
@@ -54,7 +71,7 @@ Status verify_host_key(ssh_session session, const Endpoint& endpoint) {
     case SSH_KNOWN_HOSTS_CHANGED:
     case SSH_KNOWN_HOSTS_OTHER: {
       std::string message = fmt::format("host key for {} changed: known {}, offered {}", where,
-                                        known_fingerprint(session), offered);
+                                        known_fingerprint(session, endpoint, server_key), offered);
       if (endpoint.host_key_policy == HostKeyPolicy::Off) {
         spdlog::warn("{} (host key checking is off)", message);
         return {};

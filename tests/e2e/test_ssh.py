@@ -1,0 +1,262 @@
+"""The ssh transport against real sshd processes on loopback.
+
+50 targets (127.0.0.2 ... 127.0.0.51) share one fleet of sshds; host-key and
+outage tests get sshds of their own so they cannot disturb the others.
+"""
+
+import re
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import (JOB_DONE, JOB_FAILURE, OP_CHANGED, OP_FAILED, OP_OK, OP_UNREACHABLE, Api, Server,
+                      free_port, qs, wait_for)
+from sshd import SshFleet, Sshd, ensure_test_user, fingerprint, keygen
+
+FLEET_SIZE = 50
+# Addresses of the single-purpose sshds, after the fleet's.
+STRICT_ADDR, OFF_ADDR, REKEY_ADDR, OUTAGE_ADDR = "127.0.0.60", "127.0.0.61", "127.0.0.62", "127.0.0.63"
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_root):
+    fleet = SshFleet(tmp_root / "ssh", FLEET_SIZE).start()
+    yield fleet
+    fleet.stop()
+
+
+def spare_sshd(fleet, name, address, host_key=None):
+    return Sshd(fleet.workdir, name, [address], fleet.port, host_key or fleet.host_key,
+                fleet.authorized_keys, fleet.home)
+
+
+@pytest.fixture(scope="module")
+def extra_sshds(fleet):
+    daemons = {name: spare_sshd(fleet, name, address).start()
+               for name, address in (("strict", STRICT_ADDR), ("off", OFF_ADDR),
+                                     ("rekey", REKEY_ADDR), ("outage", OUTAGE_ADDR))}
+    yield daemons
+    for daemon in daemons.values():
+        daemon.stop()
+
+
+@pytest.fixture(scope="module")
+def password_user():
+    return ensure_test_user()
+
+
+def fleet_names():
+    return [f"t{i:02d}" for i in range(FLEET_SIZE)]
+
+
+@pytest.fixture(scope="module")
+def inventory(fleet, password_user, tmp_root):
+    wrong_key = keygen(tmp_root / "unauthorized_ed25519")
+    lines = ["[fleet]\n"]
+    lines += [fleet.host_line(name, address) for name, address in zip(fleet_names(), fleet.addresses)]
+    lines.append("[other]\n")
+    lines.append(fleet.host_line("wrongkey", fleet.addresses[0], ansible_ssh_private_key_file=wrong_key))
+    lines.append(fleet.host_line("refused", "127.0.0.1", ansible_port=free_port()))
+    lines.append(fleet.host_line("nodns", "no-such-host.invalid"))
+    lines.append(fleet.host_line("strict", STRICT_ADDR, steward_host_key_checking="strict"))
+    lines.append(fleet.host_line("off", OFF_ADDR, steward_host_key_checking="off"))
+    lines.append(fleet.host_line("rekey", REKEY_ADDR))
+    lines.append(fleet.host_line("outage", OUTAGE_ADDR))
+    if password_user:
+        user, password = password_user
+        lines.append(f"pw ansible_connection=ssh ansible_host={fleet.addresses[1]} ansible_port={fleet.port} "
+                     f"ansible_user={user} ansible_password='{password}'\n")
+        lines.append(f"badpw ansible_connection=ssh ansible_host={fleet.addresses[1]} ansible_port={fleet.port} "
+                     f"ansible_user={user} ansible_password=wrong-{password}\n")
+    return "".join(lines)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_root, inventory, fleet, extra_sshds):
+    srv = Server(tmp_root / "data", inventory=inventory).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def api(server):
+    return Api(server)
+
+
+def one(job, host):
+    return job["return_data"][host]
+
+
+def remote_pids(tag):
+    """Pids of processes whose command line holds tag (sshd runs on this machine)."""
+    out = subprocess.run(["pgrep", "-f", tag], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+# ---------------------------------------------------------------- execution
+
+def test_key_auth_runs_command_on_the_target(api, fleet):
+    job = api.run("/execute", {"targets": ["t00"], "cmd": "echo $SSH_CONNECTION; id -un"})
+    e = one(job, "t00")
+    assert e["status"] == OP_CHANGED and e["rtc"] == 0, job
+    connection, user = e["stdout"].splitlines()
+    assert connection.split()[2] == fleet.addresses[0], e  # the server side address
+    assert user == fleet.user
+
+
+def test_exit_code_stdout_stderr(api):
+    job = api.run("/execute", {"targets": ["t01"], "cmd": "echo out; echo err >&2; exit 3"})
+    e = one(job, "t01")
+    assert e["status"] == OP_FAILED and e["rtc"] == 3, job
+    assert e["stdout"] == "out\n" and e["stderr"] == "err\n", e
+    assert job["state"] == JOB_FAILURE
+
+
+def test_argv_env_cwd_stdin(api):
+    job = api.run("/execute", {"targets": ["t02"], "argv": ["printf", "%s|", "a b", "$HOME;x", "it's"]})
+    assert one(job, "t02")["stdout"] == "a b|$HOME;x|it's|", job
+    job = api.run("/execute", {"targets": ["t02"], "cmd": 'echo "$E2E_VAR"; pwd; cat',
+                               "env": {"E2E_VAR": "two words 'quoted'"}, "cwd": "/tmp",
+                               "stdin": "from stdin\n"})
+    e = one(job, "t02")
+    assert e["stdout"] == "two words 'quoted'\n/tmp\nfrom stdin\n", job
+
+
+def test_operations_work_unchanged(api):
+    r = api.get(qs("/ping", target="t03"))
+    assert r.status == 200 and r.body["t03"]["status"] == OP_OK, r
+    r = api.get(qs("/facter", target="t03"))
+    assert r.status == 200, r
+    facts = r.body["t03"]
+    assert facts["status"] == OP_OK, facts
+    text = repr(facts)
+    assert subprocess.run(["hostname"], capture_output=True, text=True).stdout.strip() in text
+
+
+def test_connection_is_reused_across_jobs(api):
+    ports = set()
+    for _ in range(3):
+        job = api.run("/execute", {"targets": ["t04"], "cmd": "echo $SSH_CONNECTION"})
+        ports.add(one(job, "t04")["stdout"].split()[1])  # the client's source port
+    assert len(ports) == 1, f"each job opened a new connection: {ports}"
+
+
+def test_fifty_targets_in_one_job(api, fleet):
+    job = api.run("/execute", {"target": "fleet", "cmd": "echo $SSH_CONNECTION"}, timeout=60)
+    assert job["state"] == JOB_DONE, job
+    assert set(job["return_data"]) == set(fleet_names())
+    for name, address in zip(fleet_names(), fleet.addresses):
+        e = one(job, name)
+        assert e["status"] == OP_CHANGED and e["stdout"].split()[2] == address, (name, e)
+
+
+def test_output_cap_applies(api):
+    job = api.run("/execute", {"targets": ["t05"], "cmd": "head -c 5000000 /dev/zero | tr '\\0' x; echo done >&2"},
+                  timeout=60)
+    e = one(job, "t05")
+    assert e["status"] == OP_CHANGED, {k: v for k, v in e.items() if k != "stdout"}
+    assert len(e["stdout"]) == 1 << 20 and e.get("stdout_truncated") is True
+    assert e["stderr"] == "done\n"
+
+
+# ---------------------------------------------------------------- timeout and cancel
+
+def test_timeout_kills_remote_process_tree(api):
+    tag = f"steward-e2e-{uuid.uuid4().hex[:8]}"
+    t0 = time.monotonic()
+    job = api.run("/execute", {"targets": ["t06"], "timeout": 1,
+                               "cmd": f"sh -c 'sleep 100; echo {tag}' & sleep 101; echo {tag}"})
+    assert time.monotonic() - t0 < 10, "timeout of 1 s not enforced"
+    e = one(job, "t06")
+    assert e["status"] == OP_FAILED and "time" in (e.get("error") or "").lower(), e
+    wait_for(lambda: not remote_pids(tag), timeout=5, what=f"remote processes with {tag} gone")
+
+
+def test_cancel_kills_remote_process_tree(api):
+    tag = f"steward-e2e-{uuid.uuid4().hex[:8]}"
+    jid = api.submit("/execute", {"targets": ["t07"], "cmd": f"sh -c 'sleep 100; echo {tag}' & wait"})
+    wait_for(lambda: remote_pids(tag), timeout=10, what="the remote command to start")
+    r = api.post(f"/jobs/{jid}/cancel")
+    assert r.status == 200, r
+    e = one(r.body, "t07")
+    assert e["status"] == OP_FAILED and "cancel" in (e.get("error") or "").lower(), r.body
+    wait_for(lambda: not remote_pids(tag), timeout=5, what=f"remote processes with {tag} gone")
+    # The connection stays usable after a cancel.
+    job = api.run("/execute", {"targets": ["t07"], "cmd": "echo again"})
+    assert one(job, "t07")["stdout"] == "again\n", job
+
+
+# ---------------------------------------------------------------- failures
+
+def test_failure_classes_are_unreachable_and_job_goes_on(api):
+    job = api.run("/execute", {"targets": ["t08", "wrongkey", "refused", "nodns"], "cmd": "echo ok"}, timeout=60)
+    assert one(job, "t08")["status"] == OP_CHANGED, job
+    expectations = {"wrongkey": "auth", "refused": "refused", "nodns": "no-such-host.invalid"}
+    for host, words in expectations.items():
+        e = one(job, host)
+        assert e["status"] == OP_UNREACHABLE, (host, e)
+        error = e.get("error") or ""
+        assert host in error and words in error.lower(), (host, error)
+
+
+def test_password_auth_and_no_secret_leak(api, server, password_user):
+    if not password_user:
+        pytest.skip("needs root to create the password test user")
+    user, password = password_user
+    job = api.run("/execute", {"targets": ["pw", "badpw"], "cmd": "id -un"})
+    assert one(job, "pw")["status"] == OP_CHANGED and one(job, "pw")["stdout"] == user + "\n", job
+    bad = one(job, "badpw")
+    assert bad["status"] == OP_UNREACHABLE and "auth" in bad["error"].lower(), bad
+    everything = repr(job) + repr(api.get("/jobs").body) + repr(api.get("/targets").body)
+    everything += server.log_path.read_text(errors="replace")
+    assert password not in everything
+
+
+def test_strict_refuses_unknown_host_key(api):
+    job = api.run("/execute", {"targets": ["strict"], "cmd": "echo no"})
+    e = one(job, "strict")
+    assert e["status"] == OP_UNREACHABLE and "strict" in e.get("error", "").lower(), e
+
+
+def test_off_connects_without_recording(api, server):
+    job = api.run("/execute", {"targets": ["off"], "cmd": "echo yes"})
+    assert one(job, "off")["stdout"] == "yes\n", job
+    known = (server.data_dir / "known_hosts").read_text() if (server.data_dir / "known_hosts").exists() else ""
+    assert OFF_ADDR not in known
+
+
+def test_changed_host_key_is_refused_naming_both_fingerprints(api, server, fleet, extra_sshds, tmp_root):
+    job = api.run("/execute", {"targets": ["rekey"], "cmd": "echo first"})
+    assert one(job, "rekey")["stdout"] == "first\n", job
+    assert REKEY_ADDR in (server.data_dir / "known_hosts").read_text()
+
+    extra_sshds["rekey"].stop()
+    new_key = keygen(tmp_root / "other_host_ed25519")
+    extra_sshds["rekey"] = spare_sshd(fleet, "rekey2", REKEY_ADDR, host_key=new_key).start()
+    job = api.run("/execute", {"targets": ["rekey"], "cmd": "echo second"})
+    e = one(job, "rekey")
+    assert e["status"] == OP_UNREACHABLE, e
+    error = e.get("error") or ""
+    assert "rekey" in error and REKEY_ADDR in error, error
+    for key in (fleet.host_key, new_key):
+        assert fingerprint(str(key) + ".pub") in error, (key, error)
+
+
+def test_sshd_stopped_mid_command_then_pool_recovers(api, fleet, extra_sshds):
+    jid = api.submit("/execute", {"targets": ["outage"], "cmd": "sleep 30"})
+    wait_for(lambda: remote_pids("sleep 30"), timeout=10, what="the remote sleep to start")
+    extra_sshds["outage"].stop()
+    t0 = time.monotonic()
+    job = api.wait_job(jid, timeout=20)
+    assert time.monotonic() - t0 < 10, "the lost connection was not noticed promptly"
+    e = one(job, "outage")
+    assert e["status"] == OP_UNREACHABLE and "lost" in (e.get("error") or ""), e
+
+    job = api.run("/execute", {"targets": ["outage"], "cmd": "echo down"})
+    assert one(job, "outage")["status"] == OP_UNREACHABLE, job
+
+    extra_sshds["outage"] = spare_sshd(fleet, "outage2", OUTAGE_ADDR).start()
+    job = api.run("/execute", {"targets": ["outage"], "cmd": "echo back"})
+    assert one(job, "outage")["stdout"] == "back\n", job
