@@ -135,7 +135,11 @@ int serve(const ServeSettings& settings) {
   transport::TransportRegistry transports;
   transport::register_builtin_transports(transports, {.data_dir = settings.data_dir});
   ops::OpRegistry operations;
-  ops::register_builtin_ops(operations);
+  const std::string files_dir =
+      settings.files_dir.empty() ? (fs::path(settings.data_dir) / "files").string() : settings.files_dir;
+  fs::create_directories(files_dir, ec);
+  if (ec) return fail("cannot create files dir " + files_dir + ": " + ec.message());
+  ops::register_builtin_ops(operations, {.files_root = files_dir});
   SystemClock clock;
   sched::Scheduler scheduler(io.get_executor(), clock, settings.max_connections);
   jobs::JobService jobs(io.get_executor(), **store, scheduler, transports, operations,

@@ -71,6 +71,7 @@ ServeSettingsParser::ServeSettingsParser(CLI::App& cmd) : binder_(std::make_uniq
   text("http", nullptr, s.http, "REST API and dashboard address (ADDR:PORT; port 0 picks one)");
   text("data-dir", nullptr, s.data_dir, "database, token and keys");
   text("inventory", nullptr, s.inventory, "Ansible INI or YAML inventory (default: one host, localhost)");
+  text("files-dir", nullptr, s.files_dir, "server side of copy and fetch (default <data-dir>/files)");
   text("store", nullptr, s.store, "sqlite:PATH (default sqlite:<data-dir>/steward.db)");
   number("max-connections", nullptr, s.max_connections, 1, "operations running at once");
   auto* no_auth = cmd.add_flag("--no-auth", s.no_auth, "turn authentication off (not for shared machines)");

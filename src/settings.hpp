@@ -17,6 +17,7 @@ struct ServeSettings {
   std::string config_file;
   std::string http = "127.0.0.1:16808";
   std::string data_dir = "./.steward";
+  std::string files_dir;  // default <data-dir>/files
   std::string inventory;  // empty: the built-in `localhost`
   std::string store;      // empty: sqlite:<data-dir>/steward.db
   int max_connections = 64;

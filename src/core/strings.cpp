@@ -18,3 +18,14 @@ std::vector<std::string> split_nonempty(std::string_view text, char separator) {
 }
 
 }  // namespace steward
+
+namespace steward {
+
+std::string trim(std::string_view text) {
+  constexpr std::string_view kSpace = " \t\r\n\v\f";
+  auto first = text.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) return {};
+  return std::string(text.substr(first, text.find_last_not_of(kSpace) - first + 1));
+}
+
+}  // namespace steward

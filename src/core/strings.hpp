@@ -9,4 +9,7 @@ namespace steward {
 // surrounding spaces.
 std::vector<std::string> split_nonempty(std::string_view text, char separator);
 
+// `text` without leading and trailing whitespace.
+std::string trim(std::string_view text);
+
 }  // namespace steward

@@ -12,11 +12,13 @@ Result<const Operation*> OpRegistry::find(const std::string& name) const {
   return make_error(ErrorCode::NotFound, "unknown operation '" + name + "' (known: " + known + ")");
 }
 
-void register_builtin_ops(OpRegistry& registry) {
+void register_builtin_ops(OpRegistry& registry, const OpsOptions& options) {
   registry.add("ping", make_ping());
   registry.add("facter", make_facter());
   registry.add("service", make_service());
   registry.add("execute", make_execute());
+  registry.add("copy", make_copy(options.files_root));
+  registry.add("fetch", make_fetch(options.files_root));
 }
 
 }  // namespace steward::ops

@@ -1,6 +1,7 @@
 #pragma once
 // Factories of the built-in operations; builtin.cpp lists them by name.
 #include <memory>
+#include <string>
 
 #include "ops/operation.hpp"
 
@@ -10,5 +11,7 @@ std::unique_ptr<Operation> make_ping();
 std::unique_ptr<Operation> make_facter();
 std::unique_ptr<Operation> make_service();
 std::unique_ptr<Operation> make_execute();
+std::unique_ptr<Operation> make_copy(std::string files_root);
+std::unique_ptr<Operation> make_fetch(std::string files_root);
 
 }  // namespace steward::ops

@@ -1,5 +1,5 @@
 #pragma once
-// Built-in operations (ping, facter, service, execute) on top of any
+// Built-in operations (ping, facter, service, execute, copy, fetch) on top of any
 // Transport. Each is one class behind this interface, listed by name in
 // builtin.cpp.
 #include <boost/asio/awaitable.hpp>
@@ -46,6 +46,11 @@ class OpRegistry {
   std::map<std::string, std::unique_ptr<Operation>> ops_;
 };
 
-void register_builtin_ops(OpRegistry& registry);
+struct OpsOptions {
+  // copy reads from and fetch writes to this server directory only.
+  std::string files_root = "./files";
+};
+
+void register_builtin_ops(OpRegistry& registry, const OpsOptions& options = {});
 
 }  // namespace steward::ops

@@ -14,8 +14,10 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,9 +42,30 @@ struct ExecRequest {
   std::size_t output_cap = exec::kDefaultOutputCap;
 };
 
+// A file copied between the server and a target. The bytes go to a
+// temporary name beside the destination, are checked against the source's
+// SHA-256, and only then renamed over the destination.
+struct FileRequest {
+  std::string source;       // put: a server path; get: a target path
+  std::string destination;  // put: a target path; get: a server path
+  std::optional<std::uint32_t> mode;  // default: 0644 for put, the source's mode for get
+  std::string owner;                  // put only: "user" or "user:group"; empty keeps the default
+};
+
+struct FileOutcome {
+  std::uint64_t bytes = 0;
+  std::string sha256;
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;
+
+  // Streams: memory does not grow with the file's size.
+  virtual boost::asio::awaitable<Result<FileOutcome>> put_file(const Target& target, FileRequest request,
+                                                               CancelToken cancel) = 0;
+  virtual boost::asio::awaitable<Result<FileOutcome>> get_file(const Target& target, FileRequest request,
+                                                               CancelToken cancel) = 0;
 
   virtual boost::asio::awaitable<Result<ExecOutcome>> run(const Target& target, ExecRequest request,
                                                           ChunkSink sink, CancelToken cancel) = 0;

@@ -4,8 +4,10 @@
 outage tests get sshds of their own so they cannot disturb the others.
 """
 
-import re
+import hashlib
+import os
 import subprocess
+import threading
 import time
 import uuid
 
@@ -54,7 +56,7 @@ def fleet_names():
 @pytest.fixture(scope="module")
 def inventory(fleet, password_user, tmp_root):
     wrong_key = keygen(tmp_root / "unauthorized_ed25519")
-    lines = ["[fleet]\n"]
+    lines = ["localhost ansible_connection=local\n", "[fleet]\n"]
     lines += [fleet.host_line(name, address) for name, address in zip(fleet_names(), fleet.addresses)]
     lines.append("[other]\n")
     lines.append(fleet.host_line("wrongkey", fleet.addresses[0], ansible_ssh_private_key_file=wrong_key))
@@ -260,3 +262,129 @@ def test_sshd_stopped_mid_command_then_pool_recovers(api, fleet, extra_sshds):
     extra_sshds["outage"] = spare_sshd(fleet, "outage2", OUTAGE_ADDR).start()
     job = api.run("/execute", {"targets": ["outage"], "cmd": "echo back"})
     assert one(job, "outage")["stdout"] == "back\n", job
+
+
+# ---------------------------------------------------------------- files
+
+MiB = 1 << 20
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(MiB), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class RssSampler(threading.Thread):
+    """Highest VmRSS (KiB) of a process while running."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.done = pid, 0, threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            for line in open(f"/proc/{self.pid}/status"):
+                if line.startswith("VmRSS:"):
+                    self.peak = max(self.peak, int(line.split()[1]))
+            time.sleep(0.02)
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.join()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+
+@pytest.fixture(scope="module")
+def files_dir(server):
+    path = server.data_dir / "files"
+    assert path.is_dir(), "the server creates its files dir"
+    return path
+
+
+def test_copy_and_fetch_200_mib_streamed(api, server, files_dir, tmp_root):
+    big = files_dir / "big.bin"
+    with open(big, "wb") as f:
+        for _ in range(200):
+            f.write(os.urandom(MiB))
+    expected = sha256_of(big)
+    remote_dir = tmp_root / "remote-big"
+    remote_dir.mkdir()
+    dest = remote_dir / "big.bin"
+    with RssSampler(server.proc.pid) as put_memory:
+        before = put_memory.peak
+        job = api.run("/copy", {"targets": ["t09"], "src": "big.bin", "dest": str(dest), "mode": "0640"}, timeout=120)
+    e = one(job, "t09")
+    assert e["status"] == OP_CHANGED, e
+    assert e["stdout"] == f"{expected}  {dest}\n", e
+    assert sha256_of(dest) == expected
+    assert oct(dest.stat().st_mode & 0o7777) == "0o640"
+    assert os.listdir(remote_dir) == ["big.bin"], "no temporary file left behind"
+
+    with RssSampler(server.proc.pid) as get_memory:
+        job = api.run("/fetch", {"targets": ["t09"], "src": str(dest), "dest": "back"}, timeout=120)
+    e = one(job, "t09")
+    fetched = files_dir / "back" / "t09" / "big.bin"
+    assert e["status"] == OP_CHANGED and e["stdout"] == f"{expected}  {fetched}\n", e
+    assert sha256_of(fetched) == expected
+    assert oct(fetched.stat().st_mode & 0o7777) == "0o640", "fetch keeps the source's mode"
+    for sampler in (put_memory, get_memory):
+        assert sampler.peak - before < 48 * 1024, f"server RSS grew {sampler.peak - before} KiB for 200 MiB"
+    big.unlink()
+    fetched.unlink()
+
+
+def test_copy_replaces_and_sets_owner(api, files_dir, tmp_root, password_user):
+    (files_dir / "small.txt").write_text("new content\n")
+    dest = tmp_root / "small-dest.txt"
+    dest.write_text("old content\n")
+    owner = password_user[0] if password_user else None
+    body = {"targets": ["t10", "localhost"], "src": "small.txt", "dest": str(dest)}
+    if owner:
+        body["owner"] = owner
+    job = api.run("/copy", body)
+    for host in ("t10", "localhost"):
+        assert one(job, host)["status"] == OP_CHANGED, job
+    assert dest.read_text() == "new content\n"
+    assert oct(dest.stat().st_mode & 0o7777) == "0o644", "default mode"
+    if owner:
+        import pwd
+        assert pwd.getpwuid(dest.stat().st_uid).pw_name == owner
+
+
+@pytest.mark.parametrize("body, words", [
+    ({"src": "../token", "dest": "/tmp/x"}, "inside the server's files dir"),
+    ({"src": "/etc/passwd", "dest": "/tmp/x"}, "inside the server's files dir"),
+    ({"src": "small.txt", "dest": "relative/x"}, "absolute"),
+    ({"src": "small.txt", "dest": "/tmp/x", "mode": 644}, "octal"),
+    ({"src": "small.txt", "dest": "/tmp/x", "mode": "0999"}, "octal"),
+    ({"src": "small.txt", "dest": "/tmp/x", "owner": "a b;rm"}, "owner"),
+    ({"dest": "/tmp/x"}, "src"),
+])
+def test_copy_bad_arguments_are_400(api, body, words):
+    r = api.post("/copy", dict(body, targets=["t11"]))
+    assert r.status == 400 and words in r.body["message"], r
+
+
+def test_fetch_bad_destination_is_400(api):
+    r = api.post("/fetch", {"targets": ["t11"], "src": "/etc/hostname", "dest": "../../etc"})
+    assert r.status == 400 and "inside the server's files dir" in r.body["message"], r
+
+
+def test_file_errors_are_failed_with_a_message(api, files_dir):
+    job = api.run("/copy", {"targets": ["t11"], "src": "missing.bin", "dest": "/tmp/steward-never"})
+    e = one(job, "t11")
+    assert e["status"] == OP_FAILED and "missing.bin" in e["error"], e
+    job = api.run("/copy", {"targets": ["t11"], "src": "small.txt", "dest": "/nonexistent-dir/x"})
+    e = one(job, "t11")
+    assert e["status"] == OP_FAILED and "no such file" in e["error"].lower(), e
+    job = api.run("/fetch", {"targets": ["t11"], "src": "/nonexistent/file"})
+    e = one(job, "t11")
+    assert e["status"] == OP_FAILED and "no such file" in e["error"].lower(), e
+    job = api.run("/copy", {"targets": ["refused"], "src": "small.txt", "dest": "/tmp/x"})
+    assert one(job, "refused")["status"] == OP_UNREACHABLE, job

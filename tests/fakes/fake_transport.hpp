@@ -66,6 +66,19 @@ class FakeTransport final : public transport::Transport {
   void script(const std::string& target, FakeScript s) { scripts_[target] = std::move(s); }
   void set_default(FakeScript s) { default_ = std::move(s); }
 
+  // File transfers are recorded and succeed with the request's source as the digest.
+  boost::asio::awaitable<Result<transport::FileOutcome>> put_file(const Target& target, transport::FileRequest request,
+                                                                  CancelToken) override {
+    file_calls_.push_back(target.name + " put " + request.source + " " + request.destination);
+    co_return transport::FileOutcome{0, request.source};
+  }
+  boost::asio::awaitable<Result<transport::FileOutcome>> get_file(const Target& target, transport::FileRequest request,
+                                                                  CancelToken) override {
+    file_calls_.push_back(target.name + " get " + request.source + " " + request.destination);
+    co_return transport::FileOutcome{0, request.source};
+  }
+  const std::vector<std::string>& file_calls() const { return file_calls_; }
+
   boost::asio::awaitable<Result<transport::ExecOutcome>> run(const Target& target, transport::ExecRequest request,
                                                              transport::ChunkSink sink,
                                                              CancelToken cancel) override {
@@ -150,10 +163,12 @@ class FakeTransport final : public transport::Transport {
   std::map<std::string, FakeScript> scripts_;
   FakeScript default_;
   std::vector<FakeCall> calls_;
+  std::vector<std::string> file_calls_;
   std::vector<std::string> cancelled_;
   std::vector<std::string> cancel_reasons_;
   int running_ = 0;
   int shutdowns_ = 0;
+
 };
 
 }  // namespace steward::testing

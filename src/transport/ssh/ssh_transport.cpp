@@ -13,6 +13,7 @@
 
 #include <cstdlib>
 
+#include "transport/ssh/file_transfer.hpp"
 #include "transport/ssh/host_key.hpp"
 #include "transport/ssh/pool.hpp"
 #include "transport/ssh/remote_command.hpp"
@@ -74,9 +75,37 @@ class SshTransport final : public Transport {
     }
   }
 
+  awaitable<Result<FileOutcome>> put_file(const Target& target, FileRequest request, CancelToken cancel) override {
+    co_return co_await transfer(target, [&](Connection& connection) {
+      return put_over_sftp(connection, request, cancel);
+    });
+  }
+
+  awaitable<Result<FileOutcome>> get_file(const Target& target, FileRequest request, CancelToken cancel) override {
+    co_return co_await transfer(target, [&](Connection& connection) {
+      return get_over_sftp(connection, request, cancel);
+    });
+  }
+
   void shutdown() override { pool_->close_all(); }
 
  private:
+  // Transfers are idempotent (temporary name, then rename), so one that
+  // failed because a pooled connection had died is simply run again.
+  template <typename Transfer>
+  awaitable<Result<FileOutcome>> transfer(const Target& target, Transfer run_transfer) {
+    auto endpoint = endpoint_for(target);
+    if (!endpoint) co_return endpoint.error();
+    for (int attempt = 0;; ++attempt) {
+      auto lease = co_await pool_->acquire(*endpoint);
+      if (!lease) co_return lease.error();
+      auto outcome = co_await run_transfer(lease->connection());
+      if (outcome || lease->connection().alive()) co_return outcome;
+      pool_->discard(lease->connection());
+      if (!lease->reused() || attempt > 0) co_return outcome;
+    }
+  }
+
   std::shared_ptr<Pool> pool_;
 };
 

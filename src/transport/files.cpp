@@ -1,0 +1,154 @@
+#include "transport/files.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+#include <regex>
+
+namespace steward::transport {
+
+namespace {
+
+constexpr std::size_t kCopyChunk = 256 * 1024;
+
+Error io_error(const std::string& what, const std::string& path, int error_number) {
+  return make_error(error_number == ENOENT ? ErrorCode::NotFound : ErrorCode::InvalidArgument,
+                    fmt::format("{} {}: {}", what, path, std::strerror(error_number)));
+}
+
+Result<std::pair<uid_t, gid_t>> resolve_owner(const std::string& owner) {
+  auto colon = owner.find(':');
+  std::string user = owner.substr(0, colon);
+  std::string group = colon == std::string::npos ? "" : owner.substr(colon + 1);
+  uid_t uid = static_cast<uid_t>(-1);
+  gid_t gid = static_cast<gid_t>(-1);
+  if (!user.empty()) {
+    if (auto* entry = ::getpwnam(user.c_str())) {
+      uid = entry->pw_uid;
+    } else if (std::all_of(user.begin(), user.end(), ::isdigit)) {
+      uid = static_cast<uid_t>(std::stoul(user));
+    } else {
+      return make_error(ErrorCode::InvalidArgument, "no such user: " + user);
+    }
+  }
+  if (!group.empty()) {
+    if (auto* entry = ::getgrnam(group.c_str())) {
+      gid = entry->gr_gid;
+    } else if (std::all_of(group.begin(), group.end(), ::isdigit)) {
+      gid = static_cast<gid_t>(std::stoul(group));
+    } else {
+      return make_error(ErrorCode::InvalidArgument, "no such group: " + group);
+    }
+  }
+  return std::make_pair(uid, gid);
+}
+
+}  // namespace
+
+std::string temporary_path_beside(const std::string& destination) {
+  auto slash = destination.rfind('/');
+  std::string dir = slash == std::string::npos ? "" : destination.substr(0, slash + 1);
+  std::string name = slash == std::string::npos ? destination : destination.substr(slash + 1);
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  return fmt::format("{}.{}.steward-{:08x}", dir, name, static_cast<std::uint32_t>(random()));
+}
+
+Status validate_owner(const std::string& owner) {
+  static const std::regex kOwner("[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?|:[A-Za-z0-9_][A-Za-z0-9_.-]*");
+  if (owner.empty() || std::regex_match(owner, kOwner)) return {};
+  return make_error(ErrorCode::InvalidArgument, "'owner' must be user, user:group or :group, not '" + owner + "'");
+}
+
+Result<std::unique_ptr<FileSource>> FileSource::open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error("cannot read", path, errno);
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return make_error(ErrorCode::InvalidArgument, path + " is not a regular file");
+  }
+  return std::unique_ptr<FileSource>(new FileSource(fd, path));
+}
+
+FileSource::~FileSource() { ::close(fd_); }
+
+Result<std::string> FileSource::read(std::size_t max) {
+  std::string chunk(max, '\0');
+  ssize_t got;
+  do {
+    got = ::read(fd_, chunk.data(), max);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) return io_error("cannot read", path_, errno);
+  chunk.resize(static_cast<std::size_t>(got));
+  hash_.update(chunk);
+  bytes_ += chunk.size();
+  return chunk;
+}
+
+Result<std::unique_ptr<FileSink>> FileSink::create(const std::string& destination) {
+  std::string temporary = temporary_path_beside(destination);
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return io_error("cannot create", temporary, errno);
+  return std::unique_ptr<FileSink>(new FileSink(fd, destination, std::move(temporary)));
+}
+
+FileSink::~FileSink() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) ::unlink(temporary_.c_str());
+}
+
+Status FileSink::write(std::string_view bytes) {
+  hash_.update(bytes);
+  bytes_ += bytes.size();
+  while (!bytes.empty()) {
+    ssize_t written = ::write(fd_, bytes.data(), bytes.size());
+    if (written < 0 && errno == EINTR) continue;
+    if (written < 0) return io_error("cannot write", temporary_, errno);
+    bytes.remove_prefix(static_cast<std::size_t>(written));
+  }
+  return {};
+}
+
+Status FileSink::commit(std::uint32_t mode, const std::string& owner) {
+  if (!owner.empty()) {
+    auto ids = resolve_owner(owner);
+    if (!ids) return ids.error();
+    if (::fchown(fd_, ids->first, ids->second) != 0) return io_error("cannot change the owner of", temporary_, errno);
+  }
+  if (::fchmod(fd_, mode & 07777) != 0) return io_error("cannot set the mode of", temporary_, errno);
+  if (::fsync(fd_) != 0) return io_error("cannot flush", temporary_, errno);
+  ::close(fd_);
+  fd_ = -1;
+  if (::rename(temporary_.c_str(), destination_.c_str()) != 0) return io_error("cannot rename onto", destination_, errno);
+  committed_ = true;
+  return {};
+}
+
+Result<FileOutcome> copy_file(const FileRequest& request, std::uint32_t default_mode,
+                              const std::atomic<bool>& cancelled) {
+  if (auto owner = validate_owner(request.owner); !owner) return owner.error();
+  auto source = FileSource::open(request.source);
+  if (!source) return source.error();
+  auto sink = FileSink::create(request.destination);
+  if (!sink) return sink.error();
+  for (;;) {
+    if (cancelled) return make_error(ErrorCode::Cancelled, "cancelled");
+    auto chunk = (*source)->read(kCopyChunk);
+    if (!chunk) return chunk.error();
+    if (chunk->empty()) break;
+    if (auto written = (*sink)->write(*chunk); !written) return written.error();
+  }
+  FileOutcome outcome{(*source)->bytes(), (*source)->sha256()};
+  if ((*sink)->sha256() != outcome.sha256) return make_error(ErrorCode::Internal, "checksum mismatch after copy");
+  if (auto done = (*sink)->commit(request.mode.value_or(default_mode), request.owner); !done) return done.error();
+  return outcome;
+}
+
+}  // namespace steward::transport

@@ -1,0 +1,353 @@
+#include "transport/ssh/sftp.hpp"
+
+#include <fmt/format.h>
+#include <libssh/callbacks.h>
+
+namespace steward::transport::ssh {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+
+namespace {
+
+// Packet types and status codes of draft-ietf-secsh-filexfer-02 (version 3).
+enum : std::uint8_t {
+  kInit = 1, kVersion = 2, kOpen = 3, kClose = 4, kRead = 5, kWrite = 6, kSetstat = 9, kRemove = 13,
+  kStat = 17, kRename = 18, kStatus = 101, kHandle = 102, kData = 103, kAttrs = 105, kExtended = 200,
+};
+enum : std::uint32_t { kStatusOk = 0, kStatusEof = 1, kNoSuchFile = 2, kPermissionDenied = 3 };
+constexpr std::uint32_t kAttrSize = 0x1, kAttrUidGid = 0x2, kAttrPermissions = 0x4, kAttrTimes = 0x8,
+                        kAttrExtended = 0x80000000;
+// A reply that takes longer than this means the server is stuck.
+constexpr auto kReplyTimeout = std::chrono::seconds(60);
+// Guards against a corrupt stream claiming a huge packet.
+constexpr std::uint32_t kMaxPacket = 1u << 20;
+
+void put_u32(std::string& out, std::uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((value >> shift) & 0xff);
+}
+void put_u64(std::string& out, std::uint64_t value) {
+  put_u32(out, static_cast<std::uint32_t>(value >> 32));
+  put_u32(out, static_cast<std::uint32_t>(value));
+}
+void put_string(std::string& out, std::string_view text) {
+  put_u32(out, static_cast<std::uint32_t>(text.size()));
+  out += text;
+}
+
+// Reads big-endian fields; any overrun makes ok() false.
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
+  std::uint32_t u32() {
+    if (bytes_.size() < 4) return fail();
+    std::uint32_t value = 0;
+    for (int i = 0; i < 4; ++i) value = (value << 8) | static_cast<unsigned char>(bytes_[i]);
+    bytes_.remove_prefix(4);
+    return value;
+  }
+  std::uint64_t u64() {
+    std::uint64_t high = u32();
+    return (high << 32) | u32();
+  }
+  std::string string() {
+    std::uint32_t length = u32();
+    if (!ok_ || bytes_.size() < length) return fail(), std::string();
+    std::string value(bytes_.substr(0, length));
+    bytes_.remove_prefix(length);
+    return value;
+  }
+  bool ok() const { return ok_; }
+  bool empty() const { return bytes_.empty(); }
+
+ private:
+  std::uint32_t fail() {
+    ok_ = false;
+    bytes_ = {};
+    return 0;
+  }
+  std::string_view bytes_;
+  bool ok_ = true;
+};
+
+std::string status_text(std::uint32_t code, const std::string& message) {
+  switch (code) {
+    case kNoSuchFile: return "no such file";
+    case kPermissionDenied: return "permission denied";
+    default: return message.empty() ? fmt::format("SFTP status {}", code) : message;
+  }
+}
+
+int on_data(ssh_session, ssh_channel, void* data, uint32_t length, int, void* userdata) {
+  static_cast<SftpClient*>(userdata)->receive(std::string_view(static_cast<const char*>(data), length));
+  return static_cast<int>(length);
+}
+
+void on_close(ssh_session, ssh_channel, void* userdata) { static_cast<SftpClient*>(userdata)->mark_closed(); }
+
+}  // namespace
+
+struct SftpClient::Channel {
+  ssh_channel channel = nullptr;
+  ssh_channel_callbacks_struct callbacks{};
+  ~Channel() {
+    if (!channel) return;
+    ssh_remove_channel_callbacks(channel, &callbacks);
+    ssh_channel_close(channel);
+    ssh_channel_free(channel);
+  }
+};
+
+SftpClient::SftpClient(Connection& connection) : connection_(connection), channel_(std::make_unique<Channel>()) {}
+
+SftpClient::~SftpClient() {
+  channel_.reset();
+  connection_.wake();
+}
+
+Error SftpClient::failure(const std::string& what, const std::string& detail) const {
+  const auto& endpoint = connection_.endpoint();
+  return make_error(ErrorCode::Internal, fmt::format("{} ({}:{}): {}: {}", endpoint.target, endpoint.host,
+                                                     endpoint.port, what, detail));
+}
+
+awaitable<Result<std::unique_ptr<SftpClient>>> SftpClient::start(Connection& connection, Clock::time_point deadline) {
+  std::unique_ptr<SftpClient> client(new SftpClient(connection));
+  auto& channel = *client->channel_;
+  channel.channel = ssh_channel_new(connection.session());
+  if (!channel.channel) co_return client->failure("SFTP", "cannot open a channel");
+  ssh_callbacks_init(&channel.callbacks);
+  channel.callbacks.userdata = client.get();
+  channel.callbacks.channel_data_function = on_data;
+  channel.callbacks.channel_close_function = on_close;
+  ssh_set_channel_callbacks(channel.channel, &channel.callbacks);
+
+  int rc = co_await connection.drive([&] { return ssh_channel_open_session(channel.channel); }, SSH_AGAIN, deadline);
+  if (rc != SSH_OK) co_return client->failure("SFTP", "cannot open a channel");
+  rc = co_await connection.drive([&] { return ssh_channel_request_subsystem(channel.channel, "sftp"); }, SSH_AGAIN,
+                                 deadline);
+  if (rc != SSH_OK) co_return client->failure("SFTP", "the server refused the sftp subsystem");
+
+  std::string init;
+  put_u32(init, 3);
+  if (auto sent = co_await client->send(kInit, init); !sent) co_return sent.error();
+  while (!client->version_) {
+    if (client->closed_ || !connection.alive() || Clock::now() >= deadline)
+      co_return client->failure("SFTP", "no version from the server");
+    co_await connection.wait_progress(deadline);
+  }
+  Reader version(client->version_->body);
+  while (!version.empty() && version.ok()) {
+    auto name = version.string();
+    version.string();
+    if (name == "posix-rename@openssh.com") client->posix_rename_ = true;
+  }
+  co_return std::move(client);
+}
+
+void SftpClient::receive(std::string_view bytes) {
+  inbound_.append(bytes);
+  std::size_t used = 0;
+  while (inbound_.size() - used >= 5) {
+    Reader header(std::string_view(inbound_).substr(used, 4));
+    std::uint32_t length = header.u32();
+    if (length == 0 || length > kMaxPacket) {
+      closed_ = true;  // a corrupt stream: every waiter fails
+      break;
+    }
+    if (inbound_.size() - used < 4 + length) break;
+    std::string_view packet(inbound_.data() + used + 4, length);
+    SftpReply reply{static_cast<std::uint8_t>(packet[0]), {}};
+    if (reply.type == kVersion) {
+      reply.body.assign(packet.substr(5));  // after the version number
+      version_ = std::move(reply);
+    } else if (packet.size() >= 5) {
+      Reader id_reader(packet.substr(1, 4));
+      reply.body.assign(packet.substr(5));
+      replies_[id_reader.u32()] = std::move(reply);
+    }
+    used += 4 + length;
+  }
+  inbound_.erase(0, used);
+}
+
+awaitable<Status> SftpClient::write_all(std::string_view bytes) {
+  const auto deadline = Clock::now() + kReplyTimeout;
+  while (!bytes.empty()) {
+    if (closed_ || !connection_.alive()) co_return failure("SFTP", "the channel closed");
+    int written = ssh_channel_write(channel_->channel, bytes.data(), static_cast<uint32_t>(bytes.size()));
+    if (written == SSH_ERROR) co_return failure("SFTP", ssh_get_error(connection_.session()));
+    bytes.remove_prefix(static_cast<std::size_t>(written));
+    connection_.wake();
+    if (bytes.empty()) break;
+    if (Clock::now() >= deadline) co_return failure("SFTP", "the server stopped reading");
+    co_await connection_.wait_progress(deadline);
+  }
+  co_return Status{};
+}
+
+awaitable<Result<std::uint32_t>> SftpClient::send(std::uint8_t type, std::string payload) {
+  std::uint32_t id = 0;
+  std::string packet;
+  const bool has_id = type != kInit;
+  put_u32(packet, static_cast<std::uint32_t>(1 + (has_id ? 4 : 0) + payload.size()));
+  packet += static_cast<char>(type);
+  if (has_id) {
+    id = next_id_++;
+    put_u32(packet, id);
+  }
+  packet += payload;
+  if (auto written = co_await write_all(packet); !written) co_return written.error();
+  co_return id;
+}
+
+awaitable<Result<SftpReply>> SftpClient::await_reply(std::uint32_t id) {
+  const auto deadline = Clock::now() + kReplyTimeout;
+  for (;;) {
+    if (auto it = replies_.find(id); it != replies_.end()) {
+      SftpReply reply = std::move(it->second);
+      replies_.erase(it);
+      co_return reply;
+    }
+    if (closed_ || !connection_.alive()) co_return failure("SFTP", "the channel closed");
+    if (Clock::now() >= deadline) co_return failure("SFTP", "the server did not answer");
+    co_await connection_.wait_progress(deadline);
+  }
+}
+
+awaitable<Status> SftpClient::await_status(std::uint32_t id, const std::string& what) {
+  auto reply = co_await await_reply(id);
+  if (!reply) co_return reply.error();
+  Reader body(reply->body);
+  if (reply->type != kStatus) co_return failure(what, "unexpected reply");
+  std::uint32_t code = body.u32();
+  std::string message = body.string();
+  if (code == kStatusOk) co_return Status{};
+  auto error = failure(what, status_text(code, message));
+  if (code == kNoSuchFile) error.code = ErrorCode::NotFound;
+  co_return error;
+}
+
+awaitable<Result<std::string>> SftpClient::await_data(std::uint32_t id, const std::string& what) {
+  auto reply = co_await await_reply(id);
+  if (!reply) co_return reply.error();
+  Reader body(reply->body);
+  if (reply->type == kData) {
+    auto data = body.string();
+    if (!body.ok()) co_return failure(what, "malformed data reply");
+    co_return data;
+  }
+  if (reply->type == kStatus) {
+    std::uint32_t code = body.u32();
+    if (code == kStatusEof) co_return std::string();
+    co_return failure(what, status_text(code, body.string()));
+  }
+  co_return failure(what, "unexpected reply");
+}
+
+awaitable<Result<std::string>> SftpClient::open(const std::string& path, std::uint32_t flags,
+                                                std::optional<std::uint32_t> permissions) {
+  std::string payload;
+  put_string(payload, path);
+  put_u32(payload, flags);
+  put_u32(payload, permissions ? kAttrPermissions : 0);
+  if (permissions) put_u32(payload, *permissions);
+  auto id = co_await send(kOpen, std::move(payload));
+  if (!id) co_return id.error();
+  auto reply = co_await await_reply(*id);
+  if (!reply) co_return reply.error();
+  Reader body(reply->body);
+  if (reply->type == kHandle) co_return body.string();
+  std::uint32_t code = body.u32();
+  auto error = failure("cannot open " + path, status_text(code, body.string()));
+  if (code == kNoSuchFile) error.code = ErrorCode::NotFound;
+  co_return error;
+}
+
+awaitable<Status> SftpClient::close(const std::string& handle) {
+  std::string payload;
+  put_string(payload, handle);
+  auto id = co_await send(kClose, std::move(payload));
+  if (!id) co_return id.error();
+  co_return co_await await_status(*id, "cannot close the file");
+}
+
+awaitable<Result<SftpAttributes>> SftpClient::stat(const std::string& path) {
+  std::string payload;
+  put_string(payload, path);
+  auto id = co_await send(kStat, std::move(payload));
+  if (!id) co_return id.error();
+  auto reply = co_await await_reply(*id);
+  if (!reply) co_return reply.error();
+  Reader body(reply->body);
+  if (reply->type == kStatus) {
+    std::uint32_t code = body.u32();
+    auto error = failure("cannot stat " + path, status_text(code, body.string()));
+    if (code == kNoSuchFile) error.code = ErrorCode::NotFound;
+    co_return error;
+  }
+  if (reply->type != kAttrs) co_return failure("cannot stat " + path, "unexpected reply");
+  SftpAttributes attributes;
+  std::uint32_t flags = body.u32();
+  if (flags & kAttrSize) attributes.size = body.u64();
+  if (flags & kAttrUidGid) body.u64();
+  if (flags & kAttrPermissions) attributes.permissions = body.u32();
+  if (flags & kAttrTimes) body.u64();
+  (void)kAttrExtended;  // extended attributes follow last and are not needed
+  if (!body.ok()) co_return failure("cannot stat " + path, "malformed attributes");
+  co_return attributes;
+}
+
+awaitable<Status> SftpClient::set_permissions(const std::string& path, std::uint32_t permissions) {
+  std::string payload;
+  put_string(payload, path);
+  put_u32(payload, kAttrPermissions);
+  put_u32(payload, permissions);
+  auto id = co_await send(kSetstat, std::move(payload));
+  if (!id) co_return id.error();
+  co_return co_await await_status(*id, "cannot set the mode of " + path);
+}
+
+awaitable<Status> SftpClient::rename_over(const std::string& from, const std::string& to) {
+  std::string payload;
+  if (posix_rename_) put_string(payload, "posix-rename@openssh.com");
+  put_string(payload, from);
+  put_string(payload, to);
+  if (!posix_rename_) {
+    // Plain SFTP v3 rename refuses an existing target: remove it first.
+    if (auto removed = co_await remove(to); !removed && removed.error().code != ErrorCode::NotFound)
+      co_return removed;
+  }
+  auto id = co_await send(posix_rename_ ? kExtended : kRename, std::move(payload));
+  if (!id) co_return id.error();
+  co_return co_await await_status(*id, "cannot rename " + from + " to " + to);
+}
+
+awaitable<Status> SftpClient::remove(const std::string& path) {
+  std::string payload;
+  put_string(payload, path);
+  auto id = co_await send(kRemove, std::move(payload));
+  if (!id) co_return id.error();
+  co_return co_await await_status(*id, "cannot remove " + path);
+}
+
+awaitable<Result<std::uint32_t>> SftpClient::send_write(const std::string& handle, std::uint64_t offset,
+                                                        std::string_view data) {
+  std::string payload;
+  payload.reserve(handle.size() + data.size() + 16);
+  put_string(payload, handle);
+  put_u64(payload, offset);
+  put_string(payload, data);
+  co_return co_await send(kWrite, std::move(payload));
+}
+
+awaitable<Result<std::uint32_t>> SftpClient::send_read(const std::string& handle, std::uint64_t offset,
+                                                       std::uint32_t length) {
+  std::string payload;
+  put_string(payload, handle);
+  put_u64(payload, offset);
+  put_u32(payload, length);
+  co_return co_await send(kRead, std::move(payload));
+}
+
+}  // namespace steward::transport::ssh
