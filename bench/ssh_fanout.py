@@ -22,6 +22,7 @@ sys.path.insert(0, str(REPO / "tests" / "e2e"))
 from sshd import SshFleet  # noqa: E402
 
 STEWARD = str(REPO / "build" / "steward")
+BLOCKING_POOL = str(REPO / "build" / "bench" / "ssh_blocking_pool")
 TOKEN = "bench"
 
 
@@ -156,7 +157,8 @@ def main():
                 "ansible -m raw": (f"ansible all -i {ansible_inventory} -f {n} -m raw -a hostname", "ansible"),
             }
             if wanted("ssh ControlMaster (warm)"):
-                subprocess.run(f"for h in {loop}; do ssh -F {ssh_config} -o ControlMaster=yes -o ControlPath={control}/%h"
+                new_hosts = " ".join(h for h in hosts if not (control / h).exists())
+                subprocess.run(f"for h in {new_hosts}; do ssh -F {ssh_config} -o ControlMaster=yes -o ControlPath={control}/%h"
                                f" -o ControlPersist=yes -N -f $h & done; wait", shell=True, check=True,
                                executable="/bin/bash")
             ansible_env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="False",
@@ -172,6 +174,17 @@ def main():
                     seconds, proc = timed(command, env=ansible_env if kind else None, shell=True)
                     check_proc(tool, proc)
                     record(tool, n, seconds)
+                for threads in (8, n):
+                    if not wanted("blocking pool"):
+                        break
+                    seconds, proc = timed([BLOCKING_POOL, str(threads), str(fleet.port), fleet.user,
+                                           str(fleet.client_key)] + hosts)
+                    check_proc("ssh_blocking_pool", proc)
+                    measured = json.loads(proc.stdout)
+                    record(f"blocking pool {'N' if threads == n else threads} threads (cold)", n,
+                           measured["cold_seconds"])
+                    record(f"blocking pool {'N' if threads == n else threads} threads (warm)", n,
+                           measured["warm_seconds"])
                 if wanted("steward"):
                     steward.start()
                     cold, result = steward.execute(f"n{n}")

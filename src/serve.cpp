@@ -180,6 +180,11 @@ int serve(const ServeSettings& settings) {
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
       co_await jobs.shutdown(std::chrono::seconds(settings.grace_seconds));
       http.close_all();
+      // Transports close their connections on the loop and their coroutines
+      // end there, rather than being torn down with the loop.
+      transports.shutdown_all();
+      asio::steady_timer settle(io, std::chrono::milliseconds(100));
+      co_await settle.async_wait(asio::use_awaitable);
       io.stop();
     }, asio::detached);
     signals.async_wait(on_signal);
@@ -187,7 +192,6 @@ int serve(const ServeSettings& settings) {
   signals.async_wait(on_signal);
 
   io.run();
-  transports.shutdown_all();
   // The store's threads finish and post their last completions while the
   // loop still exists to receive them.
   store->reset();

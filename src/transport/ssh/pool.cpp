@@ -65,10 +65,12 @@ void Pool::close_all() {
   for (auto& [key, open] : connections_)
     for (auto& connection : open) connection->close();
   connections_.clear();
+  if (reaper_timer_) reaper_timer_->cancel();
 }
 
 awaitable<void> Pool::reap_idle() {
   asio::steady_timer timer(co_await asio::this_coro::executor);
+  reaper_timer_ = &timer;
   const auto period = std::max(std::chrono::milliseconds(200), idle_timeout_ / 4);
   while (!closed_) {
     timer.expires_after(period);
@@ -86,6 +88,7 @@ awaitable<void> Pool::reap_idle() {
       it = it->second.empty() ? connections_.erase(it) : std::next(it);
     }
   }
+  reaper_timer_ = nullptr;
 }
 
 }  // namespace steward::transport::ssh

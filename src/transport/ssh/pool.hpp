@@ -5,6 +5,7 @@
 // command). Broken connections are dropped and replaced on the next
 // acquire; idle ones are closed after the idle timeout.
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <map>
@@ -54,6 +55,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   std::chrono::milliseconds idle_timeout_;
   std::map<std::string, std::vector<std::shared_ptr<Connection>>> connections_;
   bool reaper_running_ = false;
+  boost::asio::steady_timer* reaper_timer_ = nullptr;  // while the reaper waits
   bool closed_ = false;
 };
 
