@@ -2,11 +2,12 @@
 # `make bench`: REST API throughput and latency against the raw cost of a
 # process spawn, measured in the same run. Raw outputs go to bench/out/, a
 # markdown summary to bench/out/summary.md (copied into bench/RESULTS.md).
-# BENCH_DURATION (seconds per wrk run, default 10) shortens or lengthens it.
+# BENCH_DURATION (seconds per wrk run, default 10) shortens or lengthens it;
+# SSH_SIZES and SSH_REPEAT shape the SSH fan-out part (bench/ssh_fanout.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh bench
-cmake --build build -j2 --target steward spawn_bench >/dev/null
+cmake --build build -j2 --target steward spawn_bench ssh_blocking_pool >/dev/null
 
 BIN=build/steward
 OUT=bench/out
@@ -97,5 +98,10 @@ wrk_rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
   awk -v raw="$(per_second "$OUT/spawn_sh_8.json")" -v svc="$(wrk_rps "$OUT/sync_wide_8.txt")" \
     'BEGIN {printf "overhead, 8 clients (wide) vs 8 threads of sh -c true: %.2fx\n", raw / svc}'
 } | tee -a "$OUT/summary.md"
+
+echo "== hostname on 10, 50, 100 SSH targets: steward against pdsh, parallel-ssh, clush, ansible, ssh loops"
+kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true; server_pid=""
+/usr/bin/python3 bench/ssh_fanout.py --sizes "${SSH_SIZES:-10,50,100}" --repeat "${SSH_REPEAT:-3}" --out "$OUT"
+{ echo; cat "$OUT/ssh_summary.md"; } >> "$OUT/summary.md"
 echo
 cat "$OUT/summary.md"

@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <mutex>
+#include <optional>
 #include <cstring>
 #include <random>
 #include <regex>
@@ -23,31 +26,39 @@ Error io_error(const std::string& what, const std::string& path, int error_numbe
                     fmt::format("{} {}: {}", what, path, std::strerror(error_number)));
 }
 
+// A user or group by name, or by number as chown also takes it.
+template <typename Id, typename Lookup>
+Result<Id> resolve_id(const std::string& name, Lookup lookup, const char* kind) {
+  if (name.empty()) return static_cast<Id>(-1);  // "leave as is" for fchown
+  if (auto id = lookup(name)) return *id;
+  unsigned long number = 0;
+  auto [end, error] = std::from_chars(name.data(), name.data() + name.size(), number);
+  if (error == std::errc() && end == name.data() + name.size() && number < 0xffffffffUL)
+    return static_cast<Id>(number);
+  return make_error(ErrorCode::InvalidArgument, fmt::format("no such {}: {}", kind, name));
+}
+
 Result<std::pair<uid_t, gid_t>> resolve_owner(const std::string& owner) {
+  static std::mutex lookups;  // getpwnam and getgrnam share static buffers; copies run on several threads
+  std::lock_guard lock(lookups);
   auto colon = owner.find(':');
-  std::string user = owner.substr(0, colon);
-  std::string group = colon == std::string::npos ? "" : owner.substr(colon + 1);
-  uid_t uid = static_cast<uid_t>(-1);
-  gid_t gid = static_cast<gid_t>(-1);
-  if (!user.empty()) {
-    if (auto* entry = ::getpwnam(user.c_str())) {
-      uid = entry->pw_uid;
-    } else if (std::all_of(user.begin(), user.end(), ::isdigit)) {
-      uid = static_cast<uid_t>(std::stoul(user));
-    } else {
-      return make_error(ErrorCode::InvalidArgument, "no such user: " + user);
-    }
-  }
-  if (!group.empty()) {
-    if (auto* entry = ::getgrnam(group.c_str())) {
-      gid = entry->gr_gid;
-    } else if (std::all_of(group.begin(), group.end(), ::isdigit)) {
-      gid = static_cast<gid_t>(std::stoul(group));
-    } else {
-      return make_error(ErrorCode::InvalidArgument, "no such group: " + group);
-    }
-  }
-  return std::make_pair(uid, gid);
+  auto uid = resolve_id<uid_t>(
+      owner.substr(0, colon),
+      [](const std::string& name) -> std::optional<uid_t> {
+        auto* entry = ::getpwnam(name.c_str());
+        return entry ? std::optional(entry->pw_uid) : std::nullopt;
+      },
+      "user");
+  if (!uid) return uid.error();
+  auto gid = resolve_id<gid_t>(
+      colon == std::string::npos ? "" : owner.substr(colon + 1),
+      [](const std::string& name) -> std::optional<gid_t> {
+        auto* entry = ::getgrnam(name.c_str());
+        return entry ? std::optional(entry->gr_gid) : std::nullopt;
+      },
+      "group");
+  if (!gid) return gid.error();
+  return std::make_pair(*uid, *gid);
 }
 
 }  // namespace

@@ -29,8 +29,10 @@ awaitable<Result<Lease>> Pool::acquire(const Endpoint& endpoint) {
   if (closed_) co_return make_error(ErrorCode::Unavailable, "the server is shutting down");
   if (!reaper_running_) {
     reaper_running_ = true;
-    asio::co_spawn(co_await asio::this_coro::executor, [self = shared_from_this()] { return self->reap_idle(); },
-                   asio::detached);
+    // Its own statement: GCC 12 destroys temporaries of a full-expression
+    // that holds a co_await twice (PR 99576), here the lambda's shared_ptr.
+    auto executor = co_await asio::this_coro::executor;
+    asio::co_spawn(executor, [self = shared_from_this()] { return self->reap_idle(); }, asio::detached);
   }
   const std::string key = endpoint.pool_key();
   auto& open = connections_[key];

@@ -16,8 +16,7 @@ enum : std::uint8_t {
   kStat = 17, kRename = 18, kStatus = 101, kHandle = 102, kData = 103, kAttrs = 105, kExtended = 200,
 };
 enum : std::uint32_t { kStatusOk = 0, kStatusEof = 1, kNoSuchFile = 2, kPermissionDenied = 3 };
-constexpr std::uint32_t kAttrSize = 0x1, kAttrUidGid = 0x2, kAttrPermissions = 0x4, kAttrTimes = 0x8,
-                        kAttrExtended = 0x80000000;
+constexpr std::uint32_t kAttrSize = 0x1, kAttrUidGid = 0x2, kAttrPermissions = 0x4, kAttrTimes = 0x8;
 // A reply that takes longer than this means the server is stuck.
 constexpr auto kReplyTimeout = std::chrono::seconds(60);
 // Guards against a corrupt stream claiming a huge packet.
@@ -292,8 +291,7 @@ awaitable<Result<SftpAttributes>> SftpClient::stat(const std::string& path) {
   if (flags & kAttrSize) attributes.size = body.u64();
   if (flags & kAttrUidGid) body.u64();
   if (flags & kAttrPermissions) attributes.permissions = body.u32();
-  if (flags & kAttrTimes) body.u64();
-  (void)kAttrExtended;  // extended attributes follow last and are not needed
+  if (flags & kAttrTimes) body.u64();  // extended attributes may follow; not needed
   if (!body.ok()) co_return failure("cannot stat " + path, "malformed attributes");
   co_return attributes;
 }
