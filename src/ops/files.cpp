@@ -80,8 +80,9 @@ class Copy final : public Operation {
     auto request = parse(args);
     if (!request) co_return transferred(request.error(), "");
     auto destination = request->destination;
-    co_return transferred(co_await context.transport.put_file(context.target, std::move(*request), context.cancel),
-                          destination);
+    // Named, not nested in a call: see the GCC 12 note in transport/ssh/pool.cpp.
+    auto outcome = co_await context.transport.put_file(context.target, std::move(*request), context.cancel);
+    co_return transferred(outcome, destination);
   }
 
  private:
@@ -132,8 +133,8 @@ class Fetch final : public Operation {
     if (ec) co_return transferred(make_error(ErrorCode::Internal, "cannot create " + *directory + ": " + ec.message()), "");
     request.destination = (fs::path(*directory) / fs::path(request.source).filename()).string();
     auto destination = request.destination;
-    co_return transferred(co_await context.transport.get_file(context.target, std::move(request), context.cancel),
-                          destination);
+    auto outcome = co_await context.transport.get_file(context.target, std::move(request), context.cancel);
+    co_return transferred(outcome, destination);
   }
 
  private:
