@@ -17,10 +17,6 @@ std::vector<std::string> split_nonempty(std::string_view text, char separator) {
   return out;
 }
 
-}  // namespace steward
-
-namespace steward {
-
 std::string trim(std::string_view text) {
   constexpr std::string_view kSpace = " \t\r\n\v\f";
   auto first = text.find_first_not_of(kSpace);

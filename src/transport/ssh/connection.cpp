@@ -32,6 +32,8 @@ std::string Endpoint::pool_key() const {
   return fmt::format("{}@{}:{}|{}|{:x}", user, host, port, key_file, secret);
 }
 
+std::string Endpoint::where() const { return fmt::format("{} ({}:{})", target, host, port); }
+
 Connection::Connection(asio::any_io_executor executor, Endpoint endpoint)
     : executor_(executor), endpoint_(std::move(endpoint)), socket_(executor), keepalive_timer_(executor) {}
 
@@ -45,8 +47,7 @@ Connection::~Connection() {
 }
 
 Error Connection::unreachable(const std::string& what) const {
-  return make_error(ErrorCode::Unreachable,
-                    fmt::format("{} ({}:{}): {}", endpoint_.target, endpoint_.host, endpoint_.port, what));
+  return make_error(ErrorCode::Unreachable, endpoint_.where() + ": " + what);
 }
 
 awaitable<Result<std::shared_ptr<Connection>>> Connection::open(Endpoint endpoint, ConnectOptions options) {

@@ -35,6 +35,8 @@ struct Endpoint {
 
   // Connections are shared by requests with the same pool key.
   std::string pool_key() const;
+  // "target (host:port)", how every message names the target.
+  std::string where() const;
 };
 
 struct ConnectOptions {

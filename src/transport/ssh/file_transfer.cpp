@@ -22,8 +22,7 @@ constexpr std::size_t kWindow = 32;          // requests in flight
 constexpr auto kStartTimeout = std::chrono::seconds(30);
 
 Error on_target(const Connection& connection, ErrorCode code, const std::string& what) {
-  const auto& endpoint = connection.endpoint();
-  return make_error(code, fmt::format("{} ({}:{}): {}", endpoint.target, endpoint.host, endpoint.port, what));
+  return make_error(code, connection.endpoint().where() + ": " + what);
 }
 
 // Runs a helper command (no shell) on the target; its stdout, or an error
@@ -65,7 +64,7 @@ Error mismatch(const Connection& connection, const std::string& path, const std:
 
 bool stop_requested(const CancelToken& cancel) { return cancel && cancel->cancelled(); }
 
-// Streams the source into an open remote handle; returns the local digest.
+// Streams the source into an open remote handle (the source hashes what it reads).
 awaitable<Status> upload(SftpClient& sftp, const std::string& handle, FileSource& source, const CancelToken& cancel) {
   std::deque<std::uint32_t> in_flight;
   std::uint64_t offset = 0;

@@ -63,7 +63,7 @@ Status verify_host_key(ssh_session session, const Endpoint& endpoint) {
   }
   KeyPtr owned(server_key);
   const std::string offered = fingerprint(server_key);
-  const std::string where = fmt::format("{} ({}:{})", endpoint.target, endpoint.host, endpoint.port);
+  const std::string where = endpoint.where();
 
   switch (ssh_session_is_known_server(session)) {
     case SSH_KNOWN_HOSTS_OK:

@@ -93,10 +93,9 @@ struct ChannelFree {
 };
 
 Error lost(Connection& connection, const std::string& doing) {
-  const auto& endpoint = connection.endpoint();
   std::string reason = connection.alive() ? ssh_get_error(connection.session()) : connection.broken_reason();
-  return make_error(ErrorCode::Unreachable, fmt::format("{} ({}:{}): {}: {}", endpoint.target, endpoint.host,
-                                                        endpoint.port, doing, reason.empty() ? "closed" : reason));
+  return make_error(ErrorCode::Unreachable, fmt::format("{}: {}: {}", connection.endpoint().where(), doing,
+                                                        reason.empty() ? "closed" : reason));
 }
 
 awaitable<Status> write_stdin(Connection& connection, ssh_channel channel, std::string_view data,

@@ -105,9 +105,15 @@ SftpClient::~SftpClient() {
 }
 
 Error SftpClient::failure(const std::string& what, const std::string& detail) const {
-  const auto& endpoint = connection_.endpoint();
-  return make_error(ErrorCode::Internal, fmt::format("{} ({}:{}): {}: {}", endpoint.target, endpoint.host,
-                                                     endpoint.port, what, detail));
+  return make_error(ErrorCode::Internal, fmt::format("{}: {}: {}", connection_.endpoint().where(), what, detail));
+}
+
+Error SftpClient::status_failure(std::string_view status_body, const std::string& what) const {
+  Reader body(status_body);
+  std::uint32_t code = body.u32();
+  auto error = failure(what, status_text(code, body.string()));
+  if (code == kNoSuchFile) error.code = ErrorCode::NotFound;
+  return error;
 }
 
 awaitable<Result<std::unique_ptr<SftpClient>>> SftpClient::start(Connection& connection, Clock::time_point deadline) {
@@ -217,14 +223,9 @@ awaitable<Result<SftpReply>> SftpClient::await_reply(std::uint32_t id) {
 awaitable<Status> SftpClient::await_status(std::uint32_t id, const std::string& what) {
   auto reply = co_await await_reply(id);
   if (!reply) co_return reply.error();
-  Reader body(reply->body);
   if (reply->type != kStatus) co_return failure(what, "unexpected reply");
-  std::uint32_t code = body.u32();
-  std::string message = body.string();
-  if (code == kStatusOk) co_return Status{};
-  auto error = failure(what, status_text(code, message));
-  if (code == kNoSuchFile) error.code = ErrorCode::NotFound;
-  co_return error;
+  if (Reader(reply->body).u32() == kStatusOk) co_return Status{};
+  co_return status_failure(reply->body, what);
 }
 
 awaitable<Result<std::string>> SftpClient::await_data(std::uint32_t id, const std::string& what) {
@@ -237,9 +238,8 @@ awaitable<Result<std::string>> SftpClient::await_data(std::uint32_t id, const st
     co_return data;
   }
   if (reply->type == kStatus) {
-    std::uint32_t code = body.u32();
-    if (code == kStatusEof) co_return std::string();
-    co_return failure(what, status_text(code, body.string()));
+    if (body.u32() == kStatusEof) co_return std::string();
+    co_return status_failure(reply->body, what);
   }
   co_return failure(what, "unexpected reply");
 }
@@ -255,12 +255,8 @@ awaitable<Result<std::string>> SftpClient::open(const std::string& path, std::ui
   if (!id) co_return id.error();
   auto reply = co_await await_reply(*id);
   if (!reply) co_return reply.error();
-  Reader body(reply->body);
-  if (reply->type == kHandle) co_return body.string();
-  std::uint32_t code = body.u32();
-  auto error = failure("cannot open " + path, status_text(code, body.string()));
-  if (code == kNoSuchFile) error.code = ErrorCode::NotFound;
-  co_return error;
+  if (reply->type == kHandle) co_return Reader(reply->body).string();
+  co_return status_failure(reply->body, "cannot open " + path);
 }
 
 awaitable<Status> SftpClient::close(const std::string& handle) {
@@ -278,13 +274,8 @@ awaitable<Result<SftpAttributes>> SftpClient::stat(const std::string& path) {
   if (!id) co_return id.error();
   auto reply = co_await await_reply(*id);
   if (!reply) co_return reply.error();
+  if (reply->type == kStatus) co_return status_failure(reply->body, "cannot stat " + path);
   Reader body(reply->body);
-  if (reply->type == kStatus) {
-    std::uint32_t code = body.u32();
-    auto error = failure("cannot stat " + path, status_text(code, body.string()));
-    if (code == kNoSuchFile) error.code = ErrorCode::NotFound;
-    co_return error;
-  }
   if (reply->type != kAttrs) co_return failure("cannot stat " + path, "unexpected reply");
   SftpAttributes attributes;
   std::uint32_t flags = body.u32();

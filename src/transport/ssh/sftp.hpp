@@ -74,6 +74,8 @@ class SftpClient {
   boost::asio::awaitable<Status> write_all(std::string_view bytes);
   boost::asio::awaitable<Result<SftpReply>> await_reply(std::uint32_t id);
   Error failure(const std::string& what, const std::string& detail) const;
+  // The error a STATUS reply carries (NotFound for "no such file").
+  Error status_failure(std::string_view status_body, const std::string& what) const;
 
   struct Channel;
   Connection& connection_;
