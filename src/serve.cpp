@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "api/grpc/grpc_server.hpp"
 #include "api/http/routes.hpp"
 #include "api/http/server.hpp"
 #include "core/clock.hpp"
@@ -23,6 +24,9 @@
 #include "inventory/inventory.hpp"
 #include "jobs/job_service.hpp"
 #include "ops/operation.hpp"
+#include "packages/conditions.hpp"
+#include "packages/deputy.hpp"
+#include "packages/operations.hpp"
 #include "sched/scheduler.hpp"
 #include "store/store.hpp"
 #include "transport/transport.hpp"
@@ -79,17 +83,31 @@ Result<std::string> load_or_create_token(const ServeSettings& settings) {
   return token;
 }
 
-// Where clients (and tests using port 0) find the bound address.
-void publish_address(const ServeSettings& settings, const asio::ip::tcp::endpoint& endpoint) {
-  fs::path path = fs::path(settings.data_dir) / "http.addr";
+// Where clients (and tests using port 0) find a bound address: <data-dir>/<name>.
+void publish_address(const ServeSettings& settings, const std::string& name, const std::string& address) {
+  fs::path path = fs::path(settings.data_dir) / name;
   fs::path temporary = path;
   temporary += ".tmp";
   {
     std::ofstream out(temporary);
-    auto address = endpoint.address();
-    out << (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) << ":" << endpoint.port() << "\n";
+    out << address << "\n";
   }
   fs::rename(temporary, path);
+}
+
+std::string address_text(const asio::ip::tcp::endpoint& endpoint) {
+  auto address = endpoint.address();
+  return (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
+         std::to_string(endpoint.port());
+}
+
+// "ADDR:PORT" with the port the server picked for port 0.
+std::string with_port(const std::string& address, int port) {
+  return address.substr(0, address.rfind(':')) + ":" + std::to_string(port);
+}
+
+std::string folder_setting(const std::string& value, const ServeSettings& settings, const char* fallback) {
+  return value.empty() ? (fs::path(settings.data_dir) / fallback).string() : value;
 }
 
 // Descriptors 0-2 must exist, or a pipe could land on them and be closed by
@@ -135,18 +153,37 @@ int serve(const ServeSettings& settings) {
   transport::TransportRegistry transports;
   transport::register_builtin_transports(transports, {.data_dir = settings.data_dir});
   ops::OpRegistry operations;
-  const std::string files_dir =
-      settings.files_dir.empty() ? (fs::path(settings.data_dir) / "files").string() : settings.files_dir;
-  fs::create_directories(files_dir, ec);
-  if (ec) return fail("cannot create files dir " + files_dir + ": " + ec.message());
+  const std::string files_dir = folder_setting(settings.files_dir, settings, "files");
+  const std::string packages_dir = folder_setting(settings.packages_dir, settings, "packages");
+  for (const auto& dir : {files_dir, packages_dir}) {
+    fs::create_directories(dir, ec);
+    if (ec) return fail("cannot create " + dir + ": " + ec.message());
+  }
   ops::register_builtin_ops(operations, {.files_root = files_dir});
+  packages::Catalog catalog(packages_dir);
+  packages::register_package_ops(operations, catalog,
+                                 {std::chrono::seconds(settings.hypervisor_wait_timeout),
+                                  std::chrono::seconds(settings.hypervisor_wait_interval)});
   SystemClock clock;
   sched::Scheduler scheduler(io.get_executor(), clock, settings.max_connections);
   jobs::JobService jobs(io.get_executor(), **store, scheduler, transports, operations,
                         [&inventory](const std::string& name) { return inventory->target(name); });
+  packages::ConditionHub conditions(
+      io.get_executor(), scheduler, transports, **store,
+      settings.condition_pacing == "sleep" ? packages::Pacing::SleepAfterRun : packages::Pacing::Grid);
+  packages::DeputyService deputy(jobs, *inventory, **store, conditions, catalog);
+
+  std::optional<api::grpc::GrpcServer> grpc;
+  if (settings.grpc != "off") {
+    grpc.emplace(io.get_executor(), deputy, token);
+    auto port = grpc->listen(settings.grpc);
+    if (!port) return fail(port.error().message);
+    publish_address(settings, "grpc.addr", with_port(settings.grpc, *port));
+    spdlog::info("serving the gRPC API (Ranger executor) on {}", with_port(settings.grpc, *port));
+  }
 
   api::http::Router router;
-  api::http::ApiContext context{jobs, *inventory, scheduler};
+  api::http::ApiContext context{jobs, *inventory, scheduler, deputy, catalog};
   api::http::add_all_routes(router, context);
   api::http::HttpOptions http_options;
   http_options.token = token;
@@ -160,7 +197,7 @@ int serve(const ServeSettings& settings) {
     if (auto recovered = co_await jobs.recover(); !recovered)
       spdlog::error("could not recover unfinished jobs: {}", recovered.error().message);
     http.start();
-    publish_address(settings, *endpoint);
+    publish_address(settings, "http.addr", address_text(*endpoint));
     spdlog::info("steward {} serving the REST API on http://{}:{} ({} hosts in the inventory)", STEWARD_VERSION,
                  endpoint->address().to_string(), endpoint->port(), inventory->hosts().size());
     co_await jobs.prune_periodically(std::chrono::hours(24) * settings.retention_days, kPrunePeriod);
@@ -178,7 +215,9 @@ int serve(const ServeSettings& settings) {
     spdlog::info("signal {}: no new requests; running operations get {} s", number, settings.grace_seconds);
     http.stop_accepting();
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      conditions.stop_all(make_error(ErrorCode::Unavailable, "the server is shutting down"));
       co_await jobs.shutdown(std::chrono::seconds(settings.grace_seconds));
+      if (grpc) co_await grpc->shutdown();
       http.close_all();
       // Transports close their connections on the loop and their coroutines
       // end there, rather than being torn down with the loop.
@@ -197,6 +236,7 @@ int serve(const ServeSettings& settings) {
   store->reset();
   std::error_code ignored;
   fs::remove(fs::path(settings.data_dir) / "http.addr", ignored);
+  fs::remove(fs::path(settings.data_dir) / "grpc.addr", ignored);
   spdlog::info("stopped");
   return 0;
 }

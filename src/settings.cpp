@@ -38,6 +38,14 @@ Status parse_bool(const std::string& key, const std::string& text, bool& out) {
   return {};
 }
 
+// Replaces the host (part = 0) or port (part = 1) of "HOST:PORT".
+std::string with_address_part(const std::string& address, int part, const std::string& value) {
+  auto colon = address.rfind(':');
+  std::string host = colon == std::string::npos ? address : address.substr(0, colon);
+  std::string port = colon == std::string::npos ? "" : address.substr(colon + 1);
+  return part == 0 ? value + ":" + port : host + ":" + value;
+}
+
 std::string toml_scalar_text(const toml::node& node) {
   if (auto s = node.value<std::string>()) return *s;
   if (auto i = node.value<std::int64_t>()) return std::to_string(*i);
@@ -69,7 +77,17 @@ ServeSettingsParser::ServeSettingsParser(CLI::App& cmd) : binder_(std::make_uniq
   };
   text("config", nullptr, s.config_file, "TOML file with the same keys as these flags");
   text("http", nullptr, s.http, "REST API and dashboard address (ADDR:PORT; port 0 picks one)");
+  text("grpc", nullptr, s.grpc, "gRPC API address (Ranger executor; ADDR:PORT, port 0 picks one; 'off' disables)");
+  // The Ranger executor's variables set the gRPC address unless --grpc does.
+  auto* grpc_option = binder_->settings.back().option;
+  for (auto [env, part] : {std::pair{"GLOBAL_HOST", 0}, std::pair{"EXECUTOR_PORT", 1}}) {
+    binder_->settings.push_back({std::string("env-") + env, env, grpc_option, [&s, part](const std::string& v) {
+                                   if (s.grpc != "off") s.grpc = with_address_part(s.grpc, part, v);
+                                   return Status{};
+                                 }});
+  }
   text("data-dir", nullptr, s.data_dir, "database, token and keys");
+  text("packages", nullptr, s.packages_dir, "Deputy packages: DIR/<name>/<version>/package.toml (default <data-dir>/packages)");
   text("inventory", nullptr, s.inventory, "Ansible INI or YAML inventory (default: one host, localhost)");
   text("files-dir", nullptr, s.files_dir, "server side of copy and fetch (default <data-dir>/files)");
   text("store", nullptr, s.store, "sqlite:PATH (default sqlite:<data-dir>/steward.db)");
@@ -85,6 +103,12 @@ ServeSettingsParser::ServeSettingsParser(CLI::App& cmd) : binder_(std::make_uniq
   number("retention-days", nullptr, s.retention_days, 1, "finished jobs older than this are deleted");
   number("idle-timeout", nullptr, s.idle_timeout_seconds, 1, "seconds an idle HTTP connection stays open");
   number("max-body-kib", nullptr, s.body_limit_kib, 1, "largest request body accepted, in KiB");
+  number("hypervisor-wait-timeout", "HYPERVISOR_WAIT_TIMEOUT", s.hypervisor_wait_timeout, 1,
+         "seconds to wait for a target a feature rebooted");
+  number("hypervisor-wait-interval", "HYPERVISOR_WAIT_INTERVAL", s.hypervisor_wait_interval, 1,
+         "seconds between checks while waiting for it");
+  text("condition-pacing", nullptr, s.condition_pacing,
+       "grid (runs on a fixed time grid) or sleep (an interval after each run ends; for comparisons)");
   binder_->settings.push_back({"token", "STEWARD_TOKEN", nullptr, [&s](const std::string& v) {
                                  s.token = v;
                                  return Status{};
@@ -108,7 +132,9 @@ Result<ServeSettings> ServeSettingsParser::resolve() {
     std::string name(key.str());
     std::replace(name.begin(), name.end(), '_', '-');
     auto it = std::find_if(binder_->settings.begin(), binder_->settings.end(),
-                           [&](const Setting& s) { return s.key == name && s.key != "config" && s.key != "token"; });
+                           [&](const Setting& s) {
+                             return s.key == name && s.key != "config" && s.key != "token" && !s.key.starts_with("env-");
+                           });
     if (it == binder_->settings.end())
       return make_error(ErrorCode::InvalidArgument, settings_.config_file + ": unknown key '" + std::string(key.str()) + "'");
   }
@@ -129,6 +155,9 @@ Result<ServeSettings> ServeSettingsParser::resolve() {
       return make_error(ErrorCode::InvalidArgument, settings_.config_file + ": '" + setting.key + "' must be a string, integer or boolean");
     if (auto s = setting.assign(value); !s) return make_error(ErrorCode::InvalidArgument, settings_.config_file + ": " + s.error().message);
   }
+  if (settings_.condition_pacing != "grid" && settings_.condition_pacing != "sleep")
+    return make_error(ErrorCode::InvalidArgument,
+                      "condition-pacing must be grid or sleep, got '" + settings_.condition_pacing + "'");
   return settings_;
 }
 

@@ -16,6 +16,8 @@ namespace steward {
 struct ServeSettings {
   std::string config_file;
   std::string http = "127.0.0.1:16808";
+  std::string grpc = "127.0.0.1:7000";  // "off" disables
+  std::string packages_dir;             // default <data-dir>/packages
   std::string data_dir = "./.steward";
   std::string files_dir;  // default <data-dir>/files
   std::string inventory;  // empty: the built-in `localhost`
@@ -30,6 +32,9 @@ struct ServeSettings {
   int retention_days = 7;
   int idle_timeout_seconds = 60;
   int body_limit_kib = 1024;
+  int hypervisor_wait_timeout = 300;  // seconds to wait for a rebooted target
+  int hypervisor_wait_interval = 5;
+  std::string condition_pacing = "grid";  // or "sleep" (sleep an interval after each run; for comparisons)
 };
 
 class SettingsBinder;

@@ -42,16 +42,11 @@ Result<std::string> target_path(const boost::json::object& args, const char* key
 Result<std::optional<std::uint32_t>> file_mode(const boost::json::object& args) {
   auto it = args.find("mode");
   if (it == args.end() || it->value().is_null()) return std::optional<std::uint32_t>();
-  auto invalid = make_error(ErrorCode::InvalidArgument, "'mode' must be an octal string such as \"0644\" or \"755\"");
   const auto* text = it->value().if_string();
-  if (!text || text->empty() || text->size() > 5) return invalid;
-  std::uint32_t mode = 0;
-  for (char digit : *text) {
-    if (digit < '0' || digit > '7') return invalid;
-    mode = mode * 8 + static_cast<std::uint32_t>(digit - '0');
-  }
-  if (mode > 07777) return invalid;
-  return std::optional<std::uint32_t>(mode);
+  if (!text) return make_error(ErrorCode::InvalidArgument, "'mode' must be an octal string such as \"0644\"");
+  auto mode = transport::parse_file_mode(*text);
+  if (!mode) return make_error(ErrorCode::InvalidArgument, "'mode': " + mode.error().message);
+  return std::optional<std::uint32_t>(*mode);
 }
 
 OpResult transferred(const Result<transport::FileOutcome>& outcome, const std::string& path) {

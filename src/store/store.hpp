@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/object.hpp>
+
 #include "core/model.hpp"
 #include "core/result.hpp"
 
@@ -31,6 +33,12 @@ struct OutputChunk {
   OutputStream stream = OutputStream::Stdout;
   std::string data;
   double at = 0;
+};
+
+// One value a condition produced; `at` in Unix seconds.
+struct ConditionValue {
+  double at = 0;
+  double value = 0;
 };
 
 class Store {
@@ -59,6 +67,23 @@ class Store {
   virtual boost::asio::awaitable<Result<std::vector<Job>>> unfinished_jobs() = 0;
   // Deletes finished jobs that finished before `finished_before` (Unix seconds); returns how many.
   virtual boost::asio::awaitable<Result<std::size_t>> prune(double finished_before) = 0;
+
+  // Deputy state as JSON documents by kind and id: what a feature or inject
+  // installed ("deployment"), conditions ("condition"). put replaces.
+  virtual boost::asio::awaitable<Status> put_record(const std::string& kind, const std::string& id,
+                                                    const boost::json::object& record) = 0;
+  virtual boost::asio::awaitable<Result<std::optional<boost::json::object>>> get_record(const std::string& kind,
+                                                                                       const std::string& id) = 0;
+  // In the order they were first put.
+  virtual boost::asio::awaitable<Result<std::vector<boost::json::object>>> list_records(const std::string& kind) = 0;
+  // False when unknown.
+  virtual boost::asio::awaitable<Result<bool>> delete_record(const std::string& kind, const std::string& id) = 0;
+
+  // Fire-and-forget, like append_output. prune() also drops values older than its cut-off.
+  virtual void append_condition_value(const std::string& condition, const ConditionValue& value) = 0;
+  // The newest `limit` values, oldest first.
+  virtual boost::asio::awaitable<Result<std::vector<ConditionValue>>> load_condition_values(
+      const std::string& condition, std::size_t limit) = 0;
 
   // Completes when every write called before it is durable.
   virtual boost::asio::awaitable<Status> flush() = 0;

@@ -63,6 +63,20 @@ Result<std::pair<uid_t, gid_t>> resolve_owner(const std::string& owner) {
 
 }  // namespace
 
+Result<std::uint32_t> parse_file_mode(std::string_view text) {
+  std::string_view digits = text.starts_with("0o") ? text.substr(2) : text;
+  std::uint32_t mode = 0;
+  bool valid = !digits.empty() && digits.size() <= 5;
+  for (char digit : digits) {
+    if (digit < '0' || digit > '7') valid = false;
+    mode = mode * 8 + static_cast<std::uint32_t>(digit - '0');
+  }
+  if (!valid || mode > 07777)
+    return make_error(ErrorCode::InvalidArgument,
+                      "mode '" + std::string(text) + "' is not an octal mode such as \"0644\" or \"755\"");
+  return mode;
+}
+
 std::string temporary_path_beside(const std::string& destination) {
   auto slash = destination.rfind('/');
   std::string dir = slash == std::string::npos ? "" : destination.substr(0, slash + 1);

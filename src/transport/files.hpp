@@ -19,6 +19,10 @@ constexpr std::uint32_t kDefaultFileMode = 0644;
 // "dir/.name.steward-XXXXXXXX": same directory, so the rename is atomic.
 std::string temporary_path_beside(const std::string& destination);
 
+// An octal mode as written in Deputy packages and Ansible: "0644", "755",
+// "0o600". InvalidArgument otherwise.
+Result<std::uint32_t> parse_file_mode(std::string_view text);
+
 class FileSource {
  public:
   // NotFound or InvalidArgument naming the path.

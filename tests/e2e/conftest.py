@@ -85,8 +85,9 @@ def free_port():
 class Server:
     """One `steward serve` process on an ephemeral port."""
 
-    def __init__(self, data_dir, token=TOKEN, inventory=INVENTORY, extra_args=()):
+    def __init__(self, data_dir, token=TOKEN, inventory=INVENTORY, extra_args=(), grpc=False):
         self.data_dir = Path(data_dir)
+        self.grpc = grpc  # serve gRPC on an ephemeral port (see grpc_addr)
         self.token = token
         self.extra_args = list(extra_args)
         self.inventory_path = None
@@ -110,7 +111,9 @@ class Server:
         args = [STEWARD_BIN, "serve", "--http", "127.0.0.1:0", "--data-dir", str(self.data_dir)]
         if self.inventory_path is not None:
             args += ["--inventory", str(self.inventory_path)]
-        if "--grpc" in serve_help():
+        if self.grpc:
+            args += ["--grpc", "127.0.0.1:0"]
+        elif "--grpc" in serve_help():
             # Never bind the fixed default gRPC port: modules run in parallel.
             args += ["--grpc", "off"]
         return args + self.extra_args
@@ -149,6 +152,11 @@ class Server:
         if not m or int(m.group(2)) == 0:
             return None  # partially written
         return (m.group(1), int(m.group(2)))
+
+    @property
+    def grpc_addr(self):
+        """host:port of the gRPC listener (written before the HTTP address)."""
+        return (self.data_dir / "grpc.addr").read_text().strip()
 
     def log_tail(self, n=40):
         try:

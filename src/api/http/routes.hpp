@@ -8,6 +8,7 @@ namespace steward {
 namespace jobs { class JobService; }
 namespace inventory { class Inventory; }
 namespace sched { class Scheduler; }
+namespace packages { class DeputyService; class Catalog; }
 }  // namespace steward
 
 namespace steward::api::http {
@@ -16,16 +17,20 @@ struct ApiContext {
   jobs::JobService& jobs;
   const inventory::Inventory& inventory;
   const sched::Scheduler& scheduler;
+  packages::DeputyService& deputy;
+  const packages::Catalog& catalog;
 };
 
 void add_operation_routes(Router& router, ApiContext& context);
 void add_job_routes(Router& router, ApiContext& context);
 void add_service_routes(Router& router, ApiContext& context);
+void add_package_routes(Router& router, ApiContext& context);
 
 inline void add_all_routes(Router& router, ApiContext& context) {
   add_operation_routes(router, context);
   add_job_routes(router, context);
   add_service_routes(router, context);
+  add_package_routes(router, context);
 }
 
 }  // namespace steward::api::http

@@ -135,6 +135,8 @@ void add_operation_routes(Router& router, ApiContext& context) {
     router.add(http::verb::get, "/" + name, [&context, name](Exchange& e) { return run_blocking(context, e, name); });
     router.add(http::verb::post, "/" + name, [&context, name](Exchange& e) { return run_async(context, e, name); });
   }
+  router.add(http::verb::post, "/packages/install",
+             [&context](Exchange& e) { return run_async(context, e, "install"); });
 }
 
 }  // namespace steward::api::http

@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "store/sqlite/records.hpp"
 #include "store/sqlite/sqlite_worker.hpp"
 #include "store/sqlite/statement.hpp"
 
@@ -28,6 +29,13 @@ CREATE TABLE IF NOT EXISTS runs(
 CREATE TABLE IF NOT EXISTS chunks(
   jid TEXT NOT NULL, seq INTEGER NOT NULL, target TEXT NOT NULL, stream INTEGER NOT NULL,
   data BLOB NOT NULL, at REAL NOT NULL, PRIMARY KEY(jid, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records(
+  kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, created INTEGER NOT NULL,
+  PRIMARY KEY(kind, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS condition_values(
+  condition TEXT NOT NULL, at REAL NOT NULL, value REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS condition_values_by_id ON condition_values(condition, at);
+CREATE INDEX IF NOT EXISTS condition_values_by_age ON condition_values(at);
 )sql";
 
 constexpr const char* kSelectJob =
@@ -242,8 +250,44 @@ class SqliteStore final : public Store {
         if (auto s = q.run(); !s) return s.error();
         if (auto s = delete_children(db, jid); !s) return s.error();
       }
+      if (auto s = delete_condition_values_before(db, finished_before); !s) return s.error();
       return doomed.size();
     });
+  }
+
+  awaitable<Status> put_record(const std::string& kind, const std::string& id,
+                               const boost::json::object& record) override {
+    return writer_.call<Status>([kind, id, body = boost::json::serialize(record)](sqlite3* db) {
+      return put_record_row(db, kind, id, body);
+    });
+  }
+
+  awaitable<Result<std::optional<boost::json::object>>> get_record(const std::string& kind,
+                                                                    const std::string& id) override {
+    return reader_.call<Result<std::optional<boost::json::object>>>(
+        [kind, id](sqlite3* db) { return get_record_row(db, kind, id); });
+  }
+
+  awaitable<Result<std::vector<boost::json::object>>> list_records(const std::string& kind) override {
+    return reader_.call<Result<std::vector<boost::json::object>>>(
+        [kind](sqlite3* db) { return list_record_rows(db, kind); });
+  }
+
+  awaitable<Result<bool>> delete_record(const std::string& kind, const std::string& id) override {
+    return writer_.call<Result<bool>>([kind, id](sqlite3* db) { return delete_record_row(db, kind, id); });
+  }
+
+  void append_condition_value(const std::string& condition, const ConditionValue& value) override {
+    writer_.enqueue([condition, value](sqlite3* db) -> SqliteWorker::Notifier {
+      log_failure(insert_condition_value(db, condition, value));
+      return {};
+    }, /*urgent=*/false);
+  }
+
+  awaitable<Result<std::vector<ConditionValue>>> load_condition_values(const std::string& condition,
+                                                                       std::size_t limit) override {
+    return reader_.call<Result<std::vector<ConditionValue>>>(
+        [condition, limit](sqlite3* db) { return select_condition_values(db, condition, limit); });
   }
 
   awaitable<Status> flush() override {

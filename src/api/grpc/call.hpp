@@ -1,0 +1,68 @@
+#pragma once
+// One call to the generic gRPC service. gRPC runs the reactor callbacks on
+// its own threads; the call reads the single request message, hands the call
+// to the event loop, and takes replies from there. write() and finish() are
+// thread-safe; after finish() nothing may touch the call again.
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/support/byte_buffer.h>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace steward::api::grpc {
+
+class Call final : public ::grpc::ServerGenericBidiReactor {
+ public:
+  // Runs on the loop once the request message has arrived.
+  using Start = std::function<void(Call&)>;
+  // Stream messages a slow client has not taken beyond this are dropped, oldest first.
+  static constexpr std::size_t kMaxQueued = 256;
+
+  Call(::grpc::GenericCallbackServerContext* context, boost::asio::any_io_executor loop, Start start);
+
+  const std::string& method() const { return context_->method(); }
+  const std::string& request() const { return request_; }
+
+  void write(std::string message);
+  void finish(::grpc::Status status);
+  // Loop-thread only. `callback` runs on the loop when the client goes away
+  // (cancelled, disconnected, deadline); at once if it already has.
+  void on_cancel(std::function<void()> callback);
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  // What the loop knows about the call; outlives the call itself, so a
+  // cancellation posted to the loop never touches a deleted call.
+  struct LoopSide {
+    bool cancelled = false;
+    std::function<void()> on_cancel;
+  };
+
+  void start_next_write();  // mutex held
+
+  ::grpc::GenericCallbackServerContext* context_;
+  boost::asio::any_io_executor loop_;
+  Start start_;
+  std::shared_ptr<LoopSide> loop_side_ = std::make_shared<LoopSide>();
+  ::grpc::ByteBuffer request_buffer_;
+  std::string request_;
+
+  std::mutex mutex_;
+  std::deque<std::string> queued_;
+  ::grpc::ByteBuffer writing_buffer_;
+  bool writing_ = false;
+  bool finished_ = false;
+  std::optional<::grpc::Status> finish_after_writes_;
+};
+
+}  // namespace steward::api::grpc

@@ -1,0 +1,105 @@
+#include "api/grpc/grpc_server.hpp"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <thread>
+
+#include "api/grpc/call.hpp"
+#include "api/grpc/methods.hpp"
+
+namespace steward::api::grpc {
+namespace {
+
+constexpr std::chrono::seconds kShutdownGrace{5};
+
+// A call refused before its request is read.
+class Refused final : public ::grpc::ServerGenericBidiReactor {
+ public:
+  explicit Refused(::grpc::Status status) { Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+class GrpcServer::Impl final : public ::grpc::CallbackGenericService {
+ public:
+  Impl(boost::asio::any_io_executor loop, packages::DeputyService& deputy, std::string token)
+      : loop_(std::move(loop)), methods_(executor_methods(deputy)), expected_("Bearer " + token),
+        auth_(!token.empty()) {}
+
+  ::grpc::ServerGenericBidiReactor* CreateReactor(::grpc::GenericCallbackServerContext* context) override {
+    auto method = methods_.find(context->method());
+    if (method == methods_.end())
+      return new Refused(::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED,
+                                        "steward does not implement " + context->method()));
+    if (auth_ && !authorized(*context))
+      return new Refused(::grpc::Status(::grpc::StatusCode::UNAUTHENTICATED,
+                                        "missing or wrong token in the 'authorization: Bearer TOKEN' metadata"));
+    return new Call(context, loop_, [this, &handler = method->second](Call& call) {
+      boost::asio::co_spawn(loop_, handler(call), [&call](std::exception_ptr error) {
+        if (!error) return;
+        try {
+          std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+          spdlog::error("gRPC {} failed: {}", call.method(), e.what());
+        }
+        call.finish(::grpc::Status(::grpc::StatusCode::INTERNAL, "internal error"));
+      });
+    });
+  }
+
+  bool authorized(const ::grpc::GenericCallbackServerContext& context) const {
+    const auto& metadata = context.client_metadata();
+    auto [first, last] = metadata.equal_range("authorization");
+    for (auto it = first; it != last; ++it) {
+      if (std::string_view(it->second.data(), it->second.size()) == expected_) return true;
+    }
+    return false;
+  }
+
+  boost::asio::any_io_executor loop_;
+  std::map<std::string, Method> methods_;
+  std::string expected_;
+  bool auth_;
+  std::unique_ptr<::grpc::Server> server_;
+};
+
+GrpcServer::GrpcServer(boost::asio::any_io_executor loop, packages::DeputyService& deputy, std::string token)
+    : impl_(std::make_unique<Impl>(std::move(loop), deputy, std::move(token))) {}
+
+GrpcServer::~GrpcServer() = default;
+
+Result<int> GrpcServer::listen(const std::string& address) {
+  ::grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(address, ::grpc::InsecureServerCredentials(), &port);
+  builder.RegisterCallbackGenericService(impl_.get());
+  impl_->server_ = builder.BuildAndStart();
+  if (!impl_->server_ || port == 0)
+    return make_error(ErrorCode::InvalidArgument, "cannot listen for gRPC on " + address);
+  return port;
+}
+
+boost::asio::awaitable<void> GrpcServer::shutdown() {
+  if (!impl_->server_) co_return;
+  auto executor = co_await boost::asio::this_coro::executor;
+  boost::asio::steady_timer done(executor, boost::asio::steady_timer::time_point::max());
+  // Shutdown blocks until running calls end, and their handlers need the loop.
+  std::thread stopper([this, &done, executor] {
+    impl_->server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+    boost::asio::post(executor, [&done] { done.cancel(); });
+  });
+  boost::system::error_code ignored;
+  co_await done.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
+  stopper.join();
+  impl_->server_.reset();
+}
+
+}  // namespace steward::api::grpc

@@ -1,0 +1,36 @@
+#pragma once
+// The Ranger executor's gRPC API: Capability, FeatureService, InjectService
+// and ConditionService, served through one generic callback service (no
+// thread per call), checked for the bearer token, and handled on the event
+// loop by the DeputyService.
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+#include <string>
+
+#include "core/result.hpp"
+
+namespace steward::packages { class DeputyService; }
+
+namespace steward::api::grpc {
+
+class GrpcServer {
+ public:
+  // An empty token turns authentication off.
+  GrpcServer(boost::asio::any_io_executor loop, packages::DeputyService& deputy, std::string token);
+  ~GrpcServer();
+
+  // Binds "ADDR:PORT" (port 0 picks one) and starts serving; returns the port.
+  Result<int> listen(const std::string& address);
+  // Waits for running calls to end (streams must have been closed), then
+  // stops gRPC's threads. Completes on the loop.
+  boost::asio::awaitable<void> shutdown();
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace steward::api::grpc

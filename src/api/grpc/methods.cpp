@@ -1,0 +1,175 @@
+#include "api/grpc/methods.hpp"
+
+#include <capability.pb.h>
+#include <condition.pb.h>
+#include <feature.pb.h>
+#include <google/protobuf/empty.pb.h>
+#include <inject.pb.h>
+
+#include <spdlog/spdlog.h>
+
+#include "api/grpc/status.hpp"
+#include "packages/deputy.hpp"
+
+namespace steward::api::grpc {
+namespace {
+
+using boost::asio::awaitable;
+using packages::DeputyService;
+
+template <typename Message>
+bool parse(Call& call, Message& message) {
+  if (message.ParseFromString(call.request())) return true;
+  call.finish(::grpc::Status(::grpc::StatusCode::INVALID_ARGUMENT,
+                             "the request is not a valid " + message.GetTypeName() + " message"));
+  return false;
+}
+
+void reply(Call& call, const google::protobuf::Message& message) {
+  call.write(message.SerializeAsString());
+  call.finish(::grpc::Status::OK);
+}
+
+packages::Account account_of(const Account& account) {
+  return {account.username(), account.password(), account.private_key()};
+}
+
+std::vector<std::string> environment_of(const google::protobuf::RepeatedPtrField<std::string>& entries) {
+  return {entries.begin(), entries.end()};
+}
+
+awaitable<void> get_capabilities(Call& call) {
+  google::protobuf::Empty request;
+  if (!parse(call, request)) co_return;
+  Capabilities capabilities;
+  capabilities.add_values(Capabilities::Feature);
+  capabilities.add_values(Capabilities::Condition);
+  capabilities.add_values(Capabilities::Inject);
+  reply(call, capabilities);
+}
+
+awaitable<void> finish_deploy(Call& call, const Result<packages::DeployOutcome>& outcome) {
+  if (!outcome) {
+    call.finish(status_of(outcome.error()));
+    co_return;
+  }
+  ExecutorResponse response;
+  response.mutable_identifier()->set_value(outcome->identifier);
+  response.set_stdout(outcome->stdout_data);
+  response.set_stderr(outcome->stderr_data);
+  reply(call, response);
+}
+
+awaitable<void> create_feature(DeputyService& deputy, Call& call) {
+  Feature feature;
+  if (!parse(call, feature)) co_return;
+  packages::DeployRequest request{packages::ContentType::Feature,
+                                  feature.name(),
+                                  feature.virtual_machine_id(),
+                                  {feature.source().name(), feature.source().version()},
+                                  account_of(feature.account()),
+                                  environment_of(feature.environment())};
+  auto outcome = co_await deputy.deploy(std::move(request));
+  co_await finish_deploy(call, outcome);
+}
+
+awaitable<void> create_inject(DeputyService& deputy, Call& call) {
+  Inject inject;
+  if (!parse(call, inject)) co_return;
+  packages::DeployRequest request{packages::ContentType::Inject,
+                                  inject.name(),
+                                  inject.virtual_machine_id(),
+                                  {inject.source().name(), inject.source().version()},
+                                  account_of(inject.account()),
+                                  environment_of(inject.environment())};
+  auto outcome = co_await deputy.deploy(std::move(request));
+  co_await finish_deploy(call, outcome);
+}
+
+awaitable<void> delete_deployment(DeputyService& deputy, Call& call) {
+  Identifier identifier;
+  if (!parse(call, identifier)) co_return;
+  auto removed = co_await deputy.undeploy(identifier.value());
+  if (!removed) call.finish(status_of(removed.error()));
+  else reply(call, google::protobuf::Empty());
+}
+
+awaitable<void> create_condition(DeputyService& deputy, Call& call) {
+  Condition condition;
+  if (!parse(call, condition)) co_return;
+  packages::ConditionRequest request;
+  request.name = condition.name();
+  request.host = condition.virtual_machine_id();
+  request.account = account_of(condition.account());
+  if (condition.has_source() && !condition.source().name().empty())
+    request.source = packages::PackageSource{condition.source().name(), condition.source().version()};
+  request.command = condition.command();
+  request.interval = condition.interval();
+  request.environment = environment_of(condition.environment());
+  auto id = co_await deputy.create_condition(std::move(request));
+  if (!id) {
+    call.finish(status_of(id.error()));
+    co_return;
+  }
+  Identifier identifier;
+  identifier.set_value(*id);
+  reply(call, identifier);
+}
+
+// Values go out as the runner produces them until the client leaves or the
+// condition is deleted.
+awaitable<void> stream_condition(DeputyService& deputy, Call& call) {
+  Identifier identifier;
+  if (!parse(call, identifier)) co_return;
+  const std::string id = identifier.value();
+  auto closed = std::make_shared<bool>(false);
+  auto listener = [&call, id](const store::ConditionValue& value) {
+    ConditionStreamResponse response;
+    response.set_response(id);
+    response.set_command_return_value(static_cast<float>(value.value));
+    call.write(response.SerializeAsString());
+  };
+  auto closer = [&call, closed](const Error& why) {
+    *closed = true;
+    call.finish(status_of(why));
+  };
+  auto subscription = co_await deputy.subscribe(id, listener, closer);
+  if (!subscription) {
+    call.finish(status_of(subscription.error()));
+    co_return;
+  }
+  call.on_cancel([&deputy, &call, id, closed, number = *subscription] {
+    if (*closed) return;
+    *closed = true;
+    deputy.unsubscribe(id, number);
+    call.finish(::grpc::Status(::grpc::StatusCode::CANCELLED, "the client went away"));
+  });
+}
+
+awaitable<void> delete_condition(DeputyService& deputy, Call& call) {
+  Identifier identifier;
+  if (!parse(call, identifier)) co_return;
+  auto removed = co_await deputy.delete_condition(identifier.value());
+  if (!removed) call.finish(status_of(removed.error()));
+  else reply(call, google::protobuf::Empty());
+}
+
+}  // namespace
+
+std::map<std::string, Method> executor_methods(DeputyService& deputy) {
+  auto with = [&deputy](awaitable<void> (*method)(DeputyService&, Call&)) -> Method {
+    return [&deputy, method](Call& call) { return method(deputy, call); };
+  };
+  return {
+      {"/Capability/GetCapabilities", get_capabilities},
+      {"/FeatureService/create", with(create_feature)},
+      {"/FeatureService/delete", with(delete_deployment)},
+      {"/InjectService/create", with(create_inject)},
+      {"/InjectService/delete", with(delete_deployment)},
+      {"/ConditionService/create", with(create_condition)},
+      {"/ConditionService/stream", with(stream_condition)},
+      {"/ConditionService/delete", with(delete_condition)},
+  };
+}
+
+}  // namespace steward::api::grpc

@@ -1,0 +1,257 @@
+#include "packages/conditions.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "core/cancel.hpp"
+#include "core/clock.hpp"
+#include "core/strings.hpp"
+#include "sched/grid.hpp"
+#include "sched/scheduler.hpp"
+#include "transport/transport.hpp"
+
+namespace steward::packages {
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+constexpr std::size_t kOutputCap = 64 * 1024;
+
+// Logs the 1st, 2nd, 4th, 8th... occurrence: a broken condition stays visible
+// without one line per second.
+bool worth_logging(std::uint64_t count) { return (count & (count - 1)) == 0; }
+
+}  // namespace
+
+struct ConditionHub::Runner : std::enable_shared_from_this<Runner> {
+  Runner(asio::any_io_executor executor, ConditionSpec spec, std::shared_ptr<ConditionCounters> counters)
+      : spec(std::move(spec)), counters(std::move(counters)), timer(executor), run_ended(executor) {}
+
+  struct Subscriber {
+    Listener listener;
+    Closer closer;
+  };
+
+  ConditionSpec spec;
+  std::shared_ptr<ConditionCounters> counters;
+  std::map<std::uint64_t, Subscriber> subscribers;
+  asio::steady_timer timer;
+  asio::steady_timer run_ended;  // SleepAfterRun: woken when a run ends
+  CancelToken cancel = make_cancel_token();
+  bool stopped = false;
+  bool in_flight = false;
+  bool unreachable = false;
+
+  void stop(const std::string& reason) {
+    stopped = true;
+    timer.cancel();
+    run_ended.cancel();
+    cancel->cancel(reason);
+  }
+
+  void publish(const store::ConditionValue& value) {
+    auto listeners = subscribers;  // a listener may unsubscribe
+    for (auto& [_, subscriber] : listeners) subscriber.listener(value);
+  }
+
+  void record(const Result<transport::ExecOutcome>& outcome, store::Store& store) {
+    ConditionCounters& c = *counters;
+    ++c.runs;
+    if (!outcome) {
+      if (outcome.error().code == ErrorCode::Unreachable) {
+        ++c.skipped_unreachable;
+        if (!unreachable)
+          spdlog::info("condition {}: {} unreachable, skipping ticks until it is back: {}", spec.id,
+                       spec.target.name, outcome.error().message);
+        unreachable = true;
+      } else if (++c.failed; worth_logging(c.failed)) {
+        spdlog::warn("condition {}: cannot run on {} ({} times): {}", spec.id, spec.target.name, c.failed,
+                     outcome.error().message);
+      }
+      return;
+    }
+    if (unreachable) {
+      spdlog::info("condition {}: {} is reachable again after {} skipped ticks", spec.id, spec.target.name,
+                   c.skipped_unreachable);
+      unreachable = false;
+    }
+    const auto& out = *outcome;
+    if (out.exit_code != 0 || out.timed_out || out.cancelled) {
+      if (out.cancelled) return;
+      if (++c.failed; worth_logging(c.failed))
+        spdlog::warn("condition {}: command on {} {} ({} times): {}", spec.id, spec.target.name,
+                     out.timed_out ? "timed out" : "exited with " + std::to_string(out.exit_code), c.failed,
+                     trim(out.stderr_data).substr(0, 200));
+      return;
+    }
+    auto value = parse_condition_output(out.stdout_data);
+    if (!value) {
+      if (++c.unparsable; worth_logging(c.unparsable))
+        spdlog::warn("condition {}: output of {} is not a number ({} times): '{}'", spec.id, spec.target.name,
+                     c.unparsable, trim(out.stdout_data).substr(0, 80));
+      return;
+    }
+    if (*value < 0 || *value > 1) {
+      if (++c.clamped; worth_logging(c.clamped))
+        spdlog::warn("condition {}: value {} from {} is outside [0, 1]; clamped ({} times)", spec.id, *value,
+                     spec.target.name, c.clamped);
+      value = std::clamp(*value, 0.0, 1.0);
+    }
+    store::ConditionValue entry{unix_now(), *value};
+    ++c.values;
+    c.last = entry;
+    store.append_condition_value(spec.id, entry);
+    publish(entry);
+  }
+};
+
+namespace {
+
+struct RunnerContext {
+  sched::Scheduler& scheduler;
+  const transport::TransportRegistry& transports;
+  store::Store& store;
+  Pacing pacing;
+};
+
+awaitable<void> run_once(std::shared_ptr<ConditionHub::Runner> runner, RunnerContext context) {
+  const ConditionSpec& spec = runner->spec;
+  auto transport = context.transports.get(spec.target.connection);
+  if (!transport) {
+    runner->record(transport.error(), context.store);
+    co_return;
+  }
+  transport::ExecRequest request;
+  request.command = spec.command;
+  request.env = spec.environment;
+  request.timeout = std::max<std::chrono::milliseconds>(spec.interval * 2, std::chrono::seconds(10));
+  request.output_cap = kOutputCap;
+  auto outcome = co_await (*transport)->run(spec.target, std::move(request),
+                                            [](transport::Stream, std::string_view) {}, runner->cancel);
+  runner->record(outcome, context.store);
+}
+
+void start_run(const std::shared_ptr<ConditionHub::Runner>& runner, const RunnerContext& context) {
+  runner->in_flight = true;
+  const Target& target = runner->spec.target;
+  context.scheduler.submit(target.name, target.max_sessions, runner->counters->runs + 1,
+                           [runner, context](std::chrono::nanoseconds) -> awaitable<void> {
+                             if (!runner->stopped) co_await run_once(runner, context);
+                             runner->in_flight = false;
+                             runner->run_ended.cancel();
+                           });
+}
+
+awaitable<void> wait(asio::steady_timer& timer) {
+  boost::system::error_code ignored;
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+}
+
+awaitable<void> run_on_grid(std::shared_ptr<ConditionHub::Runner> runner, RunnerContext context) {
+  sched::TimeGrid grid(std::chrono::steady_clock::now(), runner->spec.interval);
+  while (!runner->stopped) {
+    runner->timer.expires_at(grid.next(std::chrono::steady_clock::now(), runner->counters->skipped_busy));
+    co_await wait(runner->timer);
+    if (runner->stopped) break;
+    if (runner->in_flight) {
+      ++runner->counters->skipped_busy;
+      continue;
+    }
+    start_run(runner, context);
+  }
+}
+
+awaitable<void> run_sleeping_after_each(std::shared_ptr<ConditionHub::Runner> runner, RunnerContext context) {
+  while (!runner->stopped) {
+    start_run(runner, context);
+    while (runner->in_flight && !runner->stopped) {
+      runner->run_ended.expires_at(asio::steady_timer::time_point::max());
+      co_await wait(runner->run_ended);
+    }
+    runner->timer.expires_after(runner->spec.interval);
+    co_await wait(runner->timer);
+  }
+}
+
+}  // namespace
+
+std::optional<double> parse_condition_output(std::string_view output) {
+  std::string text = trim(output);
+  if (auto newline = text.find_last_of('\n'); newline != std::string::npos) text = trim(text.substr(newline + 1));
+  std::string_view number = text;
+  if (number.starts_with('+')) number.remove_prefix(1);
+  if (number.empty()) return std::nullopt;
+  double value = 0;
+  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+  if (ec != std::errc() || end != number.data() + number.size() || !std::isfinite(value)) return std::nullopt;
+  return value;
+}
+
+ConditionHub::ConditionHub(asio::any_io_executor executor, sched::Scheduler& scheduler,
+                           const transport::TransportRegistry& transports, store::Store& store, Pacing pacing)
+    : executor_(std::move(executor)), scheduler_(scheduler), transports_(transports), store_(store),
+      pacing_(pacing) {}
+
+ConditionHub::~ConditionHub() { stop_all(make_error(ErrorCode::Unavailable, "server shutting down")); }
+
+std::uint64_t ConditionHub::subscribe(const ConditionSpec& spec, Listener listener, Closer closer) {
+  auto& runner = runners_[spec.id];
+  if (!runner) {
+    auto& counters = counters_[spec.id];
+    if (!counters) counters = std::make_shared<ConditionCounters>();
+    runner = std::make_shared<Runner>(executor_, spec, counters);
+    RunnerContext context{scheduler_, transports_, store_, pacing_};
+    if (pacing_ == Pacing::Grid) asio::co_spawn(executor_, run_on_grid(runner, context), asio::detached);
+    else asio::co_spawn(executor_, run_sleeping_after_each(runner, context), asio::detached);
+    spdlog::info("condition {}: runner started on {} every {} s", spec.id, spec.target.name, spec.interval.count());
+  }
+  std::uint64_t number = next_subscription_++;
+  runner->subscribers.emplace(number, Runner::Subscriber{std::move(listener), std::move(closer)});
+  return number;
+}
+
+void ConditionHub::unsubscribe(const std::string& id, std::uint64_t subscription) {
+  auto it = runners_.find(id);
+  if (it == runners_.end()) return;
+  auto runner = it->second;
+  runner->subscribers.erase(subscription);
+  if (!runner->subscribers.empty()) return;
+  runner->stop("no subscribers left");
+  runners_.erase(it);
+  spdlog::info("condition {}: runner stopped (no subscribers left)", id);
+}
+
+void ConditionHub::stop(const std::string& id, const Error& why) {
+  auto it = runners_.find(id);
+  if (it == runners_.end()) return;
+  auto runner = it->second;
+  runners_.erase(it);
+  runner->stop(why.message);
+  auto subscribers = std::move(runner->subscribers);
+  for (auto& [_, subscriber] : subscribers) subscriber.closer(why);
+}
+
+void ConditionHub::stop_all(const Error& why) {
+  while (!runners_.empty()) stop(runners_.begin()->first, why);
+}
+
+std::size_t ConditionHub::subscribers(const std::string& id) const {
+  auto it = runners_.find(id);
+  return it == runners_.end() ? 0 : it->second->subscribers.size();
+}
+
+std::optional<ConditionCounters> ConditionHub::counters(const std::string& id) const {
+  auto it = counters_.find(id);
+  if (it == counters_.end()) return std::nullopt;
+  return *it->second;
+}
+
+}  // namespace steward::packages

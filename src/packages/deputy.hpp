@@ -1,0 +1,101 @@
+#pragma once
+// What the Ranger executor's services do, independent of gRPC: deploy
+// features and injects (an `install` job on one inventory host, recorded
+// under the job's id so delete knows what to remove), and create, stream and
+// delete conditions. The REST API uses the same service. Loop-thread only.
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/array.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+#include "packages/conditions.hpp"
+#include "packages/package.hpp"
+
+namespace steward {
+namespace jobs { class JobService; }
+namespace inventory { class Inventory; }
+}  // namespace steward
+
+namespace steward::packages {
+
+// Credentials for one request; empty fields keep the inventory's. Never stored.
+struct Account {
+  std::string username;
+  std::string password;
+  std::string private_key;
+};
+
+struct PackageSource {
+  std::string name;
+  std::string version;
+};
+
+struct DeployRequest {
+  ContentType content = ContentType::Feature;  // Feature or Inject
+  std::string name;
+  std::string host;  // an inventory host (virtual_machine_id)
+  PackageSource source;
+  Account account;
+  std::vector<std::string> environment;  // KEY=VALUE
+};
+
+struct DeployOutcome {
+  std::string identifier;
+  std::string stdout_data;
+  std::string stderr_data;
+};
+
+struct ConditionRequest {
+  std::string name;
+  std::string host;
+  Account account;
+  std::optional<PackageSource> source;
+  std::string command;
+  int interval = 0;  // seconds; 0 takes the package's
+  std::vector<std::string> environment;
+};
+
+class DeputyService {
+ public:
+  DeputyService(jobs::JobService& jobs, const inventory::Inventory& inventory, store::Store& store,
+                ConditionHub& conditions, const Catalog& catalog);
+
+  // NotFound (host, package), InvalidArgument, Unreachable, or Internal with the action's error.
+  boost::asio::awaitable<Result<DeployOutcome>> deploy(DeployRequest request);
+  // Removes what the deployment installed. NotFound for an unknown identifier.
+  boost::asio::awaitable<Status> undeploy(const std::string& identifier);
+
+  boost::asio::awaitable<Result<std::string>> create_condition(ConditionRequest request);
+  // Values from now on go to `listener` until unsubscribe(); NotFound for an unknown condition.
+  boost::asio::awaitable<Result<std::uint64_t>> subscribe(const std::string& id, ConditionHub::Listener listener,
+                                                          ConditionHub::Closer closer);
+  void unsubscribe(const std::string& id, std::uint64_t subscription);
+  // Stops the runner, closes its streams and removes its files; values stay readable.
+  boost::asio::awaitable<Status> delete_condition(const std::string& id);
+
+  // Condition records with their live state and counters, oldest first.
+  boost::asio::awaitable<Result<boost::json::array>> list_conditions();
+  // The newest `limit` values, oldest first; NotFound for an unknown condition.
+  boost::asio::awaitable<Result<std::vector<store::ConditionValue>>> condition_values(const std::string& id,
+                                                                                      std::size_t limit);
+
+ private:
+  Result<Target> target_for(const std::string& host, const Account& account) const;
+  // Runs one job on one target and waits for it; a failed run is an error.
+  boost::asio::awaitable<Result<OpResult>> run_on(const Target& target, const std::string& operate,
+                                                  boost::json::object args, std::string& jid);
+  boost::asio::awaitable<Result<boost::json::object>> load(const std::string& kind, const std::string& id);
+  Result<ConditionSpec> spec_of(const boost::json::object& record) const;
+
+  jobs::JobService& jobs_;
+  const inventory::Inventory& inventory_;
+  store::Store& store_;
+  ConditionHub& conditions_;
+  const Catalog& catalog_;
+  std::map<std::string, Account> accounts_;  // per identifier, for this server's life only
+};
+
+}  // namespace steward::packages
