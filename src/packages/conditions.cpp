@@ -211,7 +211,8 @@ std::uint64_t ConditionHub::subscribe(const ConditionSpec& spec, Listener listen
     RunnerContext context{scheduler_, transports_, store_, pacing_};
     if (pacing_ == Pacing::Grid) asio::co_spawn(executor_, run_on_grid(runner, context), asio::detached);
     else asio::co_spawn(executor_, run_sleeping_after_each(runner, context), asio::detached);
-    spdlog::info("condition {}: runner started on {} every {} s", spec.id, spec.target.name, spec.interval.count());
+    spdlog::info("condition {}: runner started on {} every {} s", spec.id, spec.target.name,
+                 spec.interval.count() / 1000.0);
   }
   std::uint64_t number = next_subscription_++;
   runner->subscribers.emplace(number, Runner::Subscriber{std::move(listener), std::move(closer)});

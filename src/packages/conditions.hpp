@@ -36,7 +36,7 @@ struct ConditionSpec {
   Target target;  // with any per-request account applied
   std::string command;
   std::map<std::string, std::string> environment;
-  std::chrono::seconds interval{1};
+  std::chrono::milliseconds interval{1000};
 };
 
 struct ConditionCounters {
