@@ -3,7 +3,9 @@
 # process spawn, measured in the same run. Raw outputs go to bench/out/, a
 # markdown summary to bench/out/summary.md (copied into bench/RESULTS.md).
 # BENCH_DURATION (seconds per wrk run, default 10) shortens or lengthens it;
-# SSH_SIZES and SSH_REPEAT shape the SSH fan-out part (bench/ssh_fanout.py).
+# SSH_SIZES and SSH_REPEAT shape the SSH fan-out part (bench/ssh_fanout.py);
+# CONDITIONS_DURATION (seconds per pacing, default 300) the condition part
+# (bench/conditions_bench.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh bench
@@ -103,5 +105,9 @@ echo "== hostname on 10, 50, 100 SSH targets: steward against pdsh, parallel-ssh
 kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true; server_pid=""
 /usr/bin/python3 bench/ssh_fanout.py --sizes "${SSH_SIZES:-10,50,100}" --repeat "${SSH_REPEAT:-3}" --out "$OUT"
 { echo; cat "$OUT/ssh_summary.md"; } >> "$OUT/summary.md"
+
+echo "== 1,000 conditions at 1 s over gRPC: time grid against sleep-after-run, Feature create under load"
+/usr/bin/python3 bench/conditions_bench.py --duration "${CONDITIONS_DURATION:-300}" --out "$OUT"
+{ echo; cat "$OUT/conditions_summary.md"; } >> "$OUT/summary.md"
 echo
 cat "$OUT/summary.md"

@@ -26,7 +26,8 @@ namespace transport { class TransportRegistry; }
 
 namespace steward::packages {
 
-// Grid: run k is due at start + k * interval. SleepAfterRun: wait one interval
+// Grid: run k is due at start + phase + k * interval, the phase (less than
+// one interval) spread by the condition's id. SleepAfterRun: wait one interval
 // after each run ends, the way other executors pace conditions (kept to
 // measure the difference; see bench/).
 enum class Pacing { Grid, SleepAfterRun };
