@@ -42,6 +42,7 @@ struct RunState : std::enable_shared_from_this<RunState> {
         pid(child.pid),
         sink(std::move(chunk_sink)),
         cap(spec.output_cap),
+        keep_tail(spec.keep_tail),
         grace(spec.kill_grace) {}
 
   ~RunState() {
@@ -57,12 +58,8 @@ struct RunState : std::enable_shared_from_this<RunState> {
   void deliver(Stream which, std::string_view data) {
     auto& kept = which == Stream::Stdout ? outcome.stdout_data : outcome.stderr_data;
     auto& truncated = which == Stream::Stdout ? outcome.stdout_truncated : outcome.stderr_truncated;
-    std::size_t room = cap > kept.size() ? cap - kept.size() : 0;
-    std::size_t take = std::min(room, data.size());
-    if (take < data.size()) truncated = true;
-    if (take == 0) return;
-    kept.append(data.data(), take);
-    if (sink) sink(which, data.substr(0, take));
+    auto delivered = keep_within_cap(kept, truncated, data, cap, keep_tail);
+    if (sink && !delivered.empty()) sink(which, delivered);
   }
 
   // SIGTERM to the whole group now, SIGKILL after the grace period.
@@ -82,6 +79,7 @@ struct RunState : std::enable_shared_from_this<RunState> {
   pid_t pid;
   ChunkSink sink;
   std::size_t cap;
+  bool keep_tail;
   std::chrono::milliseconds grace;
   ProcessOutcome outcome;
   int open_streams = 2;
@@ -158,6 +156,25 @@ void close_all(RunState& state) {
 }
 
 }  // namespace
+
+std::string_view keep_within_cap(std::string& kept, bool& truncated, std::string_view chunk, std::size_t cap,
+                                 bool keep_tail) {
+  if (keep_tail) {
+    kept.append(chunk);
+    if (kept.size() > cap) {
+      kept.erase(0, kept.size() - cap);
+      truncated = true;
+    }
+    return chunk;
+  }
+  std::size_t room = cap > kept.size() ? cap - kept.size() : 0;
+  if (chunk.size() > room) {
+    truncated = true;
+    chunk = chunk.substr(0, room);
+  }
+  kept.append(chunk);
+  return chunk;
+}
 
 ProcessSpec shell_spec(std::string command) {
   ProcessSpec spec;

@@ -30,6 +30,7 @@ struct ProcessSpec {
   std::chrono::milliseconds timeout{0};  // 0: none
   std::chrono::milliseconds kill_grace{2000};  // SIGTERM to SIGKILL
   std::size_t output_cap = kDefaultOutputCap;  // per stream
+  bool keep_tail = false;  // over the cap, keep the newest bytes instead of the first
 };
 
 // `/bin/sh -c COMMAND`.
@@ -46,8 +47,15 @@ struct ProcessOutcome {
   bool stderr_truncated = false;
 };
 
-// Receives each chunk as it arrives, only the part within the cap.
+// Receives each chunk as it arrives, only the part within the cap (all of it
+// with keep_tail).
 using ChunkSink = std::function<void(Stream, std::string_view)>;
+
+// Adds a chunk to what is kept of one stream within `cap` bytes: the first
+// bytes, or the newest with `keep_tail`; sets `truncated` when any are
+// dropped. Returns what a ChunkSink gets. Every transport caps output this way.
+std::string_view keep_within_cap(std::string& kept, bool& truncated, std::string_view chunk, std::size_t cap,
+                                 bool keep_tail);
 
 // Errors: NotFound when argv[0] cannot be run, InvalidArgument for an empty
 // argv, Internal when the kernel refuses pipes or a process. A timeout or a

@@ -134,6 +134,7 @@ awaitable<void> run_once(std::shared_ptr<ConditionHub::Runner> runner, RunnerCon
   request.env = spec.environment;
   request.timeout = std::max<std::chrono::milliseconds>(spec.interval * 2, std::chrono::seconds(10));
   request.output_cap = kOutputCap;
+  request.keep_tail = true;
   auto outcome = co_await (*transport)->run(spec.target, std::move(request),
                                             [](transport::Stream, std::string_view) {}, runner->cancel);
   runner->record(outcome, context.store);

@@ -40,6 +40,7 @@ struct ExecRequest {
   std::string stdin_data;
   std::chrono::milliseconds timeout{0};  // 0: none
   std::size_t output_cap = exec::kDefaultOutputCap;
+  bool keep_tail = false;  // over the cap, keep the newest output (conditions read the last line)
 };
 
 // A file copied between the server and a target. The bytes go to a

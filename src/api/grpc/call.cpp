@@ -4,8 +4,10 @@
 
 namespace steward::api::grpc {
 
-Call::Call(::grpc::GenericCallbackServerContext* context, boost::asio::any_io_executor loop, Start start)
-    : context_(context), loop_(std::move(loop)), start_(std::move(start)) {
+Call::Call(::grpc::GenericCallbackServerContext* context, boost::asio::any_io_executor loop, Start start,
+           std::atomic<int>& live)
+    : context_(context), loop_(std::move(loop)), start_(std::move(start)), live_(live) {
+  ++live_;
   StartRead(&request_buffer_);
 }
 
@@ -74,6 +76,9 @@ void Call::on_cancel(std::function<void()> callback) {
   else loop_side_->on_cancel = std::move(callback);
 }
 
-void Call::OnDone() { delete this; }
+void Call::OnDone() {
+  --live_;
+  delete this;
+}
 
 }  // namespace steward::api::grpc

@@ -8,6 +8,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -24,7 +25,9 @@ class Call final : public ::grpc::ServerGenericBidiReactor {
   // Stream messages a slow client has not taken beyond this are dropped, oldest first.
   static constexpr std::size_t kMaxQueued = 256;
 
-  Call(::grpc::GenericCallbackServerContext* context, boost::asio::any_io_executor loop, Start start);
+  // `live` counts the calls not yet done (the server waits for them at shutdown).
+  Call(::grpc::GenericCallbackServerContext* context, boost::asio::any_io_executor loop, Start start,
+       std::atomic<int>& live);
 
   const std::string& method() const { return context_->method(); }
   const std::string& request() const { return request_; }
@@ -53,6 +56,7 @@ class Call final : public ::grpc::ServerGenericBidiReactor {
   ::grpc::GenericCallbackServerContext* context_;
   boost::asio::any_io_executor loop_;
   Start start_;
+  std::atomic<int>& live_;
   std::shared_ptr<LoopSide> loop_side_ = std::make_shared<LoopSide>();
   ::grpc::ByteBuffer request_buffer_;
   std::string request_;

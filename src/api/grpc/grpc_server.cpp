@@ -52,7 +52,7 @@ class GrpcServer::Impl final : public ::grpc::CallbackGenericService {
         }
         call.finish(::grpc::Status(::grpc::StatusCode::INTERNAL, "internal error"));
       });
-    });
+    }, live_calls_);
   }
 
   bool authorized(const ::grpc::GenericCallbackServerContext& context) const {
@@ -68,6 +68,7 @@ class GrpcServer::Impl final : public ::grpc::CallbackGenericService {
   std::map<std::string, Method> methods_;
   std::string expected_;
   bool auth_;
+  std::atomic<int> live_calls_{0};
   std::unique_ptr<::grpc::Server> server_;
 };
 
@@ -91,9 +92,14 @@ boost::asio::awaitable<void> GrpcServer::shutdown() {
   if (!impl_->server_) co_return;
   auto executor = co_await boost::asio::this_coro::executor;
   boost::asio::steady_timer done(executor, boost::asio::steady_timer::time_point::max());
-  // Shutdown blocks until running calls end, and their handlers need the loop.
+  // Waiting blocks, and the calls' handlers need the loop. gRPC's own
+  // Shutdown(deadline) would also wait for idle client connections, so wait
+  // for the calls here and then shut down at once.
   std::thread stopper([this, &done, executor] {
-    impl_->server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+    auto deadline = std::chrono::steady_clock::now() + kShutdownGrace;
+    while (impl_->live_calls_ > 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    impl_->server_->Shutdown(std::chrono::system_clock::now());
     boost::asio::post(executor, [&done] { done.cancel(); });
   });
   boost::system::error_code ignored;

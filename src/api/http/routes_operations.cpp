@@ -69,14 +69,15 @@ boost::json::object operation_args(boost::json::object body) {
   return body;
 }
 
-awaitable<Result<std::string>> start_job(ApiContext& context, const std::string& operate, boost::json::object body) {
+awaitable<Result<std::string>> start_job(ApiContext& context, std::string operate, boost::json::object body) {
   auto targets = resolve_targets(context.inventory, body);
   if (!targets) co_return targets.error();
   jobs::JobRequest request{operate, operation_args(std::move(body)), std::move(*targets)};
   co_return co_await context.jobs.submit(std::move(request));
 }
 
-awaitable<void> run_async(ApiContext& context, Exchange& exchange, const std::string& operate) {
+// `operate` by value: these coroutines start lazily, after a temporary argument is gone.
+awaitable<void> run_async(ApiContext& context, Exchange& exchange, std::string operate) {
   auto body = parse_object(exchange.request().body());
   if (!body) co_return co_await exchange.reply_error(body.error());
   auto jid = co_await start_job(context, operate, std::move(*body));
@@ -86,7 +87,7 @@ awaitable<void> run_async(ApiContext& context, Exchange& exchange, const std::st
   co_await exchange.reply(http::status::created, reply);
 }
 
-awaitable<void> run_blocking(ApiContext& context, Exchange& exchange, const std::string& operate) {
+awaitable<void> run_blocking(ApiContext& context, Exchange& exchange, std::string operate) {
   boost::json::object body;
   for (const auto& [key, value] : exchange.query()) {
     if (key != "timeout") body[key] = value;

@@ -28,6 +28,7 @@ class LocalTransport final : public Transport {
     spec.stdin_data = std::move(request.stdin_data);
     spec.timeout = request.timeout;
     spec.output_cap = request.output_cap;
+    spec.keep_tail = request.keep_tail;
     co_return co_await exec::run_process(std::move(spec), std::move(sink), std::move(cancel));
   }
 

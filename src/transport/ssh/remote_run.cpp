@@ -39,6 +39,7 @@ struct ChannelState {
   Connection* connection = nullptr;
   ChunkSink sink;
   std::size_t cap = 0;
+  bool keep_tail = false;
   MarkerReader marker;
   ExecOutcome outcome;
   bool eof = false;
@@ -50,14 +51,8 @@ struct ChannelState {
   void append(Stream stream, std::string_view bytes) {
     auto& kept = stream == Stream::Stdout ? outcome.stdout_data : outcome.stderr_data;
     auto& truncated = stream == Stream::Stdout ? outcome.stdout_truncated : outcome.stderr_truncated;
-    std::size_t room = cap > kept.size() ? cap - kept.size() : 0;
-    if (bytes.size() > room) {
-      truncated = true;
-      bytes = bytes.substr(0, room);
-    }
-    if (bytes.empty()) return;
-    kept.append(bytes);
-    if (sink) sink(stream, bytes);
+    auto delivered = exec::keep_within_cap(kept, truncated, bytes, cap, keep_tail);
+    if (sink && !delivered.empty()) sink(stream, delivered);
   }
 };
 
@@ -129,6 +124,7 @@ awaitable<RemoteRun> run_remote(Connection& connection, const std::string& scrip
   state.connection = &connection;
   state.sink = std::move(sink);
   state.cap = request.output_cap;
+  state.keep_tail = request.keep_tail;
   ssh_callbacks_init(&state.callbacks);
   state.callbacks.userdata = &state;
   state.callbacks.channel_data_function = on_data;
