@@ -127,6 +127,7 @@ awaitable<Result<DeployOutcome>> DeputyService::deploy(DeployRequest request) {
                              {"version", facts.at("version")},
                              {"installed", facts.at("installed")},
                              {"created", unix_now()}};
+  if (!request.to_entities.empty()) record["to_entities"] = json_strings(request.to_entities);
   if (auto saved = co_await store_.put_record(kDeployment, jid, record); !saved) co_return saved.error();
   if (has_credentials(request.account)) accounts_[jid] = request.account;
   co_return DeployOutcome{jid, installed->stdout_data, installed->stderr_data};

@@ -40,6 +40,7 @@ struct DeployRequest {
   PackageSource source;
   Account account;
   std::vector<std::string> environment;  // KEY=VALUE
+  std::vector<std::string> to_entities;  // an inject's audience; recorded only
 };
 
 struct DeployOutcome {

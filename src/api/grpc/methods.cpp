@@ -34,7 +34,7 @@ packages::Account account_of(const Account& account) {
   return {account.username(), account.password(), account.private_key()};
 }
 
-std::vector<std::string> environment_of(const google::protobuf::RepeatedPtrField<std::string>& entries) {
+std::vector<std::string> strings_of(const google::protobuf::RepeatedPtrField<std::string>& entries) {
   return {entries.begin(), entries.end()};
 }
 
@@ -60,15 +60,22 @@ awaitable<void> finish_deploy(Call& call, const Result<packages::DeployOutcome>&
   reply(call, response);
 }
 
+// Feature and Inject share the fields a deployment needs.
+template <typename Message>
+packages::DeployRequest deploy_request(packages::ContentType content, const Message& message) {
+  return {content,
+          message.name(),
+          message.virtual_machine_id(),
+          {message.source().name(), message.source().version()},
+          account_of(message.account()),
+          strings_of(message.environment()),
+          {}};
+}
+
 awaitable<void> create_feature(DeputyService& deputy, Call& call) {
   Feature feature;
   if (!parse(call, feature)) co_return;
-  packages::DeployRequest request{packages::ContentType::Feature,
-                                  feature.name(),
-                                  feature.virtual_machine_id(),
-                                  {feature.source().name(), feature.source().version()},
-                                  account_of(feature.account()),
-                                  environment_of(feature.environment())};
+  auto request = deploy_request(packages::ContentType::Feature, feature);
   auto outcome = co_await deputy.deploy(std::move(request));
   co_await finish_deploy(call, outcome);
 }
@@ -76,12 +83,8 @@ awaitable<void> create_feature(DeputyService& deputy, Call& call) {
 awaitable<void> create_inject(DeputyService& deputy, Call& call) {
   Inject inject;
   if (!parse(call, inject)) co_return;
-  packages::DeployRequest request{packages::ContentType::Inject,
-                                  inject.name(),
-                                  inject.virtual_machine_id(),
-                                  {inject.source().name(), inject.source().version()},
-                                  account_of(inject.account()),
-                                  environment_of(inject.environment())};
+  auto request = deploy_request(packages::ContentType::Inject, inject);
+  request.to_entities = strings_of(inject.to_entities());
   auto outcome = co_await deputy.deploy(std::move(request));
   co_await finish_deploy(call, outcome);
 }
@@ -105,7 +108,7 @@ awaitable<void> create_condition(DeputyService& deputy, Call& call) {
     request.source = packages::PackageSource{condition.source().name(), condition.source().version()};
   request.command = condition.command();
   request.interval = condition.interval();
-  request.environment = environment_of(condition.environment());
+  request.environment = strings_of(condition.environment());
   auto id = co_await deputy.create_condition(std::move(request));
   if (!id) {
     call.finish(status_of(id.error()));
