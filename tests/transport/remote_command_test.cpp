@@ -1,7 +1,13 @@
 #include "transport/ssh/remote_command.hpp"
+#include "transport/shell.hpp"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include <string>
 
@@ -58,10 +64,30 @@ TEST(MarkerReader, DropsChatterBeforeTheMarkerAndHandlesSplitChunks) {
   EXPECT_EQ(reader.feed("put\n"), "put\n");
 }
 
-TEST(KillGroupCommand, NamesTheGroupAndEscalates) {
-  auto command = kill_group_command(77, std::chrono::milliseconds(500));
-  EXPECT_NE(command.find("kill -TERM -- -77"), std::string::npos);
-  EXPECT_NE(command.find("kill -KILL -- -77"), std::string::npos);
+// Run by dash, Debian's /bin/sh, which refuses `kill -TERM -- -PGID`.
+TEST(KillGroupCommand, EndsTheWholeGroupUnderDash) {
+  pid_t leader = ::fork();
+  if (leader == 0) {
+    ::setsid();
+    ::execlp("sleep", "sleep", "30", nullptr);
+    ::_exit(127);
+  }
+  ASSERT_GT(leader, 0);
+  for (int i = 0; i < 200 && ::getpgid(leader) != leader; ++i) ::usleep(5000);
+  ASSERT_EQ(::getpgid(leader), leader);
+  std::string command = "dash -c " + shell_quote(kill_group_command(leader, std::chrono::milliseconds(300)));
+  int rc = std::system(command.c_str());
+  EXPECT_EQ(WEXITSTATUS(rc), 0);
+  int status = 0;
+  pid_t reaped = 0;
+  for (int i = 0; i < 200 && reaped == 0; ++i, ::usleep(5000)) reaped = ::waitpid(leader, &status, WNOHANG);
+  if (reaped == 0) {
+    ::kill(leader, SIGKILL);
+    ::waitpid(leader, &status, 0);
+    FAIL() << "the command left the group running";
+  }
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the group leader was not killed";
+  EXPECT_EQ(WTERMSIG(status), SIGTERM);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "transport/ssh/remote_command.hpp"
 #include "transport/ssh/remote_run.hpp"
 #include "transport/ssh/sftp.hpp"
+#include "transport/shell.hpp"
 
 namespace steward::transport::ssh {
 

@@ -4,6 +4,8 @@
 
 #include <cctype>
 
+#include "transport/shell.hpp"
+
 namespace steward::transport::ssh {
 namespace {
 
@@ -11,32 +13,13 @@ constexpr std::string_view kMarker = "@steward-pgid:";
 // A login shell that prints more than this before the marker is broken.
 constexpr std::size_t kMaxHead = 64 * 1024;
 
-bool is_identifier(std::string_view name) {
-  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
-  for (char c : name)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
-  return true;
-}
-
 }  // namespace
 
-std::string shell_quote(std::string_view text) {
-  std::string quoted = "'";
-  for (char c : text) {
-    if (c == '\'') {
-      quoted += "'\\''";
-    } else {
-      quoted += c;
-    }
-  }
-  quoted += '\'';
-  return quoted;
-}
 
 Result<std::string> wrap_remote_command(const ExecRequest& request) {
   std::string script = fmt::format("echo \"{}$$\"", kMarker);
   for (const auto& [name, value] : request.env) {
-    if (!is_identifier(name)) {
+    if (!is_shell_identifier(name)) {
       return make_error(ErrorCode::InvalidArgument, "environment name is not valid: " + shell_quote(name));
     }
     script += fmt::format("; export {}={}", name, shell_quote(value));
@@ -56,9 +39,10 @@ Result<std::string> wrap_remote_command(const ExecRequest& request) {
 std::string kill_group_command(long pgid, std::chrono::milliseconds grace) {
   const int polls = static_cast<int>(std::max<long>(1, grace.count() / 100));
   return fmt::format(
-      "kill -TERM -- -{0} 2>/dev/null; i=0; "
-      "while kill -0 -- -{0} 2>/dev/null && [ $i -lt {1} ]; do sleep 0.1; i=$((i+1)); done; "
-      "kill -KILL -- -{0} 2>/dev/null; exit 0",
+      // `kill -s SIG`: dash (a common /bin/sh and login shell) refuses `kill -TERM -- -PGID`.
+      "kill -s TERM -- -{0} 2>/dev/null; i=0; "
+      "while kill -s 0 -- -{0} 2>/dev/null && [ $i -lt {1} ]; do sleep 0.1; i=$((i+1)); done; "
+      "kill -s KILL -- -{0} 2>/dev/null; exit 0",
       pgid, polls);
 }
 

@@ -14,9 +14,6 @@
 
 namespace steward::transport::ssh {
 
-// POSIX sh single-quoting: any byte string becomes one word.
-std::string shell_quote(std::string_view text);
-
 // InvalidArgument for an environment name that is not a shell identifier.
 Result<std::string> wrap_remote_command(const ExecRequest& request);
 
