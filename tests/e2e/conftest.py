@@ -485,6 +485,15 @@ def api(server):
     return Api(server)
 
 
+@pytest.fixture(scope="module")
+def executor(server):
+    """A gRPC client (Ranger executor API) of a server started with grpc=True."""
+    from executor_client import Executor  # imports grpc, which only these tests need
+    client = Executor(server.grpc_addr)
+    yield client
+    client.close()
+
+
 @pytest.fixture
 def reap():
     """reap(pid): SIGKILL that pid (a command a test started) at teardown if still alive,

@@ -17,7 +17,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from conftest import Api, Server, free_port, qs, wait_for
+from conftest import Server, free_port, qs, wait_for
 from deputy_packages import Shelf, StreamReader, assert_rpc_error, mode_of, rpc_error
 from executor_client import Executor, common_pb2
 from sshd import SshFleet, Sshd
@@ -53,18 +53,6 @@ def server(tmp_root, shelf, fleet):
                  extra_args=["--packages", str(shelf.root)]).start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def api(server):
-    return Api(server)
-
-
-@pytest.fixture(scope="module")
-def executor(server):
-    client = Executor(server.grpc_addr)
-    yield client
-    client.close()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import grpc
 import pytest
 
-from conftest import JOB_DONE, JOB_FAILURE, OP_CHANGED, Api, Server, free_port, qs, wait_for
+from conftest import JOB_DONE, JOB_FAILURE, OP_CHANGED, Server, free_port, qs, wait_for
 from deputy_packages import Shelf, assert_rpc_error, mode_of, rpc_error
 from executor_client import Executor, capability_pb2, common_pb2
 from sshd import SshFleet, Sshd, ensure_test_user, free_port_on, keygen
@@ -108,18 +108,6 @@ def server(root, inventory, shelf):
                        extra_args=["--packages", str(shelf.root)]), **WAIT_ENV)
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def api(server):
-    return Api(server)
-
-
-@pytest.fixture(scope="module")
-def executor(server):
-    client = Executor(server.grpc_addr)
-    yield client
-    client.close()
 
 
 def job_of(api, identifier):

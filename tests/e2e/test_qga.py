@@ -10,16 +10,15 @@ server shares one connection between them.
 import hashlib
 import os
 import signal
-import subprocess
 import threading
 import time
-import uuid
 
 import pytest
 
-from conftest import (JOB_DONE, JOB_FAILURE, OP_CHANGED, OP_FAILED, OP_OK, OP_UNREACHABLE, Api, Server, qs,
-                      wait_for)
+from conftest import JOB_DONE, JOB_FAILURE, OP_CHANGED, OP_FAILED, OP_OK, OP_UNREACHABLE, Server, qs
 from qemu_ga import QemuGa
+from transport_contract import (check_cancel_kills_the_process_tree, check_output_cap,
+                                check_timeout_kills_the_process_tree, one)
 
 MiB = 1 << 20
 
@@ -47,24 +46,10 @@ def server(tmp_root, agent):
 
 
 @pytest.fixture(scope="module")
-def api(server):
-    return Api(server)
-
-
-@pytest.fixture(scope="module")
 def files_dir(server):
     path = server.data_dir / "files"
     assert path.is_dir(), "the server creates its files dir"
     return path
-
-
-def one(job, host):
-    return job["return_data"][host]
-
-
-def pids_with(tag):
-    out = subprocess.run(["pgrep", "-f", tag], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
 
 
 def sha256_of(path):
@@ -131,38 +116,20 @@ def test_two_names_of_one_vm_share_the_connection(api):
 
 
 def test_output_cap_applies(api):
-    job = api.run("/execute", {"targets": ["vm1"], "cmd": "head -c 3000000 /dev/zero | tr '\\0' x; echo done >&2"},
-                  timeout=60)
-    e = one(job, "vm1")
-    assert e["status"] == OP_CHANGED, {k: v for k, v in e.items() if k != "stdout"}
-    assert len(e["stdout"]) == 1 << 20 and e.get("stdout_truncated") is True
-    assert e["stderr"] == "done\n"
+    check_output_cap(api, "vm1", 3000000)
+
 
 
 # ---------------------------------------------------------------- timeout and cancel
 
 def test_timeout_kills_the_process_tree(api):
-    tag = f"steward-e2e-{uuid.uuid4().hex[:8]}"
-    t0 = time.monotonic()
-    job = api.run("/execute", {"targets": ["vm1"], "timeout": 1,
-                               "cmd": f"sh -c 'sleep 100; echo {tag}' & sleep 101; echo {tag}"})
-    assert time.monotonic() - t0 < 10, "timeout of 1 s not enforced"
-    e = one(job, "vm1")
-    assert e["status"] == OP_FAILED and "time" in (e.get("error") or "").lower(), e
-    wait_for(lambda: not pids_with(tag), timeout=5, what=f"processes with {tag} gone")
+    check_timeout_kills_the_process_tree(api, "vm1")
+
 
 
 def test_cancel_kills_the_process_tree(api):
-    tag = f"steward-e2e-{uuid.uuid4().hex[:8]}"
-    jid = api.submit("/execute", {"targets": ["vm1"], "cmd": f"sh -c 'sleep 100; echo {tag}' & wait"})
-    wait_for(lambda: pids_with(tag), timeout=10, what="the command to start")
-    r = api.post(f"/jobs/{jid}/cancel")
-    assert r.status == 200, r
-    e = one(r.body, "vm1")
-    assert e["status"] == OP_FAILED and "cancel" in (e.get("error") or "").lower(), r.body
-    wait_for(lambda: not pids_with(tag), timeout=5, what=f"processes with {tag} gone")
-    job = api.run("/execute", {"targets": ["vm1"], "cmd": "echo again"})
-    assert one(job, "vm1")["stdout"] == "again\n", job
+    check_cancel_kills_the_process_tree(api, "vm1")
+
 
 
 # ---------------------------------------------------------------- files

@@ -10,7 +10,6 @@ import pytest
 
 from conftest import Api, Server
 from deputy_packages import Shelf, StreamReader, assert_rpc_error, mode_of, rpc_error
-from executor_client import Executor
 from qemu_ga import QemuGa
 
 Code = grpc.StatusCode
@@ -35,13 +34,6 @@ def server(tmp_root, agent, shelf):
                  extra_args=["--packages", str(shelf.root)]).start()
     yield srv
     assert srv.stop() == 0, srv.log_tail()
-
-
-@pytest.fixture(scope="module")
-def executor(server):
-    client = Executor(server.grpc_addr)
-    yield client
-    client.close()
 
 
 def test_feature_is_installed_run_and_removed_through_the_guest_agent(executor, shelf):

@@ -9,13 +9,14 @@ import os
 import subprocess
 import threading
 import time
-import uuid
 
 import pytest
 
 from conftest import (JOB_DONE, JOB_FAILURE, OP_CHANGED, OP_FAILED, OP_OK, OP_UNREACHABLE, Api, Server,
                       free_port, qs, wait_for)
 from sshd import SshFleet, Sshd, ensure_test_user, fingerprint, keygen
+from transport_contract import (check_cancel_kills_the_process_tree, check_output_cap,
+                                check_timeout_kills_the_process_tree, one, pids_with)
 
 FLEET_SIZE = 50
 # Addresses of the single-purpose sshds, after the fleet's.
@@ -88,16 +89,6 @@ def api(server):
     return Api(server)
 
 
-def one(job, host):
-    return job["return_data"][host]
-
-
-def remote_pids(tag):
-    """Pids of processes whose command line holds tag (sshd runs on this machine)."""
-    out = subprocess.run(["pgrep", "-f", tag], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
-
-
 # ---------------------------------------------------------------- execution
 
 def test_key_auth_runs_command_on_the_target(api, fleet):
@@ -156,39 +147,20 @@ def test_fifty_targets_in_one_job(api, fleet):
 
 
 def test_output_cap_applies(api):
-    job = api.run("/execute", {"targets": ["t05"], "cmd": "head -c 5000000 /dev/zero | tr '\\0' x; echo done >&2"},
-                  timeout=60)
-    e = one(job, "t05")
-    assert e["status"] == OP_CHANGED, {k: v for k, v in e.items() if k != "stdout"}
-    assert len(e["stdout"]) == 1 << 20 and e.get("stdout_truncated") is True
-    assert e["stderr"] == "done\n"
+    check_output_cap(api, "t05", 5000000)
+
 
 
 # ---------------------------------------------------------------- timeout and cancel
 
 def test_timeout_kills_remote_process_tree(api):
-    tag = f"steward-e2e-{uuid.uuid4().hex[:8]}"
-    t0 = time.monotonic()
-    job = api.run("/execute", {"targets": ["t06"], "timeout": 1,
-                               "cmd": f"sh -c 'sleep 100; echo {tag}' & sleep 101; echo {tag}"})
-    assert time.monotonic() - t0 < 10, "timeout of 1 s not enforced"
-    e = one(job, "t06")
-    assert e["status"] == OP_FAILED and "time" in (e.get("error") or "").lower(), e
-    wait_for(lambda: not remote_pids(tag), timeout=5, what=f"remote processes with {tag} gone")
+    check_timeout_kills_the_process_tree(api, "t06")
+
 
 
 def test_cancel_kills_remote_process_tree(api):
-    tag = f"steward-e2e-{uuid.uuid4().hex[:8]}"
-    jid = api.submit("/execute", {"targets": ["t07"], "cmd": f"sh -c 'sleep 100; echo {tag}' & wait"})
-    wait_for(lambda: remote_pids(tag), timeout=10, what="the remote command to start")
-    r = api.post(f"/jobs/{jid}/cancel")
-    assert r.status == 200, r
-    e = one(r.body, "t07")
-    assert e["status"] == OP_FAILED and "cancel" in (e.get("error") or "").lower(), r.body
-    wait_for(lambda: not remote_pids(tag), timeout=5, what=f"remote processes with {tag} gone")
-    # The connection stays usable after a cancel.
-    job = api.run("/execute", {"targets": ["t07"], "cmd": "echo again"})
-    assert one(job, "t07")["stdout"] == "again\n", job
+    check_cancel_kills_the_process_tree(api, "t07")
+
 
 
 # ---------------------------------------------------------------- failures
@@ -249,7 +221,7 @@ def test_changed_host_key_is_refused_naming_both_fingerprints(api, server, fleet
 
 def test_sshd_stopped_mid_command_then_pool_recovers(api, fleet, extra_sshds):
     jid = api.submit("/execute", {"targets": ["outage"], "cmd": "sleep 30"})
-    wait_for(lambda: remote_pids("sleep 30"), timeout=10, what="the remote sleep to start")
+    wait_for(lambda: pids_with("sleep 30"), timeout=10, what="the remote sleep to start")
     extra_sshds["outage"].stop()
     t0 = time.monotonic()
     job = api.wait_job(jid, timeout=20)
