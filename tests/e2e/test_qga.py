@@ -10,7 +10,6 @@ server shares one connection between them.
 import hashlib
 import os
 import signal
-import threading
 import time
 
 import pytest
@@ -18,7 +17,7 @@ import pytest
 from conftest import JOB_DONE, JOB_FAILURE, OP_CHANGED, OP_FAILED, OP_OK, OP_UNREACHABLE, Server, qs
 from qemu_ga import QemuGa
 from transport_contract import (check_cancel_kills_the_process_tree, check_output_cap,
-                                check_timeout_kills_the_process_tree, one)
+                                check_timeout_kills_the_process_tree, one, RssPeak, rss_kib)
 
 MiB = 1 << 20
 
@@ -154,34 +153,6 @@ def test_copy_and_fetch_round_trip(api, files_dir, tmp_root):
     assert e["status"] == OP_CHANGED and e["stdout"] == f"{expected}  {fetched}\n", e
     assert sha256_of(fetched) == expected
     assert oct(fetched.stat().st_mode & 0o7777) == "0o640", "fetch keeps the source's mode"
-
-
-def rss_kib(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-class RssPeak(threading.Thread):
-    """Highest VmRSS (KiB) of a process while in the with-block."""
-
-    def __init__(self, pid):
-        super().__init__(daemon=True)
-        self.pid, self.peak, self.done = pid, 0, threading.Event()
-
-    def run(self):
-        while not self.done.is_set():
-            self.peak = max(self.peak, rss_kib(self.pid))
-            time.sleep(0.02)
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.done.set()
-        self.join()
 
 
 def test_big_files_are_streamed(api, server, files_dir, tmp_root):

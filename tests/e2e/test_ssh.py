@@ -7,7 +7,6 @@ outage tests get sshds of their own so they cannot disturb the others.
 import hashlib
 import os
 import subprocess
-import threading
 import time
 
 import pytest
@@ -16,7 +15,7 @@ from conftest import (JOB_DONE, JOB_FAILURE, OP_CHANGED, OP_FAILED, OP_OK, OP_UN
                       free_port, qs, wait_for)
 from sshd import SshFleet, Sshd, ensure_test_user, fingerprint, keygen
 from transport_contract import (check_cancel_kills_the_process_tree, check_output_cap,
-                                check_timeout_kills_the_process_tree, one, pids_with)
+                                check_timeout_kills_the_process_tree, one, pids_with, RssPeak, rss_kib)
 
 FLEET_SIZE = 50
 # Addresses of the single-purpose sshds, after the fleet's.
@@ -250,34 +249,6 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
-def rss_kib(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-class RssSampler(threading.Thread):
-    """Highest VmRSS (KiB) of a process while running."""
-
-    def __init__(self, pid):
-        super().__init__(daemon=True)
-        self.pid, self.peak, self.done = pid, 0, threading.Event()
-
-    def run(self):
-        while not self.done.is_set():
-            self.peak = max(self.peak, rss_kib(self.pid))
-            time.sleep(0.02)
-
-    def __exit__(self, *exc):
-        self.done.set()
-        self.join()
-
-    def __enter__(self):
-        self.start()
-        return self
-
-
 @pytest.fixture(scope="module")
 def files_dir(server):
     path = server.data_dir / "files"
@@ -295,7 +266,7 @@ def test_copy_and_fetch_200_mib_streamed(api, server, files_dir, tmp_root):
     remote_dir.mkdir()
     dest = remote_dir / "big.bin"
     before = rss_kib(server.proc.pid)
-    with RssSampler(server.proc.pid) as put_memory:
+    with RssPeak(server.proc.pid) as put_memory:
         job = api.run("/copy", {"targets": ["t09"], "src": "big.bin", "dest": str(dest), "mode": "0640"}, timeout=120)
     e = one(job, "t09")
     assert e["status"] == OP_CHANGED, e
@@ -304,7 +275,7 @@ def test_copy_and_fetch_200_mib_streamed(api, server, files_dir, tmp_root):
     assert oct(dest.stat().st_mode & 0o7777) == "0o640"
     assert os.listdir(remote_dir) == ["big.bin"], "no temporary file left behind"
 
-    with RssSampler(server.proc.pid) as get_memory:
+    with RssPeak(server.proc.pid) as get_memory:
         job = api.run("/fetch", {"targets": ["t09"], "src": str(dest), "dest": "back"}, timeout=120)
     e = one(job, "t09")
     fetched = files_dir / "back" / "t09" / "big.bin"

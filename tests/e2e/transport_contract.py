@@ -4,6 +4,7 @@ here), so processes a command left behind are visible to pgrep.
 """
 
 import subprocess
+import threading
 import time
 import uuid
 
@@ -52,3 +53,31 @@ def check_cancel_kills_the_process_tree(api, host):
     # The target stays usable after a cancel.
     job = api.run("/execute", {"targets": [host], "cmd": "echo again"})
     assert one(job, host)["stdout"] == "again\n", job
+
+
+def rss_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class RssPeak(threading.Thread):
+    """Highest VmRSS (KiB) of a process while in the with-block."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.done = pid, 0, threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            self.peak = max(self.peak, rss_kib(self.pid))
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.join()
