@@ -82,6 +82,11 @@ Result<int> GrpcServer::listen(const std::string& address) {
   int port = 0;
   builder.AddListeningPort(address, ::grpc::InsecureServerCredentials(), &port);
   builder.RegisterCallbackGenericService(impl_.get());
+  // A client that vanished without closing (host down, network cut) is found
+  // by keepalive pings, so its condition streams end and runners stop.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   impl_->server_ = builder.BuildAndStart();
   if (!impl_->server_ || port == 0)
     return make_error(ErrorCode::InvalidArgument, "cannot listen for gRPC on " + address);
