@@ -37,6 +37,7 @@ namespace {
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
 constexpr std::chrono::hours kPrunePeriod{1};
+constexpr std::chrono::minutes kValuePrunePeriod{10};
 
 int fail(const std::string& message) {
   spdlog::critical("{}", message);
@@ -200,6 +201,9 @@ int serve(const ServeSettings& settings) {
     publish_address(settings, "http.addr", address_text(*endpoint));
     spdlog::info("steward {} serving the REST API on http://{}:{} ({} hosts in the inventory)", STEWARD_VERSION,
                  endpoint->address().to_string(), endpoint->port(), inventory->hosts().size());
+    asio::co_spawn(io, deputy.prune_values_periodically(std::chrono::hours(settings.condition_values_hours),
+                                                        kValuePrunePeriod),
+                   asio::detached);
     co_await jobs.prune_periodically(std::chrono::hours(24) * settings.retention_days, kPrunePeriod);
   }, asio::detached);
 
@@ -216,6 +220,7 @@ int serve(const ServeSettings& settings) {
     http.stop_accepting();
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
       conditions.stop_all(make_error(ErrorCode::Unavailable, "the server is shutting down"));
+      deputy.stop();
       co_await jobs.shutdown(std::chrono::seconds(settings.grace_seconds));
       if (grpc) co_await grpc->shutdown();
       http.close_all();

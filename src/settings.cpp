@@ -103,6 +103,8 @@ ServeSettingsParser::ServeSettingsParser(CLI::App& cmd) : binder_(std::make_uniq
   number("retention-days", nullptr, s.retention_days, 1, "finished jobs older than this are deleted");
   number("idle-timeout", nullptr, s.idle_timeout_seconds, 1, "seconds an idle HTTP connection stays open");
   number("max-body-kib", nullptr, s.body_limit_kib, 1, "largest request body accepted, in KiB");
+  number("condition-values-hours", nullptr, s.condition_values_hours, 1,
+         "condition values older than this many hours are deleted (checked every 10 minutes)");
   number("hypervisor-wait-timeout", "HYPERVISOR_WAIT_TIMEOUT", s.hypervisor_wait_timeout, 1,
          "seconds to wait for a target a feature rebooted");
   number("hypervisor-wait-interval", "HYPERVISOR_WAIT_INTERVAL", s.hypervisor_wait_interval, 1,

@@ -32,6 +32,7 @@ struct ServeSettings {
   int retention_days = 7;
   int idle_timeout_seconds = 60;
   int body_limit_kib = 1024;
+  int condition_values_hours = 24;  // condition values older than this are deleted
   int hypervisor_wait_timeout = 300;  // seconds to wait for a rebooted target
   int hypervisor_wait_interval = 5;
   std::string condition_pacing = "grid";  // or "sleep" (sleep an interval after each run; for comparisons)

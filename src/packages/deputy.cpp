@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "core/clock.hpp"
@@ -272,6 +275,26 @@ awaitable<Result<std::vector<store::ConditionValue>>> DeputyService::condition_v
   if (!record) co_return record.error();
   if (!*record) co_return make_error(ErrorCode::NotFound, "no condition with identifier '" + id + "'");
   co_return co_await store_.load_condition_values(id, limit);
+}
+
+awaitable<void> DeputyService::prune_values_periodically(std::chrono::seconds retention,
+                                                        std::chrono::seconds period) {
+  auto executor = co_await boost::asio::this_coro::executor;
+  prune_timer_ = std::make_shared<boost::asio::steady_timer>(executor);
+  auto timer = prune_timer_;
+  while (!stopping_) {
+    auto pruned = co_await store_.prune_condition_values(unix_now() - static_cast<double>(retention.count()));
+    if (!pruned) spdlog::warn("pruning old condition values failed: {}", pruned.error().message);
+    else if (*pruned > 0) spdlog::info("pruned {} condition values older than {} s", *pruned, retention.count());
+    timer->expires_after(period);
+    auto [ec] = co_await timer->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (ec) break;
+  }
+}
+
+void DeputyService::stop() {
+  stopping_ = true;
+  if (prune_timer_) prune_timer_->cancel();
 }
 
 }  // namespace steward::packages

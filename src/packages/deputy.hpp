@@ -4,7 +4,11 @@
 // under the job's id so delete knows what to remove), and create, stream and
 // delete conditions. The REST API uses the same service. Loop-thread only.
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json/array.hpp>
+
+#include <chrono>
+#include <memory>
 
 #include <map>
 #include <string>
@@ -83,6 +87,11 @@ class DeputyService {
   boost::asio::awaitable<Result<std::vector<store::ConditionValue>>> condition_values(const std::string& id,
                                                                                       std::size_t limit);
 
+  // Deletes condition values older than `retention`, every `period`, until stop().
+  boost::asio::awaitable<void> prune_values_periodically(std::chrono::seconds retention,
+                                                         std::chrono::seconds period);
+  void stop();
+
  private:
   Result<Target> target_for(const std::string& host, const Account& account) const;
   // Runs one job on one target and waits for it; a failed run is an error.
@@ -97,6 +106,8 @@ class DeputyService {
   ConditionHub& conditions_;
   const Catalog& catalog_;
   std::map<std::string, Account> accounts_;  // per identifier, for this server's life only
+  std::shared_ptr<boost::asio::steady_timer> prune_timer_;
+  bool stopping_ = false;
 };
 
 }  // namespace steward::packages

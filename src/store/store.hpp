@@ -79,11 +79,13 @@ class Store {
   // False when unknown.
   virtual boost::asio::awaitable<Result<bool>> delete_record(const std::string& kind, const std::string& id) = 0;
 
-  // Fire-and-forget, like append_output. prune() also drops values older than its cut-off.
+  // Fire-and-forget, like append_output.
   virtual void append_condition_value(const std::string& condition, const ConditionValue& value) = 0;
   // The newest `limit` values, oldest first.
   virtual boost::asio::awaitable<Result<std::vector<ConditionValue>>> load_condition_values(
       const std::string& condition, std::size_t limit) = 0;
+  // Deletes values recorded before `before` (Unix seconds); returns how many.
+  virtual boost::asio::awaitable<Result<std::size_t>> prune_condition_values(double before) = 0;
 
   // Completes when every write called before it is durable.
   virtual boost::asio::awaitable<Status> flush() = 0;

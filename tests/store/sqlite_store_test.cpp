@@ -144,6 +144,41 @@ TEST_F(SqliteStoreTest, DuplicateJidIsAnError) {
   EXPECT_FALSE(second.ok());
 }
 
+TEST_F(SqliteStoreTest, RecordsReplaceKeepOrderAndDelete) {
+  ASSERT_TRUE(run_sync(store_->put_record("condition", "b", {{"id", "b"}, {"v", 1}})).ok());
+  ASSERT_TRUE(run_sync(store_->put_record("condition", "a", {{"id", "a"}})).ok());
+  ASSERT_TRUE(run_sync(store_->put_record("deployment", "a", {{"id", "other kind"}})).ok());
+  ASSERT_TRUE(run_sync(store_->put_record("condition", "b", {{"id", "b"}, {"v", 2}})).ok());
+  reopen();
+  auto listed = run_sync(store_->list_records("condition"));
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].at("id").as_string(), "b");  // first put first, even after a replace
+  EXPECT_EQ((*listed)[0].at("v").as_int64(), 2);
+  auto other = run_sync(store_->get_record("deployment", "a"));
+  ASSERT_TRUE(other.ok() && other->has_value());
+  EXPECT_EQ((**other).at("id").as_string(), "other kind");
+  EXPECT_TRUE(*run_sync(store_->delete_record("condition", "a")));
+  EXPECT_FALSE(*run_sync(store_->delete_record("condition", "a")));
+  EXPECT_FALSE(run_sync(store_->get_record("condition", "a"))->has_value());
+}
+
+TEST_F(SqliteStoreTest, ConditionValuesNewestFirstLimitAndPrune) {
+  for (int i = 1; i <= 5; ++i) store_->append_condition_value("c1", {100.0 * i, i / 10.0});
+  store_->append_condition_value("c2", {150, 0.9});
+  ASSERT_TRUE(run_sync(store_->flush()).ok());
+  auto newest = run_sync(store_->load_condition_values("c1", 3));
+  ASSERT_TRUE(newest.ok());
+  ASSERT_EQ(newest->size(), 3u);
+  EXPECT_EQ((*newest)[0].at, 300);  // the newest three, oldest first
+  EXPECT_EQ((*newest)[2].value, 0.5);
+  auto pruned = run_sync(store_->prune_condition_values(250));
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_EQ(*pruned, 3u);  // c1 at 100 and 200, c2 at 150
+  EXPECT_EQ(run_sync(store_->load_condition_values("c1", 10))->size(), 3u);
+  EXPECT_TRUE(run_sync(store_->load_condition_values("c2", 10))->empty());
+}
+
 TEST(StoreRegistry, UnknownSchemeNamesSupportedOnes) {
   auto opened = open_store({"mysql://x", "/tmp"});
   ASSERT_FALSE(opened.ok());

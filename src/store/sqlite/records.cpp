@@ -74,10 +74,11 @@ Result<std::vector<ConditionValue>> select_condition_values(sqlite3* db, const s
   return values;
 }
 
-Status delete_condition_values_before(sqlite3* db, double before) {
+Result<std::size_t> delete_condition_values_before(sqlite3* db, double before) {
   Statement q(db, "DELETE FROM condition_values WHERE at < ?");
   q.bind(1, before);
-  return q.run();
+  if (auto s = q.run(); !s) return s.error();
+  return static_cast<std::size_t>(sqlite3_changes(db));
 }
 
 }  // namespace steward::store

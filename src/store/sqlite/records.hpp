@@ -21,6 +21,6 @@ Result<bool> delete_record_row(sqlite3* db, const std::string& kind, const std::
 Status insert_condition_value(sqlite3* db, const std::string& condition, const ConditionValue& value);
 Result<std::vector<ConditionValue>> select_condition_values(sqlite3* db, const std::string& condition,
                                                             std::size_t limit);
-Status delete_condition_values_before(sqlite3* db, double before);
+Result<std::size_t> delete_condition_values_before(sqlite3* db, double before);
 
 }  // namespace steward::store

@@ -250,7 +250,6 @@ class SqliteStore final : public Store {
         if (auto s = q.run(); !s) return s.error();
         if (auto s = delete_children(db, jid); !s) return s.error();
       }
-      if (auto s = delete_condition_values_before(db, finished_before); !s) return s.error();
       return doomed.size();
     });
   }
@@ -288,6 +287,10 @@ class SqliteStore final : public Store {
                                                                        std::size_t limit) override {
     return reader_.call<Result<std::vector<ConditionValue>>>(
         [condition, limit](sqlite3* db) { return select_condition_values(db, condition, limit); });
+  }
+
+  awaitable<Result<std::size_t>> prune_condition_values(double before) override {
+    return writer_.call<Result<std::size_t>>([before](sqlite3* db) { return delete_condition_values_before(db, before); });
   }
 
   awaitable<Status> flush() override {
