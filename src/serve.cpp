@@ -16,6 +16,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "actions/external_driver.hpp"
+#include "actions/router.hpp"
+#include "actions/steward_driver.hpp"
 #include "api/grpc/grpc_server.hpp"
 #include "api/http/routes.hpp"
 #include "api/http/server.hpp"
@@ -183,8 +186,12 @@ int serve(const ServeSettings& settings) {
     spdlog::info("serving the gRPC API (Ranger executor) on {}", with_port(settings.grpc, *port));
   }
 
+  actions::ActionRouter action_router(io.get_executor());
+  if (auto added = action_router.add(actions::make_steward_driver(jobs, *inventory)); !added)
+    return fail(added.error().message);
+
   api::http::Router router;
-  api::http::ApiContext context{jobs, *inventory, scheduler, deputy, catalog};
+  api::http::ApiContext context{jobs, *inventory, scheduler, deputy, catalog, action_router};
   api::http::add_all_routes(router, context);
   api::http::HttpOptions http_options;
   http_options.token = token;
@@ -194,7 +201,21 @@ int serve(const ServeSettings& settings) {
   auto endpoint = http.listen(settings.http);
   if (!endpoint) return fail(endpoint.error().message);
 
+  int exit_code = 0;
   asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    if (!settings.drivers_dir.empty()) {
+      auto drivers = co_await actions::load_external_drivers(settings.drivers_dir);
+      Status added = drivers ? Status{} : Status(drivers.error());
+      if (drivers) {
+        for (auto& driver : *drivers)
+          if (added) added = action_router.add(std::move(driver));
+      }
+      if (!added) {
+        exit_code = fail("action drivers in " + settings.drivers_dir + ": " + added.error().message);
+        io.stop();
+        co_return;
+      }
+    }
     if (auto recovered = co_await jobs.recover(); !recovered)
       spdlog::error("could not recover unfinished jobs: {}", recovered.error().message);
     http.start();
@@ -220,6 +241,7 @@ int serve(const ServeSettings& settings) {
     http.stop_accepting();
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
       conditions.stop_all(make_error(ErrorCode::Unavailable, "the server is shutting down"));
+      action_router.cancel_all("the server is shutting down");
       deputy.stop();
       co_await jobs.shutdown(std::chrono::seconds(settings.grace_seconds));
       if (grpc) co_await grpc->shutdown();
@@ -242,8 +264,8 @@ int serve(const ServeSettings& settings) {
   std::error_code ignored;
   fs::remove(fs::path(settings.data_dir) / "http.addr", ignored);
   fs::remove(fs::path(settings.data_dir) / "grpc.addr", ignored);
-  spdlog::info("stopped");
-  return 0;
+  if (exit_code == 0) spdlog::info("stopped");
+  return exit_code;
 }
 
 }  // namespace steward

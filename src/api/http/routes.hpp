@@ -9,6 +9,7 @@ namespace jobs { class JobService; }
 namespace inventory { class Inventory; }
 namespace sched { class Scheduler; }
 namespace packages { class DeputyService; class Catalog; }
+namespace actions { class ActionRouter; }
 }  // namespace steward
 
 namespace steward::api::http {
@@ -19,18 +20,21 @@ struct ApiContext {
   const sched::Scheduler& scheduler;
   packages::DeputyService& deputy;
   const packages::Catalog& catalog;
+  actions::ActionRouter& actions;
 };
 
 void add_operation_routes(Router& router, ApiContext& context);
 void add_job_routes(Router& router, ApiContext& context);
 void add_service_routes(Router& router, ApiContext& context);
 void add_package_routes(Router& router, ApiContext& context);
+void add_action_routes(Router& router, ApiContext& context);
 
 inline void add_all_routes(Router& router, ApiContext& context) {
   add_operation_routes(router, context);
   add_job_routes(router, context);
   add_service_routes(router, context);
   add_package_routes(router, context);
+  add_action_routes(router, context);
 }
 
 }  // namespace steward::api::http

@@ -1,0 +1,93 @@
+// Named actions: the services (drivers) and their actions, calls routed by
+// the SERVICE: prefix, their outcomes, and the Congress form of a call.
+#include <boost/json/array.hpp>
+
+#include "actions/router.hpp"
+#include "api/http/json_codec.hpp"
+#include "api/http/routes.hpp"
+
+namespace steward::api::http {
+
+namespace http = beast::http;
+using boost::asio::awaitable;
+
+namespace {
+
+struct CallBody {
+  std::string name;
+  boost::json::array args;
+  boost::json::object options;
+};
+
+// {"name", "args" (a list), "options" (an object)}; args and options may be absent.
+Result<CallBody> parse_call(Exchange& exchange) {
+  auto body = parse_object(exchange.request().body());
+  if (!body) return body.error();
+  CallBody call;
+  const auto* name = body->if_contains("name");
+  if (!name || !name->is_string() || name->as_string().empty())
+    return make_error(ErrorCode::InvalidArgument, "'name' must be an action name such as \"steward:ping\"");
+  call.name = std::string(name->as_string());
+  if (const auto* args = body->if_contains("args"); args && !args->is_null()) {
+    if (!args->is_array()) return make_error(ErrorCode::InvalidArgument, "'args' must be a list");
+    call.args = args->as_array();
+  }
+  if (const auto* options = body->if_contains("options"); options && !options->is_null()) {
+    if (!options->is_object()) return make_error(ErrorCode::InvalidArgument, "'options' must be an object");
+    call.options = options->as_object();
+  }
+  return call;
+}
+
+awaitable<void> reply_accepted(Exchange& exchange, const Result<std::string>& id) {
+  if (!id) co_return co_await exchange.reply_error(id.error());
+  boost::json::object reply{{"id", *id}};
+  co_await exchange.reply(http::status::accepted, reply);
+}
+
+awaitable<void> call_action(ApiContext& context, Exchange& exchange) {
+  auto call = parse_call(exchange);
+  if (!call) co_return co_await exchange.reply_error(call.error());
+  auto id = context.actions.submit(call->name, std::move(call->args), std::move(call->options));
+  co_await reply_accepted(exchange, id);
+}
+
+awaitable<void> call_service_action(ApiContext& context, Exchange& exchange) {
+  auto call = parse_call(exchange);
+  if (!call) co_return co_await exchange.reply_error(call.error());
+  auto id = context.actions.submit_to(exchange.captures.at("service"), call->name, std::move(call->args),
+                                      std::move(call->options));
+  co_await reply_accepted(exchange, id);
+}
+
+// Congress's ExecutionDriver form: POST /v1/cloud-services/SVC?action=execute.
+awaitable<void> congress_execute(ApiContext& context, Exchange& exchange) {
+  if (exchange.param("action").value_or("") != "execute")
+    co_return co_await exchange.reply_error(
+        make_error(ErrorCode::InvalidArgument, "the only cloud-service action is ?action=execute"));
+  co_await call_service_action(context, exchange);
+}
+
+awaitable<void> get_action(ApiContext& context, Exchange& exchange) {
+  auto record = context.actions.get(exchange.captures.at("id"));
+  if (!record) co_return co_await exchange.reply_error(record.error());
+  co_await exchange.reply(http::status::ok, actions::to_json(*record));
+}
+
+awaitable<void> list_services(ApiContext& context, Exchange& exchange) {
+  co_await exchange.reply(http::status::ok, context.actions.services());
+}
+
+}  // namespace
+
+void add_action_routes(Router& router, ApiContext& context) {
+  router.add(http::verb::get, "/services", [&context](Exchange& e) { return list_services(context, e); });
+  router.add(http::verb::post, "/actions", [&context](Exchange& e) { return call_action(context, e); });
+  router.add(http::verb::get, "/actions/:id", [&context](Exchange& e) { return get_action(context, e); });
+  router.add(http::verb::post, "/services/:service/actions",
+             [&context](Exchange& e) { return call_service_action(context, e); });
+  router.add(http::verb::post, "/cloud-services/:service",
+             [&context](Exchange& e) { return congress_execute(context, e); });
+}
+
+}  // namespace steward::api::http
