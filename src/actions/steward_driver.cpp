@@ -1,7 +1,5 @@
 #include "actions/steward_driver.hpp"
 
-#include <set>
-
 #include "core/strings.hpp"
 #include "inventory/inventory.hpp"
 #include "jobs/job_service.hpp"
@@ -107,19 +105,7 @@ class StewardDriver final : public Driver {
         if (item.is_string()) patterns.emplace_back(item.as_string());
     if (patterns.empty())
       return make_error(ErrorCode::InvalidArgument, "'targets' must be a host pattern or a list of them");
-    std::vector<Target> targets;
-    std::set<std::string> seen;
-    for (const auto& pattern : patterns) {
-      auto names = inventory_.match(pattern);
-      if (!names) return names.error();
-      for (const auto& name : *names) {
-        if (!seen.insert(name).second) continue;
-        auto target = inventory_.target(name);
-        if (!target) return target.error();
-        targets.push_back(std::move(*target));
-      }
-    }
-    return targets;
+    return inventory_.targets(patterns);
   }
 
   jobs::JobService& jobs_;

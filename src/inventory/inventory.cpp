@@ -1,6 +1,7 @@
 #include "inventory/inventory.hpp"
 
 #include <algorithm>
+#include <set>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -88,6 +89,22 @@ std::vector<std::string> Inventory::group_names() const {
   names.reserve(group_members_.size());
   for (const auto& [name, members] : group_members_) names.push_back(name);
   return names;
+}
+
+Result<std::vector<Target>> Inventory::targets(const std::vector<std::string>& patterns) const {
+  std::vector<Target> targets;
+  std::set<std::string> seen;
+  for (const auto& pattern : patterns) {
+    auto names = match(pattern);
+    if (!names) return names.error();
+    for (const auto& name : *names) {
+      if (!seen.insert(name).second) continue;
+      auto found = target(name);
+      if (!found) return found.error();
+      targets.push_back(std::move(*found));
+    }
+  }
+  return targets;
 }
 
 Result<Target> Inventory::target(std::string_view name) const {

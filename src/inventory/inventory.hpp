@@ -42,6 +42,9 @@ class Inventory {
   // (default ssh; `localhost` with no connection set is local, as in Ansible),
   // max_sessions from steward_max_sessions (default 1).
   Result<Target> target(std::string_view name) const;
+  // The targets every pattern matches, each once, in pattern order; the first
+  // pattern that matches nothing is NotFound.
+  Result<std::vector<Target>> targets(const std::vector<std::string>& patterns) const;
 
  private:
   // Indices of the hosts one pattern entry (no leading & or !) selects, in

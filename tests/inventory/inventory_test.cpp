@@ -497,3 +497,23 @@ TEST(Garbage, RandomPatternsNeverCrash) {
 
 }  // namespace
 }  // namespace steward::inventory
+
+namespace steward::inventory {
+namespace {
+
+TEST(Targets, EachHostOnceInPatternOrder) {
+  auto inventory = Inventory::parse_ini("a ansible_connection=local\n[web]\nweb1\nweb2\n", "t.ini");
+  ASSERT_TRUE(inventory.ok());
+  auto targets = inventory->targets({"web2", "web*", "a"});
+  ASSERT_TRUE(targets.ok()) << targets.error().message;
+  std::vector<std::string> names;
+  for (const auto& target : *targets) names.push_back(target.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"web2", "web1", "a"}));
+  EXPECT_EQ((*targets)[2].connection, "local");
+  auto missing = inventory->targets({"web1", "db*"});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::NotFound);
+}
+
+}  // namespace
+}  // namespace steward::inventory

@@ -2,7 +2,6 @@
 #include <boost/json/array.hpp>
 
 #include <algorithm>
-#include <set>
 
 #include "api/http/json_codec.hpp"
 #include "api/http/routes.hpp"
@@ -47,19 +46,7 @@ Result<std::vector<std::string>> target_entries(const boost::json::object& body)
 Result<std::vector<Target>> resolve_targets(const inventory::Inventory& inventory, const boost::json::object& body) {
   auto entries = target_entries(body);
   if (!entries) return entries.error();
-  std::vector<Target> targets;
-  std::set<std::string> seen;
-  for (const auto& entry : *entries) {
-    auto names = inventory.match(entry);
-    if (!names) return names.error();
-    for (const auto& name : *names) {
-      if (!seen.insert(name).second) continue;
-      auto target = inventory.target(name);
-      if (!target) return target.error();
-      targets.push_back(std::move(*target));
-    }
-  }
-  return targets;
+  return inventory.targets(*entries);
 }
 
 // What the operation gets: the body without the routing keys.
