@@ -31,6 +31,8 @@
 #include "packages/deputy.hpp"
 #include "packages/operations.hpp"
 #include "sched/scheduler.hpp"
+#include "tasks/operation.hpp"
+#include "tasks/remote.hpp"
 #include "store/store.hpp"
 #include "transport/transport.hpp"
 
@@ -122,6 +124,11 @@ void ensure_standard_descriptors() {
   }
 }
 
+Result<tasks::TaskFile> load_tasks(const ServeSettings& settings) {
+  if (settings.tasks_file.empty()) return tasks::TaskFile{};
+  return tasks::load_task_file(settings.tasks_file);
+}
+
 Result<inventory::Inventory> load_inventory(const ServeSettings& settings) {
   if (settings.inventory.empty()) return inventory::Inventory::builtin();
   return inventory::Inventory::load_file(settings.inventory);
@@ -150,6 +157,9 @@ int serve(const ServeSettings& settings) {
   auto inventory = load_inventory(settings);
   if (!inventory) return fail(inventory.error().message);
 
+  auto task_file = load_tasks(settings);
+  if (!task_file) return fail(task_file.error().message);
+
   auto store = store::open_store({settings.store, settings.data_dir});
   if (!store) return fail(store.error().message);
 
@@ -168,6 +178,10 @@ int serve(const ServeSettings& settings) {
   packages::register_package_ops(operations, catalog,
                                  {std::chrono::seconds(settings.hypervisor_wait_timeout),
                                   std::chrono::seconds(settings.hypervisor_wait_interval)});
+  tasks::RunnerOptions task_options;
+  task_options.remote_exec = tasks::remote_exec_on(*inventory, transports);
+  task_options.http = std::make_shared<tasks::HttpClient>();
+  operations.add("tasks", tasks::make_tasks_operation(*task_file, task_options));
   SystemClock clock;
   sched::Scheduler scheduler(io.get_executor(), clock, settings.max_connections);
   jobs::JobService jobs(io.get_executor(), **store, scheduler, transports, operations,
@@ -191,7 +205,7 @@ int serve(const ServeSettings& settings) {
     return fail(added.error().message);
 
   api::http::Router router;
-  api::http::ApiContext context{jobs, *inventory, scheduler, deputy, catalog, action_router};
+  api::http::ApiContext context{jobs, *inventory, scheduler, deputy, catalog, action_router, *task_file};
   api::http::add_all_routes(router, context);
   api::http::HttpOptions http_options;
   http_options.token = token;

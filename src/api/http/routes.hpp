@@ -10,6 +10,7 @@ namespace inventory { class Inventory; }
 namespace sched { class Scheduler; }
 namespace packages { class DeputyService; class Catalog; }
 namespace actions { class ActionRouter; }
+namespace tasks { struct TaskFile; }
 }  // namespace steward
 
 namespace steward::api::http {
@@ -21,6 +22,7 @@ struct ApiContext {
   packages::DeputyService& deputy;
   const packages::Catalog& catalog;
   actions::ActionRouter& actions;
+  const tasks::TaskFile& tasks;
 };
 
 void add_operation_routes(Router& router, ApiContext& context);
@@ -28,6 +30,7 @@ void add_job_routes(Router& router, ApiContext& context);
 void add_service_routes(Router& router, ApiContext& context);
 void add_package_routes(Router& router, ApiContext& context);
 void add_action_routes(Router& router, ApiContext& context);
+void add_task_routes(Router& router, ApiContext& context);
 
 inline void add_all_routes(Router& router, ApiContext& context) {
   add_operation_routes(router, context);
@@ -35,6 +38,7 @@ inline void add_all_routes(Router& router, ApiContext& context) {
   add_service_routes(router, context);
   add_package_routes(router, context);
   add_action_routes(router, context);
+  add_task_routes(router, context);
 }
 
 }  // namespace steward::api::http
