@@ -85,8 +85,12 @@ class TasksOperation final : public ops::Operation {
     }
     RunnerOptions options = options_;
     auto reported = std::make_shared<std::size_t>(0);
-    options.on_progress = [sink = context.sink, reported](const boost::json::object& record) {
-      if (auto lines = progress_line(record, *reported); !lines.empty() && sink) sink(transport::Stream::Stdout, lines);
+    auto progress = std::make_shared<std::string>();
+    options.on_progress = [sink = context.sink, reported, progress](const boost::json::object& record) {
+      auto lines = progress_line(record, *reported);
+      if (lines.empty()) return;
+      *progress += lines;
+      if (sink) sink(transport::Stream::Stdout, lines);
     };
     auto runner = PipelineRunner::create(*request->pipeline, std::move(options));
     CancelState::Registration registration;
@@ -102,6 +106,7 @@ class TasksOperation final : public ops::Operation {
       result.error = error && error->is_string() && !error->as_string().empty() ? std::string(error->as_string())
                                                                                 : "pipeline " + std::string(state);
     }
+    result.stdout_data = *progress;
     result.facts = std::move(record);
     co_return result;
   }
