@@ -26,6 +26,7 @@
 #include "core/ids.hpp"
 #include "inventory/inventory.hpp"
 #include "jobs/job_service.hpp"
+#include "ops/deploy.hpp"
 #include "ops/operation.hpp"
 #include "packages/conditions.hpp"
 #include "packages/deputy.hpp"
@@ -124,6 +125,34 @@ void ensure_standard_descriptors() {
   }
 }
 
+// Ansible reads the server's inventory (the built-in one written out); its
+// results come back through steward's callback plugin.
+Result<ops::DeployOptions> deploy_options(const ServeSettings& settings, const ops::OpRegistry& operations,
+                                          const packages::Catalog& catalog) {
+  ops::DeployOptions options;
+  fs::path ansible = fs::path(settings.data_dir) / "ansible";
+  options.playbooks_dir = settings.playbooks_dir;
+  options.callback_dir = (ansible / "callback_plugins").string();
+  if (auto written = ops::write_ansible_callback(options.callback_dir); !written) return written.error();
+  options.inventory_path = settings.inventory;
+  if (options.inventory_path.empty()) {
+    options.inventory_path = (ansible / "inventory.ini").string();
+    std::ofstream(options.inventory_path) << "localhost ansible_connection=local\n";
+  }
+  auto install = operations.find("install");
+  if (install) options.install = *install;
+  options.find_role = [&catalog](const std::string& role) -> Status {
+    auto package = catalog.resolve(role, "");
+    if (!package) return make_error(ErrorCode::NotFound, "no role '" + role + "': " + package.error().message);
+    if (package->type != packages::ContentType::Feature)
+      return make_error(ErrorCode::InvalidArgument, "role '" + role + "' is a " +
+                                                        packages::to_string(package->type) +
+                                                        " package, not a feature");
+    return {};
+  };
+  return options;
+}
+
 Result<tasks::TaskFile> load_tasks(const ServeSettings& settings) {
   if (settings.tasks_file.empty()) return tasks::TaskFile{};
   return tasks::load_task_file(settings.tasks_file);
@@ -178,6 +207,9 @@ int serve(const ServeSettings& settings) {
   packages::register_package_ops(operations, catalog,
                                  {std::chrono::seconds(settings.hypervisor_wait_timeout),
                                   std::chrono::seconds(settings.hypervisor_wait_interval)});
+  auto deploy = deploy_options(settings, operations, catalog);
+  if (!deploy) return fail(deploy.error().message);
+  operations.add("deploy", ops::make_deploy(std::move(*deploy)));
   tasks::RunnerOptions task_options;
   task_options.remote_exec = tasks::remote_exec_on(*inventory, transports);
   task_options.http = std::make_shared<tasks::HttpClient>();

@@ -20,6 +20,7 @@ struct ServeSettings {
   std::string packages_dir;             // default <data-dir>/packages
   std::string drivers_dir;              // external action drivers; empty: none
   std::string tasks_file;               // pipelines in servo-exec YAML; empty: none
+  std::string playbooks_dir;            // /deploy runs DIR/_deploy.yml when present
   std::string data_dir = "./.steward";
   std::string files_dir;  // default <data-dir>/files
   std::string inventory;  // empty: the built-in `localhost`

@@ -18,7 +18,7 @@ using boost::asio::awaitable;
 namespace {
 
 constexpr std::chrono::seconds kDefaultBlockingWait{300};
-constexpr const char* kOperations[] = {"ping", "facter", "service", "execute", "copy", "fetch"};
+constexpr const char* kOperations[] = {"ping", "facter", "service", "execute", "copy", "fetch", "deploy"};
 
 // `targets` (or `target`): a list of entries, or one comma-separated string.
 Result<std::vector<std::string>> target_entries(const boost::json::object& body) {

@@ -1,0 +1,28 @@
+#pragma once
+// `deploy` (EXEd's /deploy): with a playbooks folder holding _deploy.yml,
+// run `ansible-playbook _deploy.yml` for the target and map Ansible's result
+// for it to an operation state; otherwise install the Deputy feature package
+// named by `role`, with extra_vars as its environment.
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "ops/operation.hpp"
+
+namespace steward::ops {
+
+struct DeployOptions {
+  std::string playbooks_dir;   // Ansible mode when it holds _deploy.yml
+  std::string inventory_path;  // the inventory ansible-playbook reads
+  std::string callback_dir;    // where steward's JSON stdout callback for Ansible lives
+  const Operation* install = nullptr;                          // Deputy mode: the install operation
+  std::function<Status(const std::string& role)> find_role;    // Deputy mode: NotFound for an unknown role
+};
+
+// args: {"role", "partial" (tags: a string or a list), "extra_vars" (an object)}
+std::unique_ptr<Operation> make_deploy(DeployOptions options);
+
+// Writes the callback plugin ansible-playbook reports per-host results with.
+Status write_ansible_callback(const std::string& dir);
+
+}  // namespace steward::ops
