@@ -17,6 +17,7 @@
 #include <fstream>
 
 #include "actions/external_driver.hpp"
+#include "actions/http_driver.hpp"
 #include "actions/router.hpp"
 #include "actions/steward_driver.hpp"
 #include "api/grpc/grpc_server.hpp"
@@ -235,6 +236,12 @@ int serve(const ServeSettings& settings) {
   actions::ActionRouter action_router(io.get_executor());
   if (auto added = action_router.add(actions::make_steward_driver(jobs, *inventory)); !added)
     return fail(added.error().message);
+  if (!settings.webhooks_file.empty()) {
+    auto webhooks = actions::load_webhooks(settings.webhooks_file);
+    if (!webhooks) return fail(webhooks.error().message);
+    if (auto added = action_router.add(actions::make_http_driver(std::move(*webhooks), task_options.http)); !added)
+      return fail(added.error().message);
+  }
 
   api::http::Router router;
   api::http::ApiContext context{jobs, *inventory, scheduler, deputy, catalog, action_router, *task_file};

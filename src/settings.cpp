@@ -89,6 +89,7 @@ ServeSettingsParser::ServeSettingsParser(CLI::App& cmd) : binder_(std::make_uniq
   text("data-dir", nullptr, s.data_dir, "database, token and keys");
   text("playbooks", nullptr, s.playbooks_dir, "folder with _deploy.yml: /deploy runs ansible-playbook on it");
   text("tasks", nullptr, s.tasks_file, "pipelines in servo-exec YAML (checked at start: the server refuses a bad file)");
+  text("webhooks", nullptr, s.webhooks_file, "TOML file of named webhooks (the `http` action service)");
   text("drivers", nullptr, s.drivers_dir, "folder of external action drivers (executables answering --describe)");
   text("packages", nullptr, s.packages_dir, "Deputy packages: DIR/<name>/<version>/package.toml (default <data-dir>/packages)");
   text("inventory", nullptr, s.inventory, "Ansible INI or YAML inventory (default: one host, localhost)");

@@ -19,6 +19,7 @@ struct ServeSettings {
   std::string grpc = "127.0.0.1:7000";  // "off" disables
   std::string packages_dir;             // default <data-dir>/packages
   std::string drivers_dir;              // external action drivers; empty: none
+  std::string webhooks_file;            // TOML: the http driver's named webhooks; empty: none
   std::string tasks_file;               // pipelines in servo-exec YAML; empty: none
   std::string playbooks_dir;            // /deploy runs DIR/_deploy.yml when present
   std::string data_dir = "./.steward";

@@ -3,6 +3,7 @@
 #include "core/strings.hpp"
 #include "inventory/inventory.hpp"
 #include "jobs/job_service.hpp"
+#include "tasks/operation.hpp"
 
 namespace steward::actions {
 namespace {
@@ -13,6 +14,7 @@ struct OperationAction {
   ActionSpec spec;
   std::string operate;
   std::vector<std::string> required;
+  bool on_server = false;  // runs on the server itself, not on inventory targets
 };
 
 std::vector<OperationAction> operation_actions() {
@@ -32,6 +34,15 @@ std::vector<OperationAction> operation_actions() {
         {"targets", "name", "version", "environment"}},
        "install",
        {"targets", "name"}},
+      {{"deploy", "deploy a role (playbook or Deputy feature): args [PATTERN, ROLE]", {"targets", "role"},
+        {"targets", "role", "partial", "extra_vars"}},
+       "deploy",
+       {"targets", "role"}},
+      {{"tasks.run", "run a pipeline of the task file: args [NAME, DURATION]", {"name", "duration"},
+        {"name", "duration"}},
+       "tasks",
+       {"name"},
+       true},
   };
 }
 
@@ -70,16 +81,19 @@ class StewardDriver final : public Driver {
       if (!body.contains(key) && !(key == "name" && body.contains("source")))
         return make_error(ErrorCode::InvalidArgument, "steward:" + call.action + " needs '" + key + "'");
     }
-    auto targets = resolve(body);
-    if (!targets) return targets.error();
-    body.erase("targets");
+    if (!action.on_server) {
+      auto targets = resolve(body);
+      if (!targets) return targets.error();
+      body.erase("targets");
+    }
     return jobs_.validate(action.operate, body);
   }
 
   awaitable<Result<boost::json::value>> execute(ActionCall call, CancelToken) override {
     const OperationAction& action = find(call.action);
     boost::json::object body = named_arguments(action, call);
-    auto targets = resolve(body);
+    auto targets = action.on_server ? Result<std::vector<Target>>(std::vector<Target>{tasks::server_target()})
+                                    : resolve(body);
     if (!targets) co_return targets.error();
     body.erase("targets");
     jobs::JobRequest request{action.operate, std::move(body), std::move(*targets)};

@@ -3,7 +3,10 @@ an external driver from --drivers DIR (a shell script), routing by the
 SERVICE: prefix, 202 before completion, the Congress form, and errors.
 """
 
+import http.server
+import json
 import subprocess
+import threading
 import time
 
 import pytest
@@ -37,9 +40,51 @@ def drivers(tmp_root):
     return folder
 
 
+class Hooked(http.server.BaseHTTPRequestHandler):
+    """Records each request; /fail answers 500."""
+    received = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        Hooked.received.append({"path": self.path, "body": body.decode(), "token": self.headers.get("X-Token")})
+        self.send_response(500 if self.path.startswith("/fail") else 200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
 @pytest.fixture(scope="module")
-def server(tmp_root, drivers):
-    srv = Server(tmp_root / "data", extra_args=["--drivers", str(drivers)]).start()
+def hooks():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hooked)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def webhooks(tmp_root, hooks):
+    path = tmp_root / "webhooks.toml"
+    path.write_text(f"""
+[notify]
+description = "post to a channel"
+args = ["text"]
+options = ["channel"]
+url = "{hooks}/hook/{{{{channel}}}}"
+body = '{{"text": "{{{{text}}}}"}}'
+headers = {{ "X-Token" = "hook-secret" }}
+
+[failing]
+url = "{hooks}/fail"
+""")
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_root, drivers, webhooks):
+    srv = Server(tmp_root / "data", extra_args=["--drivers", str(drivers), "--webhooks", str(webhooks)]).start()
     yield srv
     assert srv.stop() == 0, srv.log_tail()
 
@@ -68,9 +113,10 @@ def test_services_lists_builtin_and_external_drivers(api):
     r = api.get("/v1/services")
     assert r.status == 200, r
     services = {s["service"]: s for s in r.body}
-    assert set(services) == {"steward", "nova"}, services.keys()
+    assert set(services) == {"steward", "nova", "http"}, services.keys()
     steward_actions = {a["name"]: a for a in services["steward"]["actions"]}
-    assert {"execute", "ping", "service", "facts", "install"} <= set(steward_actions)
+    assert {"execute", "ping", "service", "facts", "install", "deploy", "tasks.run"} <= set(steward_actions)
+    assert services["http"]["actions"][0] == {"name": "failing", "description": "", "args": [], "options": []}
     assert steward_actions["execute"]["args"] == ["targets", "cmd"]
     assert services["nova"]["actions"][0]["args"] == ["server"]
     assert services["nova"]["concurrency"] == 1
@@ -116,7 +162,9 @@ def test_failing_external_action_reports_why(api):
 
 def test_bad_calls_are_refused_naming_what_is_known(api):
     r = api.post("/v1/actions", {"name": "neutron:detach", "args": []})
-    assert r.status == 404 and "known: nova, steward" in r.body["message"], r
+    assert r.status == 404 and "known: http, nova, steward" in r.body["message"], r
+    r = api.post("/v1/actions", {"name": "steward:tasks.run", "args": ["no-pipeline"]})
+    assert r.status == 404 and "no-pipeline" in r.body["message"], r
     r = api.post("/v1/actions", {"name": "nova:reboot"})
     assert r.status == 400 and "disconnectNetwork" in r.body["message"], r
     r = api.post("/v1/actions", {"name": "steward:execute", "options": {"cmd": "true"}})
@@ -143,3 +191,28 @@ def test_a_broken_driver_stops_the_server_from_starting(tmp_root):
                        capture_output=True, text=True, timeout=30, env=clean_env(STEWARD_TOKEN="secret"))
     assert p.returncode == 2, p
     assert str(folder / "broken") in p.stderr and "JSON" in p.stderr, p.stderr
+
+
+def test_webhooks_fill_their_templates_safely(api):
+    Hooked.received.clear()
+    text = 'he said "hi" \\ bye'
+    record = finished(api, accepted(api.post("/v1/actions", {"name": "http:notify", "args": [text],
+                                                             "options": {"channel": "ops room/1"}})))
+    assert record["state"] == "succeeded", record
+    assert record["result"]["status"] == 200, record
+    sent = Hooked.received[-1]
+    assert sent["path"] == "/hook/ops%20room%2F1", sent
+    assert json.loads(sent["body"]) == {"text": text}, sent
+    assert sent["token"] == "hook-secret"
+    record = finished(api, accepted(api.post("/v1/actions", {"name": "http:failing"})))
+    assert record["state"] == "failed" and "HTTP 500" in record["error"], record
+
+
+def test_a_webhook_with_an_unknown_placeholder_stops_the_server(tmp_root):
+    bad = tmp_root / "bad-webhooks.toml"
+    bad.write_text('[page]\nurl = "http://127.0.0.1:9/{{who}}"\n')
+    p = subprocess.run([STEWARD_BIN, "serve", "--http", "127.0.0.1:0", "--grpc", "off", "--data-dir",
+                        str(tmp_root / "bad-hooks-data"), "--webhooks", str(bad)],
+                       capture_output=True, text=True, timeout=30, env=clean_env(STEWARD_TOKEN="secret"))
+    assert p.returncode == 2, p
+    assert f"{bad}: webhook 'page': {{{{who}}}}" in p.stderr, p.stderr
