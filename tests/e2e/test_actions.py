@@ -216,3 +216,23 @@ def test_a_webhook_with_an_unknown_placeholder_stops_the_server(tmp_root):
                        capture_output=True, text=True, timeout=30, env=clean_env(STEWARD_TOKEN="secret"))
     assert p.returncode == 2, p
     assert f"{bad}: webhook 'page': {{{{who}}}}" in p.stderr, p.stderr
+
+
+def test_cli_lists_and_runs_actions(server):
+    def cli(*args):
+        return subprocess.run([STEWARD_BIN, *args], capture_output=True, text=True, timeout=60,
+                              env=clean_env(STEWARD_SERVER=server.url, STEWARD_TOKEN="secret"))
+    p = cli("actions", "ls")
+    assert p.returncode == 0, p
+    assert "nova:disconnectNetwork server [--opt port=...]" in p.stdout and "steward:execute targets cmd" in p.stdout
+    p = cli("actions", "exec", "nova:disconnectNetwork", "web1", "--opt", "port=eth1")
+    assert p.returncode == 0, p
+    assert json.loads(p.stdout)["request"]["options"] == {"port": "eth1"}, p.stdout
+    p = cli("actions", "exec", "steward:execute", "localhost", "true")
+    assert p.returncode == 0 and '"jid"' in p.stdout, p
+    p = cli("actions", "exec", "nova:disconnectNetwork", "db9")
+    assert p.returncode == 1 and "no such server" in p.stderr, p
+    p = cli("actions", "exec", "nova:reboot")
+    assert p.returncode != 0 and "disconnectNetwork" in p.stderr, p
+    p = cli("actions", "exec", "nova:disconnectNetwork", "--opt", "noequals")
+    assert p.returncode != 0 and "KEY=VALUE" in p.stderr, p
