@@ -1,11 +1,27 @@
 #include "tasks/remote.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "inventory/inventory.hpp"
 
 namespace steward::tasks {
 namespace {
 
-using boost::asio::awaitable;
+namespace asio = boost::asio;
+using asio::awaitable;
+
+// What the concurrent runs share; kept alive by each of them.
+struct Gathering {
+  explicit Gathering(asio::any_io_executor executor, std::size_t count)
+      : outcomes(count), remaining(count), all_done(executor, asio::steady_timer::time_point::max()) {}
+  std::vector<RemoteOutcome> outcomes;
+  std::size_t remaining;
+  asio::steady_timer all_done;
+};
 
 awaitable<Result<std::vector<RemoteOutcome>>> run_on_targets(const inventory::Inventory& inventory,
                                                              const transport::TransportRegistry& transports,
@@ -13,18 +29,33 @@ awaitable<Result<std::vector<RemoteOutcome>>> run_on_targets(const inventory::In
                                                              CancelToken cancel) {
   auto targets = inventory.targets({pattern});
   if (!targets) co_return targets.error();
-  std::vector<RemoteOutcome> outcomes;
-  for (const auto& target : *targets) {
+  auto executor = co_await asio::this_coro::executor;
+  auto gathering = std::make_shared<Gathering>(executor, targets->size());
+  // Every target at once; each target's own transport limits still apply.
+  for (std::size_t i = 0; i < targets->size(); ++i) {
+    const Target& target = (*targets)[i];
+    gathering->outcomes[i].target = target.name;
     auto transport = transports.get(target.connection);
     if (!transport) {
-      outcomes.push_back({target.name, transport.error()});
+      gathering->outcomes[i].outcome = transport.error();
+      --gathering->remaining;
       continue;
     }
     auto running = (*transport)->run(target, request, [](transport::Stream, std::string_view) {}, cancel);
-    auto outcome = co_await std::move(running);
-    outcomes.push_back({target.name, std::move(outcome)});
+    asio::co_spawn(executor, std::move(running),
+                   [gathering, i, keep_alive = *transport](std::exception_ptr failure,
+                                                            Result<transport::ExecOutcome> outcome) {
+                     gathering->outcomes[i].outcome =
+                         failure ? Result<transport::ExecOutcome>(make_error(ErrorCode::Internal, "the transport failed"))
+                                 : std::move(outcome);
+                     if (--gathering->remaining == 0) gathering->all_done.cancel();
+                   });
   }
-  co_return outcomes;
+  while (gathering->remaining > 0) {
+    boost::system::error_code woken;
+    co_await gathering->all_done.async_wait(asio::redirect_error(asio::use_awaitable, woken));
+  }
+  co_return std::move(gathering->outcomes);
 }
 
 }  // namespace

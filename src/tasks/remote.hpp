@@ -1,6 +1,6 @@
 #pragma once
 // `target:` tasks: the command runs on every inventory target the pattern
-// matches, one after another, through the targets' transports.
+// matches, all at once, through the targets' transports.
 #include "tasks/runner.hpp"
 
 namespace steward {

@@ -76,7 +76,7 @@ pipelines:
     start:
       - name: on the web hosts
         target: "web*"
-        shell_exec: hostname
+        shell_exec: sleep 1; hostname
 """)
     return path
 
@@ -146,6 +146,7 @@ def test_target_tasks_run_on_inventory_hosts(api):
     task = tasks_of(state["run"], "start")["on the web hosts"]
     assert task["status"] == "ok", task
     assert sorted(task["targets"]) == ["web1", "web2"], task
+    assert task["duration"] < 1.8, f"the targets ran one after another: {task['duration']} s"
 
 
 def test_callers_pick_a_pipeline_and_nothing_else(api):
