@@ -265,6 +265,7 @@ int serve(const ServeSettings& settings) {
       }
       if (!added) {
         exit_code = fail("action drivers in " + settings.drivers_dir + ": " + added.error().message);
+        if (grpc) co_await grpc->shutdown();  // calls already accepted need the loop to end
         io.stop();
         co_return;
       }

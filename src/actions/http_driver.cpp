@@ -16,6 +16,15 @@ const std::regex kPlaceholder(R"(\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\})");
 
 std::string as_is(const std::string& text) { return text; }
 
+// A header value cannot carry control bytes: a CR or LF would let a caller's
+// argument add headers of its own.
+std::string header_safe(const std::string& text) {
+  std::string out = text;
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  return out;
+}
+
 std::string percent_encoded(const std::string& text) {
   static const char* kHex = "0123456789ABCDEF";
   std::string out;
@@ -159,7 +168,7 @@ class HttpDriver final : public Driver {
     request.url = render(request.url, values, percent_encoded);
     const bool json_body = request.content_type.find("json") != std::string::npos;
     request.data = render(request.data, values, json_body ? json_escaped : as_is);
-    for (auto& [_, header] : request.headers) header = render(header, values, as_is);
+    for (auto& [_, header] : request.headers) header = render(header, values, header_safe);
     auto sent = co_await http_->perform(request, std::move(cancel));
     if (!sent) co_return sent.error();
     if (!hook.request.accepts(sent->status))

@@ -214,6 +214,8 @@ awaitable<Result<std::uint64_t>> DeputyService::subscribe(const std::string& id,
                                                           ConditionHub::Closer closer) {
   auto record = co_await load(kCondition, id);
   if (!record) co_return record.error();
+  // A delete may have begun while the record was read.
+  if (deleting_.contains(id)) co_return make_error(ErrorCode::NotFound, "condition '" + id + "' was deleted");
   auto spec = spec_of(*record);
   if (!spec) co_return spec.error();
   co_return conditions_.subscribe(*spec, std::move(listener), std::move(closer));
@@ -226,6 +228,7 @@ void DeputyService::unsubscribe(const std::string& id, std::uint64_t subscriptio
 awaitable<Status> DeputyService::delete_condition(const std::string& id) {
   auto record = co_await load(kCondition, id);
   if (!record) co_return record.error();
+  if (!deleting_.insert(id).second) co_return make_error(ErrorCode::NotFound, "condition '" + id + "' was deleted");
   conditions_.stop(id, make_error(ErrorCode::NotFound, "condition '" + id + "' was deleted"));
   (*record)["deleted"] = unix_now();
   if (auto saved = co_await store_.put_record(kCondition, id, *record); !saved) co_return saved.error();

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,7 @@ class DeputyService {
   ConditionHub& conditions_;
   const Catalog& catalog_;
   std::map<std::string, Account> accounts_;  // per identifier, for this server's life only
+  std::set<std::string> deleting_;           // conditions whose delete has begun: no new runner
   std::shared_ptr<boost::asio::steady_timer> prune_timer_;
   bool stopping_ = false;
 };

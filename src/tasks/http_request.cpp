@@ -2,6 +2,8 @@
 
 #include <curl/curl.h>
 
+#include <boost/url/parse.hpp>
+
 #include <atomic>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -12,6 +14,19 @@
 #include <mutex>
 
 namespace steward::tasks {
+namespace {
+
+// "https://host:port" of a URL: paths and queries often carry a webhook's
+// secret, so errors (which reach job and action records) never show them.
+std::string origin_of(const std::string& url) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) return "(the request's URL)";
+  std::string origin = std::string(parsed->scheme()) + "://" + std::string(parsed->host());
+  if (parsed->has_port()) origin += ":" + std::string(parsed->port());
+  return origin;
+}
+
+}  // namespace
 namespace asio = boost::asio;
 
 namespace {
@@ -86,7 +101,7 @@ Result<HttpResponse> perform_blocking(Transfer& transfer) {
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   if (code != CURLE_OK) {
     std::string detail = error_buffer[0] != 0 ? error_buffer : curl_easy_strerror(code);
-    std::string what = request.method + " " + request.url + ": ";
+    std::string what = request.method + " " + origin_of(request.url) + ": ";
     switch (code) {
       case CURLE_OPERATION_TIMEDOUT:
         return make_error(ErrorCode::Timeout,

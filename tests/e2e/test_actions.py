@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import OP_CHANGED, STEWARD_BIN, Server, clean_env, wait_for
+from conftest import OP_CHANGED, STEWARD_BIN, Server, clean_env, free_port, wait_for
 
 # A cloud driver as a user would write it: one slow action, one call at a time.
 NOVA = r"""#!/bin/sh
@@ -46,7 +46,8 @@ class Hooked(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        Hooked.received.append({"path": self.path, "body": body.decode(), "token": self.headers.get("X-Token")})
+        Hooked.received.append({"path": self.path, "body": body.decode(), "token": self.headers.get("X-Token"),
+                                "note": self.headers.get("X-Note"), "evil": self.headers.get("X-Evil")})
         self.send_response(500 if self.path.startswith("/fail") else 200)
         self.send_header("Content-Length", "2")
         self.end_headers()
@@ -74,10 +75,13 @@ args = ["text"]
 options = ["channel"]
 url = "{hooks}/hook/{{{{channel}}}}"
 body = '{{"text": "{{{{text}}}}"}}'
-headers = {{ "X-Token" = "hook-secret" }}
+headers = {{ "X-Token" = "hook-secret", "X-Note" = "{{{{text}}}}" }}
 
 [failing]
 url = "{hooks}/fail"
+
+[down]
+url = "http://127.0.0.1:{free_port()}/hooks/T0/SECRET-PATH"
 """)
     return path
 
@@ -116,7 +120,7 @@ def test_services_lists_builtin_and_external_drivers(api):
     assert set(services) == {"steward", "nova", "http"}, services.keys()
     steward_actions = {a["name"]: a for a in services["steward"]["actions"]}
     assert {"execute", "ping", "service", "facts", "install", "deploy", "tasks.run"} <= set(steward_actions)
-    assert services["http"]["actions"][0] == {"name": "failing", "description": "", "args": [], "options": []}
+    assert services["http"]["actions"][0] == {"name": "down", "description": "", "args": [], "options": []}
     assert steward_actions["execute"]["args"] == ["targets", "cmd"]
     assert services["nova"]["actions"][0]["args"] == ["server"]
     assert services["nova"]["concurrency"] == 1
@@ -206,6 +210,19 @@ def test_webhooks_fill_their_templates_safely(api):
     assert sent["token"] == "hook-secret"
     record = finished(api, accepted(api.post("/v1/actions", {"name": "http:failing"})))
     assert record["state"] == "failed" and "HTTP 500" in record["error"], record
+
+
+def test_webhook_arguments_cannot_add_headers_or_leak_the_url(api, server):
+    Hooked.received.clear()
+    record = finished(api, accepted(api.post("/v1/actions", {"name": "http:notify",
+                                                             "args": ["a\r\nX-Evil: 1"]})))
+    assert record["state"] == "succeeded", record
+    sent = Hooked.received[-1]
+    assert sent["evil"] is None and sent["note"].startswith("a") and "X-Evil" in sent["note"], sent
+    record = finished(api, accepted(api.post("/v1/actions", {"name": "http:down"})))
+    assert record["state"] == "failed" and "127.0.0.1" in record["error"], record
+    assert "SECRET-PATH" not in record["error"], record
+    assert "SECRET-PATH" not in server.log_path.read_text(), "the webhook's URL path reached the log"
 
 
 def test_a_webhook_with_an_unknown_placeholder_stops_the_server(tmp_root):
