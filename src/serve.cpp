@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "actions/action_log.hpp"
 #include "actions/external_driver.hpp"
 #include "actions/http_driver.hpp"
 #include "actions/router.hpp"
@@ -234,6 +235,8 @@ int serve(const ServeSettings& settings) {
   }
 
   actions::ActionRouter action_router(io.get_executor());
+  actions::ActionLog action_log(io.get_executor(), **store);
+  action_router.on_change([&action_log](const actions::ActionRecord& record) { action_log.save(record); });
   if (auto added = action_router.add(actions::make_steward_driver(jobs, *inventory)); !added)
     return fail(added.error().message);
   if (!settings.webhooks_file.empty()) {
@@ -244,7 +247,8 @@ int serve(const ServeSettings& settings) {
   }
 
   api::http::Router router;
-  api::http::ApiContext context{jobs, *inventory, scheduler, deputy, catalog, action_router, *task_file};
+  api::http::ApiContext context{jobs,    *inventory,    scheduler, deputy, catalog, action_router,
+                                action_log, *task_file};
   api::http::add_all_routes(router, context);
   api::http::HttpOptions http_options;
   http_options.token = token;
@@ -270,6 +274,8 @@ int serve(const ServeSettings& settings) {
         co_return;
       }
     }
+    if (auto repaired = co_await action_log.repair_interrupted(); !repaired)
+      spdlog::error("could not mark interrupted actions: {}", repaired.error().message);
     if (auto recovered = co_await jobs.recover(); !recovered)
       spdlog::error("could not recover unfinished jobs: {}", recovered.error().message);
     http.start();

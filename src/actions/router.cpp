@@ -84,6 +84,7 @@ Result<std::string> ActionRouter::submit_to(const std::string& service_name, con
   record.service = service_name;
   record.call = std::move(call);
   record.created = unix_now();
+  if (observer_) observer_(record);
   service.waiting.push_back(id);
   start_waiting(service);
   return id;
@@ -96,6 +97,7 @@ void ActionRouter::start_waiting(Service& service) {
     ActionRecord& record = records_.at(id);
     record.state = ActionState::Running;
     record.started = unix_now();
+    if (observer_) observer_(record);
     ++service.running;
     auto execution = service.driver->execute(record.call, cancel_);
     boost::asio::co_spawn(executor_, std::move(execution),
@@ -115,6 +117,7 @@ void ActionRouter::start_waiting(Service& service) {
 
 void ActionRouter::finished(const std::string& id) {
   const ActionRecord& record = records_.at(id);
+  if (observer_) observer_(record);
   if (record.state == ActionState::Failed)
     spdlog::warn("action {}:{} ({}) failed: {}", record.service, record.call.action, id, record.error);
   finished_order_.push_back(id);
@@ -143,6 +146,7 @@ void ActionRouter::cancel_all(const std::string& reason) {
       record.state = ActionState::Failed;
       record.error = "not started: " + reason;
       record.finished = unix_now();
+      if (observer_) observer_(record);
       finished_order_.push_back(id);
     }
     service->waiting.clear();

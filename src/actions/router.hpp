@@ -6,6 +6,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -56,6 +57,9 @@ class ActionRouter {
   // Cancels running calls and fails waiting ones; at shutdown.
   void cancel_all(const std::string& reason);
 
+  // Called whenever a record is created or changes state (to keep it durably).
+  void on_change(std::function<void(const ActionRecord&)> observer) { observer_ = std::move(observer); }
+
   struct Service;
 
  private:
@@ -68,6 +72,7 @@ class ActionRouter {
   std::map<std::string, ActionRecord> records_;
   std::deque<std::string> finished_order_;
   CancelToken cancel_ = make_cancel_token();
+  std::function<void(const ActionRecord&)> observer_;
 };
 
 }  // namespace steward::actions

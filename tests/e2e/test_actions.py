@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import OP_CHANGED, STEWARD_BIN, Server, clean_env, free_port, wait_for
+from conftest import OP_CHANGED, STEWARD_BIN, Api, Server, clean_env, free_port, wait_for
 
 # A cloud driver as a user would write it: one slow action, one call at a time.
 NOVA = r"""#!/bin/sh
@@ -253,3 +253,24 @@ def test_cli_lists_and_runs_actions(server):
     assert p.returncode != 0 and "disconnectNetwork" in p.stderr, p
     p = cli("actions", "exec", "nova:disconnectNetwork", "--opt", "noequals")
     assert p.returncode != 0 and "KEY=VALUE" in p.stderr, p
+
+
+def test_actions_outlive_a_restart(tmp_root, drivers):
+    data = tmp_root / "restart-data"
+    srv = Server(data, extra_args=["--drivers", str(drivers)]).start()
+    api = Api(srv)
+    done = finished(api, accepted(api.post("/v1/actions", {"name": "nova:disconnectNetwork", "args": ["web1"]})))
+    assert done["state"] == "succeeded", done
+    interrupted = accepted(api.post("/v1/actions", {"name": "nova:disconnectNetwork", "args": ["web1"]}))
+    srv.kill9()  # while the 1 s action runs
+    srv = Server(data, extra_args=["--drivers", str(drivers)]).start()
+    try:
+        api = Api(srv)
+        again = api.get(f"/v1/actions/{done['id']}")
+        assert again.status == 200 and again.body["state"] == "succeeded", again
+        assert again.body["result"]["disconnected"] is True, again
+        lost = api.get(f"/v1/actions/{interrupted}")
+        assert lost.status == 200, lost
+        assert lost.body["state"] == "failed" and "interrupted" in lost.body["error"], lost.body
+    finally:
+        assert srv.stop() == 0, srv.log_tail()

@@ -9,7 +9,7 @@ namespace jobs { class JobService; }
 namespace inventory { class Inventory; }
 namespace sched { class Scheduler; }
 namespace packages { class DeputyService; class Catalog; }
-namespace actions { class ActionRouter; }
+namespace actions { class ActionRouter; class ActionLog; }
 namespace tasks { struct TaskFile; }
 }  // namespace steward
 
@@ -22,6 +22,7 @@ struct ApiContext {
   packages::DeputyService& deputy;
   const packages::Catalog& catalog;
   actions::ActionRouter& actions;
+  actions::ActionLog& action_log;
   const tasks::TaskFile& tasks;
 };
 

@@ -2,6 +2,7 @@
 // the SERVICE: prefix, their outcomes, and the Congress form of a call.
 #include <boost/json/array.hpp>
 
+#include "actions/action_log.hpp"
 #include "actions/router.hpp"
 #include "api/http/json_codec.hpp"
 #include "api/http/routes.hpp"
@@ -39,8 +40,11 @@ Result<CallBody> parse_call(Exchange& exchange) {
   return call;
 }
 
-awaitable<void> reply_accepted(Exchange& exchange, const Result<std::string>& id) {
+// 202 only once the call's record is durable.
+awaitable<void> reply_accepted(ApiContext& context, Exchange& exchange, const Result<std::string>& id) {
   if (!id) co_return co_await exchange.reply_error(id.error());
+  if (auto durable = co_await context.action_log.flush(); !durable)
+    co_return co_await exchange.reply_error(durable.error());
   boost::json::object reply{{"id", *id}};
   co_await exchange.reply(http::status::accepted, reply);
 }
@@ -49,7 +53,7 @@ awaitable<void> call_action(ApiContext& context, Exchange& exchange) {
   auto call = parse_call(exchange);
   if (!call) co_return co_await exchange.reply_error(call.error());
   auto id = context.actions.submit(call->name, std::move(call->args), std::move(call->options));
-  co_await reply_accepted(exchange, id);
+  co_await reply_accepted(context, exchange, id);
 }
 
 awaitable<void> call_service_action(ApiContext& context, Exchange& exchange) {
@@ -57,7 +61,7 @@ awaitable<void> call_service_action(ApiContext& context, Exchange& exchange) {
   if (!call) co_return co_await exchange.reply_error(call.error());
   auto id = context.actions.submit_to(exchange.captures.at("service"), call->name, std::move(call->args),
                                       std::move(call->options));
-  co_await reply_accepted(exchange, id);
+  co_await reply_accepted(context, exchange, id);
 }
 
 // Congress's ExecutionDriver form: POST /v1/cloud-services/SVC?action=execute.
@@ -69,9 +73,13 @@ awaitable<void> congress_execute(ApiContext& context, Exchange& exchange) {
 }
 
 awaitable<void> get_action(ApiContext& context, Exchange& exchange) {
-  auto record = context.actions.get(exchange.captures.at("id"));
-  if (!record) co_return co_await exchange.reply_error(record.error());
-  co_await exchange.reply(http::status::ok, actions::to_json(*record));
+  const std::string& id = exchange.captures.at("id");
+  auto record = context.actions.get(id);
+  if (record) co_return co_await exchange.reply(http::status::ok, actions::to_json(*record));
+  // Older calls, and calls from before a restart, are in the store.
+  auto stored = co_await context.action_log.load(id);
+  if (!stored) co_return co_await exchange.reply_error(stored.error());
+  co_await exchange.reply(http::status::ok, *stored);
 }
 
 awaitable<void> list_services(ApiContext& context, Exchange& exchange) {
