@@ -7,7 +7,6 @@ would; qemu-ga serves one client at a time, so they only both work if the
 server shares one connection between them.
 """
 
-import hashlib
 import os
 import signal
 import time
@@ -16,11 +15,9 @@ import pytest
 
 from conftest import JOB_DONE, JOB_FAILURE, OP_CHANGED, OP_FAILED, OP_OK, OP_UNREACHABLE, Server, qs
 from qemu_ga import QemuGa
-from transport_contract import (check_cancel_kills_the_process_tree, check_output_cap,
-                                check_timeout_kills_the_process_tree, one, RssPeak, rss_kib)
-
-MiB = 1 << 20
-
+from transport_contract import (MiB, RssPeak, check_cancel_kills_the_process_tree, check_file_errors,
+                                check_output_cap, check_timeout_kills_the_process_tree, one, rss_kib,
+                                sha256_of, write_random_file)
 
 @pytest.fixture(scope="module")
 def agent(tmp_root):
@@ -49,14 +46,6 @@ def files_dir(server):
     path = server.data_dir / "files"
     assert path.is_dir(), "the server creates its files dir"
     return path
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(MiB), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------- execution
@@ -156,12 +145,8 @@ def test_copy_and_fetch_round_trip(api, files_dir, tmp_root):
 
 
 def test_big_files_are_streamed(api, server, files_dir, tmp_root):
-    size = 48 * MiB
     source = files_dir / "big.bin"
-    with open(source, "wb") as f:
-        for _ in range(size // MiB):
-            f.write(os.urandom(MiB))
-    expected = sha256_of(source)
+    expected = write_random_file(source, 48)
     dest = tmp_root / "big-on-guest.bin"
     before = rss_kib(server.proc.pid)
     with RssPeak(server.proc.pid) as put_memory:
@@ -180,15 +165,7 @@ def test_big_files_are_streamed(api, server, files_dir, tmp_root):
 
 
 def test_file_errors_say_what_is_missing(api, files_dir):
-    (files_dir / "small.txt").write_text("small\n")
-    job = api.run("/copy", {"targets": ["vm1"], "src": "small.txt", "dest": "/nonexistent-dir/x"})
-    e = one(job, "vm1")
-    assert e["status"] == OP_FAILED and "no such file" in e["error"].lower(), e
-    job = api.run("/fetch", {"targets": ["vm1"], "src": "/nonexistent/file"})
-    e = one(job, "vm1")
-    assert e["status"] == OP_FAILED and "no such file" in e["error"].lower(), e
-    job = api.run("/copy", {"targets": ["vmgone"], "src": "small.txt", "dest": "/tmp/x"})
-    assert one(job, "vmgone")["status"] == OP_UNREACHABLE, job
+    check_file_errors(api, files_dir, "vm1", "vmgone")
 
 
 # ---------------------------------------------------------------- the agent goes away

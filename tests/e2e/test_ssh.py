@@ -4,7 +4,6 @@
 outage tests get sshds of their own so they cannot disturb the others.
 """
 
-import hashlib
 import os
 import subprocess
 import time
@@ -14,8 +13,9 @@ import pytest
 from conftest import (JOB_DONE, JOB_FAILURE, OP_CHANGED, OP_FAILED, OP_OK, OP_UNREACHABLE, Api, Server,
                       free_port, qs, wait_for)
 from sshd import SshFleet, Sshd, ensure_test_user, fingerprint, keygen
-from transport_contract import (check_cancel_kills_the_process_tree, check_output_cap,
-                                check_timeout_kills_the_process_tree, one, pids_with, RssPeak, rss_kib)
+from transport_contract import (RssPeak, check_cancel_kills_the_process_tree, check_file_errors,
+                                check_output_cap, check_timeout_kills_the_process_tree, one, pids_with, rss_kib,
+                                sha256_of, write_random_file)
 
 FLEET_SIZE = 50
 # Addresses of the single-purpose sshds, after the fleet's.
@@ -238,17 +238,6 @@ def test_sshd_stopped_mid_command_then_pool_recovers(api, fleet, extra_sshds):
 
 # ---------------------------------------------------------------- files
 
-MiB = 1 << 20
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(MiB), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @pytest.fixture(scope="module")
 def files_dir(server):
     path = server.data_dir / "files"
@@ -258,10 +247,7 @@ def files_dir(server):
 
 def test_copy_and_fetch_200_mib_streamed(api, server, files_dir, tmp_root):
     big = files_dir / "big.bin"
-    with open(big, "wb") as f:
-        for _ in range(200):
-            f.write(os.urandom(MiB))
-    expected = sha256_of(big)
+    expected = write_random_file(big, 200)
     remote_dir = tmp_root / "remote-big"
     remote_dir.mkdir()
     dest = remote_dir / "big.bin"
@@ -329,11 +315,4 @@ def test_file_errors_are_failed_with_a_message(api, files_dir):
     job = api.run("/copy", {"targets": ["t11"], "src": "missing.bin", "dest": "/tmp/steward-never"})
     e = one(job, "t11")
     assert e["status"] == OP_FAILED and "missing.bin" in e["error"], e
-    job = api.run("/copy", {"targets": ["t11"], "src": "small.txt", "dest": "/nonexistent-dir/x"})
-    e = one(job, "t11")
-    assert e["status"] == OP_FAILED and "no such file" in e["error"].lower(), e
-    job = api.run("/fetch", {"targets": ["t11"], "src": "/nonexistent/file"})
-    e = one(job, "t11")
-    assert e["status"] == OP_FAILED and "no such file" in e["error"].lower(), e
-    job = api.run("/copy", {"targets": ["refused"], "src": "small.txt", "dest": "/tmp/x"})
-    assert one(job, "refused")["status"] == OP_UNREACHABLE, job
+    check_file_errors(api, files_dir, "t11", "refused")

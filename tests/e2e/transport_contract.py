@@ -3,12 +3,16 @@ tests. The targets there are this machine itself (sshd and qemu-ga run
 here), so processes a command left behind are visible to pgrep.
 """
 
+import hashlib
+import os
 import subprocess
 import threading
 import time
 import uuid
 
-from conftest import OP_CHANGED, OP_FAILED, wait_for
+from conftest import OP_CHANGED, OP_FAILED, OP_UNREACHABLE, wait_for
+
+MiB = 1 << 20
 
 
 def one(job, host):
@@ -81,3 +85,32 @@ class RssPeak(threading.Thread):
     def __exit__(self, *exc):
         self.done.set()
         self.join()
+
+
+def write_random_file(path, mib):
+    """`mib` MiB of random bytes at path; returns their SHA-256."""
+    with open(path, "wb") as f:
+        for _ in range(mib):
+            f.write(os.urandom(MiB))
+    return sha256_of(path)
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(MiB), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_file_errors(api, files_dir, host, unreachable_host):
+    """A missing target folder or file is Failed naming it; an unreachable target is Unreachable."""
+    (files_dir / "small.txt").write_text("small\n")
+    job = api.run("/copy", {"targets": [host], "src": "small.txt", "dest": "/nonexistent-dir/x"})
+    e = one(job, host)
+    assert e["status"] == OP_FAILED and "no such file" in e["error"].lower(), e
+    job = api.run("/fetch", {"targets": [host], "src": "/nonexistent/file"})
+    e = one(job, host)
+    assert e["status"] == OP_FAILED and "no such file" in e["error"].lower(), e
+    job = api.run("/copy", {"targets": [unreachable_host], "src": "small.txt", "dest": "/tmp/x"})
+    assert one(job, unreachable_host)["status"] == OP_UNREACHABLE, job
