@@ -11,29 +11,20 @@
 #include <fstream>
 #include <thread>
 
+#include "support/process_probe.hpp"
 #include "support/run_sync.hpp"
 
 namespace steward::exec {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::process_alive;
 using testing::run_sync;
 
 ProcessOutcome must_run(ProcessSpec spec, ChunkSink sink = {}, CancelToken cancel = {}) {
   auto result = run_sync(run_process(std::move(spec), std::move(sink), std::move(cancel)));
   EXPECT_TRUE(result.ok()) << (result.ok() ? "" : result.error().message);
   return result.ok() ? std::move(result).value() : ProcessOutcome{};
-}
-
-// A killed process may linger a moment as a zombie of init; that counts as gone.
-bool process_alive(pid_t pid) {
-  for (int i = 0; i < 100; ++i) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string pid_field, comm, state;
-    if (!(stat >> pid_field >> comm >> state) || state == "Z") return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
 }
 
 std::vector<pid_t> read_pids(const std::string& path) {

@@ -9,12 +9,14 @@
 #include <sstream>
 #include <thread>
 
+#include "support/process_probe.hpp"
 #include "support/run_sync.hpp"
 #include "tasks/runner.hpp"
 
 namespace steward::tasks::test {
 
 using namespace std::chrono_literals;
+using steward::testing::process_alive;
 
 struct Scratch {
   std::filesystem::path dir;
@@ -59,17 +61,6 @@ inline const boost::json::object& task_of(const boost::json::object& record, con
 }
 
 inline std::string str(const boost::json::value& v) { return std::string(v.as_string()); }
-
-// A killed process may linger a moment as a zombie; that counts as gone.
-inline bool process_alive(pid_t pid) {
-  for (int i = 0; i < 100; ++i) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string pid_field, comm, state;
-    if (!(stat >> pid_field >> comm >> state) || state == "Z") return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
 
 inline pid_t read_pid(const std::string& path) {
   pid_t pid = 0;

@@ -14,6 +14,7 @@
 #include <random>
 
 #include "core/sha256.hpp"
+#include "support/process_probe.hpp"
 #include "support/run_sync.hpp"
 #include "transport/qemu_ga.hpp"
 #include "transport/qga/qga_transport.hpp"
@@ -23,20 +24,13 @@ namespace {
 
 namespace asio = boost::asio;
 using namespace qga_testing;
+using steward::testing::process_gone;
 using steward::testing::run_sync;
 
 std::string sha256_of(const fs::path& path) {
   Sha256 hash;
   hash.update(read_file(path));
   return hash.hex_digest();
-}
-
-// Gone, or a zombie nobody reaped (in a container pid 1 may not reap).
-bool process_gone(pid_t pid) {
-  if (::kill(pid, 0) != 0) return errno == ESRCH;
-  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-  auto close = stat.rfind(')');
-  return close != std::string::npos && stat.size() > close + 2 && stat[close + 2] == 'Z';
 }
 
 std::optional<pid_t> read_pid(const fs::path& path) {
