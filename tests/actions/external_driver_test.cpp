@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/test_dir.hpp"
+
 namespace steward::actions {
 namespace {
 
@@ -32,10 +34,7 @@ esac
 class ExternalDriverTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("steward-drivers-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = steward::testing::fresh_test_dir("drivers");
   }
   void TearDown() override { fs::remove_all(dir_); }
 

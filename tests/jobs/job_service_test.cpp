@@ -20,6 +20,7 @@
 #include "ops/operation.hpp"
 #include "sched/scheduler.hpp"
 #include "store/store.hpp"
+#include "support/test_dir.hpp"
 #include "transport/transport.hpp"
 
 namespace steward::jobs {
@@ -52,10 +53,7 @@ JobRequest execute_request(std::vector<Target> targets, std::string cmd = "echo 
 class JobServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("steward-jobs-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = steward::testing::fresh_test_dir("jobs");
     auto opened = store::open_store({"", dir_.string()});
     ASSERT_TRUE(opened.ok()) << opened.error().message;
     store_ = std::move(opened).value();

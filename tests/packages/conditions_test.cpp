@@ -10,6 +10,7 @@
 #include "fakes/fake_transport.hpp"
 #include "sched/grid.hpp"
 #include "sched/scheduler.hpp"
+#include "support/test_dir.hpp"
 
 namespace steward::packages {
 namespace {
@@ -50,10 +51,7 @@ TEST(TimeGridTest, SlotsStayOnTheGridWhateverRunsTake) {
 class ConditionHubTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("steward-cond-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = steward::testing::fresh_test_dir("cond");
     auto opened = store::open_store({"", dir_.string()});
     ASSERT_TRUE(opened.ok()) << opened.error().message;
     store_ = std::move(opened).value();

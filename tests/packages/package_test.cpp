@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/test_dir.hpp"
 #include "transport/files.hpp"
 
 namespace steward::packages {
@@ -17,9 +18,7 @@ const fs::path kPackages = STEWARD_TEST_PACKAGES;
 class ManifestTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("steward-pkg-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    dir_ = steward::testing::fresh_test_dir("pkg");
     fs::create_directories(dir_ / "files");
     std::ofstream(dir_ / "files" / "a.sh") << "#!/bin/sh\n";
   }

@@ -5,6 +5,7 @@
 
 #include "store/store.hpp"
 #include "support/run_sync.hpp"
+#include "support/test_dir.hpp"
 
 namespace steward::store {
 namespace {
@@ -15,10 +16,7 @@ namespace fs = std::filesystem;
 class SqliteStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("steward-store-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = steward::testing::fresh_test_dir("store");
     reopen();
   }
   void TearDown() override {
