@@ -15,18 +15,6 @@ void add_action_commands(CLI::App& app, std::shared_ptr<ClientOptions> options, 
 
 namespace {
 
-void add_connection_flags(CLI::App& command, ClientOptions& options) {
-  command.add_option("--server", options.server, "server URL (default $STEWARD_SERVER or http://127.0.0.1:16808)");
-  command.add_option("--data-dir", options.data_dir, "server data dir holding the token (default $STEWARD_DATA_DIR or ./.steward)");
-  command.add_flag("--json", options.json, "print JSON for scripts");
-}
-
-// Runs `body` with an open session; errors become a message and an exit code.
-void with_session(const ClientOptions& options, int& exit_code, const std::function<int(Session&)>& body) {
-  auto session = Session::open(options);
-  exit_code = session ? body(*session) : report(session.error());
-}
-
 // Prints one line per host of a blocking reply; 1 if any host failed.
 int print_blocking_reply(Session& session, const boost::json::value& reply) {
   if (session.json()) std::cout << pretty_json(reply) << "\n";

@@ -53,15 +53,15 @@ void add_action_commands(CLI::App& app, std::shared_ptr<ClientOptions> options, 
   actions->require_subcommand(1);
 
   auto* ls = actions->add_subcommand("ls", "every service and its actions");
-  ls->add_option("--server", options->server, "server URL");
-  ls->add_flag("--json", options->json, "print JSON");
+  add_connection_flags(*ls, *options);
   ls->callback([options, &exit_code] {
-    auto session = Session::open(*options);
-    if (!session) return void(exit_code = report(session.error()));
-    auto reply = session->call("GET", "/v1/services");
-    if (!reply) return void(exit_code = report(reply.error()));
-    if (session->json()) std::cout << pretty_json(*reply) << "\n";
-    else print_services(reply->as_array());
+    with_session(*options, exit_code, [](Session& session) {
+      auto reply = session.call("GET", "/v1/services");
+      if (!reply) return report(reply.error());
+      if (session.json()) std::cout << pretty_json(*reply) << "\n";
+      else print_services(reply->as_array());
+      return 0;
+    });
   });
 
   auto name = std::make_shared<std::string>();
@@ -73,30 +73,32 @@ void add_action_commands(CLI::App& app, std::shared_ptr<ClientOptions> options, 
   exec->add_option("args", *args, "positional arguments");
   exec->add_option("--opt", *pairs, "named argument KEY=VALUE (VALUE as JSON when it is JSON)");
   exec->add_flag("--no-wait", *no_wait, "print the action's id without waiting");
-  exec->add_option("--server", options->server, "server URL");
-  exec->add_flag("--json", options->json, "print JSON");
+  add_connection_flags(*exec, *options);
   exec->callback([options, name, args, pairs, no_wait, &exit_code] {
     auto named = options_of(*pairs);
     if (!named) return void(exit_code = report(named.error()));
-    auto session = Session::open(*options);
-    if (!session) return void(exit_code = report(session.error()));
-    boost::json::array positional(args->begin(), args->end());
-    auto body = boost::json::serialize(boost::json::object{{"name", *name}, {"args", positional}, {"options", *named}});
-    auto accepted = session->call("POST", "/v1/actions", body);
-    if (!accepted) return void(exit_code = report(accepted.error()));
-    const std::string id(accepted->at("id").as_string());
-    if (*no_wait) return void(std::cout << id << "\n");
-    auto record = session->call("GET", "/v1/actions/" + url_encode(id));
-    while (record && (record->at("state") == "pending" || record->at("state") == "running")) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      record = session->call("GET", "/v1/actions/" + url_encode(id));
-    }
-    if (!record) return void(exit_code = report(record.error()));
-    const bool succeeded = record->at("state") == "succeeded";
-    if (session->json()) std::cout << pretty_json(*record) << "\n";
-    else if (succeeded) std::cout << pretty_json(record->at("result")) << "\n";
-    else std::cerr << "steward: " << *name << " failed: " << record->at("error").as_string().c_str() << "\n";
-    exit_code = succeeded ? 0 : 1;
+    with_session(*options, exit_code, [&](Session& session) {
+      boost::json::array positional(args->begin(), args->end());
+      auto body = boost::json::serialize(boost::json::object{{"name", *name}, {"args", positional}, {"options", *named}});
+      auto accepted = session.call("POST", "/v1/actions", body);
+      if (!accepted) return report(accepted.error());
+      const std::string id(accepted->at("id").as_string());
+      if (*no_wait) {
+        std::cout << id << "\n";
+        return 0;
+      }
+      auto record = session.call("GET", "/v1/actions/" + url_encode(id));
+      while (record && (record->at("state") == "pending" || record->at("state") == "running")) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        record = session.call("GET", "/v1/actions/" + url_encode(id));
+      }
+      if (!record) return report(record.error());
+      const bool succeeded = record->at("state") == "succeeded";
+      if (session.json()) std::cout << pretty_json(*record) << "\n";
+      else if (succeeded) std::cout << pretty_json(record->at("result")) << "\n";
+      else std::cerr << "steward: " << *name << " failed: " << record->at("error").as_string().c_str() << "\n";
+      return succeeded ? 0 : 1;
+    });
   });
 }
 

@@ -53,12 +53,9 @@ CLI::App* job_command(CLI::App& jobs, const char* name, const char* help, std::s
                       int& exit_code, std::shared_ptr<std::string> jid, const std::function<int(Session&, const std::string&)>& body) {
   auto* command = jobs.add_subcommand(name, help);
   if (jid) command->add_option("jid", *jid, "job id")->required();
-  command->add_option("--server", options->server, "server URL (default $STEWARD_SERVER or http://127.0.0.1:16808)");
-  command->add_option("--data-dir", options->data_dir, "server data dir holding the token");
-  command->add_flag("--json", options->json, "print JSON for scripts");
+  add_connection_flags(*command, *options);
   command->callback([options, jid, body, &exit_code] {
-    auto session = Session::open(*options);
-    exit_code = session ? body(*session, jid ? *jid : "") : report(session.error());
+    with_session(*options, exit_code, [&](Session& session) { return body(session, jid ? *jid : ""); });
   });
   return command;
 }
@@ -86,8 +83,7 @@ void add_job_commands(CLI::App& app, std::shared_ptr<ClientOptions> options, int
   // `steward jobs` alone lists.
   jobs->callback([jobs, options, list, &exit_code] {
     if (!jobs->get_subcommands().empty()) return;
-    auto session = Session::open(*options);
-    exit_code = session ? list(*session, "") : report(session.error());
+    with_session(*options, exit_code, [&](Session& session) { return list(session, ""); });
   });
 
   auto jid = std::make_shared<std::string>();

@@ -72,15 +72,15 @@ void add_task_commands(CLI::App& app, std::shared_ptr<ClientOptions> options, in
   });
 
   auto* ls = tasks->add_subcommand("ls", "the server's pipelines and their tasks");
-  ls->add_option("--server", options->server, "server URL");
-  ls->add_flag("--json", options->json, "print JSON");
+  add_connection_flags(*ls, *options);
   ls->callback([options, &exit_code] {
-    auto session = Session::open(*options);
-    if (!session) return void(exit_code = report(session.error()));
-    auto reply = session->call("GET", "/tasks");
-    if (!reply) return void(exit_code = report(reply.error()));
-    if (session->json()) std::cout << pretty_json(*reply) << "\n";
-    else print_pipelines(reply->as_object());
+    with_session(*options, exit_code, [](Session& session) {
+      auto reply = session.call("GET", "/tasks");
+      if (!reply) return report(reply.error());
+      if (session.json()) std::cout << pretty_json(*reply) << "\n";
+      else print_pipelines(reply->as_object());
+      return 0;
+    });
   });
 
   auto name = std::make_shared<std::string>();
@@ -90,28 +90,28 @@ void add_task_commands(CLI::App& app, std::shared_ptr<ClientOptions> options, in
   run->add_option("name", *name, "pipeline name")->required();
   run->add_option("--duration", *duration, "seconds between start and stop")->check(CLI::NonNegativeNumber);
   run->add_flag("--follow,-f", *follow, "wait for the run and print each task");
-  run->add_option("--server", options->server, "server URL");
-  run->add_flag("--json", options->json, "print JSON");
+  add_connection_flags(*run, *options);
   run->callback([options, name, duration, follow, &exit_code] {
-    auto session = Session::open(*options);
-    if (!session) return void(exit_code = report(session.error()));
-    auto started = session->call("POST", "/tasks",
-                                 boost::json::serialize(boost::json::object{{"name", *name}, {"duration", *duration}}));
-    if (!started) return void(exit_code = report(started.error()));
-    const std::string jid(started->at("jid").as_string());
-    if (!*follow) {
-      std::cout << (session->json() ? pretty_json(*started) : jid) << "\n";
-      return;
-    }
-    const std::string read = boost::json::serialize(boost::json::object{{"jid", jid}});
-    auto state = session->call("POST", "/tasks", read);
-    while (state && state->at("state").to_number<int>() == 1) {  // running: a pipeline ends on its own
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      state = session->call("POST", "/tasks", read);
-    }
-    if (!state) return void(exit_code = report(state.error()));
-    if (session->json()) std::cout << pretty_json(*state) << "\n";
-    exit_code = session->json() ? (state->at("state").to_number<int>() == 0 ? 0 : 1) : print_run(state->as_object());
+    with_session(*options, exit_code, [&](Session& session) {
+      auto started = session.call("POST", "/tasks",
+                                  boost::json::serialize(boost::json::object{{"name", *name}, {"duration", *duration}}));
+      if (!started) return report(started.error());
+      const std::string jid(started->at("jid").as_string());
+      if (!*follow) {
+        std::cout << (session.json() ? pretty_json(*started) : jid) << "\n";
+        return 0;
+      }
+      const std::string read = boost::json::serialize(boost::json::object{{"jid", jid}});
+      auto state = session.call("POST", "/tasks", read);
+      while (state && state->at("state").to_number<int>() == 1) {  // running: a pipeline ends on its own
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        state = session.call("POST", "/tasks", read);
+      }
+      if (!state) return report(state.error());
+      if (!session.json()) return print_run(state->as_object());
+      std::cout << pretty_json(*state) << "\n";
+      return state->at("state").to_number<int>() == 0 ? 0 : 1;
+    });
   });
 }
 

@@ -1,5 +1,6 @@
 #include "cli/session.hpp"
 
+#include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <fstream>
@@ -126,6 +127,17 @@ int follow_job(Session& session, const std::string& jid) {
   }
   if (final_job.is_object() && final_job.as_object().at("state").to_number<int>() == 2) any_failed = true;
   return any_failed ? 1 : 0;
+}
+
+void add_connection_flags(CLI::App& command, ClientOptions& options) {
+  command.add_option("--server", options.server, "server URL (default $STEWARD_SERVER or http://127.0.0.1:16808)");
+  command.add_option("--data-dir", options.data_dir, "server data dir holding the token (default $STEWARD_DATA_DIR or ./.steward)");
+  command.add_flag("--json", options.json, "print JSON for scripts");
+}
+
+void with_session(const ClientOptions& options, int& exit_code, const std::function<int(Session&)>& body) {
+  auto session = Session::open(options);
+  exit_code = session ? body(*session) : report(session.error());
 }
 
 }  // namespace steward::cli

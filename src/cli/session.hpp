@@ -3,10 +3,15 @@
 // calls whose failures become one clear message.
 #include <boost/json/value.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "cli/http_client.hpp"
+
+namespace CLI {
+class App;
+}
 
 namespace steward::cli {
 
@@ -31,6 +36,12 @@ class Session {
   std::shared_ptr<HttpClient> client_;
   bool json_ = false;
 };
+
+// --server, --data-dir and --json on a client command.
+void add_connection_flags(CLI::App& command, ClientOptions& options);
+
+// Runs `body` with an open session; errors become a message and an exit code.
+void with_session(const ClientOptions& options, int& exit_code, const std::function<int(Session&)>& body);
 
 // Prints "steward: MESSAGE" to stderr; returns the exit code for it.
 int report(const Error& error);
