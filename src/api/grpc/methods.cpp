@@ -89,10 +89,12 @@ awaitable<void> create_inject(DeputyService& deputy, Call& call) {
   co_await finish_deploy(call, outcome);
 }
 
-awaitable<void> delete_deployment(DeputyService& deputy, Call& call) {
+// Every delete: an Identifier in, Empty out, the service's Status as the status.
+template <awaitable<Status> (DeputyService::*remove)(const std::string&)>
+awaitable<void> delete_identified(DeputyService& deputy, Call& call) {
   Identifier identifier;
   if (!parse(call, identifier)) co_return;
-  auto removed = co_await deputy.undeploy(identifier.value());
+  auto removed = co_await (deputy.*remove)(identifier.value());
   if (!removed) call.finish(status_of(removed.error()));
   else reply(call, google::protobuf::Empty());
 }
@@ -149,14 +151,6 @@ awaitable<void> stream_condition(DeputyService& deputy, Call& call) {
   });
 }
 
-awaitable<void> delete_condition(DeputyService& deputy, Call& call) {
-  Identifier identifier;
-  if (!parse(call, identifier)) co_return;
-  auto removed = co_await deputy.delete_condition(identifier.value());
-  if (!removed) call.finish(status_of(removed.error()));
-  else reply(call, google::protobuf::Empty());
-}
-
 }  // namespace
 
 std::map<std::string, Method> executor_methods(DeputyService& deputy) {
@@ -166,12 +160,12 @@ std::map<std::string, Method> executor_methods(DeputyService& deputy) {
   return {
       {"/Capability/GetCapabilities", get_capabilities},
       {"/FeatureService/create", with(create_feature)},
-      {"/FeatureService/delete", with(delete_deployment)},
+      {"/FeatureService/delete", with(delete_identified<&DeputyService::undeploy>)},
       {"/InjectService/create", with(create_inject)},
-      {"/InjectService/delete", with(delete_deployment)},
+      {"/InjectService/delete", with(delete_identified<&DeputyService::undeploy>)},
       {"/ConditionService/create", with(create_condition)},
       {"/ConditionService/stream", with(stream_condition)},
-      {"/ConditionService/delete", with(delete_condition)},
+      {"/ConditionService/delete", with(delete_identified<&DeputyService::delete_condition>)},
   };
 }
 
