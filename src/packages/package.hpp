@@ -55,8 +55,6 @@ class Catalog {
   // Every valid package; malformed ones are skipped.
   std::vector<Package> list() const;
 
-  const std::filesystem::path& root() const { return root_; }
-
  private:
   std::vector<std::filesystem::path> manifests_of(const std::string& name) const;
 

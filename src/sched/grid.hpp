@@ -27,8 +27,6 @@ class TimeGrid {
     return due;
   }
 
-  std::int64_t slot() const { return slot_; }
-
  private:
   SteadyTime start_;
   std::chrono::nanoseconds interval_;

@@ -69,8 +69,6 @@ class PipelineRunner : public std::enable_shared_from_this<PipelineRunner> {
   // Call on the loop.
   void cancel(std::string reason = "cancelled");
 
-  boost::json::object record() const { return record_.to_json(); }
-
  private:
   struct Background;
   PipelineRunner(Pipeline pipeline, RunnerOptions options);
