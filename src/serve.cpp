@@ -24,6 +24,7 @@
 #include "api/grpc/grpc_server.hpp"
 #include "api/http/routes.hpp"
 #include "api/http/server.hpp"
+#include "core/allow_list.hpp"
 #include "core/clock.hpp"
 #include "core/ids.hpp"
 #include "inventory/inventory.hpp"
@@ -185,6 +186,14 @@ int serve(const ServeSettings& settings) {
     if (!loaded) return fail(loaded.error().message);
     token = *loaded;
   }
+  auto http_allow = AllowList::parse(settings.http_allow);
+  if (!http_allow) return fail("--http-allow: " + http_allow.error().message);
+  auto grpc_allow = AllowList::parse(settings.grpc_allow);
+  if (!grpc_allow) return fail("--grpc-allow: " + grpc_allow.error().message);
+  if (!token.empty() && !settings.http_allow.empty())
+    spdlog::info("REST clients from {} need no token (--http-allow)", settings.http_allow);
+  if (!token.empty() && !settings.grpc_allow.empty())
+    spdlog::info("gRPC clients from {} need no token (--grpc-allow)", settings.grpc_allow);
   auto inventory = load_inventory(settings);
   if (!inventory) return fail(inventory.error().message);
 
@@ -227,7 +236,7 @@ int serve(const ServeSettings& settings) {
 
   std::optional<api::grpc::GrpcServer> grpc;
   if (settings.grpc != "off") {
-    grpc.emplace(io.get_executor(), deputy, token);
+    grpc.emplace(io.get_executor(), deputy, token, *grpc_allow);
     auto port = grpc->listen(settings.grpc);
     if (!port) return fail(port.error().message);
     publish_address(settings, "grpc.addr", with_port(settings.grpc, *port));
@@ -252,6 +261,7 @@ int serve(const ServeSettings& settings) {
   api::http::add_all_routes(router, context);
   api::http::HttpOptions http_options;
   http_options.token = token;
+  http_options.allow = *http_allow;
   http_options.body_limit = static_cast<std::size_t>(settings.body_limit_kib) * 1024;
   http_options.idle_timeout = std::chrono::seconds(settings.idle_timeout_seconds);
   api::http::HttpServer http(io.get_executor(), router, http_options);

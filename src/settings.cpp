@@ -100,6 +100,10 @@ ServeSettingsParser::ServeSettingsParser(CLI::App& cmd) : binder_(std::make_uniq
   binder_->settings.push_back({"no-auth", nullptr, no_auth, [&s](const std::string& v) {
                                  return parse_bool("no-auth", v, s.no_auth);
                                }});
+  text("http-allow", "STEWARD_HTTP_ALLOW", s.http_allow,
+       "CIDR[,CIDR...]: REST clients from these addresses need no token (EXEd clients send none)");
+  text("grpc-allow", "STEWARD_GRPC_ALLOW", s.grpc_allow,
+       "CIDR[,CIDR...]: gRPC clients from these addresses need no token (Ranger's deployer sends none)");
   text("log-level", "LOG_LEVEL", s.log_level, "trace, debug, info, warn, error");
   text("log-dir", "LOG_DIR", s.log_dir, "also write logs to a file in this folder");
   text("log-file-name", "LOG_FILE_NAME", s.log_file_name, "log file name inside --log-dir");

@@ -28,6 +28,8 @@ struct ServeSettings {
   std::string store;      // empty: sqlite:<data-dir>/steward.db
   int max_connections = 64;
   bool no_auth = false;
+  std::string http_allow;  // CIDR,...: REST clients from these addresses need no token
+  std::string grpc_allow;  // CIDR,...: gRPC clients from these addresses need no token
   std::string token;  // STEWARD_TOKEN; else <data-dir>/token
   std::string log_level = "info";
   std::string log_dir;

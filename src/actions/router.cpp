@@ -26,7 +26,7 @@ const char* to_string(ActionState state) {
 }
 
 boost::json::object to_json(const ActionRecord& record) {
-  return {{"id", record.id},
+  boost::json::object out{{"id", record.id},
           {"name", record.service + ":" + record.call.action},
           {"args", record.call.args},
           {"options", record.call.options},
@@ -36,6 +36,8 @@ boost::json::object to_json(const ActionRecord& record) {
           {"created", record.created},
           {"started", record.started},
           {"finished", record.finished}};
+  if (!record.policy.empty()) out["policy"] = record.policy;
+  return out;
 }
 
 ActionRouter::ActionRouter(boost::asio::any_io_executor executor, std::size_t keep_finished)
@@ -55,15 +57,16 @@ Status ActionRouter::add(std::unique_ptr<Driver> driver) {
 }
 
 Result<std::string> ActionRouter::submit(const std::string& name, boost::json::array args,
-                                         boost::json::object options) {
+                                         boost::json::object options, const std::string& policy) {
   auto colon = name.find(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == name.size())
     return make_error(ErrorCode::InvalidArgument, "an action name looks like SERVICE:ACTION, not '" + name + "'");
-  return submit_to(name.substr(0, colon), name.substr(colon + 1), std::move(args), std::move(options));
+  return submit_to(name.substr(0, colon), name.substr(colon + 1), std::move(args), std::move(options), policy);
 }
 
 Result<std::string> ActionRouter::submit_to(const std::string& service_name, const std::string& action,
-                                            boost::json::array args, boost::json::object options) {
+                                            boost::json::array args, boost::json::object options,
+                                            const std::string& policy) {
   auto it = services_.find(service_name);
   if (it == services_.end()) {
     std::string known;
@@ -83,6 +86,7 @@ Result<std::string> ActionRouter::submit_to(const std::string& service_name, con
   record.id = id;
   record.service = service_name;
   record.call = std::move(call);
+  record.policy = policy;
   record.created = unix_now();
   if (observer_) observer_(record);
   service.waiting.push_back(id);

@@ -22,6 +22,7 @@ struct ActionRecord {
   std::string id;
   std::string service;
   ActionCall call;
+  std::string policy;  // the Congress policy a call was made for, if any
   ActionState state = ActionState::Pending;
   boost::json::value result;
   std::string error;
@@ -30,7 +31,8 @@ struct ActionRecord {
   double finished = 0;
 };
 
-// {id, name: "svc:action", args, options, state, result, error, created, started, finished}
+// {id, name: "svc:action", args, options, state, result, error, created, started, finished}, and policy
+// when there is one
 boost::json::object to_json(const ActionRecord& record);
 
 class ActionRouter {
@@ -43,11 +45,13 @@ class ActionRouter {
   Status add(std::unique_ptr<Driver> driver);
 
   // "SERVICE:ACTION". NotFound naming the known services; InvalidArgument
-  // naming the service's actions or what the driver refused.
-  Result<std::string> submit(const std::string& name, boost::json::array args, boost::json::object options);
+  // naming the service's actions or what the driver refused. `policy`
+  // names the Congress policy that dictated the call (recorded only).
+  Result<std::string> submit(const std::string& name, boost::json::array args, boost::json::object options,
+                             const std::string& policy = {});
   // `action` may carry the "SERVICE:" prefix when it names this service.
   Result<std::string> submit_to(const std::string& service, const std::string& action, boost::json::array args,
-                                boost::json::object options);
+                                boost::json::object options, const std::string& policy = {});
 
   // NotFound for an unknown (or long forgotten) id.
   Result<ActionRecord> get(const std::string& id) const;

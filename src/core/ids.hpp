@@ -3,9 +3,10 @@
 
 namespace steward {
 
-// A job id in the Salt/EXEd style: YYYYMMDDhhmmssffffff (UTC, microseconds).
-// Sortable by submission time and unique within one process: two ids made in
-// the same microsecond are bumped apart.
+// A job id: a hyphenated, time-ordered UUID (version 7, RFC 9562). Ranger
+// parses condition ids as UUIDs and EXEd's jids are UUIDs. The 12 bits after
+// the millisecond timestamp count within a millisecond, so ids made by one
+// process sort in the order they were made.
 std::string new_jid();
 
 // Random hex from the kernel's CSPRNG; used for tokens.

@@ -71,7 +71,9 @@ std::optional<StatusRange> parse_range_text(const std::string& text) {
     while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.erase(0, 1);
     auto r = std::from_chars(t.data(), t.data() + t.size(), v);
     if (t.empty() || r.ec != std::errc() || r.ptr != t.data() + t.size()) return std::nullopt;
-    if (v < 100 || v > 599) return std::nullopt;
+    // Any non-negative integer: the format's own example lists 876
+    // ("non-standard HTTP status codes").
+    if (v < 0) return std::nullopt;
     return v;
   };
   auto dash = text.find('-');

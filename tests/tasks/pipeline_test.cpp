@@ -137,7 +137,7 @@ TEST(TaskFile, MissingModeUsesTheTaskIndexWhenUnnamed) {
 }
 
 TEST(TaskFile, MalformedSuccessCodes) {
-  for (const char* codes : {"\"abc\"", "\"500-200\"", "[200, \"2x0\"]", "99", "{a: 1}"}) {
+  for (const char* codes : {"\"abc\"", "\"500-200\"", "[200, \"2x0\"]", "\"-5\"", "{a: 1}"}) {
     auto message = parse_error(std::string("exec:\n  start:\n    - name: probe\n      request:\n        url: "
                                            "http://localhost/\n        success_codes: ") +
                                codes + "\n");
@@ -145,6 +145,19 @@ TEST(TaskFile, MalformedSuccessCodes) {
               std::string::npos)
         << codes << " -> " << message;
   }
+}
+
+// The format's own example lists 876 among "non-standard HTTP status codes".
+TEST(TaskFile, SuccessCodesTakeAnyNonNegativeInteger) {
+  auto file = parse_task_file("exec:\n  pre:\n    - request: {url: http://localhost/, success_codes: [200-399, 876, 0]}\n",
+                              "tasks.yaml");
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  const auto& request = file->find("default")->stage(Stage::Pre).front().request;
+  EXPECT_TRUE(request.accepts(876));
+  EXPECT_TRUE(request.accepts(302));
+  EXPECT_TRUE(request.accepts(0));
+  EXPECT_FALSE(request.accepts(877));
+  EXPECT_FALSE(request.accepts(404));
 }
 
 TEST(TaskFile, BadUrls) {

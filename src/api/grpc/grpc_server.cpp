@@ -13,6 +13,7 @@
 
 #include "api/grpc/call.hpp"
 #include "api/grpc/methods.hpp"
+#include "core/strings.hpp"
 
 namespace steward::api::grpc {
 namespace {
@@ -30,9 +31,9 @@ class Refused final : public ::grpc::ServerGenericBidiReactor {
 
 class GrpcServer::Impl final : public ::grpc::CallbackGenericService {
  public:
-  Impl(boost::asio::any_io_executor loop, packages::DeputyService& deputy, std::string token)
+  Impl(boost::asio::any_io_executor loop, packages::DeputyService& deputy, std::string token, AllowList allow)
       : loop_(std::move(loop)), methods_(executor_methods(deputy)), expected_("Bearer " + token),
-        auth_(!token.empty()) {}
+        auth_(!token.empty()), allow_(std::move(allow)) {}
 
   ::grpc::ServerGenericBidiReactor* CreateReactor(::grpc::GenericCallbackServerContext* context) override {
     auto method = methods_.find(context->method());
@@ -41,7 +42,9 @@ class GrpcServer::Impl final : public ::grpc::CallbackGenericService {
                                         "steward does not implement " + context->method()));
     if (auth_ && !authorized(*context))
       return new Refused(::grpc::Status(::grpc::StatusCode::UNAUTHENTICATED,
-                                        "missing or wrong token in the 'authorization: Bearer TOKEN' metadata"));
+                                        "missing or wrong token in the 'authorization: Bearer TOKEN' metadata; "
+                                        "clients that send none (Ranger's deployer) must connect from an address "
+                                        "in --grpc-allow CIDR,..."));
     return new Call(context, loop_, [this, &handler = method->second](Call& call) {
       boost::asio::co_spawn(loop_, handler(call), [&call](std::exception_ptr error) {
         if (!error) return;
@@ -56,10 +59,11 @@ class GrpcServer::Impl final : public ::grpc::CallbackGenericService {
   }
 
   bool authorized(const ::grpc::GenericCallbackServerContext& context) const {
+    if (allow_.allows_grpc_peer(context.peer())) return true;
     const auto& metadata = context.client_metadata();
     auto [first, last] = metadata.equal_range("authorization");
     for (auto it = first; it != last; ++it) {
-      if (std::string_view(it->second.data(), it->second.size()) == expected_) return true;
+      if (constant_time_equal(std::string_view(it->second.data(), it->second.size()), expected_)) return true;
     }
     return false;
   }
@@ -68,12 +72,14 @@ class GrpcServer::Impl final : public ::grpc::CallbackGenericService {
   std::map<std::string, Method> methods_;
   std::string expected_;
   bool auth_;
+  AllowList allow_;
   std::atomic<int> live_calls_{0};
   std::unique_ptr<::grpc::Server> server_;
 };
 
-GrpcServer::GrpcServer(boost::asio::any_io_executor loop, packages::DeputyService& deputy, std::string token)
-    : impl_(std::make_unique<Impl>(std::move(loop), deputy, std::move(token))) {}
+GrpcServer::GrpcServer(boost::asio::any_io_executor loop, packages::DeputyService& deputy, std::string token,
+                       AllowList allow)
+    : impl_(std::make_unique<Impl>(std::move(loop), deputy, std::move(token), std::move(allow))) {}
 
 GrpcServer::~GrpcServer() = default;
 

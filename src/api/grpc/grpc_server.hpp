@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "core/allow_list.hpp"
 #include "core/result.hpp"
 
 namespace steward::packages { class DeputyService; }
@@ -17,8 +18,9 @@ namespace steward::api::grpc {
 
 class GrpcServer {
  public:
-  // An empty token turns authentication off.
-  GrpcServer(boost::asio::any_io_executor loop, packages::DeputyService& deputy, std::string token);
+  // An empty token turns authentication off; clients from `allow` need none.
+  GrpcServer(boost::asio::any_io_executor loop, packages::DeputyService& deputy, std::string token,
+             AllowList allow);
   ~GrpcServer();
 
   // Binds "ADDR:PORT" (port 0 picks one) and starts serving; returns the port.

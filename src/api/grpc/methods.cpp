@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/grpc/status.hpp"
+#include "core/strings.hpp"
 #include "packages/deputy.hpp"
 
 namespace steward::api::grpc {
@@ -55,8 +56,9 @@ awaitable<void> finish_deploy(Call& call, const Result<packages::DeployOutcome>&
   }
   ExecutorResponse response;
   response.mutable_identifier()->set_value(outcome->identifier);
-  response.set_stdout(outcome->stdout_data);
-  response.set_stderr(outcome->stderr_data);
+  // Protobuf strings must be UTF-8: Ranger's client cannot decode anything else.
+  response.set_stdout(to_valid_utf8(outcome->stdout_data));
+  response.set_stderr(to_valid_utf8(outcome->stderr_data));
   reply(call, response);
 }
 

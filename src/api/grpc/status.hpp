@@ -3,6 +3,7 @@
 #include <grpcpp/support/status.h>
 
 #include "core/result.hpp"
+#include "core/strings.hpp"
 
 namespace steward::api::grpc {
 
@@ -20,7 +21,8 @@ inline ::grpc::Status status_of(const Error& error) {
     case ErrorCode::Cancelled: code = StatusCode::CANCELLED; break;
     case ErrorCode::Internal: code = StatusCode::INTERNAL; break;
   }
-  return ::grpc::Status(code, error.message);
+  // Messages may quote a target's output; clients decode them as UTF-8.
+  return ::grpc::Status(code, to_valid_utf8(error.message));
 }
 
 }  // namespace steward::api::grpc

@@ -8,6 +8,8 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/strings.hpp"
+
 namespace steward::api::http {
 
 namespace http = beast::http;
@@ -52,7 +54,9 @@ boost::asio::awaitable<void> Exchange::reply(http::status status, const boost::j
   Response response{status, request_.version()};
   if (status != http::status::no_content) {
     response.set(http::field::content_type, "application/json");
-    response.body() = boost::json::serialize(body);
+    // Invalid UTF-8 can only come from string contents (JSON syntax is
+    // ASCII), so repairing the text repairs every string at once.
+    response.body() = to_valid_utf8(boost::json::serialize(body));
     response.body() += '\n';
   }
   co_await send(std::move(response));
@@ -91,8 +95,9 @@ boost::asio::awaitable<bool> Exchange::begin_stream(const std::string& content_t
   co_return !ec;
 }
 
-boost::asio::awaitable<bool> Exchange::write_chunk(const std::string& data) {
-  if (data.empty()) co_return true;  // an empty chunk would end the stream
+boost::asio::awaitable<bool> Exchange::write_chunk(const std::string& document) {
+  if (document.empty()) co_return true;  // an empty chunk would end the stream
+  const std::string data = to_valid_utf8(document);
   stream_.expires_after(kWriteTimeout);
   auto [ec, n] = co_await boost::asio::async_write(stream_, http::make_chunk(boost::asio::buffer(data)), kNoThrow);
   co_return !ec;

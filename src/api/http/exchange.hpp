@@ -37,9 +37,10 @@ class Exchange {
   boost::asio::awaitable<void> reply_error(const Error& error);
   boost::asio::awaitable<void> reply_error(beast::http::status status, const std::string& message);
 
-  // Streaming: headers first, then chunks; false once the client went away.
+  // Streaming: headers first, then chunks, each a whole document (invalid
+  // UTF-8 in it is replaced); false once the client went away.
   boost::asio::awaitable<bool> begin_stream(const std::string& content_type);
-  boost::asio::awaitable<bool> write_chunk(const std::string& data);
+  boost::asio::awaitable<bool> write_chunk(const std::string& document);
   boost::asio::awaitable<void> end_stream();
 
   bool replied() const { return replied_; }

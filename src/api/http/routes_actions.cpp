@@ -49,11 +49,19 @@ awaitable<void> reply_accepted(ApiContext& context, Exchange& exchange, const Re
   co_await exchange.reply(http::status::accepted, reply);
 }
 
-awaitable<void> call_action(ApiContext& context, Exchange& exchange) {
+// `policy` is the Congress policy a call is made for (empty for plain calls).
+awaitable<void> submit_call(ApiContext& context, Exchange& exchange, const std::string& policy) {
   auto call = parse_call(exchange);
   if (!call) co_return co_await exchange.reply_error(call.error());
-  auto id = context.actions.submit(call->name, std::move(call->args), std::move(call->options));
+  auto id = context.actions.submit(call->name, std::move(call->args), std::move(call->options), policy);
   co_await reply_accepted(context, exchange, id);
+}
+
+// Named, not a temporary in the co_await (GCC 12, PR 99576).
+const std::string kNoPolicy;
+
+awaitable<void> call_action(ApiContext& context, Exchange& exchange) {
+  co_await submit_call(context, exchange, kNoPolicy);
 }
 
 awaitable<void> call_service_action(ApiContext& context, Exchange& exchange) {
@@ -64,12 +72,24 @@ awaitable<void> call_service_action(ApiContext& context, Exchange& exchange) {
   co_await reply_accepted(context, exchange, id);
 }
 
+Status require_execute_action(const Exchange& exchange, const char* resource) {
+  if (exchange.param("action").value_or("") == "execute") return {};
+  return make_error(ErrorCode::InvalidArgument, std::string("the only ") + resource + " action is ?action=execute");
+}
+
 // Congress's ExecutionDriver form: POST /v1/cloud-services/SVC?action=execute.
 awaitable<void> congress_execute(ApiContext& context, Exchange& exchange) {
-  if (exchange.param("action").value_or("") != "execute")
-    co_return co_await exchange.reply_error(
-        make_error(ErrorCode::InvalidArgument, "the only cloud-service action is ?action=execute"));
+  if (auto allowed = require_execute_action(exchange, "cloud-service"); !allowed)
+    co_return co_await exchange.reply_error(allowed.error());
   co_await call_service_action(context, exchange);
+}
+
+// Congress's other form: "execute an action as if the given policy dictated
+// it", POST /v1/policies/POLICY?action=execute, routed by the name's prefix.
+awaitable<void> congress_policy_execute(ApiContext& context, Exchange& exchange) {
+  if (auto allowed = require_execute_action(exchange, "policy"); !allowed)
+    co_return co_await exchange.reply_error(allowed.error());
+  co_await submit_call(context, exchange, exchange.captures.at("policy"));
 }
 
 awaitable<void> get_action(ApiContext& context, Exchange& exchange) {
@@ -96,6 +116,8 @@ void add_action_routes(Router& router, ApiContext& context) {
              [&context](Exchange& e) { return call_service_action(context, e); });
   router.add(http::verb::post, "/cloud-services/:service",
              [&context](Exchange& e) { return congress_execute(context, e); });
+  router.add(http::verb::post, "/policies/:policy",
+             [&context](Exchange& e) { return congress_policy_execute(context, e); });
 }
 
 }  // namespace steward::api::http

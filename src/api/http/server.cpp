@@ -11,6 +11,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/url/parse.hpp>
 
+#include "core/strings.hpp"
+
 namespace steward::api::http {
 
 namespace asio = boost::asio;
@@ -55,13 +57,6 @@ Result<std::pair<std::string, std::map<std::string, std::string>>> split_target(
 bool is_parse_error(const boost::system::error_code& ec) {
   return ec.category() == make_error_code(http::error::end_of_stream).category() &&
          ec != http::error::end_of_stream && ec != http::error::partial_message;
-}
-
-bool constant_time_equal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
 }
 
 std::string_view strip_version_prefix(std::string_view path) {
@@ -127,6 +122,9 @@ asio::awaitable<void> HttpServer::accept_loop() {
 }
 
 asio::awaitable<void> HttpServer::session(tcp::socket socket) {
+  boost::system::error_code peer_error;
+  auto peer = socket.remote_endpoint(peer_error);
+  const bool trusted_peer = !peer_error && options_.allow.allows(peer.address().to_string());
   beast::tcp_stream stream(std::move(socket));
   sessions_.insert(&stream);
   beast::flat_buffer buffer;
@@ -155,7 +153,7 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
     if (!target) {
       co_await exchange.reply_error(target.error());
     } else {
-      co_await dispatch(exchange, strip_version_prefix(target->first));
+      co_await dispatch(exchange, strip_version_prefix(target->first), trusted_peer);
     }
     if (!exchange.keep_alive()) break;
   }
@@ -164,16 +162,18 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-bool HttpServer::authorized(const Request& request) const {
-  if (options_.token.empty()) return true;
+bool HttpServer::authorized(const Request& request, bool trusted_peer) const {
+  if (options_.token.empty() || trusted_peer) return true;
   auto header = request[http::field::authorization];
   const std::string expected = "Bearer " + options_.token;
   return constant_time_equal(header, expected);
 }
 
-asio::awaitable<void> HttpServer::dispatch(Exchange& exchange, std::string_view path) {
-  if (path != "/healthz" && !authorized(exchange.request())) {
-    co_await exchange.reply_error(http::status::unauthorized, "missing or wrong token (Authorization: Bearer TOKEN)");
+asio::awaitable<void> HttpServer::dispatch(Exchange& exchange, std::string_view path, bool trusted_peer) {
+  if (path != "/healthz" && !authorized(exchange.request(), trusted_peer)) {
+    co_await exchange.reply_error(http::status::unauthorized,
+                                  "missing or wrong token (Authorization: Bearer TOKEN); clients that send none "
+                                  "must connect from an address in --http-allow CIDR,...");
     co_return;
   }
   auto match = router_.find(exchange.request().method(), path);

@@ -11,12 +11,14 @@
 #include <string>
 
 #include "api/http/router.hpp"
+#include "core/allow_list.hpp"
 #include "core/result.hpp"
 
 namespace steward::api::http {
 
 struct HttpOptions {
   std::string token;  // empty: no authentication
+  AllowList allow;    // clients from these addresses need no token
   std::size_t body_limit = 1u << 20;
   std::chrono::seconds idle_timeout{60};
 };
@@ -37,8 +39,8 @@ class HttpServer {
  private:
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
-  boost::asio::awaitable<void> dispatch(Exchange& exchange, std::string_view path);
-  bool authorized(const Request& request) const;
+  boost::asio::awaitable<void> dispatch(Exchange& exchange, std::string_view path, bool trusted_peer);
+  bool authorized(const Request& request, bool trusted_peer) const;
 
   boost::asio::any_io_executor executor_;
   const Router& router_;

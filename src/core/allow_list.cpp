@@ -1,0 +1,86 @@
+#include "core/allow_list.hpp"
+
+#include <boost/asio/ip/address.hpp>
+
+#include "core/strings.hpp"
+
+namespace steward {
+namespace {
+
+using boost::asio::ip::address;
+
+// Four bytes for IPv4 (and IPv4-mapped IPv6), sixteen for IPv6.
+std::vector<unsigned char> bytes_of(const address& ip) {
+  if (ip.is_v6() && ip.to_v6().is_v4_mapped()) return bytes_of(make_address_v4(boost::asio::ip::v4_mapped, ip.to_v6()));
+  if (ip.is_v4()) {
+    auto raw = ip.to_v4().to_bytes();
+    return {raw.begin(), raw.end()};
+  }
+  auto raw = ip.to_v6().to_bytes();
+  return {raw.begin(), raw.end()};
+}
+
+bool parse_address(std::string_view text, address& out) {
+  boost::system::error_code ec;
+  out = boost::asio::ip::make_address(std::string(text), ec);
+  return !ec;
+}
+
+}  // namespace
+
+Result<AllowList> AllowList::parse(std::string_view text) {
+  AllowList list;
+  for (const auto& entry : split_nonempty(text, ',')) {
+    auto slash = entry.find('/');
+    address ip;
+    if (!parse_address(std::string_view(entry).substr(0, slash), ip))
+      return make_error(ErrorCode::InvalidArgument, "'" + entry + "' is not an IP address or CIDR network");
+    Network network{bytes_of(ip), 0};
+    unsigned bits = static_cast<unsigned>(network.bytes.size() * 8);
+    network.prefix = bits;
+    if (slash != std::string::npos) {
+      std::string prefix = entry.substr(slash + 1);
+      bool digits = !prefix.empty() && prefix.size() <= 3 && prefix.find_first_not_of("0123456789") == std::string::npos;
+      if (!digits || std::stoul(prefix) > bits)
+        return make_error(ErrorCode::InvalidArgument,
+                          "'" + entry + "': the prefix length must be 0 to " + std::to_string(bits));
+      network.prefix = static_cast<unsigned>(std::stoul(prefix));
+    }
+    list.networks_.push_back(std::move(network));
+  }
+  return list;
+}
+
+bool AllowList::allows(std::string_view text) const {
+  address ip;
+  if (networks_.empty() || !parse_address(text, ip)) return false;
+  auto bytes = bytes_of(ip);
+  for (const auto& network : networks_) {
+    if (network.bytes.size() != bytes.size()) continue;
+    unsigned whole = network.prefix / 8, rest = network.prefix % 8;
+    bool same = std::equal(bytes.begin(), bytes.begin() + whole, network.bytes.begin());
+    if (same && rest != 0) {
+      unsigned char mask = static_cast<unsigned char>(0xFF << (8 - rest));
+      same = (bytes[whole] & mask) == (network.bytes[whole] & mask);
+    }
+    if (same) return true;
+  }
+  return false;
+}
+
+bool AllowList::allows_grpc_peer(std::string_view peer) const {
+  std::string_view host;
+  if (peer.starts_with("ipv4:")) {
+    host = peer.substr(5);
+    host = host.substr(0, host.rfind(':'));
+  } else if (peer.starts_with("ipv6:[")) {
+    host = peer.substr(6);
+    host = host.substr(0, host.find(']'));
+    host = host.substr(0, host.find('%'));  // a zone id
+  } else {
+    return false;
+  }
+  return allows(host);
+}
+
+}  // namespace steward
