@@ -219,8 +219,10 @@ def test_changed_host_key_is_refused_naming_both_fingerprints(api, server, fleet
 
 
 def test_sshd_stopped_mid_command_then_pool_recovers(api, fleet, extra_sshds):
-    jid = api.submit("/execute", {"targets": ["outage"], "cmd": "sleep 30"})
-    wait_for(lambda: pids_with("sleep 30"), timeout=10, what="the remote sleep to start")
+    # A duration no other test uses: modules run in parallel, and stopping sshd
+    # before this command started would test authentication, not the outage.
+    jid = api.submit("/execute", {"targets": ["outage"], "cmd": "sleep 30.17"})
+    wait_for(lambda: pids_with("sleep 30.17"), timeout=10, what="the remote sleep to start")
     extra_sshds["outage"].stop()
     t0 = time.monotonic()
     job = api.wait_job(jid, timeout=20)
