@@ -16,8 +16,8 @@
 namespace steward::packages {
 
 struct InstallOptions {
-  // How long and how often to wait for a target that a feature's action
-  // rebooted (HYPERVISOR_WAIT_TIMEOUT / HYPERVISOR_WAIT_INTERVAL).
+  // How long and how often to wait for a target rebooted for `restarts = true`
+  // (HYPERVISOR_WAIT_TIMEOUT / HYPERVISOR_WAIT_INTERVAL; see reboot.hpp).
   std::chrono::milliseconds reboot_wait_timeout{std::chrono::minutes(5)};
   std::chrono::milliseconds reboot_wait_interval{std::chrono::seconds(5)};
 };

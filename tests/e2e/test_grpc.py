@@ -84,7 +84,7 @@ def inventory(fleet, reboot_sshd, root):
 @pytest.fixture(scope="module")
 def server(root, inventory, shelf):
     srv = start_with(Server(root / "data", inventory=inventory, grpc=True,
-                       extra_args=["--packages", str(shelf.root)]), **WAIT_ENV)
+                            extra_args=["--packages", str(shelf.root)]), **WAIT_ENV)
     yield srv
     srv.stop()
 
@@ -461,8 +461,8 @@ def test_action_that_takes_the_target_down_gives_up_after_the_wait_timeout(root,
     try:
         inventory = fleet.host_line("giveup", GIVEUP_ADDR, ansible_port=giveup.port)
         srv = start_with(Server(root / "data-giveup", inventory=inventory, grpc=True,
-                           extra_args=["--packages", str(shelf.root)]),
-                    HYPERVISOR_WAIT_TIMEOUT="3", HYPERVISOR_WAIT_INTERVAL="1")
+                                extra_args=["--packages", str(shelf.root)]),
+                         HYPERVISOR_WAIT_TIMEOUT="3", HYPERVISOR_WAIT_INTERVAL="1")
         prefix = shelf.new_prefix("giveup")
         name = shelf.add("reboot-feature", prefix)
         (prefix / "reboot").mkdir()
