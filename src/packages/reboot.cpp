@@ -111,7 +111,7 @@ awaitable<OpResult> reboot_and_wait(ops::OpContext& context, RebootWait wait) {
   OpResult rebooted = co_await ops::run_request(silent, std::move(reboot), OpState::Ok);
   // A reboot ends the session: the connection drops, or the shell is killed.
   const bool dropped = rebooted.state == OpState::Unreachable || rebooted.signal.has_value();
-  if (!dropped && rebooted.state != OpState::Ok && left(deadline) > milliseconds(0) && !cancelled(context)) {
+  if (!dropped && rebooted.state != OpState::Ok) {
     std::string detail = trim(rebooted.stderr_data);
     if (detail.size() > kStderrShown) detail = detail.substr(detail.size() - kStderrShown);
     co_return outcome(OpState::Failed, fmt::format("the reboot command '{}' failed: {}{}{}", command, rebooted.error,
