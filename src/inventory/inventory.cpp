@@ -84,6 +84,14 @@ const Host* Inventory::find(std::string_view name) const {
   return it == host_index_.end() ? nullptr : &hosts_[it->second];
 }
 
+Result<std::string> Inventory::host_for_vm(std::string_view id) const {
+  if (const Host* host = find(id)) return host->name;
+  auto it = vm_index_.find(vm_id_key(id));
+  if (it != vm_index_.end()) return hosts_[it->second].name;
+  return make_error(ErrorCode::NotFound, "virtual machine '" + std::string(id) +
+                                             "' is not in the inventory: no host has that name or steward_vm_id");
+}
+
 std::vector<std::string> Inventory::group_names() const {
   std::vector<std::string> names;
   names.reserve(group_members_.size());

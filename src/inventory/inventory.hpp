@@ -35,6 +35,10 @@ class Inventory {
   Result<std::vector<std::string>> match(std::string_view pattern) const;
 
   const Host* find(std::string_view name) const;
+  // The host a gRPC `virtual_machine_id` names: the host of that name, else
+  // the one whose `steward_vm_id` variable holds that id (compared ignoring
+  // case, as UUIDs are written either way). NotFound naming the id.
+  Result<std::string> host_for_vm(std::string_view id) const;
   const std::vector<Host>& hosts() const { return hosts_; }
   std::vector<std::string> group_names() const;
 
@@ -54,6 +58,7 @@ class Inventory {
   std::vector<Host> hosts_;
   std::map<std::string, std::vector<std::string>, std::less<>> group_members_;  // group -> hosts (with children)
   std::map<std::string, std::size_t, std::less<>> host_index_;                  // host -> index in hosts_
+  std::map<std::string, std::size_t, std::less<>> vm_index_;                    // lower-case steward_vm_id -> index
   friend class InventoryBuilder;
 };
 

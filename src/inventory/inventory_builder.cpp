@@ -1,6 +1,7 @@
 #include "inventory/inventory_builder.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdint>
 #include <tuple>
@@ -113,6 +114,12 @@ std::string_view trim(std::string_view text) {
   auto first = text.find_first_not_of(kSpace);
   if (first == std::string_view::npos) return {};
   return text.substr(first, text.find_last_not_of(kSpace) - first + 1);
+}
+
+std::string vm_id_key(std::string_view id) {
+  std::string key(trim(id));
+  for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return key;
 }
 
 std::optional<int> parse_int(std::string_view text) {
@@ -305,10 +312,25 @@ Result<Inventory> InventoryBuilder::build() {
   for (const auto& entry : hosts_) {
     Host host = effective(entry);
     for (const auto& g : host.groups) inventory.group_members_[g].push_back(host.name);
+    if (auto indexed = index_vm_id(inventory, host); !indexed) return indexed.error();
     inventory.host_index_.emplace(host.name, inventory.hosts_.size());
     inventory.hosts_.push_back(std::move(host));
   }
   return inventory;
+}
+
+// One VM, one host: a second claim to the same id would make a request's
+// target depend on the order of the file.
+Status InventoryBuilder::index_vm_id(Inventory& inventory, const Host& host) const {
+  auto var = host.vars.find("steward_vm_id");
+  if (var == host.vars.end()) return {};
+  std::string id = vm_id_key(var->second);
+  if (id.empty()) return error(0, "host " + host.name + ": steward_vm_id is empty");
+  auto [claimed, added] = inventory.vm_index_.emplace(id, inventory.hosts_.size());
+  if (!added)
+    return error(0, "hosts " + inventory.hosts_[claimed->second].name + " and " + host.name +
+                        " both have steward_vm_id=" + std::string(trim(var->second)));
+  return {};
 }
 
 }  // namespace steward::inventory

@@ -16,6 +16,9 @@ namespace steward::inventory {
 
 std::string_view trim(std::string_view text);
 
+// How a steward_vm_id is looked up: trimmed and in lower case.
+std::string vm_id_key(std::string_view id);
+
 // A whole decimal integer or nothing, so "2x" and "" are rejected, not truncated.
 std::optional<int> parse_int(std::string_view text);
 
@@ -76,6 +79,7 @@ class InventoryBuilder {
   Error cycle_error(const std::vector<std::size_t>& pending) const;
   std::vector<std::size_t> groups_of(const HostEntry& host) const;
   Host effective(const HostEntry& host) const;
+  Status index_vm_id(Inventory& inventory, const Host& host) const;
 
   std::string origin_;
   std::vector<Group> groups_;

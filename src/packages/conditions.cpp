@@ -99,11 +99,12 @@ struct ConditionHub::Runner : std::enable_shared_from_this<Runner> {
                      c.unparsable, trim(out.stdout_data).substr(0, 80));
       return;
     }
+    // Passed on unchanged: the client judges such values (Ranger flags them);
+    // clamping would turn a 2 into "met".
     if (*value < 0 || *value > 1) {
-      if (++c.clamped; worth_logging(c.clamped))
-        spdlog::warn("condition {}: value {} from {} is outside [0, 1]; clamped ({} times)", spec.id, *value,
-                     spec.target.name, c.clamped);
-      value = std::clamp(*value, 0.0, 1.0);
+      if (++c.out_of_range; worth_logging(c.out_of_range))
+        spdlog::warn("condition {}: value {} from {} is outside [0, 1], passed on as it is ({} times)", spec.id,
+                     *value, spec.target.name, c.out_of_range);
     }
     store::ConditionValue entry{unix_now(), *value};
     ++c.values;

@@ -47,7 +47,7 @@ struct ConditionCounters {
   std::uint64_t skipped_unreachable = 0;  // the target could not be reached
   std::uint64_t failed = 0;               // the command exited non-zero, timed out or could not run
   std::uint64_t unparsable = 0;           // the output was not a number
-  std::uint64_t clamped = 0;              // the value was outside [0, 1]
+  std::uint64_t out_of_range = 0;         // the value was outside [0, 1] (and passed on unchanged)
   std::optional<store::ConditionValue> last;
 };
 

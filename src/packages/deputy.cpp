@@ -78,11 +78,11 @@ DeputyService::DeputyService(jobs::JobService& jobs, const inventory::Inventory&
                              ConditionHub& conditions, const Catalog& catalog)
     : jobs_(jobs), inventory_(inventory), store_(store), conditions_(conditions), catalog_(catalog) {}
 
-Result<Target> DeputyService::target_for(const std::string& host, const Account& account) const {
-  if (host.empty()) return make_error(ErrorCode::InvalidArgument, "'virtual_machine_id' is empty");
-  if (!inventory_.find(host))
-    return make_error(ErrorCode::NotFound, "virtual machine '" + host + "' is not a host in the inventory");
-  auto target = inventory_.target(host);
+Result<Target> DeputyService::target_for(const std::string& vm, const Account& account) const {
+  if (vm.empty()) return make_error(ErrorCode::InvalidArgument, "'virtual_machine_id' is empty");
+  auto host = inventory_.host_for_vm(vm);
+  if (!host) return host.error();
+  auto target = inventory_.target(*host);
   if (!target) return target.error();
   apply_account(*target, account);
   return target;
@@ -112,7 +112,7 @@ awaitable<Result<boost::json::object>> DeputyService::load(const std::string& ki
 }
 
 awaitable<Result<DeployOutcome>> DeputyService::deploy(DeployRequest request) {
-  auto target = target_for(request.host, request.account);
+  auto target = target_for(request.vm, request.account);
   if (!target) co_return target.error();
   boost::json::object args{{"source", {{"name", request.source.name}, {"version", request.source.version}}},
                            {"environment", json_strings(request.environment)},
@@ -125,12 +125,18 @@ awaitable<Result<DeployOutcome>> DeputyService::deploy(DeployRequest request) {
   boost::json::object record{{"id", jid},
                              {"kind", to_string(request.content)},
                              {"name", request.name},
-                             {"target", request.host},
+                             {"target", target->name},
+                             {"virtual_machine_id", request.vm},
                              {"package", facts.at("package")},
                              {"version", facts.at("version")},
                              {"installed", facts.at("installed")},
                              {"created", unix_now()}};
   if (!request.to_entities.empty()) record["to_entities"] = json_strings(request.to_entities);
+  if (const auto* delete_action = facts.if_contains("delete_action")) {
+    // Run on delete with the environment the feature was created with.
+    record["delete_action"] = *delete_action;
+    record["environment"] = json_strings(request.environment);
+  }
   if (auto saved = co_await store_.put_record(kDeployment, jid, record); !saved) co_return saved.error();
   if (has_credentials(request.account)) accounts_[jid] = request.account;
   co_return DeployOutcome{jid, installed->stdout_data, installed->stderr_data};
@@ -143,6 +149,10 @@ awaitable<Status> DeputyService::undeploy(const std::string& identifier) {
   if (!target) co_return target.error();
   std::string jid;
   boost::json::object args{{"files", record->at("installed")}};
+  if (const auto* action = record->if_contains("delete_action")) {
+    args["action"] = *action;
+    args["environment"] = record->contains("environment") ? record->at("environment") : boost::json::array();
+  }
   auto removed = co_await run_on(*target, kUninstall, std::move(args), jid);
   if (!removed) co_return removed.error();
   auto deleted = co_await store_.delete_record(kDeployment, identifier);
@@ -156,7 +166,7 @@ awaitable<Result<std::string>> DeputyService::create_condition(ConditionRequest 
     co_return make_error(ErrorCode::InvalidArgument, "a condition takes either 'source' or 'command', not both");
   if (!request.source && request.command.empty())
     co_return make_error(ErrorCode::InvalidArgument, "a condition needs a 'source' package or a 'command'");
-  auto target = target_for(request.host, request.account);
+  auto target = target_for(request.vm, request.account);
   if (!target) co_return target.error();
   boost::json::value environment = json_strings(request.environment);
   if (auto parsed = parse_environment(&environment); !parsed) co_return parsed.error();
@@ -188,9 +198,10 @@ awaitable<Result<std::string>> DeputyService::create_condition(ConditionRequest 
     if (!result) co_return result.error();
     installed = result->facts.as_object().at("installed").as_array();
   }
-  boost::json::object record{{"id", id},           {"name", request.name}, {"target", request.host},
+  boost::json::object record{{"id", id},           {"name", request.name}, {"target", target->name},
                              {"command", command}, {"interval", interval}, {"environment", environment},
                              {"installed", installed}, {"created", unix_now()}};
+  record["virtual_machine_id"] = request.vm;
   if (package) record["source"] = {{"name", package->name}, {"version", package->version}};
   if (auto saved = co_await store_.put_record(kCondition, id, record); !saved) co_return saved.error();
   if (has_credentials(request.account)) accounts_[id] = request.account;
@@ -264,7 +275,7 @@ awaitable<Result<boost::json::array>> DeputyService::list_conditions() {
                             {"skipped_unreachable", counters->skipped_unreachable},
                             {"failed", counters->failed},
                             {"unparsable", counters->unparsable},
-                            {"clamped", counters->clamped}};
+                            {"out_of_range", counters->out_of_range}};
       if (counters->last) record["last"] = {{"at", counters->last->at}, {"value", counters->last->value}};
     }
     out.emplace_back(std::move(record));

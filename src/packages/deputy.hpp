@@ -41,7 +41,7 @@ struct PackageSource {
 struct DeployRequest {
   ContentType content = ContentType::Feature;  // Feature or Inject
   std::string name;
-  std::string host;  // an inventory host (virtual_machine_id)
+  std::string vm;  // virtual_machine_id: a host's name or steward_vm_id
   PackageSource source;
   Account account;
   std::vector<std::string> environment;  // KEY=VALUE
@@ -56,7 +56,7 @@ struct DeployOutcome {
 
 struct ConditionRequest {
   std::string name;
-  std::string host;
+  std::string vm;  // as in DeployRequest
   Account account;
   std::optional<PackageSource> source;
   std::string command;
@@ -94,7 +94,8 @@ class DeputyService {
   void stop();
 
  private:
-  Result<Target> target_for(const std::string& host, const Account& account) const;
+  // The inventory host `vm` names (Inventory::host_for_vm), with the account applied.
+  Result<Target> target_for(const std::string& vm, const Account& account) const;
   // Runs one job on one target and waits for it; a failed run is an error.
   boost::asio::awaitable<Result<OpResult>> run_on(const Target& target, const std::string& operate,
                                                   boost::json::object args, std::string& jid);

@@ -3,15 +3,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 #include <set>
 
 #include "ops/args.hpp"
 #include "ops/exec_result.hpp"
+#include "packages/reboot.hpp"
 
 namespace steward::packages {
 namespace {
@@ -85,6 +83,14 @@ OpResult failure(OpState state, std::string error) {
   return result;
 }
 
+// The error with the end of the command's stderr, which says why.
+std::string with_stderr(const OpResult& result) {
+  constexpr std::size_t kShown = 512;
+  const std::string& err = result.stderr_data;
+  std::string detail = err.size() > kShown ? err.substr(err.size() - kShown) : err;
+  return detail.empty() ? result.error : result.error + ": " + detail;
+}
+
 OpState state_for(const Error& error) {
   return error.code == ErrorCode::Unreachable ? OpState::Unreachable : OpState::Failed;
 }
@@ -109,8 +115,16 @@ class Install final : public ops::Operation {
 
     std::vector<std::string> installed;
     OpResult result = co_await copy_assets(context, *package, installed);
+    bool went_down = false;  // the action itself took the target away
     if (result.state == OpState::Changed && package->type != ContentType::Condition && !package->action.empty())
-      result = co_await run_action(context, *package, request->environment);
+      result = co_await run_action(context, *package, request->environment, went_down);
+    if (result.state == OpState::Changed && package->restarts && !went_down) {
+      OpResult rebooted = co_await reboot_and_wait(context, reboot_wait());
+      if (op_state_is_failure(rebooted.state)) {
+        result.state = rebooted.state;
+        result.error = fmt::format("rebooting after {} (restarts = true): {}", package->label(), rebooted.error);
+      }
+    }
     if (op_state_is_failure(result.state)) {
       co_await remove_files(context, installed);
       co_return result;
@@ -118,10 +132,12 @@ class Install final : public ops::Operation {
     boost::json::array paths;
     for (const auto& path : installed) paths.emplace_back(path);
     result.state = OpState::Changed;
-    result.facts = boost::json::object{{"package", package->name},
-                                       {"version", package->version},
-                                       {"type", to_string(package->type)},
-                                       {"installed", std::move(paths)}};
+    boost::json::object facts{{"package", package->name},
+                              {"version", package->version},
+                              {"type", to_string(package->type)},
+                              {"installed", std::move(paths)}};
+    if (!package->delete_action.empty()) facts["delete_action"] = package->delete_action;
+    result.facts = std::move(facts);
     co_return result;
   }
 
@@ -150,45 +166,26 @@ class Install final : public ops::Operation {
     co_return changed();
   }
 
+  RebootWait reboot_wait() const { return {options_.reboot_wait_timeout, options_.reboot_wait_interval}; }
+
   awaitable<OpResult> run_action(ops::OpContext& context, const Package& package,
-                                 const std::map<std::string, std::string>& environment) const {
+                                 const std::map<std::string, std::string>& environment, bool& went_down) const {
     transport::ExecRequest action;
     action.command = package.action;
     action.env = environment;
     OpResult result = co_await ops::run_request(context, std::move(action), OpState::Changed);
-    if (result.state == OpState::Unreachable && package.restarts) co_return co_await wait_for_reboot(context, result);
-    if (op_state_is_failure(result.state)) {
-      std::string detail = result.stderr_data.size() > 512 ? result.stderr_data.substr(result.stderr_data.size() - 512)
-                                                           : result.stderr_data;
-      result.error = fmt::format("action of {} failed: {}{}{}", package.label(), result.error,
-                                 detail.empty() ? "" : ": ", detail);
+    if (result.state == OpState::Unreachable && package.restarts) {
+      // A package that reboots the target on its own: that is its reboot.
+      went_down = true;
+      OpResult back = co_await wait_until_back(context, reboot_wait());
+      back.stdout_data = std::move(result.stdout_data);
+      back.stderr_data = std::move(result.stderr_data);
+      if (op_state_is_failure(back.state)) back.error += ": " + result.error;
+      co_return back;
     }
+    if (op_state_is_failure(result.state))
+      result.error = fmt::format("action of {} failed: {}", package.label(), with_stderr(result));
     co_return result;
-  }
-
-  // The action dropped the connection, as a reboot does: poll until the
-  // target answers again, then count the install as done.
-  awaitable<OpResult> wait_for_reboot(ops::OpContext& context, OpResult lost) const {
-    spdlog::info("{}: the feature's action lost the connection; waiting up to {} s for it to come back",
-                 context.target.name, options_.reboot_wait_timeout.count() / 1000);
-    auto deadline = std::chrono::steady_clock::now() + options_.reboot_wait_timeout;
-    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
-    while (std::chrono::steady_clock::now() < deadline && !(context.cancel && context.cancel->cancelled())) {
-      timer.expires_after(options_.reboot_wait_interval);
-      co_await timer.async_wait(boost::asio::use_awaitable);
-      transport::ExecRequest probe;
-      probe.argv = {"true"};
-      probe.timeout = options_.reboot_wait_interval;
-      OpResult answer = co_await ops::run_request(context, std::move(probe), OpState::Ok);
-      if (answer.state == OpState::Ok) {
-        lost.state = OpState::Changed;
-        lost.error.clear();
-        co_return lost;
-      }
-    }
-    lost.error = fmt::format("the target did not come back within {} s after the feature's action: {}",
-                             options_.reboot_wait_timeout.count() / 1000, lost.error);
-    co_return lost;
   }
 
   static awaitable<void> remove_files(ops::OpContext& context, const std::vector<std::string>& files) {
@@ -206,34 +203,61 @@ class Install final : public ops::Operation {
   InstallOptions options_;
 };
 
+struct UninstallRequest {
+  std::vector<std::string> files;
+  std::string action;  // a feature's delete action, run before the files go
+  std::map<std::string, std::string> environment;
+};
+
 class Uninstall final : public ops::Operation {
  public:
   Status validate(const boost::json::object& args) const override {
-    auto files = parse(args);
-    if (!files) return files.error();
+    auto request = parse(args);
+    if (!request) return request.error();
     return {};
   }
 
   awaitable<OpResult> run(ops::OpContext context, const boost::json::object& args) const override {
-    auto files = parse(args);
-    if (!files) co_return failure(OpState::Failed, files.error().message);
-    if (files->empty()) co_return with_state(OpState::Ok);
+    auto request = parse(args);
+    if (!request) co_return failure(OpState::Failed, request.error().message);
+    OpResult result = with_state(OpState::Ok);
+    if (!request->action.empty()) {
+      transport::ExecRequest action;
+      action.command = request->action;
+      action.env = request->environment;
+      result = co_await ops::run_request(context, std::move(action), OpState::Changed);
+      if (op_state_is_failure(result.state)) {
+        result.error = "the delete action failed, so the installed files were left in place: " + with_stderr(result);
+        co_return result;
+      }
+    }
+    if (request->files.empty()) co_return result;
     transport::ExecRequest rm;
     rm.argv = {"rm", "-f", "--"};
-    rm.argv.insert(rm.argv.end(), files->begin(), files->end());
-    co_return co_await ops::run_request(context, std::move(rm), OpState::Changed);
+    rm.argv.insert(rm.argv.end(), request->files.begin(), request->files.end());
+    OpResult removed = co_await ops::run_request(context, std::move(rm), OpState::Changed);
+    removed.stdout_data = result.stdout_data + removed.stdout_data;
+    removed.stderr_data = result.stderr_data + removed.stderr_data;
+    co_return removed;
   }
 
  private:
-  static Result<std::vector<std::string>> parse(const boost::json::object& args) {
+  static Result<UninstallRequest> parse(const boost::json::object& args) {
+    UninstallRequest request;
     auto files = ops::optional_string_list(args, "files");
     if (!files) return files.error();
-    std::vector<std::string> paths = files->value_or(std::vector<std::string>{});
-    for (const auto& path : paths) {
+    request.files = files->value_or(std::vector<std::string>{});
+    for (const auto& path : request.files) {
       if (!path.starts_with('/'))
         return make_error(ErrorCode::InvalidArgument, "'files' must hold absolute paths, not '" + path + "'");
     }
-    return paths;
+    auto action = ops::optional_string(args, "action");
+    if (!action) return action.error();
+    request.action = action->value_or("");
+    auto environment = parse_environment(args.if_contains("environment"));
+    if (!environment) return environment.error();
+    request.environment = std::move(*environment);
+    return request;
   }
 };
 

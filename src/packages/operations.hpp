@@ -16,8 +16,8 @@
 namespace steward::packages {
 
 struct InstallOptions {
-  // How long and how often to wait for a target that a feature's action
-  // rebooted (HYPERVISOR_WAIT_TIMEOUT / HYPERVISOR_WAIT_INTERVAL).
+  // How long and how often to wait for a target rebooted for `restarts = true`
+  // (HYPERVISOR_WAIT_TIMEOUT / HYPERVISOR_WAIT_INTERVAL; see reboot.hpp).
   std::chrono::milliseconds reboot_wait_timeout{std::chrono::minutes(5)};
   std::chrono::milliseconds reboot_wait_interval{std::chrono::seconds(5)};
 };
@@ -25,9 +25,14 @@ struct InstallOptions {
 // install args: {"source": {"name", "version"}, "environment": ["K=V", ...] or {"K": "V"},
 //                "content": "feature" | "inject" | "condition" (optional: the type required)}
 // A condition package's assets are copied; its action is run by the condition runner, not here.
-// On success the result's `facts` is {"package", "version", "type", "installed": [paths]}.
+// With `restarts = true` (feature, inject) the target is rebooted after the
+// action and the install ends once it answers again (see reboot.hpp).
+// On success the result's `facts` is {"package", "version", "type", "installed": [paths],
+// and "delete_action" when the feature has one}.
 // On failure the files already copied are removed again.
-// uninstall args: {"files": [absolute paths]}.
+// uninstall args: {"files": [absolute paths], "action": "a delete action" (optional),
+//                  "environment": as for install}. The action runs first, by /bin/sh -c;
+// if it fails, the files stay.
 void register_package_ops(ops::OpRegistry& registry, const Catalog& catalog, InstallOptions options);
 
 // KEY=VALUE strings (as gRPC sends them) or an object; InvalidArgument naming the bad entry.

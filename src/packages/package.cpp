@@ -1,11 +1,14 @@
 #include "packages/package.hpp"
 
+#include "packages/semver.hpp"
 #include "transport/files.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
-#include <charconv>
+#include <cctype>
 
 namespace steward::packages {
 namespace fs = std::filesystem;
@@ -20,8 +23,22 @@ class ManifestReader {
     return make_error(ErrorCode::InvalidArgument, manifest_.string() + ": " + key + ": " + problem);
   }
 
+  // The key as written, or Capitalised or UPPER-CASE in its last part
+  // ("feature.Action", "feature.ACTION"), the spellings upstream Deputy accepts.
+  const toml::node* node(const std::string& key) const {
+    if (const toml::node* found = root_.at_path(key).node()) return found;
+    auto dot = key.rfind('.');
+    std::string capitalised = key, upper = key;
+    for (std::size_t i = dot + 1; i < key.size(); ++i) {
+      upper[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(key[i])));
+      if (i == dot + 1) capitalised[i] = upper[i];
+    }
+    if (const toml::node* found = root_.at_path(capitalised).node()) return found;
+    return root_.at_path(upper).node();
+  }
+
   Result<std::string> text(const std::string& key, bool required) const {
-    const toml::node* node = root_.at_path(key).node();
+    const toml::node* node = this->node(key);
     if (!node) {
       if (required) return error(key, "missing");
       return std::string();
@@ -31,21 +48,19 @@ class ManifestReader {
   }
 
   Result<bool> flag(const std::string& key) const {
-    const toml::node* node = root_.at_path(key).node();
+    const toml::node* node = this->node(key);
     if (!node) return false;
     if (!node->is_boolean()) return error(key, "must be true or false");
     return *node->value<bool>();
   }
 
   Result<int> seconds(const std::string& key) const {
-    const toml::node* node = root_.at_path(key).node();
+    const toml::node* node = this->node(key);
     if (!node) return 0;
     auto value = node->value<std::int64_t>();
     if (!value || *value < 1 || *value > 86400) return error(key, "must be a whole number of seconds from 1 to 86400");
     return static_cast<int>(*value);
   }
-
-  const toml::node* node(const std::string& key) const { return root_.at_path(key).node(); }
 
  private:
   const fs::path& manifest_;
@@ -119,57 +134,64 @@ Status read_assets(const ManifestReader& reader, const fs::path& folder, Package
   return {};
 }
 
+bool same_word(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// `spelling` as one of `words` in that word's own spelling; any case is accepted, as upstream does.
+std::optional<std::string> one_of(const std::string& spelling, const std::vector<std::string>& words) {
+  for (const auto& word : words)
+    if (same_word(spelling, word)) return word;
+  return std::nullopt;
+}
+
+Status read_feature(const ManifestReader& reader, Package& package) {
+  static const std::vector<std::string> kKinds{"Service", "Configuration", "Artifact"};
+  auto feature_type = reader.text("feature.type", false);
+  if (!feature_type) return feature_type.error();
+  if (!feature_type->empty()) {
+    auto kind = one_of(*feature_type, kKinds);
+    if (!kind)
+      return reader.error("feature.type", "'" + *feature_type + "' is not one of Service, Configuration, Artifact");
+    package.feature_type = *kind;
+  }
+  auto delete_action = reader.text("feature.delete", false);
+  if (!delete_action) return delete_action.error();
+  package.delete_action = *delete_action;
+  return {};
+}
+
 Status read_content(const ManifestReader& reader, Package& package) {
   auto type = reader.text("content.type", true);
   if (!type) return type.error();
-  std::string section;
-  if (*type == "feature") package.type = ContentType::Feature, section = "feature";
-  else if (*type == "inject") package.type = ContentType::Inject, section = "inject";
-  else if (*type == "condition") package.type = ContentType::Condition, section = "condition";
-  else return reader.error("content.type", "'" + *type + "' is not one of feature, inject, condition");
+  auto kind = one_of(*type, {"feature", "inject", "condition"});
+  if (!kind) return reader.error("content.type", "'" + *type + "' is not one of feature, inject, condition");
+  const std::string& section = *kind;
+  package.type = section == "feature" ? ContentType::Feature
+                 : section == "inject" ? ContentType::Inject
+                                       : ContentType::Condition;
 
   auto action = reader.text(section + ".action", package.type == ContentType::Condition);
   if (!action) return action.error();
   package.action = *action;
-  if (package.type == ContentType::Feature) {
-    auto feature_type = reader.text("feature.type", false);
-    if (!feature_type) return feature_type.error();
-    static const std::vector<std::string> kKinds{"", "Service", "Configuration", "Artifact"};
-    if (std::find(kKinds.begin(), kKinds.end(), *feature_type) == kKinds.end())
-      return reader.error("feature.type", "'" + *feature_type + "' is not one of Service, Configuration, Artifact");
-    package.feature_type = *feature_type;
-    auto restarts = reader.flag("feature.restarts");
-    if (!restarts) return restarts.error();
-    package.restarts = *restarts;
-  }
   if (package.type == ContentType::Condition) {
     auto interval = reader.seconds("condition.interval");
     if (!interval) return interval.error();
     package.interval = *interval;
+    return {};
   }
+  auto restarts = reader.flag(section + ".restarts");
+  if (!restarts) return restarts.error();
+  package.restarts = *restarts;
+  if (package.type == ContentType::Feature) return read_feature(reader, package);
   return {};
 }
 
-std::vector<std::string> version_parts(const std::string& version) {
-  std::vector<std::string> parts;
-  std::string current;
-  for (char c : version) {
-    if (c == '.' || c == '-' || c == '+') {
-      parts.push_back(current);
-      current.clear();
-    } else {
-      current += c;
-    }
-  }
-  parts.push_back(current);
-  return parts;
-}
-
-std::optional<long long> as_number(const std::string& text) {
-  long long value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
+semver::Version version_of(const Package& package) {
+  auto version = semver::parse_version(package.version);
+  return version ? *version : semver::Version{};  // load_package only lets valid versions through
 }
 
 }  // namespace
@@ -181,17 +203,6 @@ const char* to_string(ContentType type) {
     case ContentType::Condition: return "condition";
   }
   return "feature";
-}
-
-bool version_less(const std::string& a, const std::string& b) {
-  auto left = version_parts(a), right = version_parts(b);
-  for (std::size_t i = 0; i < std::min(left.size(), right.size()); ++i) {
-    if (left[i] == right[i]) continue;
-    auto l = as_number(left[i]), r = as_number(right[i]);
-    if (l && r) return *l < *r;
-    return left[i] < right[i];
-  }
-  return left.size() < right.size();
 }
 
 Result<Package> load_package(const fs::path& manifest) {
@@ -212,6 +223,9 @@ Result<Package> load_package(const fs::path& manifest) {
   if (!version) return version.error();
   if (name->empty()) return reader.error("package.name", "must not be empty");
   if (version->empty()) return reader.error("package.version", "must not be empty");
+  if (auto semantic = semver::parse_version(*version); !semantic)
+    return reader.error("package.version", "'" + *version + "' is not a semantic version (MAJOR.MINOR.PATCH): " +
+                                               semantic.error().message);
   package.name = *name;
   package.version = *version;
   if (auto assets = read_assets(reader, package.folder, package); !assets) return assets.error();
@@ -231,28 +245,52 @@ std::vector<fs::path> Catalog::manifests_of(const std::string& name) const {
   return manifests;
 }
 
-Result<Package> Catalog::resolve(const std::string& name, const std::string& version) const {
+namespace {
+
+// NotFound naming the requirement and every version there is.
+Error no_match(const std::string& name, const std::string& requirement,
+             std::vector<semver::Version> present, const std::optional<Error>& broken) {
+  std::sort(present.begin(), present.end());
+  std::vector<std::string> versions;
+  bool pre_release = false;
+  for (const auto& version : present) {
+    versions.push_back(version.to_string());
+    pre_release = pre_release || !version.pre.empty();
+  }
+  std::string message = fmt::format("no version of '{}' matches '{}': have {}", name,
+                                    requirement.find_first_not_of(" \t") == std::string::npos ? "*" : requirement,
+                                    fmt::join(versions, ", "));
+  if (pre_release) message += " (a pre-release only matches a requirement naming a pre-release of its own MAJOR.MINOR.PATCH)";
+  if (broken) message += "; a manifest could not be read: " + broken->message;
+  return make_error(ErrorCode::NotFound, message);
+}
+
+}  // namespace
+
+Result<Package> Catalog::resolve(const std::string& name, const std::string& requirement) const {
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
     return make_error(ErrorCode::InvalidArgument, "package name '" + name + "' is not a valid name");
-  const bool newest = version.empty() || version == "*";
+  auto wanted = semver::Requirement::parse(requirement);
+  if (!wanted)
+    return make_error(ErrorCode::InvalidArgument, fmt::format("version requirement '{}' of package '{}' is not valid: {}",
+                                                              requirement, name, wanted.error().message));
   std::optional<Package> best;
-  std::optional<Error> broken;  // reported when nothing valid matches
+  std::vector<semver::Version> present;
+  std::optional<Error> broken;  // reported when nothing valid is there
   for (const auto& manifest : manifests_of(name)) {
     auto package = load_package(manifest);
     if (!package) {
       if (!broken) broken = package.error();
       continue;
     }
-    if (newest ? (!best || version_less(best->version, package->version)) : package->version == version)
-      best = std::move(*package);
+    present.push_back(version_of(*package));
+    if (wanted->matches(present.back()) && (!best || version_of(*best) < present.back())) best = std::move(*package);
   }
-  if (!best && broken) return *broken;
-  if (!best) {
-    std::string wanted = newest ? "any version" : "version " + version;
-    return make_error(ErrorCode::NotFound,
-                      "package '" + name + "' " + wanted + " not found under " + root_.string());
-  }
-  return std::move(*best);
+  if (best) return std::move(*best);
+  if (present.empty() && broken) return *broken;
+  if (present.empty())
+    return make_error(ErrorCode::NotFound, "package '" + name + "' not found under " + root_.string());
+  return no_match(name, requirement, std::move(present), broken);
 }
 
 std::vector<Package> Catalog::list() const {
@@ -265,7 +303,7 @@ std::vector<Package> Catalog::list() const {
     }
   }
   std::sort(packages.begin(), packages.end(), [](const Package& a, const Package& b) {
-    return a.name != b.name ? a.name < b.name : version_less(a.version, b.version);
+    return a.name != b.name ? a.name < b.name : version_of(a) < version_of(b);
   });
   return packages;
 }

@@ -28,20 +28,21 @@ struct Package {
   std::filesystem::path folder;
   std::vector<Asset> assets;  // folders expanded to their files
   ContentType type = ContentType::Feature;
-  std::string feature_type;  // Service, Configuration or Artifact
-  std::string action;        // run by /bin/sh -c on the target; may be empty
-  bool restarts = false;     // the feature's action may reboot the target
-  int interval = 0;          // a condition's default interval in seconds; 0: none
+  std::string feature_type;   // Service, Configuration or Artifact
+  std::string action;         // run by /bin/sh -c on the target; may be empty
+  std::string delete_action;  // a feature's `delete`: run when it is deleted, before its files go
+  bool restarts = false;      // a feature or inject: reboot the target after the action
+  int interval = 0;           // a condition's default interval in seconds; 0: none
 
   std::string label() const { return name + " " + version; }
 };
 
 // Parses and validates one package.toml. InvalidArgument naming the file and key.
+// Keys other executors' packages carry (description, authors, license, readme,
+// categories, preview, ...) are ignored; the keys of the content sections may
+// also be written Capitalised or UPPER-CASE, and the type values in any case,
+// as upstream Deputy accepts them. `package.version` must be a semantic version.
 Result<Package> load_package(const std::filesystem::path& manifest);
-
-// Orders versions part by part, numerically where both parts are numbers
-// ("1.10.0" > "1.9.2").
-bool version_less(const std::string& a, const std::string& b);
 
 // Finds packages by name and version under one folder, reading the disk on
 // each call so packages added while the server runs are found.
@@ -49,9 +50,11 @@ class Catalog {
  public:
   explicit Catalog(std::filesystem::path root) : root_(std::move(root)) {}
 
-  // Exact `version`; empty or "*" picks the newest. NotFound naming what was
-  // looked for; InvalidArgument when the package exists but is malformed.
-  Result<Package> resolve(const std::string& name, const std::string& version) const;
+  // The newest version matching `requirement` (Deputy's Cargo-style syntax,
+  // see semver.hpp; empty is any release). NotFound naming the requirement and
+  // the versions there are; InvalidArgument for a malformed requirement, or
+  // when the only manifests of the package are malformed.
+  Result<Package> resolve(const std::string& name, const std::string& requirement) const;
   // Every valid package; malformed ones are skipped.
   std::vector<Package> list() const;
 

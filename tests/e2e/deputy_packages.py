@@ -15,6 +15,7 @@ import re
 import shutil
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -74,6 +75,27 @@ class Shelf:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
         return folder / "package.toml"
+
+
+@contextmanager
+def environment(**variables):
+    """os.environ with `variables` set (a Server passes its environment on)."""
+    saved = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def start_with(server, **env):
+    """server.start() with these environment variables (HYPERVISOR_WAIT_TIMEOUT...)."""
+    with environment(**env):
+        return server.start()
 
 
 def rpc_error(call, *args, **kwargs):

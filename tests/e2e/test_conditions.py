@@ -24,7 +24,7 @@ from sshd import SshFleet, Sshd
 
 Code = grpc.StatusCode
 OUTAGE_ADDR = "127.0.0.90"
-LOCAL_HOSTS = ["c-errors", "c-timing", "c-file", "c-clamp", "c-unparsable", "c-share", "c-leave", "c-kill",
+LOCAL_HOSTS = ["c-errors", "c-timing", "c-file", "c-range", "c-unparsable", "c-share", "c-leave", "c-kill",
                "c-delete", "c-chatty", "c-sigterm"]
 
 
@@ -222,22 +222,31 @@ def test_values_follow_a_file_through_a_condition_package(executor, api, shelf, 
     assert not script.exists(), "delete left the condition's script"
 
 
-def test_values_outside_zero_one_are_clamped(executor, api, tmp_root, readers):
-    value_file = tmp_root / "clamp-value"
+def test_values_outside_zero_one_are_passed_on_unchanged(executor, api, tmp_root, readers):
+    # Ranger judges out-of-range values itself: a 2 must not arrive as 1 ("met").
+    value_file = tmp_root / "range-value"
     write_atomically(value_file, "7\n")
-    cid = executor.create_condition("c-clamp", command='cat "$VALUE_FILE"', interval=1,
+    cid = executor.create_condition("c-range", command='cat "$VALUE_FILE"', interval=1,
                                     environment=[f"VALUE_FILE={value_file}"])
     reader = readers(executor, cid)
-    assert reader.next_value(3) == 1.0
+    assert reader.next_value(3) == 7.0
     write_atomically(value_file, "-3.5\n")
-    reader.wait_for_value(0.0, 3.5)
+    reader.wait_for_value(-3.5, 3.5)
+    write_atomically(value_file, "2\n")
+    reader.wait_for_value(2.0, 3.5)
     write_atomically(value_file, "+0.5\n")
     reader.wait_for_value(0.5, 3.5)
     reader.cancel()
     c = counters(api, cid)
-    assert c["clamped"] >= 2 and c["values"] >= 3, c
-    stored = values(api, cid)
-    assert 1.0 in stored and 0.0 in stored and all(0.0 <= v <= 1.0 for v in stored), stored
+    assert c["out_of_range"] >= 3 and c["values"] >= 4, c
+    assert "clamped" not in c, c
+    def stored_up_to_the_last():  # values reach the store a moment after the stream
+        stored = values(api, cid)
+        return stored if 0.5 in stored else None
+
+    stored = wait_for(stored_up_to_the_last, 5, what="the last value in the store")
+    assert {7.0, -3.5, 2.0, 0.5} <= set(stored), stored
+    assert 1.0 not in stored and 0.0 not in stored, f"a value was clamped: {stored}"
 
 
 def test_unparsable_output_skips_the_tick_and_is_counted(executor, api, tmp_root, readers):

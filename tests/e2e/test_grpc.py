@@ -1,6 +1,6 @@
 """The Ranger executor's gRPC API: capabilities, authentication, features and
 injects (Deputy packages) on local and ssh targets, their errors, what the REST
-API shows of them, and a feature whose action reboots its target.
+API shows of them, and a feature whose action takes its target down itself.
 
 Every test installs its own copy of a package from tests/packages/ (see
 deputy_packages.Shelf), with the assets under a folder of its own.
@@ -11,39 +11,18 @@ import pwd
 import subprocess
 import threading
 import time
-from contextlib import contextmanager
 
 import grpc
 import pytest
 
 from conftest import JOB_DONE, JOB_FAILURE, OP_CHANGED, Server, free_port, qs, wait_for
-from deputy_packages import Shelf, assert_rpc_error, mode_of, rpc_error
+from deputy_packages import Shelf, assert_rpc_error, mode_of, rpc_error, start_with
 from executor_client import Executor, capability_pb2, common_pb2
 from sshd import SshFleet, Sshd, ensure_test_user, free_port_on, keygen
 
 Code = grpc.StatusCode
 SSH_ADDR, REBOOT_ADDR, GIVEUP_ADDR = "127.0.0.80", "127.0.0.81", "127.0.0.82"
 WAIT_ENV = {"HYPERVISOR_WAIT_TIMEOUT": "20", "HYPERVISOR_WAIT_INTERVAL": "1"}
-
-
-@contextmanager
-def environment(**variables):
-    """os.environ with `variables` set (the Server passes its environment on)."""
-    saved = {k: os.environ.get(k) for k in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def start(server, **env):
-    with environment(**env):
-        return server.start()
 
 
 # ---------------------------------------------------------------- fixtures
@@ -104,8 +83,8 @@ def inventory(fleet, reboot_sshd, root):
 
 @pytest.fixture(scope="module")
 def server(root, inventory, shelf):
-    srv = start(Server(root / "data", inventory=inventory, grpc=True,
-                       extra_args=["--packages", str(shelf.root)]), **WAIT_ENV)
+    srv = start_with(Server(root / "data", inventory=inventory, grpc=True,
+                            extra_args=["--packages", str(shelf.root)]), **WAIT_ENV)
     yield srv
     srv.stop()
 
@@ -437,9 +416,10 @@ def test_rest_install_is_a_job_like_grpc(api, shelf):
     assert r.status == 404 and "no-such-package" in r.body["message"], r
 
 
-# ---------------------------------------------------------------- a feature that reboots its target
+# ---------------------------------------------------------------- a feature whose action reboots its target itself
+# (steward's own reboot for `restarts = true`: test_ranger_compat.py)
 
-def test_restarting_feature_waits_for_the_target(executor, shelf, api, fleet, reboot_sshd):
+def test_action_that_takes_the_target_down_counts_as_the_reboot(executor, shelf, api, fleet, reboot_sshd):
     prefix = shelf.new_prefix("reboot")
     name = shelf.add("reboot-feature", prefix)
     (prefix / "reboot").mkdir()
@@ -475,14 +455,14 @@ def test_restarting_feature_waits_for_the_target(executor, shelf, api, fleet, re
     assert job["state"] == JOB_DONE and job["return_data"]["rebooter"]["status"] == OP_CHANGED, job
 
 
-def test_restarting_feature_gives_up_after_the_wait_timeout(root, fleet, shelf):
+def test_action_that_takes_the_target_down_gives_up_after_the_wait_timeout(root, fleet, shelf):
     giveup = own_sshd(fleet, "giveup", GIVEUP_ADDR).start()
     srv = None
     try:
         inventory = fleet.host_line("giveup", GIVEUP_ADDR, ansible_port=giveup.port)
-        srv = start(Server(root / "data-giveup", inventory=inventory, grpc=True,
-                           extra_args=["--packages", str(shelf.root)]),
-                    HYPERVISOR_WAIT_TIMEOUT="3", HYPERVISOR_WAIT_INTERVAL="1")
+        srv = start_with(Server(root / "data-giveup", inventory=inventory, grpc=True,
+                                extra_args=["--packages", str(shelf.root)]),
+                         HYPERVISOR_WAIT_TIMEOUT="3", HYPERVISOR_WAIT_INTERVAL="1")
         prefix = shelf.new_prefix("giveup")
         name = shelf.add("reboot-feature", prefix)
         (prefix / "reboot").mkdir()

@@ -11,6 +11,7 @@ namespace steward::inventory {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using Names = std::vector<std::string>;
 // Each case: an input and a part of the error it must give.
@@ -393,6 +394,36 @@ TEST(Patterns, NothingMatchedIsNotFound) {
     ASSERT_FALSE(result.ok()) << bad;
     EXPECT_EQ(result.error().code, ErrorCode::InvalidArgument) << bad;
   }
+}
+
+TEST(VirtualMachineIds, MapToHostsByNameOrStewardVmId) {
+  auto inv = ini(
+      "0190b3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b ansible_connection=local\n"
+      "web1 steward_vm_id=6F1C2D3E-4B5A-4C7D-8E9F-A0B1C2D3E4F5\n"
+      "[db]\n"
+      "db1 steward_vm_id=' 11111111-2222-3333-4444-555555555555 '\n");
+  EXPECT_EQ(*inv.host_for_vm("0190b3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b"), "0190b3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b");
+  EXPECT_EQ(*inv.host_for_vm("6f1c2d3e-4b5a-4c7d-8e9f-a0b1c2d3e4f5"), "web1");
+  EXPECT_EQ(*inv.host_for_vm("6F1C2D3E-4B5A-4C7D-8E9F-A0B1C2D3E4F5"), "web1");
+  EXPECT_EQ(*inv.host_for_vm("11111111-2222-3333-4444-555555555555"), "db1");
+  EXPECT_EQ(*inv.host_for_vm("web1"), "web1");
+  auto unknown = inv.host_for_vm("99999999-2222-3333-4444-555555555555");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, ErrorCode::NotFound);
+  EXPECT_THAT(unknown.error().message, HasSubstr("99999999-2222-3333-4444-555555555555"));
+  EXPECT_FALSE(inv.host_for_vm("").ok());
+}
+
+TEST(VirtualMachineIds, TwoHostsClaimingOneIdIsAnError) {
+  EXPECT_THAT(ini_error("a steward_vm_id=6f1c2d3e-4b5a-4c7d-8e9f-a0b1c2d3e4f5\n"
+                        "b steward_vm_id=6F1C2D3E-4B5A-4C7D-8E9F-A0B1C2D3E4F5\n"),
+              AllOf(HasSubstr("inventory.ini"), HasSubstr("hosts a and b"),
+                    HasSubstr("steward_vm_id=6F1C2D3E-4B5A-4C7D-8E9F-A0B1C2D3E4F5")));
+  // A group variable gives every member the same id.
+  EXPECT_THAT(yaml_error("all:\n  children:\n    vms:\n      hosts:\n        x:\n        y:\n"
+                         "      vars:\n        steward_vm_id: 6f1c2d3e-4b5a-4c7d-8e9f-a0b1c2d3e4f5\n"),
+              AllOf(HasSubstr("inventory.yml"), HasSubstr("hosts x and y")));
+  EXPECT_THAT(ini_error("a steward_vm_id=\"\"\n"), HasSubstr("steward_vm_id is empty"));
 }
 
 TEST(Target, ConnectionAndSessions) {

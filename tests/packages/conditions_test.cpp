@@ -116,18 +116,25 @@ TEST_F(ConditionHubTest, SubscribersShareOneRunnerThatStopsWhenTheLastLeaves) {
   EXPECT_EQ(hub_->subscribers("a"), 0u);
 }
 
-TEST_F(ConditionHubTest, ClampsOutOfRangeValuesAndSkipsUnparsableOutput) {
+TEST_F(ConditionHubTest, PassesOutOfRangeValuesOnUnchangedAndSkipsUnparsableOutput) {
   fake_->script("vm-big", FakeScript::exits(0, {"7\n"}));
+  fake_->script("vm-negative", FakeScript::exits(0, {"-0.5\n"}));
   fake_->script("vm-text", FakeScript::exits(0, {"ready\n"}));
-  std::vector<double> big, text;
+  std::vector<double> big, negative, text;
   subscribe(spec("big"), big);
+  subscribe(spec("negative"), negative);
   subscribe(spec("text"), text);
   io_.run_for(230ms);
   ASSERT_FALSE(big.empty());
-  for (double value : big) EXPECT_EQ(value, 1.0);
-  EXPECT_EQ(hub_->counters("big")->clamped, big.size());
+  ASSERT_FALSE(negative.empty());
+  for (double value : big) EXPECT_EQ(value, 7.0);
+  for (double value : negative) EXPECT_EQ(value, -0.5);
+  EXPECT_EQ(hub_->counters("big")->out_of_range, big.size());
+  EXPECT_EQ(hub_->counters("big")->last->value, 7.0);
+  EXPECT_EQ(hub_->counters("negative")->out_of_range, negative.size());
   EXPECT_TRUE(text.empty());
   EXPECT_GE(hub_->counters("text")->unparsable, 3u);
+  EXPECT_EQ(hub_->counters("text")->out_of_range, 0u);
 }
 
 TEST_F(ConditionHubTest, SurvivesAnUnreachableTargetAndResumes) {

@@ -34,7 +34,7 @@ class ManifestTest : public ::testing::Test {
   }
 
   static std::string feature(const std::string& assets) {
-    return "[package]\nname = \"p\"\nversion = \"1\"\nassets = " + assets +
+    return "[package]\nname = \"p\"\nversion = \"1.0.0\"\nassets = " + assets +
            "\n[content]\ntype = \"feature\"\n[feature]\naction = \"true\"\n";
   }
 
@@ -98,17 +98,17 @@ TEST_F(ManifestTest, ModesAcceptTheUsualSpellings) {
 }
 
 TEST_F(ManifestTest, ContentSectionsAreChecked) {
-  EXPECT_NE(error_of("[package]\nname=\"p\"\nversion=\"1\"\n").find("content.type: missing"), std::string::npos);
-  EXPECT_NE(error_of("[package]\nname=\"p\"\nversion=\"1\"\n[content]\ntype=\"vm\"\n").find("is not one of"),
+  EXPECT_NE(error_of("[package]\nname=\"p\"\nversion=\"1.0.0\"\n").find("content.type: missing"), std::string::npos);
+  EXPECT_NE(error_of("[package]\nname=\"p\"\nversion=\"1.0.0\"\n[content]\ntype=\"vm\"\n").find("is not one of"),
             std::string::npos);
-  EXPECT_NE(error_of("[package]\nname=\"p\"\nversion=\"1\"\n[content]\ntype=\"condition\"\n")
+  EXPECT_NE(error_of("[package]\nname=\"p\"\nversion=\"1.0.0\"\n[content]\ntype=\"condition\"\n")
                 .find("condition.action: missing"),
             std::string::npos);
-  EXPECT_NE(error_of("[package]\nname=\"p\"\nversion=\"1\"\n[content]\ntype=\"condition\"\n[condition]\n"
+  EXPECT_NE(error_of("[package]\nname=\"p\"\nversion=\"1.0.0\"\n[content]\ntype=\"condition\"\n[condition]\n"
                      "action=\"true\"\ninterval=0\n")
                 .find("condition.interval"),
             std::string::npos);
-  EXPECT_NE(error_of("[package]\nname=\"p\"\nversion=\"1\"\n[content]\ntype=\"feature\"\n[feature]\n"
+  EXPECT_NE(error_of("[package]\nname=\"p\"\nversion=\"1.0.0\"\n[content]\ntype=\"feature\"\n[feature]\n"
                      "type=\"Daemon\"\n")
                 .find("feature.type"),
             std::string::npos);
@@ -121,23 +121,83 @@ TEST_F(ManifestTest, SyntaxErrorsNameTheLine) {
   EXPECT_NE(message.find("package.toml:3:"), std::string::npos) << message;
 }
 
-TEST(VersionTest, OrdersPartsNumerically) {
-  EXPECT_TRUE(version_less("1.9.2", "1.10.0"));
-  EXPECT_FALSE(version_less("1.10.0", "1.9.2"));
-  EXPECT_TRUE(version_less("1.0", "1.0.1"));
-  EXPECT_TRUE(version_less("0.9", "1.0"));
-  EXPECT_FALSE(version_less("2.0.0", "2.0.0"));
+TEST_F(ManifestTest, VersionsMustBeSemantic) {
+  for (const char* version : {"1", "1.2", "v1.2.3", "01.2.3", "latest"}) {
+    auto message = error_of(std::string("[package]\nname=\"p\"\nversion=\"") + version +
+                            "\"\n[content]\ntype=\"inject\"\n");
+    EXPECT_NE(message.find("package.version"), std::string::npos) << version << ": " << message;
+    EXPECT_NE(message.find("semantic version"), std::string::npos) << message;
+  }
+  EXPECT_EQ(error_of("[package]\nname=\"p\"\nversion=\"1.2.3-rc.1+build.5\"\n[content]\ntype=\"inject\"\n"), "");
 }
 
-TEST(CatalogTest, ResolvesExactAndNewestVersions) {
+// A package.toml exactly as upstream Deputy writes one, with the keys steward
+// does not use and upstream's spellings.
+TEST_F(ManifestTest, LoadsUpstreamDeputyManifests) {
+  EXPECT_EQ(error_of(R"([package]
+name = "my-cool-feature"
+description = "description"
+version = "0.6.5"
+authors = ["Robert robert@example.com"]
+license = "Apache-2.0"
+readme = "src/readme.md"
+categories = ["category1", "category2"]
+assets = [["files/a.sh", "/usr/bin/test-folder/", "554"], ["files/a.sh", "/etc/b", "0644"]]
+[content]
+type = "feature"
+preview = [{type = "code", value = ["files/a.sh"]}]
+[feature]
+type = "service"
+action = "/usr/bin/test-folder/a.sh"
+restarts = true
+delete = "rm -f /tmp/state"
+)"),
+            "");
+  auto feature = load_package(dir_ / "package.toml");
+  ASSERT_TRUE(feature.ok()) << feature.error().message;
+  EXPECT_EQ(feature->feature_type, "Service");
+  EXPECT_TRUE(feature->restarts);
+  EXPECT_EQ(feature->delete_action, "rm -f /tmp/state");
+  ASSERT_EQ(feature->assets.size(), 2u);
+  EXPECT_EQ(feature->assets[0].destination, "/usr/bin/test-folder/a.sh");
+  EXPECT_EQ(feature->assets[0].mode, 0554u);
+  EXPECT_EQ(feature->assets[1].mode, 0644u);
+
+  EXPECT_EQ(error_of("[package]\nname=\"p\"\nversion=\"1.0.0\"\nlicense=\"MIT\"\n[content]\ntype=\"INJECT\"\n"
+                     "[inject]\nAction=\"echo hi\"\nRESTARTS=true\n"),
+            "");
+  auto inject = load_package(dir_ / "package.toml");
+  ASSERT_TRUE(inject.ok()) << inject.error().message;
+  EXPECT_EQ(inject->type, ContentType::Inject);
+  EXPECT_EQ(inject->action, "echo hi");
+  EXPECT_TRUE(inject->restarts);
+  EXPECT_TRUE(inject->delete_action.empty());
+
+  EXPECT_EQ(error_of("[package]\nname=\"p\"\nversion=\"1.0.0\"\n[content]\ntype=\"Feature\"\n"
+                     "[feature]\nTYPE=\"ARTIFACT\"\n"),
+            "");
+  EXPECT_EQ(load_package(dir_ / "package.toml")->feature_type, "Artifact");
+  EXPECT_NE(error_of("[package]\nname=\"p\"\nversion=\"1.0.0\"\n[content]\ntype=\"inject\"\n[inject]\n"
+                     "restarts=\"yes\"\n")
+                .find("inject.restarts"),
+            std::string::npos);
+}
+
+TEST(CatalogTest, ResolvesVersionRequirements) {
   Catalog catalog(kPackages);
   EXPECT_EQ(catalog.resolve("hello-feature", "").value().version, "2.0.0");
   EXPECT_EQ(catalog.resolve("hello-feature", "*").value().version, "2.0.0");
-  EXPECT_EQ(catalog.resolve("hello-feature", "1.0.0").value().version, "1.0.0");
-  auto missing = catalog.resolve("hello-feature", "3.0.0");
+  EXPECT_EQ(catalog.resolve("hello-feature", "1.0.0").value().version, "1.0.0");  // ^1.0.0
+  EXPECT_EQ(catalog.resolve("hello-feature", "=2.0.0").value().version, "2.0.0");
+  EXPECT_EQ(catalog.resolve("hello-feature", ">=1, <2").value().version, "1.0.0");
+  auto missing = catalog.resolve("hello-feature", ">=3");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, ErrorCode::NotFound);
-  EXPECT_NE(missing.error().message.find("version 3.0.0"), std::string::npos);
+  EXPECT_EQ(missing.error().message, "no version of 'hello-feature' matches '>=3': have 1.0.0, 2.0.0");
+  auto malformed = catalog.resolve("hello-feature", "1.0 || 2.0");
+  ASSERT_FALSE(malformed.ok());
+  EXPECT_EQ(malformed.error().code, ErrorCode::InvalidArgument);
+  EXPECT_NE(malformed.error().message.find("'1.0 || 2.0'"), std::string::npos) << malformed.error().message;
   EXPECT_EQ(catalog.resolve("no-such-package", "").error().code, ErrorCode::NotFound);
   EXPECT_EQ(catalog.resolve("../packages", "").error().code, ErrorCode::InvalidArgument);
 }
@@ -158,6 +218,35 @@ TEST_F(ManifestTest, ABrokenManifestIsReportedWhenNothingElseMatches) {
   ASSERT_FALSE(resolved.ok());
   EXPECT_EQ(resolved.error().code, ErrorCode::InvalidArgument);
   EXPECT_NE(resolved.error().message.find("package.version"), std::string::npos);
+}
+
+TEST_F(ManifestTest, TheNewestMatchingVersionWinsAcrossFolders) {
+  auto write = [this](const fs::path& folder, const std::string& version) {
+    fs::create_directories(dir_ / "root" / folder);
+    std::ofstream(dir_ / "root" / folder / "package.toml")
+        << "[package]\nname=\"multi\"\nversion=\"" << version << "\"\n[content]\ntype=\"inject\"\n";
+  };
+  for (const char* version : {"0.9.0", "1.2.0", "1.9.2", "1.10.0", "2.0.0-beta.1"})
+    write(fs::path("multi") / version, version);
+  write("multi", "1.2.5");  // DIR/<name>/package.toml, no version folder
+  Catalog catalog(dir_ / "root");
+  EXPECT_EQ(catalog.resolve("multi", "").value().version, "1.10.0");
+  EXPECT_EQ(catalog.resolve("multi", "~1.2").value().version, "1.2.5");
+  EXPECT_EQ(catalog.resolve("multi", "=1.2.0").value().version, "1.2.0");
+  EXPECT_EQ(catalog.resolve("multi", "1.*").value().version, "1.10.0");
+  EXPECT_EQ(catalog.resolve("multi", "^0.9").value().version, "0.9.0");
+  EXPECT_EQ(catalog.resolve("multi", ">=2.0.0-beta").value().version, "2.0.0-beta.1");
+  auto none = catalog.resolve("multi", "2");
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code, ErrorCode::NotFound);
+  EXPECT_NE(none.error().message.find("have 0.9.0, 1.2.0, 1.2.5, 1.9.2, 1.10.0, 2.0.0-beta.1"), std::string::npos)
+      << none.error().message;
+  EXPECT_NE(none.error().message.find("pre-release"), std::string::npos) << none.error().message;
+  auto listed = catalog.list();
+  ASSERT_EQ(listed.size(), 6u);
+  EXPECT_EQ(listed.front().version, "0.9.0");
+  EXPECT_EQ(listed[3].version, "1.9.2");
+  EXPECT_EQ(listed.back().version, "2.0.0-beta.1");
 }
 
 }  // namespace

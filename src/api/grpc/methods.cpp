@@ -106,7 +106,7 @@ awaitable<void> create_condition(DeputyService& deputy, Call& call) {
   if (!parse(call, condition)) co_return;
   packages::ConditionRequest request;
   request.name = condition.name();
-  request.host = condition.virtual_machine_id();
+  request.vm = condition.virtual_machine_id();
   request.account = account_of(condition.account());
   if (condition.has_source() && !condition.source().name().empty())
     request.source = packages::PackageSource{condition.source().name(), condition.source().version()};
