@@ -11,4 +11,11 @@ TEST(Strings, SplitDropsEmptyPiecesAndSpaces) {
   EXPECT_TRUE(split_nonempty(",,,", ',').empty());
 }
 
+TEST(Strings, ParseFlagReadsExedSpellingsInAnyCase) {
+  for (const char* yes : {"1", "true", "True", "TRUE", "yes", "Yes", "YES"}) EXPECT_EQ(parse_flag(yes), true) << yes;
+  for (const char* no : {"", "0", "false", "False", "no", "No", "NO"}) EXPECT_EQ(parse_flag(no), false) << no;
+  for (const char* other : {"2", "on", "off", "y", "n", "truee", " true", "-1"})
+    EXPECT_EQ(parse_flag(other), std::nullopt) << other;
+}
+
 }  // namespace steward
