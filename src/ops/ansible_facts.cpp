@@ -3,7 +3,6 @@
 #include <boost/asio/ip/address_v4.hpp>
 #include <boost/json/array.hpp>
 
-#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdint>
