@@ -80,6 +80,24 @@ std::string url_encode(const std::string& text) {
   return out;
 }
 
+namespace {
+
+// After a follow: the job as it ended (JSON), or a one-line summary.
+int report_final_job(Session& session, const std::string& jid, std::size_t done, std::size_t total, bool any_failed) {
+  auto final_job = session.call("GET", "/jobs/" + url_encode(jid) + "?outputs=1");
+  if (!final_job) return report(final_job.error());
+  const auto& job = final_job->as_object();
+  if (session.json()) {
+    std::cout << pretty_json(*final_job) << "\n";
+  } else {
+    std::string error = job.contains("error") && job.at("error").is_string() ? std::string(job.at("error").as_string()) : "";
+    std::cerr << "job " << jid << ": " << done << "/" << total << " hosts done" << (error.empty() ? "" : ", " + error) << "\n";
+  }
+  return any_failed || job.at("state").to_number<int>() == 2 ? 1 : 0;
+}
+
+}  // namespace
+
 // The stream is the job, then {"HOST": result} per finished target; it ends
 // with the job but carries no final state, so a normal read follows it.
 int follow_job(Session& session, const std::string& jid) {
@@ -123,17 +141,7 @@ int follow_job(Session& session, const std::string& jid) {
                              reply->status == 401 ? "the server refused the token (401)" : error_message(whole)));
   }
   if (!unexpected.empty()) return report(make_error(ErrorCode::Internal, unexpected));
-  auto final_job = session.call("GET", "/jobs/" + url_encode(jid) + "?outputs=1");
-  if (!final_job) return report(final_job.error());
-  const auto& job = final_job->as_object();
-  if (session.json()) {
-    std::cout << pretty_json(*final_job) << "\n";
-  } else {
-    std::string error = job.contains("error") && job.at("error").is_string() ? std::string(job.at("error").as_string()) : "";
-    std::cerr << "job " << jid << ": " << done << "/" << total << " hosts done" << (error.empty() ? "" : ", " + error) << "\n";
-  }
-  if (job.at("state").to_number<int>() == 2) any_failed = true;
-  return any_failed ? 1 : 0;
+  return report_final_job(session, jid, done, total, any_failed);
 }
 
 void add_connection_flags(CLI::App& command, ClientOptions& options) {
