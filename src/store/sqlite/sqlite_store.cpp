@@ -84,7 +84,7 @@ Job read_job_row(Statement& row) {
 }
 
 // Without output the blobs stay on disk: '' stands in for stdout and stderr.
-Status read_runs(sqlite3* db, Job& job, bool with_output = true) {
+Status read_runs(sqlite3* db, Job& job, bool with_output) {
   const std::string sql = std::string("SELECT target, phase, status, rtc, signal, ") +
                           (with_output ? "stdout, stderr" : "'', ''") +
                           ", stdout_truncated, stderr_truncated, facts, error, startat, finishat, queue_wait "
@@ -195,21 +195,16 @@ class SqliteStore final : public Store {
         return std::optional<Job>();
       }
       Job job = read_job_row(q);
-      if (auto s = read_runs(db, job); !s) return s.error();
+      if (auto s = read_runs(db, job, /*with_output=*/true); !s) return s.error();
       return std::optional<Job>(std::move(job));
     });
   }
 
   awaitable<Result<std::vector<Job>>> list_jobs(JobPage page, bool with_output) override {
-    return reader_.call<Result<std::vector<Job>>>([page, with_output](sqlite3* db) -> Result<std::vector<Job>> {
-      std::vector<Job> jobs;
+    return reader_.call<Result<std::vector<Job>>>([page, with_output](sqlite3* db) {
       Statement q(db, (std::string(kSelectJob) + kNewestFirst).c_str());
       bind_page(q, page);
-      while (q.step()) jobs.push_back(read_job_row(q));
-      if (auto s = q.status(); !s) return s.error();
-      for (auto& job : jobs)
-        if (auto s = read_runs(db, job, with_output); !s) return s.error();
-      return jobs;
+      return select_jobs(db, q, with_output);
     });
   }
 
@@ -253,8 +248,9 @@ class SqliteStore final : public Store {
 
   awaitable<Result<std::vector<Job>>> unfinished_jobs() override {
     return reader_.call<Result<std::vector<Job>>>([](sqlite3* db) {
-      return select_jobs(db, (std::string(kSelectJob) + " WHERE state = ? ORDER BY startat, jid").c_str(),
-                         static_cast<std::int64_t>(JobState::Running));
+      Statement q(db, (std::string(kSelectJob) + " WHERE state = ? ORDER BY startat, jid").c_str());
+      q.bind(1, static_cast<int>(JobState::Running));
+      return select_jobs(db, q, /*with_output=*/true);
     });
   }
 
@@ -340,14 +336,13 @@ class SqliteStore final : public Store {
     q.bind(2, static_cast<std::int64_t>(page.offset));
   }
 
-  static Result<std::vector<Job>> select_jobs(sqlite3* db, const char* sql, std::int64_t arg) {
+  // The jobs a bound kSelectJob query yields, each with its runs.
+  static Result<std::vector<Job>> select_jobs(sqlite3* db, Statement& q, bool with_output) {
     std::vector<Job> jobs;
-    Statement q(db, sql);
-    q.bind(1, arg);
     while (q.step()) jobs.push_back(read_job_row(q));
     if (auto s = q.status(); !s) return s.error();
     for (auto& job : jobs)
-      if (auto s = read_runs(db, job); !s) return s.error();
+      if (auto s = read_runs(db, job, with_output); !s) return s.error();
     return jobs;
   }
 
