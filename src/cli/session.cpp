@@ -80,33 +80,56 @@ std::string url_encode(const std::string& text) {
   return out;
 }
 
+namespace {
+
+// After a follow: the job as it ended (JSON), or a one-line summary.
+int report_final_job(Session& session, const std::string& jid, std::size_t done, std::size_t total, bool any_failed) {
+  auto final_job = session.call("GET", "/jobs/" + url_encode(jid) + "?outputs=1");
+  if (!final_job) return report(final_job.error());
+  const auto& job = final_job->as_object();
+  if (session.json()) {
+    std::cout << pretty_json(*final_job) << "\n";
+  } else {
+    std::string error = job.contains("error") && job.at("error").is_string() ? std::string(job.at("error").as_string()) : "";
+    std::cerr << "job " << jid << ": " << done << "/" << total << " hosts done" << (error.empty() ? "" : ", " + error) << "\n";
+  }
+  return any_failed || job.at("state").to_number<int>() == 2 ? 1 : 0;
+}
+
+}  // namespace
+
+// The stream is the job, then {"HOST": result} per finished target; it ends
+// with the job but carries no final state, so a normal read follows it.
 int follow_job(Session& session, const std::string& jid) {
   ProgressBar bar;
   std::size_t total = 0, done = 0;
-  bool any_failed = false;
-  boost::json::value final_job;
-  std::string parse_failure;
+  bool any_failed = false, seen_job = false;
+  std::string unexpected;
   auto reply = session.client().stream_lines("/jobs/" + url_encode(jid) + "?follow=1&outputs=1", [&](const std::string& line) {
+    if (line.empty() || !unexpected.empty()) return;
     boost::system::error_code ec;
     auto value = boost::json::parse(line, ec);
     if (ec || !value.is_object()) {
-      parse_failure = line;
+      unexpected = "unexpected line from the server: " + line;
       return;
     }
-    auto& object = value.as_object();
-    if (auto* result = object.if_contains("result"); result && result->is_object()) {
+    const auto& object = value.as_object();
+    if (!seen_job) {
+      seen_job = true;
+      if (auto* targets = object.if_contains("targets"); targets && targets->is_array()) total = targets->as_array().size();
+    } else if (object.size() == 1 && object.begin()->value().is_object()) {
+      const auto& [host, result] = *object.begin();
       ++done;
-      auto status = result->as_object().if_contains("status");
+      auto status = result.as_object().if_contains("status");
       any_failed |= status && status->is_int64() && status_failed(status->as_int64());
       if (!session.json()) {
         bar.clear();
-        print_host_block(std::string(object.at("target").as_string()), result->as_object());
+        print_host_block(std::string(host), result.as_object());
       }
-    } else if (object.contains("jid")) {
-      if (auto* targets = object.if_contains("targets"); targets && targets->is_array()) total = targets->as_array().size();
-      if (auto* progress = object.if_contains("progress"); progress && progress->is_object())
-        done = static_cast<std::size_t>(progress->as_object().at("done").to_number<std::int64_t>());
-      final_job = std::move(value);
+    } else if (auto* message = object.if_contains("message"); message && message->is_string()) {
+      unexpected = std::string(message->as_string());
+    } else {
+      unexpected = "unexpected line from the server: " + line;
     }
     if (!session.json()) bar.update(done, total);
   });
@@ -117,16 +140,8 @@ int follow_job(Session& session, const std::string& jid) {
     return report(make_error(reply->status == 401 ? ErrorCode::Unauthenticated : ErrorCode::NotFound,
                              reply->status == 401 ? "the server refused the token (401)" : error_message(whole)));
   }
-  if (!parse_failure.empty()) return report(make_error(ErrorCode::Internal, "unexpected line from the server: " + parse_failure));
-  if (session.json()) {
-    std::cout << pretty_json(final_job) << "\n";
-  } else if (final_job.is_object()) {
-    const auto& job = final_job.as_object();
-    std::string error = job.contains("error") && job.at("error").is_string() ? std::string(job.at("error").as_string()) : "";
-    std::cerr << "job " << jid << ": " << done << "/" << total << " hosts done" << (error.empty() ? "" : ", " + error) << "\n";
-  }
-  if (final_job.is_object() && final_job.as_object().at("state").to_number<int>() == 2) any_failed = true;
-  return any_failed ? 1 : 0;
+  if (!unexpected.empty()) return report(make_error(ErrorCode::Internal, unexpected));
+  return report_final_job(session, jid, done, total, any_failed);
 }
 
 void add_connection_flags(CLI::App& command, ClientOptions& options) {

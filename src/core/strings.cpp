@@ -1,5 +1,9 @@
 #include "core/strings.hpp"
 
+#include <algorithm>
+#include <array>
+#include <cctype>
+
 namespace steward {
 
 std::vector<std::string> split_nonempty(std::string_view text, char separator) {
@@ -109,6 +113,17 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   unsigned char diff = 0;
   for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
+}
+
+std::optional<bool> parse_flag(std::string_view text) {
+  std::string lower(text);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  constexpr std::array<std::string_view, 3> kTrue{"1", "true", "yes"};
+  constexpr std::array<std::string_view, 4> kFalse{"", "0", "false", "no"};
+  if (std::find(kTrue.begin(), kTrue.end(), lower) != kTrue.end()) return true;
+  if (std::find(kFalse.begin(), kFalse.end(), lower) != kFalse.end()) return false;
+  return std::nullopt;
 }
 
 }  // namespace steward

@@ -1,4 +1,5 @@
 #pragma once
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,5 +39,13 @@ class Utf8ChunkAligner {
 
 // Compares without leaking where the first difference is (tokens).
 bool constant_time_equal(std::string_view a, std::string_view b);
+
+// A boolean as EXEd's clients spell it in query strings and bodies: 1, true,
+// yes or 0, false, no, in any case; empty reads as false, as EXEd read it.
+// Nullopt for anything else.
+std::optional<bool> parse_flag(std::string_view text);
+
+// parse_flag's spellings, for error messages.
+inline constexpr const char* kFlagSpellings = "1/true/yes or 0/false/no (any case)";
 
 }  // namespace steward

@@ -82,13 +82,18 @@ awaitable<Result<Job>> JobService::get(const std::string& jid) {
   co_return std::move(**loaded);
 }
 
-awaitable<Result<std::vector<Job>>> JobService::list(std::size_t limit) {
-  auto jobs = co_await store_.list_jobs(limit);
+awaitable<Result<std::vector<Job>>> JobService::list(store::JobPage page, bool with_output) {
+  auto jobs = co_await store_.list_jobs(page, with_output);
   if (!jobs) co_return jobs.error();
   for (auto& job : *jobs) {  // the store lags the live view by up to one commit
     if (auto it = live_.find(job.jid); it != live_.end()) job = it->second->job;
   }
   co_return std::move(*jobs);
+}
+
+// Every job is in the store from submit() on, so ids need no live view.
+awaitable<Result<std::vector<std::string>>> JobService::list_ids(store::JobPage page) {
+  co_return co_await store_.list_job_ids(page);
 }
 
 awaitable<Result<Job>> JobService::wait(const std::string& jid, std::chrono::steady_clock::time_point deadline) {

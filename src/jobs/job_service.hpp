@@ -58,7 +58,9 @@ class JobService {
   boost::asio::awaitable<Result<std::string>> submit(JobRequest request);
 
   boost::asio::awaitable<Result<Job>> get(const std::string& jid);
-  boost::asio::awaitable<Result<std::vector<Job>>> list(std::size_t limit);
+  // Newest first (store::Store::list_jobs); live jobs as they are now.
+  boost::asio::awaitable<Result<std::vector<Job>>> list(store::JobPage page, bool with_output);
+  boost::asio::awaitable<Result<std::vector<std::string>>> list_ids(store::JobPage page);
 
   // The finished job, or Timeout (the job goes on) when the deadline passes first.
   boost::asio::awaitable<Result<Job>> wait(const std::string& jid,

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "core/strings.hpp"
+
 namespace steward::ops {
 namespace {
 
@@ -63,12 +65,10 @@ Result<bool> optional_bool(const boost::json::object& args, const char* key, boo
   if (!value) return fallback;
   if (value->is_bool()) return value->as_bool();
   if (value->is_string()) {
-    auto text = value->as_string();
-    if (text == "true" || text == "1" || text == "yes") return true;
-    if (text == "false" || text == "0" || text == "no" || text.empty()) return false;
+    if (auto flag = parse_flag(value->as_string())) return *flag;
   }
   if (value->is_int64()) return value->as_int64() != 0;
-  return bad(key, "must be a boolean");
+  return bad(key, std::string("must be a boolean: ") + kFlagSpellings);
 }
 
 Result<std::chrono::milliseconds> optional_seconds(const boost::json::object& args, const char* key,

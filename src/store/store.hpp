@@ -41,6 +41,12 @@ struct ConditionValue {
   double value = 0;
 };
 
+// A slice of the job list, newest (latest start) first.
+struct JobPage {
+  std::size_t offset = 0;
+  std::optional<std::size_t> limit;  // every job from `offset` on when unset
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -57,8 +63,12 @@ class Store {
 
   // Nullopt when unknown. Output chunks are not part of a Job.
   virtual boost::asio::awaitable<Result<std::optional<Job>>> load_job(const std::string& jid) = 0;
-  // Newest first; at most `limit`.
-  virtual boost::asio::awaitable<Result<std::vector<Job>>> list_jobs(std::size_t limit) = 0;
+  // Jobs with their runs, ordered by start time (then jid), newest first:
+  // never by comparing ids, whose format changed. Runs carry their stdout
+  // and stderr only `with_output`, so a long listing stays light.
+  virtual boost::asio::awaitable<Result<std::vector<Job>>> list_jobs(JobPage page, bool with_output) = 0;
+  // The same order, ids only: reads no runs.
+  virtual boost::asio::awaitable<Result<std::vector<std::string>>> list_job_ids(JobPage page) = 0;
   virtual boost::asio::awaitable<Result<std::vector<OutputChunk>>> load_output(const std::string& jid,
                                                                                std::uint64_t after_seq) = 0;
   // False when unknown.

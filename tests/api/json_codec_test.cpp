@@ -70,6 +70,7 @@ TEST(JsonCodec, JobObjectHasEveryContractField) {
     EXPECT_TRUE(object.contains(key)) << key << " missing from " << boost::json::serialize(object);
 
   EXPECT_EQ(object.at("jid"), boost::json::value("20260102030405060708"));
+  EXPECT_EQ(object.at("taskid"), object.at("jid")) << "EXEd's name for the jid";
   EXPECT_EQ(object.at("state"), boost::json::value(2));
   EXPECT_EQ(object.at("error"), boost::json::value("1 of 3 targets failed"));
   EXPECT_DOUBLE_EQ(object.at("startat").to_number<double>(), 1700000000.5);
@@ -208,6 +209,16 @@ TEST(JsonCodec, BlockingReplyForPingAndFacterHasNoOutput) {
   job.runs["h"].result.rtc = 0;
   auto service = blocking_reply(job);
   EXPECT_TRUE(service.at("h").as_object().contains("stdout")) << "service output is the result";
+}
+
+TEST(JsonCodec, ResultEntryAddsOutputWhenAskedOrWhenItIsTheResult) {
+  TargetRun run;
+  run.phase = RunPhase::Finished;
+  run.result.state = OpState::Ok;
+  run.result.stdout_data = "pong";
+  EXPECT_EQ(keys(result_entry("ping", run, false)), (std::set<std::string>{"status"}));
+  EXPECT_EQ(keys(result_entry("ping", run, true)), (std::set<std::string>{"status", "stdout", "stderr"}));
+  EXPECT_EQ(result_entry("execute", run, false).at("stdout"), boost::json::value("pong"));
 }
 
 // ------------------------------------------------------------- message_object

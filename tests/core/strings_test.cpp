@@ -59,4 +59,11 @@ TEST(ConstantTimeEqual, ComparesWholeStrings) {
   EXPECT_FALSE(constant_time_equal("Bearer ab", "Bearer abc"));
 }
 
+TEST(Strings, ParseFlagReadsExedSpellingsInAnyCase) {
+  for (const char* yes : {"1", "true", "True", "TRUE", "yes", "Yes", "YES"}) EXPECT_EQ(parse_flag(yes), true) << yes;
+  for (const char* no : {"", "0", "false", "False", "no", "No", "NO"}) EXPECT_EQ(parse_flag(no), false) << no;
+  for (const char* other : {"2", "on", "off", "y", "n", "truee", " true", "-1"})
+    EXPECT_EQ(parse_flag(other), std::nullopt) << other;
+}
+
 }  // namespace steward

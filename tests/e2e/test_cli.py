@@ -178,7 +178,15 @@ def test_jobs_follow(cli, api):
     jid = api.submit("/execute", {"targets": ["web1"], "cmd": "echo begin; sleep 1.5; echo finish"})
     p = ok(cli("jobs", "follow", jid))
     assert api.job(jid)["state"] == JOB_DONE, "follow returned before the job finished"
-    assert "web1" in p.stdout, p.stdout
+    assert "web1" in p.stdout and "finish" in p.stdout, p.stdout
+
+
+def test_jobs_follow_json_prints_the_final_job(cli, api):
+    jid = api.submit("/execute", {"targets": ["web1", "web2"], "cmd": "sleep 0.5; echo finished"})
+    p = ok(cli("jobs", "follow", "--json", jid))
+    job = json.loads(p.stdout)
+    assert job["jid"] == jid and job["state"] == JOB_DONE, job
+    assert {h: e["stdout"] for h, e in job["return_data"].items()} == {"web1": "finished\n", "web2": "finished\n"}, job
 
 
 def test_jobs_follow_failed_job_nonzero(cli, api):

@@ -232,7 +232,7 @@ TEST_F(JobServiceTest, SubmitRejectsBadRequestsWithoutRecordingAJob) {
   ASSERT_FALSE(r3.ok());
   EXPECT_EQ(r3.error().code, ErrorCode::InvalidArgument);
 
-  auto listed = await(store_->list_jobs(10));
+  auto listed = await(store_->list_jobs({}, false));
   ASSERT_TRUE(listed.ok());
   EXPECT_TRUE(listed->empty());
   EXPECT_TRUE(fake_->calls().empty());
@@ -391,12 +391,15 @@ TEST_F(JobServiceTest, GetAndListSeeLiveAndFinishedJobs) {
   EXPECT_EQ(live->runs.at("slow").phase, RunPhase::Running);
   EXPECT_EQ(service_->running_targets(), 1u);
 
-  auto listed = await(service_->list(10));
+  auto listed = await(service_->list({}, false));
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 2u);
   EXPECT_EQ((*listed)[0].jid, second) << "newest first";
   EXPECT_EQ((*listed)[0].runs.at("slow").phase, RunPhase::Running) << "live view wins over the store";
   EXPECT_EQ((*listed)[1].state, JobState::Done);
+  auto ids = await(service_->list_ids({}));
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(*ids, (std::vector<std::string>{second, first}));
 
   ASSERT_TRUE(await(service_->cancel(second, "cleanup")).ok());
 }

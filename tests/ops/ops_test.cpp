@@ -294,6 +294,72 @@ TEST_F(OpsTest, FacterParsesScriptOutput) {
   EXPECT_TRUE(chunks_.empty());
 }
 
+TEST_F(OpsTest, FacterAddsAnsibleNames) {
+  FakeTransport fake;
+  fake.script("localhost",
+              FakeScript::exits(0, {"hostname=web1.example.org\nfqdn=web1.example.org\nkernel=6.1.0\narch=x86_64\n"
+                                    "system=Linux\nos_id=rocky\nos_id_like=rhel centos fedora\nos_version_id=9.3\n"
+                                    "cpus=8\nmemory_mb=15890\nip=127.0.0.1\nip=10.0.0.5\nip=fe80::1\n"
+                                    "ipv4=127.0.0.1/8 lo\nipv4=10.0.0.5/23 eth0\nipv4=172.17.0.1/16 docker0\n"
+                                    "default4_interface=eth0\ndefault4_gateway=10.0.0.1\ndefault4_address=10.0.0.5\n"
+                                    "default4_macaddress=52:54:00:12:34:56\ndefault4_mtu=1500\n"}));
+  OpResult result = run("facter", {}, fake);
+  ASSERT_EQ(result.state, OpState::Ok);
+  const auto& facts = result.facts.as_object();
+  EXPECT_EQ(facts.at("ansible_hostname"), boost::json::value("web1"));
+  EXPECT_EQ(facts.at("ansible_fqdn"), boost::json::value("web1.example.org"));
+  EXPECT_EQ(facts.at("ansible_kernel"), boost::json::value("6.1.0"));
+  EXPECT_EQ(facts.at("ansible_architecture"), boost::json::value("x86_64"));
+  EXPECT_EQ(facts.at("ansible_system"), boost::json::value("Linux"));
+  EXPECT_EQ(facts.at("ansible_distribution"), boost::json::value("Rocky"));
+  EXPECT_EQ(facts.at("ansible_distribution_version"), boost::json::value("9.3"));
+  EXPECT_EQ(facts.at("ansible_os_family"), boost::json::value("RedHat"));
+  EXPECT_EQ(facts.at("ansible_processor_vcpus"), boost::json::value(8));
+  EXPECT_EQ(facts.at("ansible_memtotal_mb"), boost::json::value(15890));
+  EXPECT_EQ(facts.at("ansible_all_ipv4_addresses"), (boost::json::value(boost::json::array{"10.0.0.5", "172.17.0.1"})));
+  EXPECT_EQ(facts.at("ansible_default_ipv4"),
+            (boost::json::value(boost::json::object{{"interface", "eth0"},
+                                                    {"alias", "eth0"},
+                                                    {"gateway", "10.0.0.1"},
+                                                    {"address", "10.0.0.5"},
+                                                    {"prefix", "23"},
+                                                    {"netmask", "255.255.254.0"},
+                                                    {"network", "10.0.0.0"},
+                                                    {"broadcast", "10.0.1.255"},
+                                                    {"macaddress", "52:54:00:12:34:56"},
+                                                    {"mtu", 1500}})));
+  EXPECT_FALSE(facts.contains("ipv4")) << "the script's raw network lines stay out of steward's keys";
+  EXPECT_FALSE(facts.contains("default4_interface"));
+  EXPECT_EQ(facts.at("hostname"), boost::json::value("web1.example.org")) << "steward's own keys stay";
+}
+
+TEST_F(OpsTest, FacterAnsibleNamesWithoutTheIpCommand) {
+  // No `ip`: addresses from `hostname -I`, the default route from /proc/net/route.
+  FakeTransport fake;
+  fake.script("localhost", FakeScript::exits(0, {"hostname=h\nsystem=Linux\nos_id=debian\nip=192.0.2.2\n"
+                                                 "default4_interface=eth0\ndefault4_gateway_hex=010200C0\n"}));
+  OpResult result = run("facter", {}, fake);
+  ASSERT_EQ(result.state, OpState::Ok);
+  const auto& facts = result.facts.as_object();
+  EXPECT_EQ(facts.at("ansible_distribution"), boost::json::value("Debian"));
+  EXPECT_EQ(facts.at("ansible_os_family"), boost::json::value("Debian"));
+  EXPECT_EQ(facts.at("ansible_all_ipv4_addresses"), (boost::json::value(boost::json::array{"192.0.2.2"})));
+  EXPECT_EQ(facts.at("ansible_default_ipv4"),
+            (boost::json::value(boost::json::object{{"interface", "eth0"}, {"alias", "eth0"}, {"gateway", "192.0.2.1"}})));
+}
+
+TEST_F(OpsTest, FacterAnsibleDefaultRouteIsEmptyWhenThereIsNone) {
+  FakeTransport fake;
+  fake.script("localhost", FakeScript::exits(0, {"hostname=h\nsystem=Linux\nipv4=127.0.0.1/8 lo\n"}));
+  OpResult result = run("facter", {}, fake);
+  ASSERT_EQ(result.state, OpState::Ok);
+  const auto& facts = result.facts.as_object();
+  EXPECT_EQ(facts.at("ansible_default_ipv4"), boost::json::value(boost::json::object{}));
+  EXPECT_EQ(facts.at("ansible_all_ipv4_addresses"), boost::json::value(boost::json::array{}));
+  EXPECT_EQ(facts.at("ansible_distribution"), boost::json::value("Linux")) << "no os-release: the system name";
+  EXPECT_EQ(facts.at("ansible_processor_vcpus"), boost::json::value(0));
+}
+
 TEST_F(OpsTest, FacterFailureHasNoFacts) {
   FakeTransport fake;
   fake.script("localhost", FakeScript::exits(2, {"hostname=x\n"}));
@@ -436,7 +502,7 @@ TEST(OpsArgs, StringMap) {
 
 TEST(OpsArgs, OptionalBool) {
   boost::json::object args{{"t", true}, {"f", false}, {"s1", "true"}, {"s2", "1"}, {"s3", "yes"},
-                           {"s4", "false"}, {"s5", "0"}, {"s6", "no"}, {"s7", ""}, {"i1", 1},
+                           {"s4", "false"}, {"s5", "0"}, {"s6", "no"}, {"s7", ""}, {"s8", "True"}, {"s9", "NO"}, {"i1", 1},
                            {"i0", 0}, {"bad", "maybe"}, {"d", 1.5}, {"z", nullptr}};
   auto value = [&](const char* key, bool fallback = false) {
     auto r = optional_bool(args, key, fallback);
@@ -452,6 +518,8 @@ TEST(OpsArgs, OptionalBool) {
   EXPECT_FALSE(value("s5", true));
   EXPECT_FALSE(value("s6", true));
   EXPECT_FALSE(value("s7", true));
+  EXPECT_TRUE(value("s8"));
+  EXPECT_FALSE(value("s9", true));
   EXPECT_TRUE(value("i1"));
   EXPECT_FALSE(value("i0", true));
   EXPECT_TRUE(value("missing", true));
@@ -459,7 +527,7 @@ TEST(OpsArgs, OptionalBool) {
   EXPECT_TRUE(value("z", true));
   auto bad = optional_bool(args, "bad", false);
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.error().message, "'bad' must be a boolean");
+  EXPECT_EQ(bad.error().message, "'bad' must be a boolean: 1/true/yes or 0/false/no (any case)");
   EXPECT_FALSE(optional_bool(args, "d", false).ok());
 }
 

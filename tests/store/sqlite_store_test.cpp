@@ -118,7 +118,7 @@ TEST_F(SqliteStoreTest, UnfinishedListDeleteAndPrune) {
   ASSERT_EQ(unfinished->size(), 1u);
   EXPECT_EQ((*unfinished)[0].jid, running.jid);
 
-  auto listed = run_sync(store_->list_jobs(10));
+  auto listed = run_sync(store_->list_jobs({}, true));
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 2u);
   EXPECT_EQ((*listed)[0].jid, running.jid) << "newest first";
@@ -134,6 +134,61 @@ TEST_F(SqliteStoreTest, UnfinishedListDeleteAndPrune) {
   auto again = run_sync(store_->delete_job(running.jid));
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(*again);
+}
+
+TEST_F(SqliteStoreTest, ListingIsNewestStartFirstWhateverTheIdFormat) {
+  // A string order of these ids would be the reverse of their start order.
+  const std::vector<std::pair<std::string, double>> jobs{{"01900000-0000-7000-8000-000000000000", 300},
+                                                         {"20261130052514123456", 200},
+                                                         {"ffffffff-0000-7000-8000-000000000000", 100}};
+  for (const auto& [jid, startat] : jobs) {
+    Job job = sample_job(jid);
+    job.startat = startat;
+    ASSERT_TRUE(run_sync(store_->create_job(job)).ok());
+  }
+  auto ids = run_sync(store_->list_job_ids({}));
+  ASSERT_TRUE(ids.ok()) << ids.error().message;
+  EXPECT_EQ(*ids, (std::vector<std::string>{jobs[0].first, jobs[1].first, jobs[2].first}));
+
+  auto page = run_sync(store_->list_job_ids({1, 1}));
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(*page, (std::vector<std::string>{jobs[1].first}));
+  auto past_the_end = run_sync(store_->list_job_ids({5, std::nullopt}));
+  ASSERT_TRUE(past_the_end.ok());
+  EXPECT_TRUE(past_the_end->empty());
+
+  auto detailed = run_sync(store_->list_jobs({0, 2}, false));
+  ASSERT_TRUE(detailed.ok());
+  ASSERT_EQ(detailed->size(), 2u);
+  EXPECT_EQ((*detailed)[0].jid, jobs[0].first);
+  EXPECT_EQ((*detailed)[1].jid, jobs[1].first);
+}
+
+TEST_F(SqliteStoreTest, ListingReadsOutputOnlyWhenAsked) {
+  Job job = sample_job("j-output");
+  ASSERT_TRUE(run_sync(store_->create_job(job)).ok());
+  TargetRun run;
+  run.phase = RunPhase::Finished;
+  run.result.state = OpState::Changed;
+  run.result.rtc = 0;
+  run.result.stdout_data = "out";
+  run.result.stderr_data = "err";
+  store_->save_result(job.jid, "web1", run);
+  ASSERT_TRUE(run_sync(store_->flush()).ok());
+
+  auto light = run_sync(store_->list_jobs({}, false));
+  ASSERT_TRUE(light.ok());
+  ASSERT_EQ(light->size(), 1u);
+  const TargetRun& listed = light->front().runs.at("web1");
+  EXPECT_EQ(listed.result.state, OpState::Changed);
+  EXPECT_EQ(listed.result.rtc, 0);
+  EXPECT_TRUE(listed.result.stdout_data.empty());
+  EXPECT_TRUE(listed.result.stderr_data.empty());
+
+  auto full = run_sync(store_->list_jobs({}, true));
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ(full->front().runs.at("web1").result.stdout_data, "out");
+  EXPECT_EQ(full->front().runs.at("web1").result.stderr_data, "err");
 }
 
 TEST_F(SqliteStoreTest, DuplicateJidIsAnError) {

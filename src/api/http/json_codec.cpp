@@ -36,9 +36,14 @@ boost::json::object host_entry(const TargetRun& run, bool with_output) {
   return entry;
 }
 
+boost::json::object result_entry(const std::string& operate, const TargetRun& run, bool with_output) {
+  return host_entry(run, with_output || output_is_the_result(operate));
+}
+
 boost::json::object job_object(const Job& job, bool with_output) {
   boost::json::object out;
   out["jid"] = job.jid;
+  out["taskid"] = job.jid;
   out["state"] = static_cast<int>(job.state);
   out["error"] = job.error;
   out["startat"] = job.startat;
@@ -69,10 +74,9 @@ boost::json::object job_object(const Job& job, bool with_output) {
 
 boost::json::object blocking_reply(const Job& job) {
   boost::json::object out;
-  bool with_output = output_is_the_result(job.operate);
   for (const auto& name : job.targets) {
     auto it = job.runs.find(name);
-    if (it != job.runs.end()) out[name] = host_entry(it->second, with_output);
+    if (it != job.runs.end()) out[name] = result_entry(job.operate, it->second, false);
   }
   return out;
 }

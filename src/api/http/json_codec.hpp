@@ -14,7 +14,13 @@ namespace steward::api::http {
 // One host's entry: status, plus rtc/stdout/stderr/facts/error as the operation has them.
 boost::json::object host_entry(const TargetRun& run, bool with_output);
 
-// The job object; stdout/stderr in return_data only `with_output`.
+// One finished target as a blocking reply and a follow stream give it: its
+// host_entry, with stdout/stderr when asked or when the output is what the
+// operation is for (execute, service).
+boost::json::object result_entry(const std::string& operate, const TargetRun& run, bool with_output);
+
+// The job object, with `taskid` (EXEd's name for the jid); stdout/stderr in
+// return_data only `with_output`.
 boost::json::object job_object(const Job& job, bool with_output);
 
 // A blocking GET's reply: {"HOST": entry, ...}.

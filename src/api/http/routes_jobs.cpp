@@ -1,11 +1,11 @@
-// /jobs: listing, reading, following (NDJSON), events (SSE), cancel, delete.
+// /jobs: listing, reading, following (JSON documents, one a line), events (SSE), cancel, delete.
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "api/http/json_codec.hpp"
+#include "api/http/query.hpp"
 #include "api/http/routes.hpp"
 #include "jobs/job_service.hpp"
-#include "ops/args.hpp"
 
 namespace steward::api::http {
 
@@ -13,14 +13,6 @@ namespace http = beast::http;
 using boost::asio::awaitable;
 
 namespace {
-
-constexpr std::int64_t kDefaultListLimit = 100;
-constexpr std::int64_t kMaxListLimit = 10000;
-
-bool flag(const Exchange& exchange, const char* name) {
-  auto value = exchange.param(name);
-  return value && (*value == "1" || *value == "true" || *value == "yes");
-}
 
 std::string ndjson(const boost::json::value& value) { return boost::json::serialize(value) + "\n"; }
 
@@ -34,39 +26,52 @@ const char* stream_name(store::OutputStream stream) {
   return stream == store::OutputStream::Stdout ? "stdout" : "stderr";
 }
 
+// EXEd lists every job: ids, or job objects with `detail`; `offset` and
+// `limit` page through the same newest-first order.
 awaitable<void> list_jobs(ApiContext& context, Exchange& exchange) {
-  std::int64_t limit = kDefaultListLimit;
-  if (auto given = exchange.param("limit")) {
-    auto parsed = ops::required_int(boost::json::object{{"limit", *given}}, "limit");
-    if (!parsed || *parsed < 1) co_return co_await exchange.reply_error(http::status::bad_request, "'limit' must be a positive integer");
-    limit = std::min(*parsed, kMaxListLimit);
-  }
-  auto jobs = co_await context.jobs.list(static_cast<std::size_t>(limit));
-  if (!jobs) co_return co_await exchange.reply_error(jobs.error());
-  bool detail = flag(exchange, "detail");
+  auto detail = query_flag(exchange, "detail");
+  if (!detail) co_return co_await exchange.reply_error(detail.error());
+  auto outputs = query_flag(exchange, "outputs");
+  if (!outputs) co_return co_await exchange.reply_error(outputs.error());
+  auto offset = query_count(exchange, "offset");
+  if (!offset) co_return co_await exchange.reply_error(offset.error());
+  auto limit = query_count(exchange, "limit");
+  if (!limit) co_return co_await exchange.reply_error(limit.error());
+  store::JobPage page;
+  page.offset = static_cast<std::size_t>(offset->value_or(0));
+  if (*limit) page.limit = static_cast<std::size_t>(**limit);
+
   boost::json::array out;
-  for (const auto& job : *jobs) {
-    if (detail) out.emplace_back(job_object(job, flag(exchange, "outputs")));
-    else out.emplace_back(job.jid);
+  if (!*detail) {
+    auto ids = co_await context.jobs.list_ids(page);
+    if (!ids) co_return co_await exchange.reply_error(ids.error());
+    for (auto& jid : *ids) out.emplace_back(std::move(jid));
+  } else {
+    auto jobs = co_await context.jobs.list(page, *outputs);
+    if (!jobs) co_return co_await exchange.reply_error(jobs.error());
+    for (const auto& job : *jobs) out.emplace_back(job_object(job, *outputs));
   }
-  co_await exchange.reply(http::status::ok, out);
+  const boost::json::value body(std::move(out));
+  co_await exchange.reply(http::status::ok, body);
 }
 
-// The job, then one line per target as it finishes, then the final job.
+// EXEd's follow: the job object, then {"HOST": result} for each target as it
+// finishes (those finished before the follow began come first), one
+// document per line; the stream ends when the job does.
 awaitable<void> follow_job(ApiContext& context, Exchange& exchange, const std::string& jid, bool outputs) {
   auto subscription = co_await context.jobs.subscribe(jid, false);
   if (!subscription) co_return co_await exchange.reply_error(subscription.error());
   auto job = co_await context.jobs.get(jid);
   if (!job) co_return co_await exchange.reply_error(job.error());
   if (!co_await exchange.begin_stream("application/x-ndjson")) co_return;
-  if (!co_await exchange.write_chunk(ndjson(job_object(*job, outputs)))) co_return;
+  // Locals, not temporaries, in co_await expressions (GCC 12).
+  std::string line = ndjson(job_object(*job, outputs));
+  if (!co_await exchange.write_chunk(line)) co_return;
   while (auto event = co_await (*subscription)->next()) {
-    std::string line;
-    if (event->kind == jobs::JobEvent::Kind::Result) {
-      line = ndjson(boost::json::object{{"target", event->target}, {"result", host_entry(event->run, true)}});
-    } else if (event->kind == jobs::JobEvent::Kind::Done) {
-      line = ndjson(job_object(event->job, outputs));
-    }
+    if (event->kind != jobs::JobEvent::Kind::Result) continue;
+    boost::json::object document;
+    document[event->target] = result_entry(job->operate, event->run, outputs);
+    line = ndjson(document);
     if (!co_await exchange.write_chunk(line)) co_return;
   }
   if ((*subscription)->dropped())
@@ -76,11 +81,15 @@ awaitable<void> follow_job(ApiContext& context, Exchange& exchange, const std::s
 
 awaitable<void> get_job(ApiContext& context, Exchange& exchange) {
   const auto& jid = exchange.captures.at("jid");
-  bool outputs = flag(exchange, "outputs");
-  if (flag(exchange, "follow")) co_return co_await follow_job(context, exchange, jid, outputs);
+  auto outputs = query_flag(exchange, "outputs");
+  if (!outputs) co_return co_await exchange.reply_error(outputs.error());
+  auto follow = query_flag(exchange, "follow");
+  if (!follow) co_return co_await exchange.reply_error(follow.error());
+  if (*follow) co_return co_await follow_job(context, exchange, jid, *outputs);
   auto job = co_await context.jobs.get(jid);
   if (!job) co_return co_await exchange.reply_error(job.error());
-  co_await exchange.reply(http::status::ok, job_object(*job, outputs));
+  const boost::json::value body = job_object(*job, *outputs);
+  co_await exchange.reply(http::status::ok, body);
 }
 
 awaitable<void> job_events(ApiContext& context, Exchange& exchange) {

@@ -1,5 +1,8 @@
 // Staged task pipelines over REST: list them, start a run (a job of the
-// `tasks` operation on the server itself), read a run's state.
+// `tasks` operation on the server itself), read a run's state. /tasks is
+// steward's path, /task EXEd's.
+#include <boost/json/array.hpp>
+
 #include "api/http/json_codec.hpp"
 #include "api/http/routes.hpp"
 #include "jobs/job_service.hpp"
@@ -13,7 +16,18 @@ using boost::asio::awaitable;
 namespace {
 
 awaitable<void> list_pipelines(ApiContext& context, Exchange& exchange) {
-  co_await exchange.reply(http::status::ok, tasks::describe(context.tasks));
+  const boost::json::value body = tasks::describe(context.tasks);
+  co_await exchange.reply(http::status::ok, body);
+}
+
+// EXEd's GET /task: [{"name", "type"}] per task runner, `type` being the key
+// that picks the runner to start. A pipeline is picked by its name, so both
+// hold the name.
+awaitable<void> list_task_runners(ApiContext& context, Exchange& exchange) {
+  boost::json::array runners;
+  for (const auto& [name, pipeline] : context.tasks.pipelines) runners.push_back({{"name", name}, {"type", name}});
+  const boost::json::value body(std::move(runners));
+  co_await exchange.reply(http::status::ok, body);
 }
 
 // {"jid", "state", "error", "startat", "finishat", "run"}: `run` is the run
@@ -55,6 +69,9 @@ awaitable<void> run_or_read(ApiContext& context, Exchange& exchange) {
 void add_task_routes(Router& router, ApiContext& context) {
   router.add(http::verb::get, "/tasks", [&context](Exchange& e) { return list_pipelines(context, e); });
   router.add(http::verb::post, "/tasks", [&context](Exchange& e) { return run_or_read(context, e); });
+  // EXEd served the singular path.
+  router.add(http::verb::get, "/task", [&context](Exchange& e) { return list_task_runners(context, e); });
+  router.add(http::verb::post, "/task", [&context](Exchange& e) { return run_or_read(context, e); });
 }
 
 }  // namespace steward::api::http

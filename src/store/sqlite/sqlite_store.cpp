@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS jobs(
   startat REAL NOT NULL, finishat REAL NOT NULL, operate TEXT NOT NULL,
   operate_args TEXT NOT NULL, targets TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+CREATE INDEX IF NOT EXISTS jobs_by_start ON jobs(startat DESC, jid DESC);
 CREATE TABLE IF NOT EXISTS runs(
   jid TEXT NOT NULL, target TEXT NOT NULL, position INTEGER NOT NULL, phase INTEGER NOT NULL,
   status INTEGER NOT NULL, rtc INTEGER, signal INTEGER, stdout BLOB NOT NULL, stderr BLOB NOT NULL,
@@ -40,6 +41,8 @@ CREATE INDEX IF NOT EXISTS condition_values_by_age ON condition_values(at);
 
 constexpr const char* kSelectJob =
     "SELECT jid, state, error, startat, finishat, operate, operate_args, targets FROM jobs";
+// Newest first by start time: old ids (20 digits) and UUIDs do not sort together.
+constexpr const char* kNewestFirst = " ORDER BY startat DESC, jid DESC LIMIT ? OFFSET ?";
 
 Result<sqlite3*> open_connection(const std::string& path, int flags) {
   sqlite3* db = nullptr;
@@ -80,10 +83,13 @@ Job read_job_row(Statement& row) {
   return job;
 }
 
-Status read_runs(sqlite3* db, Job& job) {
-  Statement q(db,
-              "SELECT target, phase, status, rtc, signal, stdout, stderr, stdout_truncated, "
-              "stderr_truncated, facts, error, startat, finishat, queue_wait FROM runs WHERE jid = ?");
+// Without output the blobs stay on disk: '' stands in for stdout and stderr.
+Status read_runs(sqlite3* db, Job& job, bool with_output) {
+  const std::string sql = std::string("SELECT target, phase, status, rtc, signal, ") +
+                          (with_output ? "stdout, stderr" : "'', ''") +
+                          ", stdout_truncated, stderr_truncated, facts, error, startat, finishat, queue_wait "
+                          "FROM runs WHERE jid = ?";
+  Statement q(db, sql.c_str());
   q.bind(1, job.jid);
   while (q.step()) {
     TargetRun& run = job.runs[q.text(0)];
@@ -189,15 +195,27 @@ class SqliteStore final : public Store {
         return std::optional<Job>();
       }
       Job job = read_job_row(q);
-      if (auto s = read_runs(db, job); !s) return s.error();
+      if (auto s = read_runs(db, job, /*with_output=*/true); !s) return s.error();
       return std::optional<Job>(std::move(job));
     });
   }
 
-  awaitable<Result<std::vector<Job>>> list_jobs(std::size_t limit) override {
-    return reader_.call<Result<std::vector<Job>>>([limit](sqlite3* db) {
-      return select_jobs(db, (std::string(kSelectJob) + " ORDER BY jid DESC LIMIT ?").c_str(),
-                         static_cast<std::int64_t>(limit));
+  awaitable<Result<std::vector<Job>>> list_jobs(JobPage page, bool with_output) override {
+    return reader_.call<Result<std::vector<Job>>>([page, with_output](sqlite3* db) {
+      Statement q(db, (std::string(kSelectJob) + kNewestFirst).c_str());
+      bind_page(q, page);
+      return select_jobs(db, q, with_output);
+    });
+  }
+
+  awaitable<Result<std::vector<std::string>>> list_job_ids(JobPage page) override {
+    return reader_.call<Result<std::vector<std::string>>>([page](sqlite3* db) -> Result<std::vector<std::string>> {
+      std::vector<std::string> ids;
+      Statement q(db, (std::string("SELECT jid FROM jobs") + kNewestFirst).c_str());
+      bind_page(q, page);
+      while (q.step()) ids.push_back(q.text(0));
+      if (auto s = q.status(); !s) return s.error();
+      return ids;
     });
   }
 
@@ -230,8 +248,9 @@ class SqliteStore final : public Store {
 
   awaitable<Result<std::vector<Job>>> unfinished_jobs() override {
     return reader_.call<Result<std::vector<Job>>>([](sqlite3* db) {
-      return select_jobs(db, (std::string(kSelectJob) + " WHERE state = ? ORDER BY jid").c_str(),
-                         static_cast<std::int64_t>(JobState::Running));
+      Statement q(db, (std::string(kSelectJob) + " WHERE state = ? ORDER BY startat, jid").c_str());
+      q.bind(1, static_cast<int>(JobState::Running));
+      return select_jobs(db, q, /*with_output=*/true);
     });
   }
 
@@ -311,14 +330,19 @@ class SqliteStore final : public Store {
     return {};
   }
 
-  static Result<std::vector<Job>> select_jobs(sqlite3* db, const char* sql, std::int64_t arg) {
+  // LIMIT -1 is SQLite's "no limit".
+  static void bind_page(Statement& q, const JobPage& page) {
+    q.bind(1, page.limit ? static_cast<std::int64_t>(*page.limit) : std::int64_t{-1});
+    q.bind(2, static_cast<std::int64_t>(page.offset));
+  }
+
+  // The jobs a bound kSelectJob query yields, each with its runs.
+  static Result<std::vector<Job>> select_jobs(sqlite3* db, Statement& q, bool with_output) {
     std::vector<Job> jobs;
-    Statement q(db, sql);
-    q.bind(1, arg);
     while (q.step()) jobs.push_back(read_job_row(q));
     if (auto s = q.status(); !s) return s.error();
     for (auto& job : jobs)
-      if (auto s = read_runs(db, job); !s) return s.error();
+      if (auto s = read_runs(db, job, with_output); !s) return s.error();
     return jobs;
   }
 
