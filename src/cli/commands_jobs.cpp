@@ -30,7 +30,7 @@ std::string local_time(double unix_seconds) {
 
 void print_job_row(const boost::json::object& job) {
   const auto& progress = job.at("progress").as_object();
-  std::cout << std::left << std::setw(22) << job.at("jid").as_string().c_str() << std::setw(9)
+  std::cout << std::left << std::setw(38) << job.at("jid").as_string().c_str() << std::setw(9)
             << job_state_name(job.at("state").to_number<std::int64_t>()) << std::setw(10) << job.at("operate").as_string().c_str()
             << std::setw(9)
             << (std::to_string(progress.at("done").to_number<std::int64_t>()) + "/" +
@@ -73,7 +73,7 @@ void add_job_commands(CLI::App& app, std::shared_ptr<ClientOptions> options, int
       std::cout << pretty_json(*reply) << "\n";
       return 0;
     }
-    std::cout << std::left << std::setw(22) << "JID" << std::setw(9) << "STATE" << std::setw(10) << "OPERATION"
+    std::cout << std::left << std::setw(38) << "JID" << std::setw(9) << "STATE" << std::setw(10) << "OPERATION"
               << std::setw(9) << "DONE" << "STARTED\n";
     for (const auto& job : reply->as_array()) print_job_row(job.as_object());
     return 0;
