@@ -6,14 +6,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <algorithm>
-
-#include "core/clock.hpp"
 #include "jobs/job_service.hpp"
 #include "jobs/live_job.hpp"
 #include "ops/operation.hpp"
 #include "sched/scheduler.hpp"
-#include "store/store.hpp"
 
 namespace steward::jobs {
 
@@ -23,16 +19,10 @@ namespace {
 
 constexpr auto kForever = std::chrono::steady_clock::time_point::max();
 
-OpResult failed(std::string error) {
-  OpResult result;
-  result.state = OpState::Failed;
-  result.error = std::move(error);
-  return result;
-}
-
 std::size_t pending_targets(const Job& job) {
-  return static_cast<std::size_t>(std::count_if(job.runs.begin(), job.runs.end(),
-                                                [](const auto& entry) { return entry.second.phase == RunPhase::Pending; }));
+  std::size_t pending = 0;
+  for (const auto& [name, run] : job.runs) pending += run.phase == RunPhase::Pending ? 1 : 0;
+  return pending;
 }
 
 }  // namespace
@@ -66,8 +56,11 @@ void JobService::flush_if_complete(const std::shared_ptr<LiveJob>& live) {
 }
 
 // When every running work item waits in a batch, none of them can make room
-// for a missing target (more targets than --max-connections, say): run what
-// has joined.
+// for a missing target (a job with more targets than --max-connections): run
+// what has joined. Judged when a target joins, the one moment it can start to
+// hold: when other work ends, the next waiting work starts in its place, and
+// jobs take each host in the order they came, so batches never wait on each
+// other in a circle.
 void JobService::flush_if_stalled() {
   if (batch_waiters_ == 0 || batch_waiters_ < scheduler_.running()) return;
   std::vector<std::shared_ptr<LiveJob>> stalled;
@@ -102,11 +95,7 @@ awaitable<void> JobService::run_batch(std::shared_ptr<LiveJob> live,
   for (const auto& member : members) {
     by_target[member->target.name] = member;
     context.targets.push_back(member->target);
-    const TargetRun& run = live->job.runs[member->target.name];
-    if (auto recorded = co_await store_.mark_started(live->job.jid, member->target.name, run); !recorded) {
-      spdlog::error("job {}: could not record the start on {}: {}", live->job.jid, member->target.name,
-                    recorded.error().message);
-    }
+    co_await record_start(*live, member->target.name);
   }
   auto deliver = [&by_target](const std::string& target, OpResult result) {
     auto it = by_target.find(target);
@@ -115,21 +104,19 @@ awaitable<void> JobService::run_batch(std::shared_ptr<LiveJob> live,
     it->second->state = BatchMember::State::Done;
     it->second->wake.notify_all();
   };
-  if (live->cancel->cancelled()) {  // while the starts were being recorded
-    for (const auto& member : members) deliver(member->target.name, failed("cancelled: " + live->cancel->reason()));
-    co_return;
-  }
-  context.on_result = deliver;
-  context.cancel = live->cancel;
-  try {
-    auto running = live->batch->run_batch(std::move(context), live->job.operate_args);
-    co_await std::move(running);
-  } catch (const std::exception& e) {
-    spdlog::error("job {}: the batched operation failed: {}", live->job.jid, e.what());
+  if (!live->cancel->cancelled()) {  // it may have been while the starts were recorded
+    context.on_result = deliver;
+    context.cancel = live->cancel;
+    try {
+      auto running = live->batch->run_batch(std::move(context), live->job.operate_args);
+      co_await std::move(running);
+    } catch (const std::exception& e) {
+      spdlog::error("job {}: the batched operation failed: {}", live->job.jid, e.what());
+    }
   }
   const std::string why = live->cancel->cancelled() ? "cancelled: " + live->cancel->reason()
                                                     : std::string("the run ended without a result for it");
-  for (const auto& member : members) deliver(member->target.name, failed(why));
+  for (const auto& member : members) deliver(member->target.name, failed_result(why));
 }
 
 void JobService::release_waiting(LiveJob& live) {

@@ -47,7 +47,7 @@ void settle_job_state(Job& job, const CancelState& cancel) {
 
 // Exclusive operations wait for their turn on the host before they queue for it.
 void JobService::admit(const std::shared_ptr<LiveJob>& live, const Target& target) {
-  if (!live->op || !live->op->exclusive_per_host() || lanes_.first(live->job.operate, target.name, live->job.jid)) {
+  if (!live->exclusive() || lanes_.first(live->job.operate, target.name, live->job.jid)) {
     enqueue(live, target);
     return;
   }
@@ -84,28 +84,31 @@ void JobService::mark_running(LiveJob& live, const std::string& target, std::chr
   ++live.running;
 }
 
+// Recorded before the operation runs, so that a restart knows it was interrupted.
+awaitable<void> JobService::record_start(LiveJob& live, const std::string& target) {
+  const TargetRun& run = live.job.runs[target];
+  if (auto recorded = co_await store_.mark_started(live.job.jid, target, run); !recorded) {
+    spdlog::error("job {}: could not record the start on {}: {}", live.job.jid, target, recorded.error().message);
+  }
+}
+
 awaitable<void> JobService::run_target(std::shared_ptr<LiveJob> live, Target target,
                                        std::chrono::nanoseconds queue_wait) {
-  TargetRun& run = live->job.runs[target.name];
+  const TargetRun& run = live->job.runs[target.name];
   if (run.phase != RunPhase::Pending || stopping_) co_return;  // skipped by a cancel, or left for the next start
   if (live->batch) {
     co_await run_in_batch(std::move(live), std::move(target), queue_wait);
     co_return;
   }
-  const std::string& jid = live->job.jid;
   mark_running(*live, target.name, queue_wait);
-  if (auto recorded = co_await store_.mark_started(jid, target.name, run); !recorded) {
-    spdlog::error("job {}: could not record the start on {}: {}", jid, target.name, recorded.error().message);
-  }
+  co_await record_start(*live, target.name);
 
   OpResult result;
   auto transport = transports_.get(target.connection);
   if (live->cancel->cancelled()) {  // while the start was being recorded
-    result.state = OpState::Failed;
-    result.error = "cancelled: " + live->cancel->reason();
+    result = failed_result("cancelled: " + live->cancel->reason());
   } else if (!transport) {
-    result.state = OpState::Failed;
-    result.error = transport.error().message;
+    result = failed_result(transport.error().message);
   } else {
     auto sink = [this, live, name = target.name](transport::Stream stream, std::string_view data) {
       store::OutputChunk chunk{live->next_seq++, name, to_store_stream(stream), std::string(data), unix_now()};
@@ -126,7 +129,7 @@ awaitable<void> JobService::finish_target(std::shared_ptr<LiveJob> live, const s
   run.result = std::move(result);
   store_.save_result(live->job.jid, target, run);
   publish(*live, JobEvent{JobEvent::Kind::Result, target, {}, run, {}});
-  if (live->op && live->op->exclusive_per_host()) leave_lane(live->job.operate, live->job.jid, target);
+  if (live->exclusive()) leave_lane(live->job.operate, live->job.jid, target);
   if (live->job.finished_count() == live->job.runs.size()) co_await finalize(live);
 }
 
@@ -163,7 +166,7 @@ void JobService::skip_pending(LiveJob& live, const std::string& why) {
     store_.save_result(live.job.jid, name, run);
     publish(live, JobEvent{JobEvent::Kind::Result, name, {}, run, {}});
     live.deferred.erase(name);
-    if (live.op && live.op->exclusive_per_host()) leave_lane(live.job.operate, live.job.jid, name);
+    if (live.exclusive()) leave_lane(live.job.operate, live.job.jid, name);
   }
 }
 
@@ -209,7 +212,7 @@ awaitable<void> JobService::resume(Job job) {
     co_return;
   }
   for (const auto& target : to_run) {
-    if (live->op->exclusive_per_host()) lanes_.enter(live->job.operate, target.name, live->job.jid);
+    if (live->exclusive()) lanes_.enter(live->job.operate, target.name, live->job.jid);
     admit(live, target);
   }
 }

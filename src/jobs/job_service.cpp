@@ -84,7 +84,7 @@ awaitable<Result<std::string>> JobService::submit(JobRequest request) {
     if (job.runs.emplace(target.name, TargetRun{}).second) job.targets.push_back(target.name);
   }
   // Checked and taken before the first suspension, so two requests cannot both pass.
-  if ((*op)->exclusive_per_host()) {
+  if (live->exclusive()) {
     if (auto holders = lanes_.occupied(job.operate, job.targets); !holders.empty() && !*queue)
       co_return operate_conflict(job.operate, holders);
     for (const auto& target : job.targets) lanes_.enter(job.operate, target, job.jid);

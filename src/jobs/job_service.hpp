@@ -112,6 +112,7 @@ class JobService {
   void enqueue(const std::shared_ptr<LiveJob>& live, const Target& target, std::chrono::nanoseconds waited = {});
   void leave_lane(const std::string& operate, const std::string& jid, const std::string& target);
   void mark_running(LiveJob& live, const std::string& target, std::chrono::nanoseconds queue_wait);
+  boost::asio::awaitable<void> record_start(LiveJob& live, const std::string& target);
   boost::asio::awaitable<void> run_target(std::shared_ptr<LiveJob> live, Target target,
                                           std::chrono::nanoseconds queue_wait);
   boost::asio::awaitable<void> run_in_batch(std::shared_ptr<LiveJob> live, Target target,

@@ -43,6 +43,8 @@ struct LiveJob {
   std::vector<std::weak_ptr<Subscription>> subscribers;
   std::vector<std::shared_ptr<BatchMember>> waiting;  // batch members not yet running
   std::map<std::string, DeferredTarget> deferred;      // by target name
+
+  bool exclusive() const { return op && op->exclusive_per_host(); }
 };
 
 }  // namespace steward::jobs

@@ -9,7 +9,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The line format is read by deploy.cpp (read_host_line); keep them together.
+// deploy.cpp (HostLineReader, host_result) reads these lines: change both together.
 constexpr const char* kCallback = R"PY(# Written by steward: one JSON line per host as soon as the host is done,
 # {"host": H, "stats": {ok, changed, failures, ...}, "error": "task: message"},
 # and {"end": true} last.

@@ -47,13 +47,6 @@ Result<DeployRequest> parse(const boost::json::object& args) {
   return request;
 }
 
-OpResult failed(std::string error) {
-  OpResult result;
-  result.state = OpState::Failed;
-  result.error = std::move(error);
-  return result;
-}
-
 std::int64_t count(const boost::json::object& stats, const char* key) {
   const auto* value = stats.if_contains(key);
   return value && value->is_int64() ? value->as_int64() : 0;
@@ -118,13 +111,13 @@ class HostLineReader {
 
 // What a target gets when ansible-playbook ended without reporting it.
 OpResult unreported(const Result<exec::ProcessOutcome>& ran, bool ended, const CancelToken& cancel) {
-  if (!ran) return failed("cannot run ansible-playbook: " + ran.error().message);
-  if (ran->cancelled) return failed("cancelled: " + (cancel ? cancel->reason() : std::string("by request")));
+  if (!ran) return failed_result("cannot run ansible-playbook: " + ran.error().message);
+  if (ran->cancelled) return failed_result("cancelled: " + (cancel ? cancel->reason() : std::string("by request")));
   if (ran->timed_out)
-    return failed(fmt::format("ansible-playbook ran out of time ({} h)", kPlaybookTimeout.count()));
+    return failed_result(fmt::format("ansible-playbook ran out of time ({} h)", kPlaybookTimeout.count()));
   if (!ended) {
-    OpResult result = failed(fmt::format("ansible-playbook exited with {} without a result: {}", ran->exit_code,
-                                         ran->stderr_data.substr(0, kStderrExcerpt)));
+    OpResult result = failed_result(fmt::format("ansible-playbook exited with {} without a result: {}",
+                                                ran->exit_code, ran->stderr_data.substr(0, kStderrExcerpt)));
     result.rtc = ran->exit_code;
     result.stderr_data = ran->stderr_data;
     return result;
@@ -171,7 +164,7 @@ class Deploy final : public Operation, public BatchRunner {
   // Deputy mode; in Ansible mode a batch of one.
   awaitable<OpResult> run(OpContext context, const boost::json::object& args) const override {
     if (ansible_mode()) {
-      OpResult result = failed("no result");
+      OpResult result = failed_result("no result");
       BatchContext one{{context.target}, [&result](const std::string&, OpResult r) { result = std::move(r); },
                        context.cancel};
       auto running = run_batch(std::move(one), args);
@@ -179,7 +172,7 @@ class Deploy final : public Operation, public BatchRunner {
       co_return result;
     }
     auto request = parse(args);
-    if (!request) co_return failed(request.error().message);
+    if (!request) co_return failed_result(request.error().message);
     boost::json::object install{{"source", {{"name", request->role}, {"version", ""}}},
                                 {"environment", as_environment(request->extra_vars)},
                                 {"content", "feature"}};
@@ -195,7 +188,7 @@ class Deploy final : public Operation, public BatchRunner {
     };
     auto request = parse(args);
     if (!request) {
-      for (const auto& target : context.targets) report(target.name, failed(request.error().message));
+      for (const auto& target : context.targets) report(target.name, failed_result(request.error().message));
       co_return;
     }
     HostLineReader reader(report);
@@ -224,7 +217,8 @@ class Deploy final : public Operation, public BatchRunner {
                  "-i", options_.inventory_path, "--limit", hosts, "--forks",
                  std::to_string(std::max<std::size_t>(1, targets.size())), "-e",
                  boost::json::serialize(boost::json::object{{"_targets", hosts}, {"_role", request.role}})};
-    if (!request.extra_vars.empty()) spec.argv.insert(spec.argv.end(), {"-e", boost::json::serialize(request.extra_vars)});
+    if (!request.extra_vars.empty())
+      spec.argv.insert(spec.argv.end(), {"-e", boost::json::serialize(request.extra_vars)});
     if (!request.tags.empty()) spec.argv.insert(spec.argv.end(), {"--tags", request.tags});
     spec.env = {{"ANSIBLE_STDOUT_CALLBACK", "steward_json"},
                 {"ANSIBLE_CALLBACK_PLUGINS", options_.callback_dir},

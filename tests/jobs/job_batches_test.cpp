@@ -38,8 +38,10 @@ class FakeBatchOp final : public ops::Operation, public ops::BatchRunner {
   bool exclusive_per_host() const override { return exclusive_; }
 
   Status validate(const boost::json::object& args) const override {
-    for (const auto& [key, _] : args)
-      if (key != "single" && key != "note") return make_error(ErrorCode::InvalidArgument, "unexpected " + std::string(key));
+    for (const auto& [key, _] : args) {
+      if (key != "single" && key != "note")
+        return make_error(ErrorCode::InvalidArgument, "unexpected " + std::string(key));
+    }
     return {};
   }
 
