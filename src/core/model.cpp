@@ -6,6 +6,13 @@ bool op_state_is_failure(OpState state) {
   return state == OpState::Failed || state == OpState::Unreachable;
 }
 
+OpResult failed_result(std::string error) {
+  OpResult result;
+  result.state = OpState::Failed;
+  result.error = std::move(error);
+  return result;
+}
+
 std::string Target::var(const std::string& key, const std::string& fallback) const {
   auto it = vars.find(key);
   return it == vars.end() ? fallback : it->second;

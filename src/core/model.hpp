@@ -40,6 +40,9 @@ struct OpResult {
   std::string error;
 };
 
+// A Failed result with `error` and nothing else.
+OpResult failed_result(std::string error);
+
 struct TargetRun {
   RunPhase phase = RunPhase::Pending;
   OpResult result;

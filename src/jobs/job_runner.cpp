@@ -45,34 +45,70 @@ void settle_job_state(Job& job, const CancelState& cancel) {
 
 }  // namespace
 
-void JobService::enqueue(const std::shared_ptr<LiveJob>& live, const Target& target) {
+// Exclusive operations wait for their turn on the host before they queue for it.
+void JobService::admit(const std::shared_ptr<LiveJob>& live, const Target& target) {
+  if (!live->exclusive() || lanes_.first(live->job.operate, target.name, live->job.jid)) {
+    enqueue(live, target);
+    return;
+  }
+  live->deferred.insert_or_assign(target.name, DeferredTarget{target, std::chrono::steady_clock::now()});
+}
+
+// `waited`: time the target already spent waiting for its turn on the host.
+void JobService::enqueue(const std::shared_ptr<LiveJob>& live, const Target& target, std::chrono::nanoseconds waited) {
   scheduler_.submit(target.name, target.max_sessions, 0,
-                    [this, live, target](std::chrono::nanoseconds wait) -> awaitable<void> {
-                      co_await run_target(live, target, wait);
+                    [this, live, target, waited](std::chrono::nanoseconds wait) -> awaitable<void> {
+                      co_await run_target(live, target, waited + wait);
                     });
+}
+
+// The job's turn on the host is over; the next job in line there gets it.
+void JobService::leave_lane(const std::string& operate, const std::string& jid, const std::string& target) {
+  auto next = lanes_.leave(operate, target, jid);
+  if (!next) return;
+  auto it = live_.find(*next);
+  if (it == live_.end()) return;  // not durable yet: it looks at its turn once it is
+  auto& deferred = it->second->deferred;
+  auto found = deferred.find(target);
+  if (found == deferred.end()) return;
+  DeferredTarget turn = std::move(found->second);
+  deferred.erase(found);
+  enqueue(it->second, turn.target, std::chrono::steady_clock::now() - turn.since);
+}
+
+void JobService::mark_running(LiveJob& live, const std::string& target, std::chrono::nanoseconds queue_wait) {
+  TargetRun& run = live.job.runs[target];
+  run.phase = RunPhase::Running;
+  run.startat = unix_now();
+  run.queue_wait = std::chrono::duration<double>(queue_wait).count();
+  ++live.running;
+}
+
+// Recorded before the operation runs, so that a restart knows it was interrupted.
+awaitable<void> JobService::record_start(LiveJob& live, const std::string& target) {
+  const TargetRun& run = live.job.runs[target];
+  if (auto recorded = co_await store_.mark_started(live.job.jid, target, run); !recorded) {
+    spdlog::error("job {}: could not record the start on {}: {}", live.job.jid, target, recorded.error().message);
+  }
 }
 
 awaitable<void> JobService::run_target(std::shared_ptr<LiveJob> live, Target target,
                                        std::chrono::nanoseconds queue_wait) {
-  TargetRun& run = live->job.runs[target.name];
+  const TargetRun& run = live->job.runs[target.name];
   if (run.phase != RunPhase::Pending || stopping_) co_return;  // skipped by a cancel, or left for the next start
-  const std::string& jid = live->job.jid;
-  run.phase = RunPhase::Running;
-  run.startat = unix_now();
-  run.queue_wait = std::chrono::duration<double>(queue_wait).count();
-  ++live->running;
-  if (auto recorded = co_await store_.mark_started(jid, target.name, run); !recorded) {
-    spdlog::error("job {}: could not record the start on {}: {}", jid, target.name, recorded.error().message);
+  if (live->batch) {
+    co_await run_in_batch(std::move(live), std::move(target), queue_wait);
+    co_return;
   }
+  mark_running(*live, target.name, queue_wait);
+  co_await record_start(*live, target.name);
 
   OpResult result;
   auto transport = transports_.get(target.connection);
   if (live->cancel->cancelled()) {  // while the start was being recorded
-    result.state = OpState::Failed;
-    result.error = "cancelled: " + live->cancel->reason();
+    result = failed_result("cancelled: " + live->cancel->reason());
   } else if (!transport) {
-    result.state = OpState::Failed;
-    result.error = transport.error().message;
+    result = failed_result(transport.error().message);
   } else {
     auto sink = [this, live, name = target.name](transport::Stream stream, std::string_view data) {
       store::OutputChunk chunk{live->next_seq++, name, to_store_stream(stream), std::string(data), unix_now()};
@@ -93,6 +129,7 @@ awaitable<void> JobService::finish_target(std::shared_ptr<LiveJob> live, const s
   run.result = std::move(result);
   store_.save_result(live->job.jid, target, run);
   publish(*live, JobEvent{JobEvent::Kind::Result, target, {}, run, {}});
+  if (live->exclusive()) leave_lane(live->job.operate, live->job.jid, target);
   if (live->job.finished_count() == live->job.runs.size()) co_await finalize(live);
 }
 
@@ -128,6 +165,8 @@ void JobService::skip_pending(LiveJob& live, const std::string& why) {
     run.result.error = why;
     store_.save_result(live.job.jid, name, run);
     publish(live, JobEvent{JobEvent::Kind::Result, name, {}, run, {}});
+    live.deferred.erase(name);
+    if (live.exclusive()) leave_lane(live.job.operate, live.job.jid, name);
   }
 }
 
@@ -164,12 +203,18 @@ awaitable<void> JobService::resume(Job job) {
     run.result.error = failure;
     store_.save_result(live->job.jid, name, run);
   }
-  if (op) live->op = *op;
+  if (op) {
+    live->op = *op;
+    live->batch = (*op)->batched(live->job.operate_args);
+  }
   if (to_run.empty()) {
     co_await finalize(live);
     co_return;
   }
-  for (const auto& target : to_run) enqueue(live, target);
+  for (const auto& target : to_run) {
+    if (live->exclusive()) lanes_.enter(live->job.operate, target.name, live->job.jid);
+    admit(live, target);
+  }
 }
 
 awaitable<void> JobService::prune_periodically(std::chrono::seconds retention, std::chrono::seconds period) {
@@ -187,6 +232,7 @@ awaitable<void> JobService::prune_periodically(std::chrono::seconds retention, s
 awaitable<void> JobService::shutdown(std::chrono::milliseconds grace) {
   stopping_ = true;
   scheduler_.stop();
+  for (auto& [jid, live] : live_) release_waiting(*live);  // their targets stay pending for the next start
   boost::asio::steady_timer poll(executor_);
   auto wait_idle = [&](std::chrono::steady_clock::time_point until) -> awaitable<void> {
     while (running_targets() > 0 && std::chrono::steady_clock::now() < until) {

@@ -7,6 +7,7 @@
 #include "core/clock.hpp"
 #include "core/ids.hpp"
 #include "jobs/live_job.hpp"
+#include "ops/args.hpp"
 #include "ops/operation.hpp"
 #include "sched/scheduler.hpp"
 #include "store/store.hpp"
@@ -22,6 +23,23 @@ namespace {
 constexpr std::chrono::seconds kCancelWait{15};
 
 Error no_such_job(const std::string& jid) { return make_error(ErrorCode::NotFound, "no such job: " + jid); }
+
+// An exclusive operation's "queue" flag, taken out of its arguments: it says
+// how to admit the job, not what the operation does.
+Result<bool> take_queue_flag(const ops::Operation& op, boost::json::object& args) {
+  if (!op.exclusive_per_host()) return false;
+  auto queue = ops::optional_bool(args, "queue", false);
+  if (!queue) return queue.error();
+  args.erase("queue");
+  return *queue;
+}
+
+Error operate_conflict(const std::string& operate, const std::vector<HostLanes::Holder>& holders) {
+  std::string where;
+  for (const auto& holder : holders) where += (where.empty() ? "" : ", ") + holder.host + " (job " + holder.jid + ")";
+  return make_error(ErrorCode::Conflict, "operate conflict: " + operate + " is already queued or running on " + where +
+                                             "; send \"queue\": true to run after it");
+}
 
 }  // namespace
 
@@ -40,7 +58,9 @@ JobService::~JobService() = default;
 Status JobService::validate(const std::string& operate, const boost::json::object& args) const {
   auto op = ops_.find(operate);
   if (!op) return op.error();
-  return (*op)->validate(args);
+  boost::json::object op_args = args;
+  if (auto queue = take_queue_flag(**op, op_args); !queue) return queue.error();
+  return (*op)->validate(op_args);
 }
 
 awaitable<Result<std::string>> JobService::submit(JobRequest request) {
@@ -48,10 +68,13 @@ awaitable<Result<std::string>> JobService::submit(JobRequest request) {
   if (request.targets.empty()) co_return make_error(ErrorCode::InvalidArgument, "no targets");
   auto op = ops_.find(request.operate);
   if (!op) co_return op.error();
+  auto queue = take_queue_flag(**op, request.args);
+  if (!queue) co_return queue.error();
   if (auto valid = (*op)->validate(request.args); !valid) co_return valid.error();
 
   auto live = std::make_shared<LiveJob>();
   live->op = *op;
+  live->batch = (*op)->batched(request.args);
   Job& job = live->job;
   job.jid = new_jid();
   job.startat = unix_now();
@@ -60,15 +83,22 @@ awaitable<Result<std::string>> JobService::submit(JobRequest request) {
   for (const auto& target : request.targets) {
     if (job.runs.emplace(target.name, TargetRun{}).second) job.targets.push_back(target.name);
   }
+  // Checked and taken before the first suspension, so two requests cannot both pass.
+  if (live->exclusive()) {
+    if (auto holders = lanes_.occupied(job.operate, job.targets); !holders.empty() && !*queue)
+      co_return operate_conflict(job.operate, holders);
+    for (const auto& target : job.targets) lanes_.enter(job.operate, target, job.jid);
+  }
   if (auto stored = co_await store_.create_job(job); !stored) {
     spdlog::error("job not accepted, store failed: {}", stored.error().message);
+    for (const auto& target : job.targets) leave_lane(job.operate, job.jid, target);
     co_return make_error(ErrorCode::Internal, "could not record the job: " + stored.error().message);
   }
   live_[job.jid] = live;
   ++counters_.accepted;
   std::map<std::string, bool> queued;
   for (const auto& target : request.targets) {
-    if (!queued[target.name]) enqueue(live, target);
+    if (!queued[target.name]) admit(live, target);
     queued[target.name] = true;
   }
   co_return job.jid;
@@ -115,6 +145,7 @@ awaitable<Result<Job>> JobService::cancel(const std::string& jid, const std::str
   if (!live->ended) {
     live->cancel->cancel(reason);
     skip_pending(*live, "cancelled before it started: " + reason);
+    release_waiting(*live);
     if (live->running == 0) co_await finalize(live);
   }
   co_return co_await wait(jid, std::chrono::steady_clock::now() + kCancelWait);

@@ -3,6 +3,17 @@
 // item per target on the scheduler, keeps live state for readers, streams
 // events, cancels, repairs what a restart interrupted, and drains at shutdown.
 // Loop-thread only.
+//
+// Two kinds of operation get more (ops/operation.hpp):
+// - exclusive per host (deploy, tasks): a job whose hosts already have one in
+//   line is refused with Conflict, unless its arguments hold "queue": true;
+//   then it takes its turn on each host after the jobs before it (HostLanes);
+// - batched (deploy with playbooks): each target's work item, once started
+//   (holding the target's slot), waits for the job's other targets; one run
+//   covers all of them once every pending target has joined, or those that
+//   have joined when every running work item is such a waiter (the scheduler
+//   is saturated, so no one else can join). Each result finishes its target
+//   as soon as the run reports it.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
@@ -16,6 +27,7 @@
 
 #include "core/model.hpp"
 #include "core/result.hpp"
+#include "jobs/host_lanes.hpp"
 #include "jobs/subscription.hpp"
 
 namespace steward {
@@ -28,6 +40,7 @@ namespace ops { class OpRegistry; }
 namespace steward::jobs {
 
 struct LiveJob;
+struct BatchMember;
 
 // Turns a host name into a Target (the inventory's view); used again after a restart.
 using TargetResolver = std::function<Result<Target>(const std::string& name)>;
@@ -52,9 +65,12 @@ class JobService {
   ~JobService();
 
   // InvalidArgument naming the bad field, or NotFound for an unknown operation.
+  // Exclusive operations also take "queue" (a boolean).
   Status validate(const std::string& operate, const boost::json::object& args) const;
 
-  // The jid, once the job is durable. Unavailable while shutting down.
+  // The jid, once the job is durable. Unavailable while shutting down;
+  // Conflict naming the hosts when an exclusive operation already has a job
+  // in line there and the request does not ask to queue.
   boost::asio::awaitable<Result<std::string>> submit(JobRequest request);
 
   boost::asio::awaitable<Result<Job>> get(const std::string& jid);
@@ -94,9 +110,21 @@ class JobService {
   const JobCounters& counters() const { return counters_; }
 
  private:
-  void enqueue(const std::shared_ptr<LiveJob>& live, const Target& target);
+  void admit(const std::shared_ptr<LiveJob>& live, const Target& target);
+  void enqueue(const std::shared_ptr<LiveJob>& live, const Target& target, std::chrono::nanoseconds waited = {});
+  void leave_lane(const std::string& operate, const std::string& jid, const std::string& target);
+  void mark_running(LiveJob& live, const std::string& target, std::chrono::nanoseconds queue_wait);
+  boost::asio::awaitable<void> record_start(LiveJob& live, const std::string& target);
   boost::asio::awaitable<void> run_target(std::shared_ptr<LiveJob> live, Target target,
                                           std::chrono::nanoseconds queue_wait);
+  boost::asio::awaitable<void> run_in_batch(std::shared_ptr<LiveJob> live, Target target,
+                                            std::chrono::nanoseconds queue_wait);
+  void flush_if_complete(const std::shared_ptr<LiveJob>& live);
+  void flush_if_stalled();
+  void flush(const std::shared_ptr<LiveJob>& live);
+  boost::asio::awaitable<void> run_batch(std::shared_ptr<LiveJob> live,
+                                         std::vector<std::shared_ptr<BatchMember>> members);
+  void release_waiting(LiveJob& live);
   boost::asio::awaitable<void> finish_target(std::shared_ptr<LiveJob> live, const std::string& target,
                                              OpResult result);
   boost::asio::awaitable<void> finalize(std::shared_ptr<LiveJob> live);
@@ -114,6 +142,8 @@ class JobService {
   const ops::OpRegistry& ops_;
   TargetResolver resolver_;
   std::map<std::string, std::shared_ptr<LiveJob>> live_;
+  HostLanes lanes_;
+  std::size_t batch_waiters_ = 0;  // batch members of every job not yet running
   JobCounters counters_;
   bool stopping_ = false;
 };

@@ -1,6 +1,9 @@
 #pragma once
 // What the job service keeps in memory for a job that has not ended.
+#include <chrono>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/cancel.hpp"
@@ -11,15 +14,37 @@
 
 namespace steward::jobs {
 
+// A target of a batched job that the scheduler started (it holds the target's
+// slot) and that waits for, then takes part in, one run with its job's other targets.
+struct BatchMember {
+  enum class State { Waiting, Running, Done, Released };
+  Target target;
+  std::chrono::nanoseconds queue_wait{0};
+  State state = State::Waiting;
+  OpResult result;  // when Done
+  Signal wake;      // on Done or Released
+};
+
+// A target of an exclusive operation waiting for its turn on the host (HostLanes).
+struct DeferredTarget {
+  Target target;
+  std::chrono::steady_clock::time_point since;
+};
+
 struct LiveJob {
   Job job;
   const ops::Operation* op = nullptr;
+  const ops::BatchRunner* batch = nullptr;  // set when the operation runs once for many targets
   CancelToken cancel = make_cancel_token();
   std::uint64_t next_seq = 1;  // of output chunks
   std::size_t running = 0;     // targets running now
   bool ended = false;
   Signal ended_signal;
   std::vector<std::weak_ptr<Subscription>> subscribers;
+  std::vector<std::shared_ptr<BatchMember>> waiting;  // batch members not yet running
+  std::map<std::string, DeferredTarget> deferred;      // by target name
+
+  bool exclusive() const { return op && op->exclusive_per_host(); }
 };
 
 }  // namespace steward::jobs

@@ -6,7 +6,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <filesystem>
-#include <fstream>
+#include <set>
 
 #include "exec/process.hpp"
 #include "ops/args.hpp"
@@ -17,40 +17,9 @@ namespace {
 namespace fs = std::filesystem;
 using boost::asio::awaitable;
 constexpr std::chrono::hours kPlaybookTimeout{1};
-
-// Prints one JSON line at the end: {"stats": {host: counts}, "errors": {host: message}}.
-constexpr const char* kCallback = R"PY(# Written by steward: per-host results of a playbook as one JSON line.
-from __future__ import annotations
-
-import json
-
-from ansible.plugins.callback import CallbackBase
-
-
-class CallbackModule(CallbackBase):
-    CALLBACK_VERSION = 2.0
-    CALLBACK_TYPE = "stdout"
-    CALLBACK_NAME = "steward_json"
-
-    def __init__(self):
-        super().__init__()
-        self.errors = {}
-
-    def _remember(self, result):
-        message = result._result.get("msg") or result._result.get("stderr") or "failed"
-        self.errors[result._host.get_name()] = f"{result._task.get_name()}: {message}"
-
-    def v2_runner_on_failed(self, result, ignore_errors=False):
-        if not ignore_errors:
-            self._remember(result)
-
-    def v2_runner_on_unreachable(self, result):
-        self._remember(result)
-
-    def v2_playbook_on_stats(self, stats):
-        hosts = {host: stats.summarize(host) for host in sorted(stats.processed.keys())}
-        self._display.display(json.dumps({"stats": hosts, "errors": self.errors}))
-)PY";
+// ansible-playbook's stdout carries only the callback's lines, about 200 bytes a host.
+constexpr std::size_t kReportCap = 16 << 20;
+constexpr std::size_t kStderrExcerpt = 300;
 
 struct DeployRequest {
   std::string role;
@@ -83,33 +52,81 @@ std::int64_t count(const boost::json::object& stats, const char* key) {
   return value && value->is_int64() ? value->as_int64() : 0;
 }
 
-// The per-host line our callback prints, mapped to an operation state.
-OpResult from_ansible(const exec::ProcessOutcome& out, const std::string& host) {
+// A host's line from our callback ({"host", "stats", "error"}) as its result.
+OpResult host_result(const boost::json::object& line, std::string_view raw) {
   OpResult result;
-  result.stdout_data = out.stdout_data;
-  result.stderr_data = out.stderr_data;
-  result.rtc = out.exit_code;
-  auto line_start = out.stdout_data.rfind("{\"stats\"");
-  boost::system::error_code ec;
-  auto report = line_start == std::string::npos ? boost::json::value()
-                                                 : boost::json::parse(out.stdout_data.substr(line_start), ec);
-  if (ec || !report.is_object()) {
-    result.state = OpState::Failed;
-    result.error = fmt::format("ansible-playbook exited with {} without a result: {}", out.exit_code,
-                               out.stderr_data.substr(0, 300));
+  result.stdout_data = std::string(raw) + "\n";
+  if (const auto* error = line.if_contains("error"); error && error->is_string())
+    result.error = std::string(error->as_string());
+  const auto* stats = line.if_contains("stats");
+  if (!stats || !stats->is_object()) {
+    result.state = OpState::Skipped;
     return result;
   }
-  const auto* stats = report.at("stats").as_object().if_contains(host);
-  if (const auto* error = report.at("errors").as_object().if_contains(host); error && error->is_string())
-    result.error = std::string(error->as_string());
-  if (!stats) result.state = OpState::Skipped;
-  else if (count(stats->as_object(), "unreachable") > 0) result.state = OpState::Unreachable;
-  else if (count(stats->as_object(), "failures") > 0) result.state = OpState::Failed;
-  else if (count(stats->as_object(), "changed") > 0) result.state = OpState::Changed;
-  else if (count(stats->as_object(), "ok") > 0) result.state = OpState::Ok;
+  const auto& counts = stats->as_object();
+  if (count(counts, "unreachable") > 0) result.state = OpState::Unreachable;
+  else if (count(counts, "failures") > 0) result.state = OpState::Failed;
+  else if (count(counts, "changed") > 0) result.state = OpState::Changed;
+  else if (count(counts, "ok") > 0) result.state = OpState::Ok;
   else result.state = OpState::Skipped;
-  if (stats) result.facts = boost::json::object{{"ansible", *stats}};
+  result.facts = boost::json::object{{"ansible", counts}};
   return result;
+}
+
+// Splits ansible-playbook's stdout into the callback's lines as they arrive
+// and hands each host's result on; notes the closing {"end": true}.
+class HostLineReader {
+ public:
+  using Report = std::function<void(const std::string& host, OpResult result)>;
+
+  explicit HostLineReader(Report report) : report_(std::move(report)) {}
+
+  void feed(std::string_view chunk) {
+    pending_ += chunk;
+    std::size_t start = 0;
+    for (auto end = pending_.find('\n'); end != std::string::npos; end = pending_.find('\n', start)) {
+      read_line(std::string_view(pending_).substr(start, end - start));
+      start = end + 1;
+    }
+    pending_.erase(0, start);
+  }
+
+  bool ended() const { return ended_; }
+
+ private:
+  void read_line(std::string_view line) {
+    boost::system::error_code ec;
+    auto value = boost::json::parse(line, ec);
+    if (ec || !value.is_object()) return;  // not ours: a warning Ansible printed
+    const auto& object = value.as_object();
+    if (object.contains("end")) ended_ = true;
+    if (const auto* host = object.if_contains("host"); host && host->is_string())
+      report_(std::string(host->as_string()), host_result(object, line));
+  }
+
+  Report report_;
+  std::string pending_;
+  bool ended_ = false;
+};
+
+// What a target gets when ansible-playbook ended without reporting it.
+OpResult unreported(const Result<exec::ProcessOutcome>& ran, bool ended, const CancelToken& cancel) {
+  if (!ran) return failed_result("cannot run ansible-playbook: " + ran.error().message);
+  if (ran->cancelled) return failed_result("cancelled: " + (cancel ? cancel->reason() : std::string("by request")));
+  if (ran->timed_out)
+    return failed_result(fmt::format("ansible-playbook ran out of time ({} h)", kPlaybookTimeout.count()));
+  if (!ended) {
+    OpResult result = failed_result(fmt::format("ansible-playbook exited with {} without a result: {}",
+                                                ran->exit_code, ran->stderr_data.substr(0, kStderrExcerpt)));
+    result.rtc = ran->exit_code;
+    result.stderr_data = ran->stderr_data;
+    return result;
+  }
+  OpResult skipped;  // the playbook ran no task on it
+  skipped.state = OpState::Skipped;
+  skipped.rtc = ran->exit_code;
+  skipped.stderr_data = ran->stderr_data;
+  return skipped;
 }
 
 boost::json::object as_environment(const boost::json::object& extra_vars) {
@@ -119,9 +136,15 @@ boost::json::object as_environment(const boost::json::object& extra_vars) {
   return environment;
 }
 
-class Deploy final : public Operation {
+class Deploy final : public Operation, public BatchRunner {
  public:
   explicit Deploy(DeployOptions options) : options_(std::move(options)) {}
+
+  const BatchRunner* batched(const boost::json::object& /*args*/) const override {
+    return ansible_mode() ? this : nullptr;
+  }
+
+  bool exclusive_per_host() const override { return true; }
 
   Status validate(const boost::json::object& args) const override {
     auto request = parse(args);
@@ -138,40 +161,44 @@ class Deploy final : public Operation {
     return options_.find_role(request->role);
   }
 
+  // Deputy mode; in Ansible mode a batch of one.
   awaitable<OpResult> run(OpContext context, const boost::json::object& args) const override {
+    if (ansible_mode()) {
+      OpResult result = failed_result("no result");
+      BatchContext one{{context.target}, [&result](const std::string&, OpResult r) { result = std::move(r); },
+                       context.cancel};
+      auto running = run_batch(std::move(one), args);
+      co_await std::move(running);
+      co_return result;
+    }
+    auto request = parse(args);
+    if (!request) co_return failed_result(request.error().message);
+    boost::json::object install{{"source", {{"name", request->role}, {"version", ""}}},
+                                {"environment", as_environment(request->extra_vars)},
+                                {"content", "feature"}};
+    co_return co_await options_.install->run(std::move(context), install);
+  }
+
+  // One ansible-playbook for every target; each host's result as its line arrives.
+  awaitable<void> run_batch(BatchContext context, const boost::json::object& args) const override {
+    std::set<std::string> unreported_hosts;
+    for (const auto& target : context.targets) unreported_hosts.insert(target.name);
+    auto report = [&](const std::string& host, OpResult result) {
+      if (unreported_hosts.erase(host) > 0) context.on_result(host, std::move(result));
+    };
     auto request = parse(args);
     if (!request) {
-      OpResult failed;
-      failed.state = OpState::Failed;
-      failed.error = request.error().message;
-      co_return failed;
+      for (const auto& target : context.targets) report(target.name, failed_result(request.error().message));
+      co_return;
     }
-    if (!ansible_mode()) {
-      boost::json::object install{{"source", {{"name", request->role}, {"version", ""}}},
-                                  {"environment", as_environment(request->extra_vars)},
-                                  {"content", "feature"}};
-      co_return co_await options_.install->run(std::move(context), install);
-    }
-    exec::ProcessSpec spec;
-    const std::string host = context.target.name;
-    spec.argv = {"ansible-playbook", (fs::path(options_.playbooks_dir) / "_deploy.yml").string(), "-i",
-                 options_.inventory_path, "--limit", host, "-e",
-                 boost::json::serialize(boost::json::object{{"_targets", host}, {"_role", request->role}})};
-    if (!request->extra_vars.empty()) spec.argv.insert(spec.argv.end(), {"-e", boost::json::serialize(request->extra_vars)});
-    if (!request->tags.empty()) spec.argv.insert(spec.argv.end(), {"--tags", request->tags});
-    spec.env = {{"ANSIBLE_STDOUT_CALLBACK", "steward_json"},
-                {"ANSIBLE_CALLBACK_PLUGINS", options_.callback_dir},
-                {"ANSIBLE_NOCOLOR", "1"},
-                {"ANSIBLE_RETRY_FILES_ENABLED", "0"}};
-    spec.timeout = kPlaybookTimeout;
-    auto ran = co_await exec::run_process(std::move(spec), nullptr, context.cancel);
-    if (!ran) {
-      OpResult failed;
-      failed.state = OpState::Failed;
-      failed.error = "cannot run ansible-playbook: " + ran.error().message;
-      co_return failed;
-    }
-    co_return from_ansible(*ran, host);
+    HostLineReader reader(report);
+    exec::ChunkSink sink = [&reader](exec::Stream stream, std::string_view data) {
+      if (stream == exec::Stream::Stdout) reader.feed(data);
+    };
+    auto running = exec::run_process(playbook_spec(*request, context.targets), std::move(sink), context.cancel);
+    auto ran = co_await std::move(running);
+    const OpResult rest = unreported(ran, reader.ended(), context.cancel);
+    for (const auto& target : context.targets) report(target.name, rest);
   }
 
  private:
@@ -181,21 +208,32 @@ class Deploy final : public Operation {
            fs::is_regular_file(fs::path(options_.playbooks_dir) / "_deploy.yml", ec);
   }
 
+  // `--forks` as many as the targets: each holds one of the server's connection slots.
+  exec::ProcessSpec playbook_spec(const DeployRequest& request, const std::vector<Target>& targets) const {
+    std::string hosts;
+    for (const auto& target : targets) hosts += (hosts.empty() ? "" : ",") + target.name;
+    exec::ProcessSpec spec;
+    spec.argv = {"ansible-playbook", (fs::path(options_.playbooks_dir) / "_deploy.yml").string(),
+                 "-i", options_.inventory_path, "--limit", hosts, "--forks",
+                 std::to_string(std::max<std::size_t>(1, targets.size())), "-e",
+                 boost::json::serialize(boost::json::object{{"_targets", hosts}, {"_role", request.role}})};
+    if (!request.extra_vars.empty())
+      spec.argv.insert(spec.argv.end(), {"-e", boost::json::serialize(request.extra_vars)});
+    if (!request.tags.empty()) spec.argv.insert(spec.argv.end(), {"--tags", request.tags});
+    spec.env = {{"ANSIBLE_STDOUT_CALLBACK", "steward_json"},
+                {"ANSIBLE_CALLBACK_PLUGINS", options_.callback_dir},
+                {"ANSIBLE_NOCOLOR", "1"},
+                {"ANSIBLE_RETRY_FILES_ENABLED", "0"}};
+    spec.timeout = kPlaybookTimeout;
+    spec.output_cap = kReportCap;
+    return spec;
+  }
+
   DeployOptions options_;
 };
 
 }  // namespace
 
 std::unique_ptr<Operation> make_deploy(DeployOptions options) { return std::make_unique<Deploy>(std::move(options)); }
-
-Status write_ansible_callback(const std::string& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return make_error(ErrorCode::Internal, "cannot create " + dir + ": " + ec.message());
-  std::ofstream out(fs::path(dir) / "steward_json.py");
-  out << kCallback;
-  if (!out) return make_error(ErrorCode::Internal, "cannot write the Ansible callback into " + dir);
-  return {};
-}
 
 }  // namespace steward::ops

@@ -1,8 +1,9 @@
 #pragma once
-// `deploy` (EXEd's /deploy): with a playbooks folder holding _deploy.yml,
-// run `ansible-playbook _deploy.yml` for the target and map Ansible's result
-// for it to an operation state; otherwise install the Deputy feature package
-// named by `role`, with extra_vars as its environment.
+// `deploy` (EXEd's /deploy): with a playbooks folder holding _deploy.yml, run
+// one `ansible-playbook _deploy.yml` for all the targets of a job (a batch)
+// and map Ansible's result for each host to an operation state as soon as the
+// host is done; otherwise install the Deputy feature package named by `role`
+// on each target, with extra_vars as its environment. Exclusive per host.
 #include <functional>
 #include <memory>
 #include <string>
@@ -22,7 +23,8 @@ struct DeployOptions {
 // args: {"role", "partial" (tags: a string or a list), "extra_vars" (an object)}
 std::unique_ptr<Operation> make_deploy(DeployOptions options);
 
-// Writes the callback plugin ansible-playbook reports per-host results with.
+// Writes the callback plugin ansible-playbook reports per-host results with
+// (ansible_callback.cpp).
 Status write_ansible_callback(const std::string& dir);
 
 }  // namespace steward::ops

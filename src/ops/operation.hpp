@@ -1,13 +1,15 @@
 #pragma once
 // Built-in operations (ping, facter, service, execute, copy, fetch) on top of any
 // Transport. Each is one class behind this interface, listed by name in
-// builtin.cpp.
+// builtin.cpp; deploy, install and tasks are registered at start-up.
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/cancel.hpp"
 #include "core/model.hpp"
@@ -23,9 +25,38 @@ struct OpContext {
   CancelToken cancel;
 };
 
+// One run for many targets: the targets of a job that wait together, and
+// where each target's result goes as soon as the run knows it.
+struct BatchContext {
+  std::vector<Target> targets;
+  std::function<void(const std::string& target, OpResult result)> on_result;
+  CancelToken cancel;
+};
+
+// An operation that runs once for many targets (one ansible-playbook for a
+// job's hosts, so plays see every host at once).
+class BatchRunner {
+ public:
+  virtual ~BatchRunner() = default;
+
+  // Reports each target's result through on_result at most once, as soon as
+  // it is known; a target not reported by the time it returns is failed by the
+  // caller. Never fails as a call.
+  virtual boost::asio::awaitable<void> run_batch(BatchContext context, const boost::json::object& args) const = 0;
+};
+
 class Operation {
  public:
   virtual ~Operation() = default;
+
+  // Non-null when these arguments run once for all of a job's targets
+  // (run_batch instead of one run() per target).
+  virtual const BatchRunner* batched(const boost::json::object& /*args*/) const { return nullptr; }
+
+  // True when a second job of this operation may not join a host where one is
+  // queued or running (EXEd's mutex runners): it is refused, or queued behind
+  // the first when the request asks for it.
+  virtual bool exclusive_per_host() const { return false; }
 
   // Called when a request is accepted: InvalidArgument naming the bad field.
   // Only arguments that pass are ever given to run().

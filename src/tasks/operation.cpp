@@ -69,6 +69,9 @@ class TasksOperation final : public ops::Operation {
  public:
   TasksOperation(const TaskFile& file, RunnerOptions options) : file_(file), options_(std::move(options)) {}
 
+  // One run at a time on the server, as EXEd's mutex runners; others queue on request.
+  bool exclusive_per_host() const override { return true; }
+
   Status validate(const boost::json::object& args) const override {
     auto request = parse(file_, args);
     if (!request) return request.error();
