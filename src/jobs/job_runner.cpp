@@ -4,7 +4,10 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <array>
+
 #include "core/clock.hpp"
+#include "core/strings.hpp"
 #include "jobs/job_service.hpp"
 #include "jobs/live_job.hpp"
 #include "ops/operation.hpp"
@@ -110,13 +113,22 @@ awaitable<void> JobService::run_target(std::shared_ptr<LiveJob> live, Target tar
   } else if (!transport) {
     result = failed_result(transport.error().message);
   } else {
-    auto sink = [this, live, name = target.name](transport::Stream stream, std::string_view data) {
-      store::OutputChunk chunk{live->next_seq++, name, to_store_stream(stream), std::string(data), unix_now()};
+    // Chunks end on character boundaries, so a character split between two
+    // reads is not turned into two U+FFFD by readers that repair each chunk.
+    auto aligners = std::make_shared<std::array<Utf8ChunkAligner, 2>>();
+    auto record = [this, live, name = target.name](transport::Stream stream, std::string data) {
+      if (data.empty()) return;
+      store::OutputChunk chunk{live->next_seq++, name, to_store_stream(stream), std::move(data), unix_now()};
       store_.append_output(live->job.jid, chunk);
       publish(*live, JobEvent{JobEvent::Kind::Output, name, std::move(chunk), {}, {}});
     };
+    auto sink = [record, aligners](transport::Stream stream, std::string_view data) {
+      record(stream, (*aligners)[static_cast<std::size_t>(stream)].take(data));
+    };
     ops::OpContext context{**transport, target, sink, live->cancel};
     result = co_await live->op->run(context, live->job.operate_args);
+    for (auto stream : {transport::Stream::Stdout, transport::Stream::Stderr})
+      record(stream, (*aligners)[static_cast<std::size_t>(stream)].rest());
   }
   --live->running;
   co_await finish_target(live, target.name, std::move(result));

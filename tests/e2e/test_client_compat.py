@@ -182,6 +182,20 @@ def test_binary_output_is_valid_json_everywhere(api):
     assert f"a{REPLACEMENT}b" in json.dumps(events, ensure_ascii=False)
 
 
+def test_a_character_split_between_two_writes_arrives_whole(api):
+    """Live output comes in the chunks the command wrote; readers repair each
+    chunk on its own, so a chunk must never end inside a character."""
+    jid = api.submit("/execute", {"targets": ["localhost"],
+                                  "cmd": "printf 'caf\\303'; sleep 0.5; printf '\\251 \\342\\202'; sleep 0.5; "
+                                         "printf '\\254\\n'"})
+    api.wait_job(jid)
+    frames = raw_get(api.addr, f"/jobs/{jid}/events").decode("utf-8")
+    outputs = [json.loads(line[len("data: "):]) for block in frames.split("\n\n")
+               if "event: output" in block for line in block.splitlines() if line.startswith("data: ")]
+    assert len(outputs) >= 2, frames  # the writes really arrived apart
+    assert "".join(o["data"] for o in outputs) == "caf\u00e9 \u20ac\n"
+
+
 def test_old_ids_in_an_existing_store_keep_working(tmp_root):
     data = tmp_root / "old-store"
     srv = Server(data).start()
