@@ -2,6 +2,8 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include <cctype>
+
 #include "core/strings.hpp"
 
 namespace steward {
@@ -18,6 +20,21 @@ std::vector<unsigned char> bytes_of(const address& ip) {
   }
   auto raw = ip.to_v6().to_bytes();
   return {raw.begin(), raw.end()};
+}
+
+// gRPC (1.48 on) percent-encodes the brackets of IPv6 peers: "ipv6:%5B::1%5D:5000".
+std::string percent_decoded(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
 }
 
 bool parse_address(std::string_view text, address& out) {
@@ -37,14 +54,18 @@ Result<AllowList> AllowList::parse(std::string_view text) {
       return make_error(ErrorCode::InvalidArgument, "'" + entry + "' is not an IP address or CIDR network");
     Network network{bytes_of(ip), 0};
     unsigned bits = static_cast<unsigned>(network.bytes.size() * 8);
+    // An IPv4-mapped network ("::ffff:10.0.0.0/104") is the IPv4 network it maps.
+    unsigned mapped_offset = ip.is_v6() && network.bytes.size() == 4 ? 96 : 0;
     network.prefix = bits;
     if (slash != std::string::npos) {
       std::string prefix = entry.substr(slash + 1);
       bool digits = !prefix.empty() && prefix.size() <= 3 && prefix.find_first_not_of("0123456789") == std::string::npos;
-      if (!digits || std::stoul(prefix) > bits)
-        return make_error(ErrorCode::InvalidArgument,
-                          "'" + entry + "': the prefix length must be 0 to " + std::to_string(bits));
-      network.prefix = static_cast<unsigned>(std::stoul(prefix));
+      unsigned length = digits ? static_cast<unsigned>(std::stoul(prefix)) : 0;
+      if (!digits || length < mapped_offset || length - mapped_offset > bits)
+        return make_error(ErrorCode::InvalidArgument, "'" + entry + "': the prefix length must be " +
+                                                          std::to_string(mapped_offset) + " to " +
+                                                          std::to_string(bits + mapped_offset));
+      network.prefix = length - mapped_offset;
     }
     list.networks_.push_back(std::move(network));
   }
@@ -68,7 +89,9 @@ bool AllowList::allows(std::string_view text) const {
   return false;
 }
 
-bool AllowList::allows_grpc_peer(std::string_view peer) const {
+bool AllowList::allows_grpc_peer(std::string_view encoded_peer) const {
+  const std::string decoded = percent_decoded(encoded_peer);
+  std::string_view peer = decoded;
   std::string_view host;
   if (peer.starts_with("ipv4:")) {
     host = peer.substr(5);

@@ -3,6 +3,7 @@
 #include <sys/random.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <stdexcept>
 #include <vector>
@@ -16,6 +17,7 @@ void fill_random(unsigned char* out, std::size_t bytes) {
   std::size_t got = 0;
   while (got < bytes) {
     ssize_t n = getrandom(out + got, bytes - got, 0);
+    if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw std::runtime_error("getrandom failed");
     got += static_cast<std::size_t>(n);
   }

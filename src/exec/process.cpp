@@ -145,6 +145,9 @@ void arm_deadline(const std::shared_ptr<RunState>& state, std::chrono::milliseco
 }
 
 void close_all(RunState& state) {
+  // A read already completed but not yet delivered must not reach a sink
+  // whose owner has moved on once run_process returns.
+  state.sink = nullptr;
   boost::system::error_code ignored;
   state.deadline.cancel();
   state.kill_timer.cancel();

@@ -27,8 +27,11 @@ std::size_t pending_targets(const Job& job) {
 
 }  // namespace
 
-// Holds the target's scheduler slot from the moment it joins until its own
-// result has arrived (or it is released unrun by a cancel or a shutdown).
+// Holds the target's scheduler slot (and its host lane) from the moment it
+// joins until the shared run has ended — the run may still act on a host it
+// already reported (handlers, `always` blocks) — or until it is released
+// unrun by a cancel or a shutdown. Its result is published as soon as it
+// arrives.
 awaitable<void> JobService::run_in_batch(std::shared_ptr<LiveJob> live, Target target,
                                          std::chrono::nanoseconds queue_wait) {
   auto member = std::make_shared<BatchMember>();
@@ -47,7 +50,11 @@ awaitable<void> JobService::run_in_batch(std::shared_ptr<LiveJob> live, Target t
     co_await member->wake.wait_until(kForever);
   if (member->state == BatchMember::State::Released) co_return;
   --live->running;
-  co_await finish_target(live, member->target.name, std::move(member->result));
+  co_await finish_target(live, member->target.name, std::move(member->result), false);
+  while (!member->run_over) co_await member->wake.wait_until(kForever);
+  if (live->exclusive()) leave_lane(live->job.operate, live->job.jid, member->target.name);
+  // The job ends only with the run: a client that sees it Done may start the next one on these hosts.
+  if (live->job.finished_count() == live->job.runs.size()) co_await finalize(live);
 }
 
 // Every target still pending has joined: nobody else is coming.
@@ -116,7 +123,11 @@ awaitable<void> JobService::run_batch(std::shared_ptr<LiveJob> live,
   }
   const std::string why = live->cancel->cancelled() ? "cancelled: " + live->cancel->reason()
                                                     : std::string("the run ended without a result for it");
-  for (const auto& member : members) deliver(member->target.name, failed_result(why));
+  for (const auto& member : members) {
+    deliver(member->target.name, failed_result(why));
+    member->run_over = true;
+    member->wake.notify_all();
+  }
 }
 
 void JobService::release_waiting(LiveJob& live) {

@@ -134,13 +134,15 @@ awaitable<void> JobService::run_target(std::shared_ptr<LiveJob> live, Target tar
   co_await finish_target(live, target.name, std::move(result));
 }
 
-awaitable<void> JobService::finish_target(std::shared_ptr<LiveJob> live, const std::string& target, OpResult result) {
+awaitable<void> JobService::finish_target(std::shared_ptr<LiveJob> live, const std::string& target, OpResult result,
+                                          bool settle) {
   TargetRun& run = live->job.runs[target];
   run.phase = RunPhase::Finished;
   run.finishat = unix_now();
   run.result = std::move(result);
   store_.save_result(live->job.jid, target, run);
   publish(*live, JobEvent{JobEvent::Kind::Result, target, {}, run, {}});
+  if (!settle) co_return;
   if (live->exclusive()) leave_lane(live->job.operate, live->job.jid, target);
   if (live->job.finished_count() == live->job.runs.size()) co_await finalize(live);
 }

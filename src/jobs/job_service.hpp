@@ -125,8 +125,10 @@ class JobService {
   boost::asio::awaitable<void> run_batch(std::shared_ptr<LiveJob> live,
                                          std::vector<std::shared_ptr<BatchMember>> members);
   void release_waiting(LiveJob& live);
+  // `settle` false: the caller leaves the host's lane and ends the job later
+  // itself (a batch member, once the shared run is over).
   boost::asio::awaitable<void> finish_target(std::shared_ptr<LiveJob> live, const std::string& target,
-                                             OpResult result);
+                                             OpResult result, bool settle = true);
   boost::asio::awaitable<void> finalize(std::shared_ptr<LiveJob> live);
   boost::asio::awaitable<void> resume(Job job);
   void publish(LiveJob& live, JobEvent event);

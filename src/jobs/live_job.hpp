@@ -21,8 +21,9 @@ struct BatchMember {
   Target target;
   std::chrono::nanoseconds queue_wait{0};
   State state = State::Waiting;
-  OpResult result;  // when Done
-  Signal wake;      // on Done or Released
+  OpResult result;         // when Done
+  bool run_over = false;   // the shared run (the process) has ended
+  Signal wake;             // on Done, Released, or the run's end
 };
 
 // A target of an exclusive operation waiting for its turn on the host (HostLanes).

@@ -20,6 +20,12 @@ constexpr std::chrono::hours kPlaybookTimeout{1};
 // ansible-playbook's stdout carries only the callback's lines, about 200 bytes a host.
 constexpr std::size_t kReportCap = 16 << 20;
 constexpr std::size_t kStderrExcerpt = 300;
+// ansible-playbook's stderr is shared by every host it did not report; each keeps only its end.
+constexpr std::size_t kSharedStderrTail = 64 << 10;
+
+std::string tail_of(const std::string& text, std::size_t size) {
+  return text.size() > size ? text.substr(text.size() - size) : text;
+}
 
 struct DeployRequest {
   std::string role;
@@ -119,13 +125,13 @@ OpResult unreported(const Result<exec::ProcessOutcome>& ran, bool ended, const C
     OpResult result = failed_result(fmt::format("ansible-playbook exited with {} without a result: {}",
                                                 ran->exit_code, ran->stderr_data.substr(0, kStderrExcerpt)));
     result.rtc = ran->exit_code;
-    result.stderr_data = ran->stderr_data;
+    result.stderr_data = tail_of(ran->stderr_data, kSharedStderrTail);
     return result;
   }
   OpResult skipped;  // the playbook ran no task on it
   skipped.state = OpState::Skipped;
   skipped.rtc = ran->exit_code;
-  skipped.stderr_data = ran->stderr_data;
+  skipped.stderr_data = tail_of(ran->stderr_data, kSharedStderrTail);
   return skipped;
 }
 

@@ -62,7 +62,8 @@ awaitable<Answer> ask(ops::OpContext& context, RebootWait wait, Clock::time_poin
 awaitable<OpResult> wait_for_answer(ops::OpContext& context, RebootWait wait, Clock::time_point deadline,
                                     bool down_seen, std::string boot_before) {
   const auto started = Clock::now();
-  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+  auto executor = co_await boost::asio::this_coro::executor;  // not inside a constructor call (GCC 12, PR 99576)
+  boost::asio::steady_timer timer(executor);
   while (!cancelled(context) && left(deadline) > milliseconds(0)) {
     timer.expires_after(std::min(wait.interval, left(deadline)));
     co_await timer.async_wait(boost::asio::use_awaitable);
@@ -103,7 +104,9 @@ awaitable<OpResult> reboot_and_wait(ops::OpContext& context, RebootWait wait) {
   const auto deadline = Clock::now() + wait.timeout;
   Answer before = co_await ask(context, wait, deadline);
 
-  spdlog::info("{}: rebooting it as the package asks (restarts = true): {}", target.name, command);
+  // The command is not quoted: a reboot command may carry a sudo password.
+  spdlog::info("{}: rebooting it as the package asks (restarts = true) with {}", target.name,
+               has_command ? "its steward_reboot_command" : kDefaultRebootCommand);
   transport::ExecRequest reboot;
   reboot.command = command;
   reboot.timeout = std::max(left(deadline), milliseconds(1));
@@ -114,8 +117,10 @@ awaitable<OpResult> reboot_and_wait(ops::OpContext& context, RebootWait wait) {
   if (!dropped && rebooted.state != OpState::Ok) {
     std::string detail = trim(rebooted.stderr_data);
     if (detail.size() > kStderrShown) detail = detail.substr(detail.size() - kStderrShown);
-    co_return outcome(OpState::Failed, fmt::format("the reboot command '{}' failed: {}{}{}", command, rebooted.error,
-                                                   detail.empty() ? "" : ": ", detail));
+    co_return outcome(OpState::Failed,
+                      fmt::format("the reboot command ({}) failed: {}{}{}",
+                                  has_command ? "the host's steward_reboot_command" : kDefaultRebootCommand,
+                                  rebooted.error, detail.empty() ? "" : ": ", detail));
   }
   std::string boot_before = before.answered ? before.boot_id : std::string();
   OpResult back = co_await wait_for_answer(context, wait, deadline, dropped, std::move(boot_before));

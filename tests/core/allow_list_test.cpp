@@ -26,6 +26,18 @@ TEST(AllowList, MatchesIpv6NetworksAndGrpcPeers) {
   EXPECT_TRUE(list->allows_grpc_peer("ipv4:127.0.0.1:5000"));
   EXPECT_FALSE(list->allows_grpc_peer("ipv4:128.0.0.1:5000"));
   EXPECT_FALSE(list->allows_grpc_peer("unix:/tmp/socket"));
+  // gRPC 1.48 and later percent-encode the brackets.
+  EXPECT_TRUE(list->allows_grpc_peer("ipv6:%5B::1%5D:40000"));
+  EXPECT_TRUE(list->allows_grpc_peer("ipv6:%5Bfd12::1%25eth0%5D:40000"));
+  EXPECT_FALSE(list->allows_grpc_peer("ipv6:%5Bfe80::1%5D:40000"));
+}
+
+TEST(AllowList, Ipv4MappedNetworksAreTheirIpv4Networks) {
+  auto list = AllowList::parse("::ffff:10.0.0.0/104");
+  ASSERT_TRUE(list.ok()) << list.error().message;
+  EXPECT_TRUE(list->allows("10.1.2.3"));
+  EXPECT_FALSE(list->allows("11.1.2.3"));
+  EXPECT_FALSE(AllowList::parse("::ffff:10.0.0.0/95").ok());
 }
 
 TEST(AllowList, ZeroPrefixAllowsEveryAddressOfItsFamily) {

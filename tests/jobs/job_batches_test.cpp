@@ -182,19 +182,24 @@ TEST_F(JobBatchesTest, TheRunWaitsForABusyTargetAndHoldsEachSlotUntilItsResult) 
   EXPECT_EQ(batch_->runs()[0]->targets, (std::vector<std::string>{"a", "b"}))
       << "a waited for b instead of running alone";
 
-  // While the run holds b, other work on b waits; b's result frees it.
+  // While the run holds b, other work on b waits, even after b's result:
+  // the run may still act on b (handlers, `always` blocks) until it ends.
   fake_->script("b", FakeScript::exits(0, {"after\n"}));
   std::string after = submit(execute_request({fake_target("b")}));
   pump_until([] { return false; }, 30ms);
   EXPECT_EQ(fake_->calls_to("b"), 1u);
   batch_->runs()[0]->report("b", with_state(OpState::Ok));
-  Job later = wait_done(after);
-  EXPECT_EQ(later.state, JobState::Done);
+  pump_until([] { return false; }, 30ms);
+  EXPECT_EQ(live(jid).runs.at("b").phase, RunPhase::Finished) << "b's result is published at once";
   EXPECT_EQ(live(jid).runs.at("a").phase, RunPhase::Running) << "a is still in the run";
+  EXPECT_EQ(fake_->calls_to("b"), 1u) << "b's slot was freed before the run ended";
 
   batch_->runs()[0]->report("a", with_state(OpState::Ok));
+  pump_until([] { return false; }, 30ms);
+  EXPECT_EQ(live(jid).state, JobState::Running) << "the job ended before its run";
   release(batch_->runs()[0]);
   EXPECT_EQ(wait_done(jid).state, JobState::Done);
+  EXPECT_EQ(wait_done(after).state, JobState::Done);
   drain();
 }
 

@@ -89,7 +89,8 @@ awaitable<void> congress_execute(ApiContext& context, Exchange& exchange) {
 awaitable<void> congress_policy_execute(ApiContext& context, Exchange& exchange) {
   if (auto allowed = require_execute_action(exchange, "policy"); !allowed)
     co_return co_await exchange.reply_error(allowed.error());
-  co_await submit_call(context, exchange, exchange.captures.at("policy"));
+  const std::string& policy = exchange.captures.at("policy");  // the key's temporary stays out of the co_await
+  co_await submit_call(context, exchange, policy);
 }
 
 awaitable<void> get_action(ApiContext& context, Exchange& exchange) {

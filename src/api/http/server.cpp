@@ -23,6 +23,10 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 namespace {
 
 constexpr std::size_t kHeaderLimit = 16 * 1024;
+// Named, not a literal: a temporary std::string in a co_await is what GCC 12 destroys twice (PR 99576).
+const std::string kUnauthorized =
+    "missing or wrong token (Authorization: Bearer TOKEN); clients that send none must connect from an address "
+    "in --http-allow CIDR,...";
 
 Result<tcp::endpoint> parse_endpoint(const std::string& address) {
   auto colon = address.rfind(':');
@@ -171,9 +175,7 @@ bool HttpServer::authorized(const Request& request, bool trusted_peer) const {
 
 asio::awaitable<void> HttpServer::dispatch(Exchange& exchange, std::string_view path, bool trusted_peer) {
   if (path != "/healthz" && !authorized(exchange.request(), trusted_peer)) {
-    co_await exchange.reply_error(http::status::unauthorized,
-                                  "missing or wrong token (Authorization: Bearer TOKEN); clients that send none "
-                                  "must connect from an address in --http-allow CIDR,...");
+    co_await exchange.reply_error(http::status::unauthorized, kUnauthorized);
     co_return;
   }
   auto match = router_.find(exchange.request().method(), path);
