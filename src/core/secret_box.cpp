@@ -124,7 +124,7 @@ Result<std::string> SecretBox::open(std::string_view sealed) const {
                    EVP_CIPHER_CTX_ctrl(context.get(), EVP_CTRL_GCM_SET_TAG, kTagSize, tag) == 1;
   if (!decrypted || EVP_DecryptFinal_ex(context.get(), bytes(plaintext) + length, &length) != 1) {
     OPENSSL_cleanse(plaintext.data(), plaintext.size());
-    return make_error(ErrorCode::Unauthenticated,
+    return make_error(ErrorCode::Internal,
                       "a sealed secret cannot be decrypted: it was sealed with another key (STEWARD_SECRET_KEY "
                       "or <data-dir>/secret.key changed) or the stored value was altered");
   }

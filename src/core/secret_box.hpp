@@ -19,8 +19,8 @@ class SecretBox {
   // base64(nonce | ciphertext | tag), with a fresh random 96-bit nonce on every call.
   Result<std::string> seal(std::string_view plaintext) const;
   // The plaintext. InvalidArgument for text that is not a sealed value;
-  // Unauthenticated when the tag does not verify: another key sealed it, or
-  // the stored text was altered.
+  // Internal (a server-side fault, not the caller's) when the tag does not
+  // verify: another key sealed it, or the stored text was altered.
   Result<std::string> open(std::string_view sealed) const;
 
  private:

@@ -84,7 +84,7 @@ TEST(ArgSecrets, AnotherKeyNamesTheFieldButNotTheValue) {
   auto sealed = secrets_with('k').seal(object_of(kRequest)).value();
   auto opened = secrets_with('x').open(sealed);
   ASSERT_FALSE(opened.ok());
-  EXPECT_EQ(opened.error().code, ErrorCode::Unauthenticated);
+  EXPECT_EQ(opened.error().code, ErrorCode::Internal);
   const auto& message = opened.error().message;
   EXPECT_NE(message.find("STEWARD_SECRET_KEY"), std::string::npos);
   EXPECT_NE(message.find("'stdin'"), std::string::npos) << message;  // the first sealed field

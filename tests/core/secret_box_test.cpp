@@ -45,7 +45,7 @@ TEST(SecretBox, AlteredTextIsRefusedWithoutShowingIt) {
   std::string altered = flip_one_byte(box.seal(kPlain).value());
   auto opened = box.open(altered);
   ASSERT_FALSE(opened.ok());
-  EXPECT_EQ(opened.error().code, ErrorCode::Unauthenticated);
+  EXPECT_EQ(opened.error().code, ErrorCode::Internal);
   EXPECT_NE(opened.error().message.find("altered"), std::string::npos);
   EXPECT_EQ(opened.error().message.find(altered), std::string::npos);
 }
@@ -54,7 +54,7 @@ TEST(SecretBox, AnotherKeyGivesAClearErrorNamingTheKeySource) {
   auto sealed = box_with(kKeyA).seal(kPlain).value();
   auto opened = box_with(kKeyB).open(sealed);
   ASSERT_FALSE(opened.ok());
-  EXPECT_EQ(opened.error().code, ErrorCode::Unauthenticated);
+  EXPECT_EQ(opened.error().code, ErrorCode::Internal);
   EXPECT_NE(opened.error().message.find("STEWARD_SECRET_KEY"), std::string::npos);
   EXPECT_EQ(opened.error().message.find(kPlain), std::string::npos);
   EXPECT_EQ(opened.error().message.find(sealed), std::string::npos);
