@@ -122,6 +122,10 @@ def test_secret_values_reach_the_command_and_nothing_else(tmp_root):
         assert_shown_as_stars(action_job["operate_args"], values)
         assert action_marker.read_text() == expected_marker(values)
 
+        for bad, field in [({"secret_stdin": "yes"}, "secret_stdin"), ({"secret_env": {"A": 1}}, "secret_env")]:
+            r = api.post("/execute", {"targets": ["localhost"], "cmd": "true", **bad})
+            assert r.status == 400 and f"'{field}'" in r.body["message"], r
+
         running_bytes = layout.everything_written(srv)
         assert values["plain"].encode() in running_bytes, "the store holds no job arguments at all?"
     finally:
