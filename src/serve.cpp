@@ -27,6 +27,8 @@
 #include "core/allow_list.hpp"
 #include "core/clock.hpp"
 #include "core/ids.hpp"
+#include "core/secret_args.hpp"
+#include "core/secret_box.hpp"
 #include "inventory/inventory.hpp"
 #include "jobs/job_service.hpp"
 #include "ops/deploy.hpp"
@@ -53,13 +55,31 @@ int fail(const std::string& message) {
   return 2;
 }
 
+// Group and others lose every permission on `path` (not followed if a link).
+void restrict_to_owner(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_symlink(path, ec)) return;
+  fs::permissions(path, fs::perms::group_all | fs::perms::others_all, fs::perm_options::remove, ec);
+}
+
+// What steward wrote before the umask existed (older versions, or another
+// user's umask) is owner-only too: the data dir and everything in it.
+void restrict_tree_to_owner(const fs::path& root) {
+  restrict_to_owner(root);
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end; it.increment(ec))
+    restrict_to_owner(it->path());
+}
+
 Status setup_logging(const ServeSettings& settings) {
   std::vector<spdlog::sink_ptr> sinks{std::make_shared<spdlog::sinks::stderr_color_sink_mt>()};
   if (!settings.log_dir.empty()) {
     try {
       fs::create_directories(settings.log_dir);
-      sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(
-          (fs::path(settings.log_dir) / settings.log_file_name).string()));
+      fs::path file = fs::path(settings.log_dir) / settings.log_file_name;
+      sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(file.string()));
+      restrict_to_owner(file);
     } catch (const std::exception& e) {
       return make_error(ErrorCode::InvalidArgument, std::string("cannot open log file: ") + e.what());
     }
@@ -169,6 +189,9 @@ Result<inventory::Inventory> load_inventory(const ServeSettings& settings) {
 }  // namespace
 
 int serve(const ServeSettings& settings) {
+  // Before anything is created: the database, its WAL, logs, keys and every
+  // file steward writes are the server user's alone (0600, folders 0700).
+  ::umask(077);
   ensure_standard_descriptors();
   ::signal(SIGPIPE, SIG_IGN);
   if (auto logging = setup_logging(settings); !logging) return fail(logging.error().message);
@@ -176,7 +199,12 @@ int serve(const ServeSettings& settings) {
   std::error_code ec;
   fs::create_directories(settings.data_dir, ec);
   if (ec) return fail("cannot create data dir " + settings.data_dir + ": " + ec.message());
-  ::chmod(settings.data_dir.c_str(), 0700);
+  restrict_tree_to_owner(settings.data_dir);
+  auto secret_box = load_or_create_secret_box(settings.secret_key, (fs::path(settings.data_dir) / "secret.key").string());
+  if (!secret_box) return fail(secret_box.error().message);
+  auto secret_names = SecretNames::parse(settings.secret_env_pattern);
+  if (!secret_names) return fail("--secret-env-pattern: " + secret_names.error().message);
+  const ArgSecrets secrets(std::move(*secret_box), std::move(*secret_names));
 
   std::string token;
   if (settings.no_auth) {
@@ -228,11 +256,11 @@ int serve(const ServeSettings& settings) {
   SystemClock clock;
   sched::Scheduler scheduler(io.get_executor(), clock, settings.max_connections);
   jobs::JobService jobs(io.get_executor(), **store, scheduler, transports, operations,
-                        [&inventory](const std::string& name) { return inventory->target(name); });
+                        [&inventory](const std::string& name) { return inventory->target(name); }, &secrets);
   packages::ConditionHub conditions(
       io.get_executor(), scheduler, transports, **store,
       settings.condition_pacing == "sleep" ? packages::Pacing::SleepAfterRun : packages::Pacing::Grid);
-  packages::DeputyService deputy(jobs, *inventory, **store, conditions, catalog);
+  packages::DeputyService deputy(jobs, *inventory, **store, conditions, catalog, &secrets);
 
   std::optional<api::grpc::GrpcServer> grpc;
   if (settings.grpc != "off") {
@@ -244,6 +272,7 @@ int serve(const ServeSettings& settings) {
   }
 
   actions::ActionRouter action_router(io.get_executor());
+  action_router.hide_secrets(secrets.names());
   actions::ActionLog action_log(io.get_executor(), **store);
   action_router.on_change([&action_log](const actions::ActionRecord& record) { action_log.save(record); });
   if (auto added = action_router.add(actions::make_steward_driver(jobs, *inventory)); !added)

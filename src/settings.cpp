@@ -123,6 +123,13 @@ ServeSettingsParser::ServeSettingsParser(CLI::App& cmd) : binder_(std::make_uniq
                                  s.token = v;
                                  return Status{};
                                }});
+  text("secret-env-pattern", nullptr, s.secret_env_pattern,
+       "environment names whose values are secrets (stored encrypted, shown as ***): globs joined by |, any case");
+  // Only from the environment: a flag would show in ps, a config file is easier to leak.
+  binder_->settings.push_back({"secret-key", "STEWARD_SECRET_KEY", nullptr, [&s](const std::string& v) {
+                                 s.secret_key = v;
+                                 return Status{};
+                               }});
 }
 
 ServeSettingsParser::~ServeSettingsParser() = default;
@@ -143,7 +150,8 @@ Result<ServeSettings> ServeSettingsParser::resolve() {
     std::replace(name.begin(), name.end(), '_', '-');
     auto it = std::find_if(binder_->settings.begin(), binder_->settings.end(),
                            [&](const Setting& s) {
-                             return s.key == name && s.key != "config" && s.key != "token" && !s.key.starts_with("env-");
+                             return s.key == name && s.key != "config" && s.key != "token" && s.key != "secret-key" &&
+                                    !s.key.starts_with("env-");
                            });
     if (it == binder_->settings.end())
       return make_error(ErrorCode::InvalidArgument, settings_.config_file + ": unknown key '" + std::string(key.str()) + "'");

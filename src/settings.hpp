@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/result.hpp"
+#include "core/secret_args.hpp"
 
 namespace CLI {
 class App;
@@ -31,6 +32,8 @@ struct ServeSettings {
   std::string http_allow;  // CIDR,...: REST clients from these addresses need no token
   std::string grpc_allow;  // CIDR,...: gRPC clients from these addresses need no token
   std::string token;  // STEWARD_TOKEN; else <data-dir>/token
+  std::string secret_key;  // STEWARD_SECRET_KEY (hex or base64 of 32 bytes); else <data-dir>/secret.key
+  std::string secret_env_pattern = kDefaultSecretEnvPattern;  // environment names holding secrets
   std::string log_level = "info";
   std::string log_dir;
   std::string log_file_name = "steward.log";

@@ -29,7 +29,7 @@ boost::json::object to_json(const ActionRecord& record) {
   boost::json::object out{{"id", record.id},
           {"name", record.service + ":" + record.call.action},
           {"args", record.call.args},
-          {"options", record.call.options},
+          {"options", record.shown_options},
           {"state", to_string(record.state)},
           {"result", record.result},
           {"error", record.error},
@@ -85,6 +85,7 @@ Result<std::string> ActionRouter::submit_to(const std::string& service_name, con
   ActionRecord& record = records_[id];
   record.id = id;
   record.service = service_name;
+  record.shown_options = masked(call.options, secret_names_);
   record.call = std::move(call);
   record.policy = policy;
   record.created = unix_now();

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "actions/driver.hpp"
+#include "core/secret_args.hpp"
 
 namespace steward::actions {
 
@@ -22,6 +23,7 @@ struct ActionRecord {
   std::string id;
   std::string service;
   ActionCall call;
+  boost::json::object shown_options;  // call.options with secret values as "***": what readers and the store get
   std::string policy;  // the Congress policy a call was made for, if any
   ActionState state = ActionState::Pending;
   boost::json::value result;
@@ -31,8 +33,8 @@ struct ActionRecord {
   double finished = 0;
 };
 
-// {id, name: "svc:action", args, options, state, result, error, created, started, finished}, and policy
-// when there is one
+// {id, name: "svc:action", args, options (shown_options), state, result, error, created, started,
+// finished}, and policy when there is one
 boost::json::object to_json(const ActionRecord& record);
 
 class ActionRouter {
@@ -63,6 +65,9 @@ class ActionRouter {
 
   // Called whenever a record is created or changes state (to keep it durably).
   void on_change(std::function<void(const ActionRecord&)> observer) { observer_ = std::move(observer); }
+  // Which option values records show as "***" (core/secret_args.hpp masked());
+  // kDefaultSecretEnvPattern until set.
+  void hide_secrets(SecretNames names) { secret_names_ = std::move(names); }
 
   struct Service;
 
@@ -77,6 +82,7 @@ class ActionRouter {
   std::deque<std::string> finished_order_;
   CancelToken cancel_ = make_cancel_token();
   std::function<void(const ActionRecord&)> observer_;
+  SecretNames secret_names_ = SecretNames::parse(kDefaultSecretEnvPattern).value();
 };
 
 }  // namespace steward::actions

@@ -20,7 +20,7 @@ struct OperationAction {
 std::vector<OperationAction> operation_actions() {
   return {
       {{"execute", "run a command on the targets: args [PATTERN, CMD]", {"targets", "cmd"},
-        {"targets", "cmd", "argv", "timeout", "cwd", "env", "stdin"}},
+        {"targets", "cmd", "argv", "timeout", "cwd", "env", "secret_env", "stdin", "secret_stdin"}},
        "execute",
        {"targets"}},
       {{"ping", "check the targets answer: args [PATTERN]", {"targets"}, {"targets"}}, "ping", {"targets"}},
@@ -31,7 +31,7 @@ std::vector<OperationAction> operation_actions() {
        "service",
        {"targets", "name", "state"}},
       {{"install", "install a Deputy package: args [PATTERN, NAME, VERSION]", {"targets", "name", "version"},
-        {"targets", "name", "version", "environment"}},
+        {"targets", "name", "version", "environment", "secret_env"}},
        "install",
        {"targets", "name"}},
       {{"deploy", "deploy a role (playbook or Deputy feature): args [PATTERN, ROLE]", {"targets", "role"},

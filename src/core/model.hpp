@@ -58,7 +58,7 @@ struct Job {
   double startat = 0;
   double finishat = 0;
   std::string operate;                 // ping, facter, service, execute, ...
-  boost::json::object operate_args;    // what the caller asked for, secrets removed
+  boost::json::object operate_args;    // what the caller asked for, secret values sealed (core/secret_args.hpp)
   std::vector<std::string> targets;    // resolved host names, in order
   std::map<std::string, TargetRun> runs;
 

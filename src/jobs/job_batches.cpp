@@ -111,11 +111,14 @@ awaitable<void> JobService::run_batch(std::shared_ptr<LiveJob> live,
     it->second->state = BatchMember::State::Done;
     it->second->wake.notify_all();
   };
-  if (!live->cancel->cancelled()) {  // it may have been while the starts were recorded
+  auto args = plain_args(live->job);
+  if (!args) {
+    for (const auto& member : members) deliver(member->target.name, failed_result(args.error().message));
+  } else if (!live->cancel->cancelled()) {  // it may have been while the starts were recorded
     context.on_result = deliver;
     context.cancel = live->cancel;
     try {
-      auto running = live->batch->run_batch(std::move(context), live->job.operate_args);
+      auto running = live->batch->run_batch(std::move(context), *args);
       co_await std::move(running);
     } catch (const std::exception& e) {
       spdlog::error("job {}: the batched operation failed: {}", live->job.jid, e.what());

@@ -108,10 +108,13 @@ awaitable<void> JobService::run_target(std::shared_ptr<LiveJob> live, Target tar
 
   OpResult result;
   auto transport = transports_.get(target.connection);
+  auto args = plain_args(live->job);
   if (live->cancel->cancelled()) {  // while the start was being recorded
     result = failed_result("cancelled: " + live->cancel->reason());
   } else if (!transport) {
     result = failed_result(transport.error().message);
+  } else if (!args) {
+    result = failed_result(args.error().message);
   } else {
     // Chunks end on character boundaries, so a character split between two
     // reads is not turned into two U+FFFD by readers that repair each chunk.
@@ -126,7 +129,7 @@ awaitable<void> JobService::run_target(std::shared_ptr<LiveJob> live, Target tar
       record(stream, (*aligners)[static_cast<std::size_t>(stream)].take(data));
     };
     ops::OpContext context{**transport, target, sink, live->cancel};
-    result = co_await live->op->run(context, live->job.operate_args);
+    result = co_await live->op->run(context, *args);
     for (auto stream : {transport::Stream::Stdout, transport::Stream::Stderr})
       record(stream, (*aligners)[static_cast<std::size_t>(stream)].rest());
   }

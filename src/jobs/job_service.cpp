@@ -6,6 +6,7 @@
 
 #include "core/clock.hpp"
 #include "core/ids.hpp"
+#include "core/secret_args.hpp"
 #include "jobs/live_job.hpp"
 #include "ops/args.hpp"
 #include "ops/operation.hpp"
@@ -45,13 +46,14 @@ Error operate_conflict(const std::string& operate, const std::vector<HostLanes::
 
 JobService::JobService(boost::asio::any_io_executor executor, store::Store& store, sched::Scheduler& scheduler,
                        const transport::TransportRegistry& transports, const ops::OpRegistry& ops,
-                       TargetResolver resolver)
+                       TargetResolver resolver, const ArgSecrets* secrets)
     : executor_(std::move(executor)),
       store_(store),
       scheduler_(scheduler),
       transports_(transports),
       ops_(ops),
-      resolver_(std::move(resolver)) {}
+      resolver_(std::move(resolver)),
+      secrets_(secrets) {}
 
 JobService::~JobService() = default;
 
@@ -75,6 +77,11 @@ awaitable<Result<std::string>> JobService::submit(JobRequest request) {
   auto live = std::make_shared<LiveJob>();
   live->op = *op;
   live->batch = (*op)->batched(request.args);
+  if (secrets_) {
+    auto sealed = secrets_->seal(std::move(request.args));
+    if (!sealed) co_return sealed.error();
+    request.args = std::move(*sealed);
+  }
   Job& job = live->job;
   job.jid = new_jid();
   job.startat = unix_now();
@@ -214,6 +221,13 @@ awaitable<Result<std::shared_ptr<Subscription>>> JobService::replay_stored(const
   history.push_back(JobEvent{JobEvent::Kind::Done, "", {}, {}, *job});
   subscription->prepend(std::move(history));
   co_return subscription;
+}
+
+Result<boost::json::object> JobService::plain_args(const Job& job) const {
+  if (!secrets_) return job.operate_args;
+  auto opened = secrets_->open(job.operate_args);
+  if (!opened) return make_error(opened.error().code, "cannot run: " + opened.error().message);
+  return opened;
 }
 
 std::size_t JobService::running_targets() const {

@@ -31,6 +31,7 @@
 #include "jobs/subscription.hpp"
 
 namespace steward {
+class ArgSecrets;
 namespace sched { class Scheduler; }
 namespace store { class Store; }
 namespace transport { class TransportRegistry; }
@@ -59,9 +60,11 @@ struct JobCounters {
 
 class JobService {
  public:
+  // `secrets`: when set, secret argument values (core/secret_args.hpp) are
+  // sealed before the job is stored or kept, and opened only to run it.
   JobService(boost::asio::any_io_executor executor, store::Store& store, sched::Scheduler& scheduler,
              const transport::TransportRegistry& transports, const ops::OpRegistry& ops,
-             TargetResolver resolver);
+             TargetResolver resolver, const ArgSecrets* secrets = nullptr);
   ~JobService();
 
   // InvalidArgument naming the bad field, or NotFound for an unknown operation.
@@ -132,6 +135,8 @@ class JobService {
   boost::asio::awaitable<void> finalize(std::shared_ptr<LiveJob> live);
   boost::asio::awaitable<void> resume(Job job);
   void publish(LiveJob& live, JobEvent event);
+  // The job's arguments with their secrets opened, to run it.
+  Result<boost::json::object> plain_args(const Job& job) const;
   void skip_pending(LiveJob& live, const std::string& why);
   boost::asio::awaitable<void> replay_live(LiveJob& live, Subscription& subscription);
   boost::asio::awaitable<Result<std::shared_ptr<Subscription>>> replay_stored(const std::string& jid,
@@ -143,6 +148,7 @@ class JobService {
   const transport::TransportRegistry& transports_;
   const ops::OpRegistry& ops_;
   TargetResolver resolver_;
+  const ArgSecrets* secrets_;
   std::map<std::string, std::shared_ptr<LiveJob>> live_;
   HostLanes lanes_;
   std::size_t batch_waiters_ = 0;  // batch members of every job not yet running

@@ -6,6 +6,7 @@ namespace steward::ops {
 namespace {
 
 // `cmd` runs through /bin/sh -c; `argv` runs one program with no shell.
+// `secret_env` adds to (and wins over) `env`.
 class Execute final : public Operation {
  public:
   Status validate(const boost::json::object& args) const override {
@@ -39,6 +40,12 @@ class Execute final : public Operation {
     auto env = string_map(args, "env");
     if (!env) return env.error();
     request.env = std::move(*env);
+    // Stored sealed and shown as "***" (core/secret_args.hpp); here it is plain.
+    auto secret_env = string_map(args, "secret_env");
+    if (!secret_env) return secret_env.error();
+    for (auto& [name, value] : *secret_env) request.env.insert_or_assign(name, std::move(value));
+    if (const auto* secret_stdin = args.if_contains("secret_stdin"); secret_stdin && !secret_stdin->is_bool())
+      return make_error(ErrorCode::InvalidArgument, "'secret_stdin' must be true or false");
     auto cwd = optional_string(args, "cwd");
     if (!cwd) return cwd.error();
     request.cwd = cwd->value_or("");

@@ -10,6 +10,7 @@
 
 #include "core/clock.hpp"
 #include "core/ids.hpp"
+#include "core/secret_args.hpp"
 #include "inventory/inventory.hpp"
 #include "jobs/job_service.hpp"
 #include "packages/operations.hpp"
@@ -75,8 +76,23 @@ Error failed_run(const Target& target, const OpResult& result) {
 }  // namespace
 
 DeputyService::DeputyService(jobs::JobService& jobs, const inventory::Inventory& inventory, store::Store& store,
-                             ConditionHub& conditions, const Catalog& catalog)
-    : jobs_(jobs), inventory_(inventory), store_(store), conditions_(conditions), catalog_(catalog) {}
+                             ConditionHub& conditions, const Catalog& catalog, const ArgSecrets* secrets)
+    : jobs_(jobs),
+      inventory_(inventory),
+      store_(store),
+      conditions_(conditions),
+      catalog_(catalog),
+      secrets_(secrets) {}
+
+Result<boost::json::object> DeputyService::sealed(boost::json::object record) const {
+  if (!secrets_) return record;
+  return secrets_->seal(std::move(record));
+}
+
+Result<boost::json::object> DeputyService::opened(boost::json::object record) const {
+  if (!secrets_) return record;
+  return secrets_->open(std::move(record));
+}
 
 Result<Target> DeputyService::target_for(const std::string& vm, const Account& account) const {
   if (vm.empty()) return make_error(ErrorCode::InvalidArgument, "'virtual_machine_id' is empty");
@@ -137,13 +153,17 @@ awaitable<Result<DeployOutcome>> DeputyService::deploy(DeployRequest request) {
     record["delete_action"] = *delete_action;
     record["environment"] = json_strings(request.environment);
   }
-  if (auto saved = co_await store_.put_record(kDeployment, jid, record); !saved) co_return saved.error();
+  auto to_store = sealed(std::move(record));
+  if (!to_store) co_return to_store.error();
+  if (auto saved = co_await store_.put_record(kDeployment, jid, *to_store); !saved) co_return saved.error();
   if (has_credentials(request.account)) accounts_[jid] = request.account;
   co_return DeployOutcome{jid, installed->stdout_data, installed->stderr_data};
 }
 
 awaitable<Status> DeputyService::undeploy(const std::string& identifier) {
-  auto record = co_await load(kDeployment, identifier);
+  auto stored = co_await load(kDeployment, identifier);
+  if (!stored) co_return stored.error();
+  auto record = opened(std::move(*stored));  // the delete action needs the environment in clear
   if (!record) co_return record.error();
   auto target = target_for(text_of(*record, "target"), accounts_[identifier]);
   if (!target) co_return target.error();
@@ -203,7 +223,9 @@ awaitable<Result<std::string>> DeputyService::create_condition(ConditionRequest 
                              {"installed", installed}, {"created", unix_now()}};
   record["virtual_machine_id"] = request.vm;
   if (package) record["source"] = {{"name", package->name}, {"version", package->version}};
-  if (auto saved = co_await store_.put_record(kCondition, id, record); !saved) co_return saved.error();
+  auto to_store = sealed(std::move(record));
+  if (!to_store) co_return to_store.error();
+  if (auto saved = co_await store_.put_record(kCondition, id, *to_store); !saved) co_return saved.error();
   if (has_credentials(request.account)) accounts_[id] = request.account;
   co_return id;
 }
@@ -213,7 +235,9 @@ Result<ConditionSpec> DeputyService::spec_of(const boost::json::object& record) 
   auto account = accounts_.find(id);
   auto target = target_for(text_of(record, "target"), account == accounts_.end() ? Account{} : account->second);
   if (!target) return target.error();
-  boost::json::value environment = record.contains("environment") ? record.at("environment") : boost::json::array();
+  auto plain = opened(record);
+  if (!plain) return make_error(plain.error().code, "condition " + id + " cannot run: " + plain.error().message);
+  boost::json::value environment = plain->contains("environment") ? plain->at("environment") : boost::json::array();
   auto parsed = parse_environment(&environment);
   if (!parsed) return parsed.error();
   const auto* interval = record.if_contains("interval");
@@ -278,7 +302,7 @@ awaitable<Result<boost::json::array>> DeputyService::list_conditions() {
                             {"out_of_range", counters->out_of_range}};
       if (counters->last) record["last"] = {{"at", counters->last->at}, {"value", counters->last->value}};
     }
-    out.emplace_back(std::move(record));
+    out.emplace_back(redacted(std::move(record)));
   }
   co_return out;
 }

@@ -20,6 +20,7 @@
 #include "packages/package.hpp"
 
 namespace steward {
+class ArgSecrets;
 namespace jobs { class JobService; }
 namespace inventory { class Inventory; }
 }  // namespace steward
@@ -66,8 +67,10 @@ struct ConditionRequest {
 
 class DeputyService {
  public:
+  // `secrets`: when set, secret `environment` entries are stored sealed and
+  // shown as "NAME=***" (core/secret_args.hpp).
   DeputyService(jobs::JobService& jobs, const inventory::Inventory& inventory, store::Store& store,
-                ConditionHub& conditions, const Catalog& catalog);
+                ConditionHub& conditions, const Catalog& catalog, const ArgSecrets* secrets = nullptr);
 
   // NotFound (host, package), InvalidArgument, Unreachable, or Internal with the action's error.
   boost::asio::awaitable<Result<DeployOutcome>> deploy(DeployRequest request);
@@ -101,12 +104,16 @@ class DeputyService {
                                                   boost::json::object args, std::string& jid);
   boost::asio::awaitable<Result<boost::json::object>> load(const std::string& kind, const std::string& id);
   Result<ConditionSpec> spec_of(const boost::json::object& record) const;
+  // A record to store, its secrets sealed; and a stored one, opened.
+  Result<boost::json::object> sealed(boost::json::object record) const;
+  Result<boost::json::object> opened(boost::json::object record) const;
 
   jobs::JobService& jobs_;
   const inventory::Inventory& inventory_;
   store::Store& store_;
   ConditionHub& conditions_;
   const Catalog& catalog_;
+  const ArgSecrets* secrets_;
   std::map<std::string, Account> accounts_;  // per identifier, for this server's life only
   std::set<std::string> deleting_;           // conditions whose delete has begun: no new runner
   std::shared_ptr<boost::asio::steady_timer> prune_timer_;

@@ -37,6 +37,9 @@ Result<InstallRequest> parse_install(const boost::json::object& args) {
   auto environment = parse_environment(args.if_contains("environment"));
   if (!environment) return environment.error();
   request.environment = std::move(*environment);
+  auto secret_env = ops::string_map(args, "secret_env");  // sealed in the store (core/secret_args.hpp)
+  if (!secret_env) return secret_env.error();
+  for (auto& [name, value] : *secret_env) request.environment.insert_or_assign(name, std::move(value));
   auto content = ops::optional_string(args, "content");
   if (!content) return content.error();
   if (*content) {

@@ -4,6 +4,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "core/secret_args.hpp"
+
 #include <set>
 #include <string>
 
@@ -105,6 +107,16 @@ TEST(JsonCodec, JobObjectHasEveryContractField) {
   EXPECT_FALSE(web3.contains("rtc"));
   EXPECT_FALSE(web3.contains("startat"));
   EXPECT_FALSE(web3.contains("queue_wait"));
+}
+
+TEST(JsonCodec, JobObjectShowsSealedSecretsAsStars) {
+  ArgSecrets secrets(SecretBox::from_key(std::string(32, 'k')).value(),
+                     SecretNames::parse(kDefaultSecretEnvPattern).value());
+  Job job = sample_job();
+  job.operate_args = secrets.seal({{"cmd", "run"}, {"env", {{"API_TOKEN", "tok-1"}, {"PLAIN", "p"}}}}).value();
+  auto out = job_object(job, false);
+  EXPECT_EQ(out.at("operate_args").at("env"), (boost::json::object{{"API_TOKEN", "***"}, {"PLAIN", "p"}}));
+  EXPECT_EQ(boost::json::serialize(out).find("$sealed"), std::string::npos);
 }
 
 TEST(JsonCodec, JobObjectWithOutputCarriesStdoutAndStderr) {

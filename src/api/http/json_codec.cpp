@@ -2,6 +2,8 @@
 
 #include <boost/json/parse.hpp>
 
+#include "core/secret_args.hpp"
+
 namespace steward::api::http {
 namespace {
 
@@ -49,7 +51,7 @@ boost::json::object job_object(const Job& job, bool with_output) {
   out["startat"] = job.startat;
   out["finishat"] = job.finishat;
   out["operate"] = job.operate;
-  out["operate_args"] = job.operate_args;
+  out["operate_args"] = redacted(job.operate_args);  // secrets are sealed; shown as "***"
   boost::json::array targets;
   boost::json::object return_data;
   std::size_t done = 0;

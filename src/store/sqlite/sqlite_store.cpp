@@ -1,6 +1,7 @@
 #include "store/sqlite/sqlite_store.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -361,6 +362,8 @@ Status prepare_schema(sqlite3* db) {
 }  // namespace
 
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
+  // SQLite gives a new -wal/-shm the database's mode; older files may be 0644.
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) ::chmod((path + suffix).c_str(), 0600);
   auto writer = open_connection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   if (!writer) return writer.error();
   if (auto s = prepare_schema(*writer); !s) {
