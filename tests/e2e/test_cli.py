@@ -44,8 +44,24 @@ def ok(p):
     return p
 
 
-def failed(p):
-    assert p.returncode != 0, f"{p.args} should have failed\nstdout: {p.stdout}\nstderr: {p.stderr}"
+# The README's exit codes.
+EXIT_FAILED, EXIT_USAGE = 1, 2
+
+
+def failed(p, code=EXIT_FAILED):
+    """p exited with exactly `code` (a crash, a signal or CLI11's own codes do not count)."""
+    assert p.returncode >= 0, f"{p.args} died of signal {-p.returncode}\nstderr: {p.stderr}"
+    assert p.returncode == code, (f"{p.args} exited {p.returncode}, not {code}\n"
+                                  f"stdout: {p.stdout}\nstderr: {p.stderr}")
+    return p
+
+
+def usage_error(p, *words):
+    """Bad usage: exit 2, CLI11's message (naming `words`) on stderr, nothing on stdout."""
+    failed(p, EXIT_USAGE)
+    assert p.stderr.strip() and not p.stdout.strip(), (p.stdout, p.stderr)
+    for word in words:
+        assert word in p.stderr, f"{word!r} not in {p.stderr!r}"
     return p
 
 
@@ -69,7 +85,28 @@ def test_command_help(cli, cmd):
 
 
 def test_unknown_command_fails(cli):
-    failed(cli("no-such-command"))
+    usage_error(cli("no-such-command"), "subcommand")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["run", "--no-such-flag", "localhost", "--", "true"], ["--no-such-flag"]),
+    (["targets", "--bogus"], ["--bogus"]),
+    (["run"], ["pattern"]),                                   # missing argument
+    (["facts"], ["host"]),
+    (["jobs", "show"], ["jid"]),
+    (["run", "--timeout", "soon", "localhost", "--", "true"], ["--timeout", "soon"]),  # bad value
+    (["jobs", "ls", "--limit", "0"], ["--limit"]),
+    (["service", "localhost", "sshd", "explode"], ["explode"]),
+    ([], ["subcommand"]),                                     # no command at all
+])
+def test_usage_errors_exit_2_with_the_parsers_message(cli, args, words):
+    usage_error(cli(*args), *words)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["jobs", "cancel", "--help"], ["--version"]])
+def test_help_and_version_exit_0_on_stdout(cli, args):
+    p = ok(cli(*args))
+    assert p.stdout.strip() and not p.stderr.strip(), (p.stdout, p.stderr)
 
 
 # ---------------------------------------------------------------- run
@@ -147,7 +184,7 @@ def test_service_nonexistent_fails(cli):
 
 
 def test_service_bad_action_fails(cli):
-    failed(cli("service", "localhost", "whatever", "explode"))
+    usage_error(cli("service", "localhost", "whatever", "explode"), "explode")
 
 
 def test_targets(cli):
