@@ -85,8 +85,9 @@ def free_port():
 class Server:
     """One `steward serve` process on an ephemeral port."""
 
-    def __init__(self, data_dir, token=TOKEN, inventory=INVENTORY, extra_args=(), grpc=False):
+    def __init__(self, data_dir, token=TOKEN, inventory=INVENTORY, extra_args=(), grpc=False, env=None):
         self.data_dir = Path(data_dir)
+        self.env = dict(env or {})  # the server's own environment variables (LOG_DIR=..., PATH=...)
         self.grpc = grpc  # serve gRPC on an ephemeral port (see grpc_addr)
         self.token = token
         self.extra_args = list(extra_args)
@@ -128,7 +129,7 @@ class Server:
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.argv(), stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL,
-                                     env=clean_env(STEWARD_TOKEN=self.token))
+                                     env=clean_env(STEWARD_TOKEN=self.token, **self.env))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             rc = self.proc.poll()
