@@ -1,14 +1,16 @@
 """End-to-end tests of the `steward` command line against a real server."""
 
 import json
+import os
 import re
 import socket
 import stat
 import subprocess
+import time
 
 import pytest
 
-from conftest import (JOB_DONE, JOB_RUNNING, STEWARD_BIN, TOKEN, Api, Server, assert_error,
+from conftest import (JOB_DONE, JOB_FAILURE, JOB_RUNNING, STEWARD_BIN, TOKEN, Api, Server, assert_error,
                       clean_env, free_port, read_pid, require_binary, wait_process_gone)
 
 COMMANDS = ["run", "ping", "facts", "service", "jobs", "targets"]
@@ -148,6 +150,24 @@ def test_run_json(cli):
     assert "localhost" in text and "hello" in text, p.stdout
 
 
+def test_run_timeout_env_cwd(cli, tmp_root, workdir):
+    target_dir = tmp_root / "run-cwd"
+    target_dir.mkdir()
+    # Each --env takes one value: the pattern right after it stays the pattern.
+    p = ok(cli("run", "--cwd", str(target_dir), "--env", "E2E_A=1", "--env", "E2E_B=x y=z",
+               "localhost", "--", 'echo "$E2E_A|$E2E_B"; pwd'))
+    assert f"1|x y=z\n{os.path.realpath(target_dir)}\n" in p.stdout, p.stdout
+    t0 = time.monotonic()
+    p = failed(cli("run", "--timeout", "1", "localhost", "--", "sleep 30"))
+    assert time.monotonic() - t0 < 20, "--timeout 1 did not stop the command"
+    assert "time" in p.out.lower(), p.out
+
+
+def test_run_env_without_equals_is_bad_usage(cli):
+    p = failed(cli("run", "--env", "NOEQUALS", "localhost", "--", "true"), EXIT_USAGE)
+    assert "KEY=VALUE" in p.stderr, p.stderr
+
+
 def test_run_unknown_host(cli):
     p = failed(cli("run", "nosuchhost", "--", "true"))
     assert "no such host" in p.out, p.out
@@ -249,7 +269,21 @@ def test_jobs_rm_running_job(cli, api, tmp_root, reap):
     wait_process_gone(pid, timeout=5)
 
 
-@pytest.mark.parametrize("sub", ["show", "follow", "rm"])
+def test_jobs_cancel(cli, api, tmp_root, reap):
+    pidfile = tmp_root / "cli-cancel.pid"
+    jid = api.submit("/execute", {"targets": ["web1"], "cmd": f"echo $$ > {pidfile}; exec sleep 100"})
+    pid = read_pid(pidfile)
+    reap(pid)
+    p = ok(cli("jobs", "cancel", jid))
+    assert p.stdout == f"job {jid}: failure\n", p.stdout
+    wait_process_gone(pid, timeout=5)
+    job = api.job(jid)
+    assert job["state"] == JOB_FAILURE and "cancel" in job["return_data"]["web1"]["error"], job
+    p = ok(cli("jobs", "cancel", "--json", jid))  # again: the job as it ended
+    assert json.loads(p.stdout)["state"] == JOB_FAILURE, p.stdout
+
+
+@pytest.mark.parametrize("sub", ["show", "follow", "cancel", "rm"])
 def test_jobs_unknown(cli, sub):
     p = failed(cli("jobs", sub, "nosuchjob"))
     assert "no such job" in p.out, p.out
