@@ -7,6 +7,10 @@
 #include "serve.hpp"
 #include "settings.hpp"
 
+namespace {
+constexpr int kBadUsage = 2;  // the README's exit code for bad usage
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"steward: run work on many machines and report what happened"};
   app.set_version_flag("--version", "steward " STEWARD_VERSION);
@@ -20,7 +24,7 @@ int main(int argc, char** argv) {
     auto resolved = settings.resolve();
     if (!resolved) {
       std::cerr << "steward serve: " << resolved.error().message << "\n";
-      exit_code = 2;
+      exit_code = kBadUsage;
       return;
     }
     exit_code = steward::serve(*resolved);
@@ -30,7 +34,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 prints the message (help and version on stdout, errors on stderr);
+    // its own codes (105, 106, 109, ...) are not ours: bad usage exits 2.
+    return app.exit(e) == 0 ? 0 : kBadUsage;
   }
   return exit_code;
 }

@@ -43,7 +43,8 @@ void add_run(CLI::App& app, std::shared_ptr<ClientOptions> options, int& exit_co
   run->add_option("pattern", args->pattern, "hosts: a name, group, glob, a:b, a:&b, a:!b")->required();
   run->add_option("command", args->command, "the command, after --")->required()->expected(-1);
   run->add_option("--timeout", args->timeout, "seconds each host may run before it is killed");
-  run->add_option("--env", args->env, "KEY=VALUE for the command's environment (repeatable)");
+  // One value per --env, so `--env K=V PATTERN -- CMD` leaves PATTERN alone.
+  run->add_option("--env", args->env, "KEY=VALUE for the command's environment (repeatable)")->allow_extra_args(false);
   run->add_option("--cwd", args->cwd, "working directory on the hosts");
   add_connection_flags(*run, *options);
   run->callback([options, args, &exit_code] {

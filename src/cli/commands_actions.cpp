@@ -71,7 +71,7 @@ void add_action_commands(CLI::App& app, std::shared_ptr<ClientOptions> options, 
   auto* exec = actions->add_subcommand("exec", "run an action and wait for its result");
   exec->add_option("name", *name, "SERVICE:ACTION")->required();
   exec->add_option("args", *args, "positional arguments");
-  exec->add_option("--opt", *pairs, "named argument KEY=VALUE (VALUE as JSON when it is JSON)");
+  exec->add_option("--opt", *pairs, "named argument KEY=VALUE (VALUE as JSON when it is JSON)")->allow_extra_args(false);
   exec->add_flag("--no-wait", *no_wait, "print the action's id without waiting");
   add_connection_flags(*exec, *options);
   exec->callback([options, name, args, pairs, no_wait, &exit_code] {

@@ -29,6 +29,15 @@ std::string read_token(const std::string& data_dir) {
   return token;
 }
 
+// Only a request the server refused as malformed is bad usage (exit 2); a
+// missing job or host, a conflict or a server failure is a failure (exit 1).
+ErrorCode error_code_of(int status) {
+  if (status == 404) return ErrorCode::NotFound;
+  if (status == 409) return ErrorCode::Conflict;
+  if (status >= 400 && status < 500) return ErrorCode::InvalidArgument;
+  return ErrorCode::Unavailable;
+}
+
 }  // namespace
 
 Result<Session> Session::open(const ClientOptions& options) {
@@ -50,9 +59,7 @@ Result<boost::json::value> Session::call(const std::string& method, const std::s
                       "the server at " + client_->server().url +
                           " refused the token (401): set STEWARD_TOKEN, or --data-dir to the server's data dir");
   }
-  if (reply->status < 200 || reply->status >= 300) {
-    return make_error(reply->status == 404 ? ErrorCode::NotFound : ErrorCode::InvalidArgument, error_message(*reply));
-  }
+  if (reply->status < 200 || reply->status >= 300) return make_error(error_code_of(reply->status), error_message(*reply));
   if (reply->body.empty()) return boost::json::value();
   boost::system::error_code ec;
   auto value = boost::json::parse(reply->body, ec);

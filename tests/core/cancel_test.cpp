@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+
 namespace steward {
 
 TEST(Cancel, RunsCallbacksOnceWithFirstReason) {
@@ -34,12 +36,25 @@ TEST(Cancel, RegisteringAfterCancelRunsAtOnce) {
 
 TEST(Cancel, RegistrationMayOutliveToken) {
   CancelState::Registration reg;
+  auto captured = std::make_shared<int>(0);
+  std::weak_ptr<int> watch = captured;
   {
     auto token = make_cancel_token();
-    reg = token->on_cancel([] {});
+    reg = token->on_cancel([captured] { ++*captured; });
   }
-  reg.reset();  // must not touch the freed token
-  SUCCEED();
+  captured.reset();
+  // The token took its callback along: the registration keeps nothing alive.
+  EXPECT_TRUE(watch.expired());
+  reg.reset();  // must not touch the freed token (the sanitizer build reports it if it does)
+  reg.reset();
+
+  // A registration reset after its token died leaves a new token working.
+  auto next = make_cancel_token();
+  int calls = 0;
+  reg = next->on_cancel([&] { ++calls; });
+  next->cancel("again");
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(next->reason(), "again");
 }
 
 }  // namespace steward

@@ -87,7 +87,7 @@ class Server:
 
     def __init__(self, data_dir, token=TOKEN, inventory=INVENTORY, extra_args=(), grpc=False, env=None):
         self.data_dir = Path(data_dir)
-        self.env = dict(env or {})  # more environment for the server (e.g. STEWARD_SECRET_KEY)
+        self.env = dict(env or {})  # the server's own environment (STEWARD_SECRET_KEY, LOG_DIR, PATH, ...)
         self.grpc = grpc  # serve gRPC on an ephemeral port (see grpc_addr)
         self.token = token
         self.extra_args = list(extra_args)

@@ -1,14 +1,16 @@
 """End-to-end tests of the `steward` command line against a real server."""
 
 import json
+import os
 import re
 import socket
 import stat
 import subprocess
+import time
 
 import pytest
 
-from conftest import (JOB_DONE, JOB_RUNNING, STEWARD_BIN, TOKEN, Api, Server, assert_error,
+from conftest import (JOB_DONE, JOB_FAILURE, JOB_RUNNING, STEWARD_BIN, TOKEN, Api, Server, assert_error,
                       clean_env, free_port, read_pid, require_binary, wait_process_gone)
 
 COMMANDS = ["run", "ping", "facts", "service", "jobs", "targets"]
@@ -44,8 +46,24 @@ def ok(p):
     return p
 
 
-def failed(p):
-    assert p.returncode != 0, f"{p.args} should have failed\nstdout: {p.stdout}\nstderr: {p.stderr}"
+# The README's exit codes.
+EXIT_FAILED, EXIT_USAGE = 1, 2
+
+
+def failed(p, code=EXIT_FAILED):
+    """p exited with exactly `code` (a crash, a signal or CLI11's own codes do not count)."""
+    assert p.returncode >= 0, f"{p.args} died of signal {-p.returncode}\nstderr: {p.stderr}"
+    assert p.returncode == code, (f"{p.args} exited {p.returncode}, not {code}\n"
+                                  f"stdout: {p.stdout}\nstderr: {p.stderr}")
+    return p
+
+
+def usage_error(p, *words):
+    """Bad usage: exit 2, CLI11's message (naming `words`) on stderr, nothing on stdout."""
+    failed(p, EXIT_USAGE)
+    assert p.stderr.strip() and not p.stdout.strip(), (p.stdout, p.stderr)
+    for word in words:
+        assert word in p.stderr, f"{word!r} not in {p.stderr!r}"
     return p
 
 
@@ -69,7 +87,28 @@ def test_command_help(cli, cmd):
 
 
 def test_unknown_command_fails(cli):
-    failed(cli("no-such-command"))
+    usage_error(cli("no-such-command"), "subcommand")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["run", "--no-such-flag", "localhost", "--", "true"], ["--no-such-flag"]),
+    (["targets", "--bogus"], ["--bogus"]),
+    (["run"], ["pattern"]),                                   # missing argument
+    (["facts"], ["host"]),
+    (["jobs", "show"], ["jid"]),
+    (["run", "--timeout", "soon", "localhost", "--", "true"], ["--timeout", "soon"]),  # bad value
+    (["jobs", "ls", "--limit", "0"], ["--limit"]),
+    (["service", "localhost", "sshd", "explode"], ["explode"]),
+    ([], ["subcommand"]),                                     # no command at all
+])
+def test_usage_errors_exit_2_with_the_parsers_message(cli, args, words):
+    usage_error(cli(*args), *words)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["jobs", "cancel", "--help"], ["--version"]])
+def test_help_and_version_exit_0_on_stdout(cli, args):
+    p = ok(cli(*args))
+    assert p.stdout.strip() and not p.stderr.strip(), (p.stdout, p.stderr)
 
 
 # ---------------------------------------------------------------- run
@@ -111,6 +150,24 @@ def test_run_json(cli):
     assert "localhost" in text and "hello" in text, p.stdout
 
 
+def test_run_timeout_env_cwd(cli, tmp_root, workdir):
+    target_dir = tmp_root / "run-cwd"
+    target_dir.mkdir()
+    # Each --env takes one value: the pattern right after it stays the pattern.
+    p = ok(cli("run", "--cwd", str(target_dir), "--env", "E2E_A=1", "--env", "E2E_B=x y=z",
+               "localhost", "--", 'echo "$E2E_A|$E2E_B"; pwd'))
+    assert f"1|x y=z\n{os.path.realpath(target_dir)}\n" in p.stdout, p.stdout
+    t0 = time.monotonic()
+    p = failed(cli("run", "--timeout", "1", "localhost", "--", "sleep 30"))
+    assert time.monotonic() - t0 < 20, "--timeout 1 did not stop the command"
+    assert "time" in p.out.lower(), p.out
+
+
+def test_run_env_without_equals_is_bad_usage(cli):
+    p = failed(cli("run", "--env", "NOEQUALS", "localhost", "--", "true"), EXIT_USAGE)
+    assert "KEY=VALUE" in p.stderr, p.stderr
+
+
 def test_run_unknown_host(cli):
     p = failed(cli("run", "nosuchhost", "--", "true"))
     assert "no such host" in p.out, p.out
@@ -147,7 +204,7 @@ def test_service_nonexistent_fails(cli):
 
 
 def test_service_bad_action_fails(cli):
-    failed(cli("service", "localhost", "whatever", "explode"))
+    usage_error(cli("service", "localhost", "whatever", "explode"), "explode")
 
 
 def test_targets(cli):
@@ -212,7 +269,21 @@ def test_jobs_rm_running_job(cli, api, tmp_root, reap):
     wait_process_gone(pid, timeout=5)
 
 
-@pytest.mark.parametrize("sub", ["show", "follow", "rm"])
+def test_jobs_cancel(cli, api, tmp_root, reap):
+    pidfile = tmp_root / "cli-cancel.pid"
+    jid = api.submit("/execute", {"targets": ["web1"], "cmd": f"echo $$ > {pidfile}; exec sleep 100"})
+    pid = read_pid(pidfile)
+    reap(pid)
+    p = ok(cli("jobs", "cancel", jid))
+    assert p.stdout == f"job {jid}: failure\n", p.stdout
+    wait_process_gone(pid, timeout=5)
+    job = api.job(jid)
+    assert job["state"] == JOB_FAILURE and "cancel" in job["return_data"]["web1"]["error"], job
+    p = ok(cli("jobs", "cancel", "--json", jid))  # again: the job as it ended
+    assert json.loads(p.stdout)["state"] == JOB_FAILURE, p.stdout
+
+
+@pytest.mark.parametrize("sub", ["show", "follow", "cancel", "rm"])
 def test_jobs_unknown(cli, sub):
     p = failed(cli("jobs", sub, "nosuchjob"))
     assert "no such job" in p.out, p.out

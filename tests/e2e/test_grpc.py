@@ -8,6 +8,7 @@ deputy_packages.Shelf), with the assets under a folder of its own.
 
 import os
 import pwd
+import socket
 import subprocess
 import threading
 import time
@@ -87,6 +88,26 @@ def server(root, inventory, shelf):
                             extra_args=["--packages", str(shelf.root)]), **WAIT_ENV)
     yield srv
     srv.stop()
+
+
+def count_probes(address, port, seconds):
+    """Listen where a down target was for `seconds`, closing every connection at
+    once (the target still looks down); return the times the server knocked."""
+    knocks = []
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((address, port))
+        listener.listen(16)
+        listener.settimeout(0.1)
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                conn, _ = listener.accept()
+            except socket.timeout:
+                continue
+            knocks.append(time.monotonic())
+            conn.close()
+    return knocks
 
 
 def job_of(api, identifier):
@@ -440,8 +461,12 @@ def test_action_that_takes_the_target_down_counts_as_the_reboot(executor, shelf,
              what="the reboot action to start")
     assert "error" not in outcome, outcome["error"].details()
     assert sshd.proc.wait(10) is not None, "the action did not kill the target's sshd"
-    time.sleep(2)
+    knocks = count_probes(REBOOT_ADDR, sshd.port, 4.5)
     assert caller.is_alive(), f"create returned while the target was down: {outcome}"
+    # HYPERVISOR_WAIT_INTERVAL=1 (the default, 5, would knock once at most).
+    gaps = [later - earlier for earlier, later in zip(knocks, knocks[1:])]
+    assert len(knocks) >= 3 and all(0.9 <= gap < 2.5 for gap in gaps), \
+        f"the down target was not probed every second: gaps {gaps}"
     reboot_sshd["sshd"] = own_sshd(fleet, "reboot-again", REBOOT_ADDR)
     reboot_sshd["sshd"].port = sshd.port
     reboot_sshd["sshd"].start()

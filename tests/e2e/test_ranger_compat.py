@@ -263,7 +263,7 @@ def test_two_hosts_with_one_steward_vm_id_stop_the_server_from_starting(root):
     done = subprocess.run([STEWARD_BIN, "serve", "--http", "127.0.0.1:0", "--grpc", "off",
                            "--data-dir", str(root / "data-duplicate"), "--inventory", str(inventory)],
                           capture_output=True, text=True, timeout=30, env=clean_env(STEWARD_TOKEN="secret"))
-    assert done.returncode != 0, "the server started with two hosts claiming one VM"
+    assert done.returncode == 2, f"exit {done.returncode}: the server must refuse two hosts claiming one VM"
     said = done.stdout + done.stderr
     for word in (str(inventory), "first", "second", "steward_vm_id"):
         assert word in said, f"{word!r} not in {said!r}"

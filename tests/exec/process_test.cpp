@@ -5,10 +5,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "support/process_probe.hpp"
@@ -185,10 +188,33 @@ TEST(Process, ManyConcurrentRunsLeaveNoZombies) {
   EXPECT_EQ(errno, ECHILD);
 }
 
+// The sleeper keeps stdout open for a minute. The run must end long before it
+// does: a watchdog fails the test (and frees the pipe) if it is still waiting
+// after 20 s, a bound no working runner comes near.
 TEST(Process, BackgroundedChildHoldingThePipeDoesNotBlockForever) {
-  auto outcome = must_run(shell_spec("(sleep 3 &) ; echo quick"));
-  EXPECT_EQ(outcome.stdout_data, "quick\n");
-  EXPECT_EQ(outcome.exit_code, 0);
+  const auto pidfile = temp_path("steward-backgrounded");
+  std::filesystem::remove(pidfile);
+  boost::asio::io_context io;
+  std::optional<Result<ProcessOutcome>> result;
+  boost::asio::co_spawn(io, run_process(shell_spec("(sleep 60 & echo $! > " + pidfile + ") ; echo quick"), {}, {}),
+                        [&](std::exception_ptr, Result<ProcessOutcome> done) { result.emplace(std::move(done)); });
+  bool watchdog_fired = false;
+  boost::asio::steady_timer watchdog(io, 20s);
+  watchdog.async_wait([&](boost::system::error_code ec) {
+    if (ec || result) return;
+    watchdog_fired = true;
+    for (pid_t pid : read_pids(pidfile)) ::kill(pid, SIGKILL);
+  });
+  while (!result && io.run_one() > 0) {
+  }
+  watchdog.cancel();
+  for (pid_t pid : read_pids(pidfile)) ::kill(pid, SIGKILL);
+  std::filesystem::remove(pidfile);
+
+  EXPECT_FALSE(watchdog_fired) << "the run waited for the backgrounded child's end of the pipe";
+  ASSERT_TRUE(result && result->ok()) << (result ? result->error().message : "no result");
+  EXPECT_EQ((*result)->stdout_data, "quick\n");
+  EXPECT_EQ((*result)->exit_code, 0);
 }
 
 }  // namespace
