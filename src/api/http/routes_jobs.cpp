@@ -1,4 +1,4 @@
-// /jobs: listing, reading, following (JSON documents, one a line), events (SSE), cancel, delete.
+// /jobs: listing, reading, following (JSON documents, one a line), output pages, events (SSE), cancel, delete.
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
