@@ -27,6 +27,7 @@
 #include "core/allow_list.hpp"
 #include "core/clock.hpp"
 #include "core/ids.hpp"
+#include "core/loop_watchdog.hpp"
 #include "core/secret_args.hpp"
 #include "core/secret_box.hpp"
 #include "inventory/inventory.hpp"
@@ -356,7 +357,10 @@ int serve(const ServeSettings& settings) {
   };
   signals.async_wait(on_signal);
 
+  LoopWatchdog watchdog(io.get_executor(), {});
+  watchdog.start();
   io.run();
+  watchdog.stop();
   // The store's threads finish and post their last completions while the
   // loop still exists to receive them.
   store->reset();

@@ -36,12 +36,21 @@ struct OpResult {
   std::string stderr_data;
   bool stdout_truncated = false;
   bool stderr_truncated = false;
+  // Set when a reader loaded only the tail of a stream (store::OutputLimit):
+  // the stream's whole size in bytes.
+  std::optional<std::size_t> stdout_size;
+  std::optional<std::size_t> stderr_size;
   boost::json::value facts;  // null unless the operation gathers facts
   std::string error;
 };
 
 // A Failed result with `error` and nothing else.
 OpResult failed_result(std::string error);
+
+// Keeps at most the last `tail` bytes of stdout and stderr, starting on a
+// UTF-8 character boundary, and records the whole size of a stream that is
+// now shorter than it was (stdout_size, stderr_size).
+void keep_output_tail(OpResult& result, std::size_t tail);
 
 struct TargetRun {
   RunPhase phase = RunPhase::Pending;

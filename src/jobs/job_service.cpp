@@ -25,6 +25,15 @@ constexpr std::chrono::seconds kCancelWait{15};
 
 Error no_such_job(const std::string& jid) { return make_error(ErrorCode::NotFound, "no such job: " + jid); }
 
+// A copy of a live job whose runs keep only the output `output` asks for.
+Job capped(const Job& job, const store::OutputLimit& output) {
+  Job copy = job;
+  if (output.tail != store::OutputLimit::kAll) {
+    for (auto& [name, run] : copy.runs) keep_output_tail(run.result, output.tail);
+  }
+  return copy;
+}
+
 // An exclusive operation's "queue" flag, taken out of its arguments: it says
 // how to admit the job, not what the operation does.
 Result<bool> take_queue_flag(const ops::Operation& op, boost::json::object& args) {
@@ -111,21 +120,35 @@ awaitable<Result<std::string>> JobService::submit(JobRequest request) {
   co_return job.jid;
 }
 
-awaitable<Result<Job>> JobService::get(const std::string& jid) {
-  if (auto it = live_.find(jid); it != live_.end()) co_return it->second->job;
-  auto loaded = co_await store_.load_job(jid);
+awaitable<Result<Job>> JobService::get(const std::string& jid, store::OutputLimit output) {
+  if (auto it = live_.find(jid); it != live_.end()) co_return capped(it->second->job, output);
+  auto loaded = co_await store_.load_job(jid, output);
   if (!loaded) co_return loaded.error();
   if (!loaded->has_value()) co_return no_such_job(jid);
   co_return std::move(**loaded);
 }
 
-awaitable<Result<std::vector<Job>>> JobService::list(store::JobPage page, bool with_output) {
-  auto jobs = co_await store_.list_jobs(page, with_output);
+awaitable<Result<std::vector<Job>>> JobService::list(store::JobPage page, store::OutputLimit output) {
+  auto jobs = co_await store_.list_jobs(page, output);
   if (!jobs) co_return jobs.error();
   for (auto& job : *jobs) {  // the store lags the live view by up to one commit
-    if (auto it = live_.find(job.jid); it != live_.end()) job = it->second->job;
+    if (auto it = live_.find(job.jid); it != live_.end()) job = capped(it->second->job, output);
   }
   co_return std::move(*jobs);
+}
+
+awaitable<Result<store::OutputPage>> JobService::read_output(const std::string& jid, const std::string& target,
+                                                             store::OutputStream stream, std::uint64_t offset,
+                                                             std::size_t limit) {
+  // A live target's result is written behind; readers see it once it is durable.
+  if (live_.count(jid)) (void)co_await store_.flush();
+  auto page = co_await store_.read_output(jid, target, stream, offset, limit);
+  if (!page) co_return page.error();
+  if (page->has_value()) co_return std::move(**page);
+  auto job = co_await store_.load_job(jid, store::OutputLimit{0});
+  if (!job) co_return job.error();
+  if (!job->has_value()) co_return no_such_job(jid);
+  co_return make_error(ErrorCode::NotFound, "job " + jid + " has no target " + target);
 }
 
 // Every job is in the store from submit() on, so ids need no live view.

@@ -76,9 +76,15 @@ class JobService {
   // in line there and the request does not ask to queue.
   boost::asio::awaitable<Result<std::string>> submit(JobRequest request);
 
-  boost::asio::awaitable<Result<Job>> get(const std::string& jid);
+  // Runs carry as much output as `output` says (store::OutputLimit).
+  boost::asio::awaitable<Result<Job>> get(const std::string& jid, store::OutputLimit output = {});
   // Newest first (store::Store::list_jobs); live jobs as they are now.
-  boost::asio::awaitable<Result<std::vector<Job>>> list(store::JobPage page, bool with_output);
+  boost::asio::awaitable<Result<std::vector<Job>>> list(store::JobPage page, store::OutputLimit output);
+  // A slice of a target's finished stdout or stderr (store::Store::read_output);
+  // NotFound naming the job or the target.
+  boost::asio::awaitable<Result<store::OutputPage>> read_output(const std::string& jid, const std::string& target,
+                                                                store::OutputStream stream, std::uint64_t offset,
+                                                                std::size_t limit);
   boost::asio::awaitable<Result<std::vector<std::string>>> list_ids(store::JobPage page);
 
   // The finished job, or Timeout (the job goes on) when the deadline passes first.

@@ -13,6 +13,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,21 @@ struct JobPage {
   std::optional<std::size_t> limit;  // every job from `offset` on when unset
 };
 
+// How much of each run's stdout and stderr a read carries: the last `tail`
+// bytes of each stream (none with 0). A run whose stream is longer than what
+// was read says so in OpResult::stdout_size / stderr_size.
+struct OutputLimit {
+  static constexpr std::size_t kAll = std::numeric_limits<std::size_t>::max();
+  std::size_t tail = kAll;
+};
+
+// A slice of one target's stored stdout or stderr.
+struct OutputPage {
+  std::string data;
+  std::uint64_t total = 0;  // the stream's stored size in bytes
+  bool finished = false;    // the target has finished, so the stream is complete
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -61,16 +77,26 @@ class Store {
   // Writes the job's state, error and finish time.
   virtual boost::asio::awaitable<Status> finish_job(const Job& job) = 0;
 
-  // Nullopt when unknown. Output chunks are not part of a Job.
-  virtual boost::asio::awaitable<Result<std::optional<Job>>> load_job(const std::string& jid) = 0;
+  // Nullopt when unknown. Output chunks are not part of a Job; runs carry
+  // as much of their stdout and stderr as `output` says.
+  virtual boost::asio::awaitable<Result<std::optional<Job>>> load_job(const std::string& jid,
+                                                                     OutputLimit output) = 0;
   // Jobs with their runs, ordered by start time (then jid), newest first:
-  // never by comparing ids, whose format changed. Runs carry their stdout
-  // and stderr only `with_output`, so a long listing stays light.
-  virtual boost::asio::awaitable<Result<std::vector<Job>>> list_jobs(JobPage page, bool with_output) = 0;
+  // never by comparing ids, whose format changed. Runs carry as much of
+  // their stdout and stderr as `output` says, so a long listing stays light.
+  virtual boost::asio::awaitable<Result<std::vector<Job>>> list_jobs(JobPage page, OutputLimit output) = 0;
   // The same order, ids only: reads no runs.
   virtual boost::asio::awaitable<Result<std::vector<std::string>>> list_job_ids(JobPage page) = 0;
   virtual boost::asio::awaitable<Result<std::vector<OutputChunk>>> load_output(const std::string& jid,
                                                                                std::uint64_t after_seq) = 0;
+  // Up to `limit` bytes of a target's finished stdout or stderr from byte
+  // `offset` on, read without loading the rest; a running target's stream is
+  // empty until it finishes. Nullopt when the job or the target is unknown.
+  virtual boost::asio::awaitable<Result<std::optional<OutputPage>>> read_output(const std::string& jid,
+                                                                              const std::string& target,
+                                                                              OutputStream stream,
+                                                                              std::uint64_t offset,
+                                                                              std::size_t limit) = 0;
   // False when unknown.
   virtual boost::asio::awaitable<Result<bool>> delete_job(const std::string& jid) = 0;
   // Jobs whose state is Running, with their runs: what a restart must repair.

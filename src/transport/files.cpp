@@ -91,13 +91,32 @@ Status validate_owner(const std::string& owner) {
   return make_error(ErrorCode::InvalidArgument, "'owner' must be user, user:group or :group, not '" + owner + "'");
 }
 
+// What a file that is not a regular one is, for the error message.
+static const char* file_kind(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "not a regular file";
+}
+
+// O_NONBLOCK: opening a FIFO with no writer would otherwise wait for one,
+// forever. The kind is checked on the open descriptor (fstat), not on the
+// path before opening, so a file swapped in between cannot slip through.
 Result<std::unique_ptr<FileSource>> FileSource::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return io_error("cannot read", path, errno);
   struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+  if (::fstat(fd, &info) != 0) {
+    int error_number = errno;
     ::close(fd);
-    return make_error(ErrorCode::InvalidArgument, path + " is not a regular file");
+    return io_error("cannot read", path, error_number);
+  }
+  if (!S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return make_error(ErrorCode::InvalidArgument,
+                      fmt::format("cannot copy {}: it is {}, only regular files can be copied", path, file_kind(info.st_mode)));
   }
   return std::unique_ptr<FileSource>(new FileSource(fd, path));
 }
@@ -119,7 +138,8 @@ Result<std::string> FileSource::read(std::size_t max) {
 
 Result<std::unique_ptr<FileSink>> FileSink::create(const std::string& destination) {
   std::string temporary = temporary_path_beside(destination);
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  // O_EXCL: always a new regular file, never an existing FIFO or device.
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NONBLOCK, 0600);
   if (fd < 0) return io_error("cannot create", temporary, errno);
   return std::unique_ptr<FileSink>(new FileSink(fd, destination, std::move(temporary)));
 }

@@ -254,8 +254,12 @@ def test_jobs_list_without_detail_carries_no_output(api):
     mine = next(j for j in detail if j["jid"] == jid)
     assert "stdout" not in mine["return_data"]["localhost"], "output without outputs=1"
     with_output = api.get("/jobs?detail=1&outputs=1&limit=5").body
-    mine = next(j for j in with_output if j["jid"] == jid)
-    assert len(mine["return_data"]["localhost"]["stdout"]) == 200000
+    entry = next(j for j in with_output if j["jid"] == jid)["return_data"]["localhost"]
+    assert entry["stdout"] == "x" * 4096, "a listing embeds the last 4 KiB per stream"
+    assert entry["stdout_embedded_truncated"] is True and entry["stdout_size"] == 200000
+    whole = api.get("/jobs?detail=1&outputs=1&limit=5&max_output=200000").body
+    entry = next(j for j in whole if j["jid"] == jid)["return_data"]["localhost"]
+    assert entry["stdout"] == "x" * 200000 and "stdout_embedded_truncated" not in entry
 
 
 # ---------------------------------------------------------------- 3. follow

@@ -28,6 +28,8 @@ def pids_with(tag):
 def check_output_cap(api, host, size):
     job = api.run("/execute", {"targets": [host], "cmd": f"head -c {size} /dev/zero | tr '\\0' x; echo done >&2"},
                   timeout=60)
+    # A job object embeds 64 KiB per stream unless asked for more.
+    job = api.get(f"/jobs/{job['jid']}?outputs=1&max_output={1 << 20}").body
     e = one(job, host)
     assert e["status"] == OP_CHANGED, {k: v for k, v in e.items() if k != "stdout"}
     assert len(e["stdout"]) == 1 << 20 and e.get("stdout_truncated") is True

@@ -152,7 +152,7 @@ class JobServiceTest : public ::testing::Test {
 
   std::optional<Job> stored(const std::string& jid) {
     EXPECT_TRUE(await(store_->flush()).ok());
-    auto loaded = await(store_->load_job(jid));
+    auto loaded = await(store_->load_job(jid, {}));
     EXPECT_TRUE(loaded.ok()) << loaded.error().message;
     return loaded.ok() ? *loaded : std::nullopt;
   }

@@ -53,7 +53,7 @@ TEST_F(JobServiceTest, SubmitRejectsBadRequestsWithoutRecordingAJob) {
   ASSERT_FALSE(r3.ok());
   EXPECT_EQ(r3.error().code, ErrorCode::InvalidArgument);
 
-  auto listed = await(store_->list_jobs({}, false));
+  auto listed = await(store_->list_jobs({}, store::OutputLimit{0}));
   ASSERT_TRUE(listed.ok());
   EXPECT_TRUE(listed->empty());
   EXPECT_TRUE(fake_->calls().empty());
@@ -67,7 +67,7 @@ TEST_F(JobServiceTest, SubmittedJobIsDurableBeforeSubmitReturns) {
   ASSERT_FALSE(jid.empty());
 
   // Straight from the store's reader connection, no flush: only committed data is visible.
-  auto loaded = await(store_->load_job(jid));
+  auto loaded = await(store_->load_job(jid, {}));
   ASSERT_TRUE(loaded.ok()) << loaded.error().message;
   ASSERT_TRUE(loaded->has_value()) << "job not in the store when submit returned";
   const Job& job = **loaded;
@@ -212,7 +212,7 @@ TEST_F(JobServiceTest, GetAndListSeeLiveAndFinishedJobs) {
   EXPECT_EQ(live->runs.at("slow").phase, RunPhase::Running);
   EXPECT_EQ(service_->running_targets(), 1u);
 
-  auto listed = await(service_->list({}, false));
+  auto listed = await(service_->list({}, store::OutputLimit{0}));
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 2u);
   EXPECT_EQ((*listed)[0].jid, second) << "newest first";
@@ -223,6 +223,46 @@ TEST_F(JobServiceTest, GetAndListSeeLiveAndFinishedJobs) {
   EXPECT_EQ(*ids, (std::vector<std::string>{second, first}));
 
   ASSERT_TRUE(await(service_->cancel(second, "cleanup")).ok());
+}
+
+TEST_F(JobServiceTest, GetCapsOutputAndReadOutputPagesIt) {
+  fake_->script("a", FakeScript::exits(0, {"0123456789"}, "oops"));
+  fake_->script("slow", FakeScript::hangs());
+  std::string jid = submit(execute_request({fake_target("a"), fake_target("slow")}));
+  ASSERT_TRUE(pump_until([&] { return fake_->running() == 1; }));
+  ASSERT_TRUE(pump_until([&] {
+    auto job = await(service_->get(jid));
+    return job.ok() && job->runs.at("a").phase == RunPhase::Finished;
+  }));
+
+  auto capped = await(service_->get(jid, store::OutputLimit{4}));  // live
+  ASSERT_TRUE(capped.ok());
+  EXPECT_EQ(capped->runs.at("a").result.stdout_data, "6789");
+  EXPECT_EQ(capped->runs.at("a").result.stdout_size, 10u);
+  EXPECT_EQ(capped->runs.at("a").result.stderr_data, "oops");
+
+  auto page = await(service_->read_output(jid, "a", store::OutputStream::Stdout, 2, 5));
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  EXPECT_EQ(page->data, "23456");
+  EXPECT_EQ(page->total, 10u);
+  EXPECT_TRUE(page->finished);
+  auto running = await(service_->read_output(jid, "slow", store::OutputStream::Stdout, 0, 5));
+  ASSERT_TRUE(running.ok());
+  EXPECT_FALSE(running->finished);
+
+  auto no_target = await(service_->read_output(jid, "nohost", store::OutputStream::Stdout, 0, 5));
+  ASSERT_FALSE(no_target.ok());
+  EXPECT_EQ(no_target.error().code, ErrorCode::NotFound);
+  EXPECT_NE(no_target.error().message.find("nohost"), std::string::npos);
+  auto no_job = await(service_->read_output("20000101000000000000", "a", store::OutputStream::Stdout, 0, 5));
+  ASSERT_FALSE(no_job.ok());
+  EXPECT_EQ(no_job.error().code, ErrorCode::NotFound);
+
+  ASSERT_TRUE(await(service_->cancel(jid, "cleanup")).ok());
+  auto stored_capped = await(service_->get(jid, store::OutputLimit{4}));  // from the store now
+  ASSERT_TRUE(stored_capped.ok());
+  EXPECT_EQ(stored_capped->runs.at("a").result.stdout_data, "6789");
+  EXPECT_EQ(stored_capped->runs.at("a").result.stdout_size, 10u);
 }
 
 // -------------------------------------------------------------------- wait
@@ -321,7 +361,7 @@ TEST_F(JobServiceTest, RemoveDeletesAndThenNotFound) {
   auto got = await(service_->get(jid));
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.error().code, ErrorCode::NotFound);
-  auto loaded = await(store_->load_job(jid));
+  auto loaded = await(store_->load_job(jid, {}));
   ASSERT_TRUE(loaded.ok());
   EXPECT_FALSE(loaded->has_value());
 

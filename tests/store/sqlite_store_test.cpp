@@ -46,7 +46,7 @@ class SqliteStoreTest : public ::testing::Test {
 TEST_F(SqliteStoreTest, CreatedJobIsDurableAcrossReopen) {
   ASSERT_TRUE(run_sync(store_->create_job(sample_job("j1"))).ok());
   reopen();
-  auto loaded = run_sync(store_->load_job("j1"));
+  auto loaded = run_sync(store_->load_job("j1", {}));
   ASSERT_TRUE(loaded.ok());
   ASSERT_TRUE(loaded->has_value());
   const Job& job = **loaded;
@@ -77,7 +77,7 @@ TEST_F(SqliteStoreTest, ResultsAndFinishRoundTrip) {
   job.error = "1 target failed";
   job.finishat = 103;
   ASSERT_TRUE(run_sync(store_->finish_job(job)).ok());
-  auto loaded = run_sync(store_->load_job("j2"));
+  auto loaded = run_sync(store_->load_job("j2", {}));
   ASSERT_TRUE(loaded.ok() && loaded->has_value());
   const auto& got = (*loaded)->runs.at("web1");
   EXPECT_EQ(got.phase, RunPhase::Finished);
@@ -118,7 +118,7 @@ TEST_F(SqliteStoreTest, UnfinishedListDeleteAndPrune) {
   ASSERT_EQ(unfinished->size(), 1u);
   EXPECT_EQ((*unfinished)[0].jid, running.jid);
 
-  auto listed = run_sync(store_->list_jobs({}, true));
+  auto listed = run_sync(store_->list_jobs({}, OutputLimit{}));
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 2u);
   EXPECT_EQ((*listed)[0].jid, running.jid) << "newest first";
@@ -126,7 +126,7 @@ TEST_F(SqliteStoreTest, UnfinishedListDeleteAndPrune) {
   auto pruned = run_sync(store_->prune(60));
   ASSERT_TRUE(pruned.ok());
   EXPECT_EQ(*pruned, 1u);
-  EXPECT_FALSE(run_sync(store_->load_job(old_job.jid))->has_value());
+  EXPECT_FALSE(run_sync(store_->load_job(old_job.jid, {}))->has_value());
 
   auto deleted = run_sync(store_->delete_job(running.jid));
   ASSERT_TRUE(deleted.ok());
@@ -157,7 +157,7 @@ TEST_F(SqliteStoreTest, ListingIsNewestStartFirstWhateverTheIdFormat) {
   ASSERT_TRUE(past_the_end.ok());
   EXPECT_TRUE(past_the_end->empty());
 
-  auto detailed = run_sync(store_->list_jobs({0, 2}, false));
+  auto detailed = run_sync(store_->list_jobs({0, 2}, OutputLimit{0}));
   ASSERT_TRUE(detailed.ok());
   ASSERT_EQ(detailed->size(), 2u);
   EXPECT_EQ((*detailed)[0].jid, jobs[0].first);
@@ -176,7 +176,7 @@ TEST_F(SqliteStoreTest, ListingReadsOutputOnlyWhenAsked) {
   store_->save_result(job.jid, "web1", run);
   ASSERT_TRUE(run_sync(store_->flush()).ok());
 
-  auto light = run_sync(store_->list_jobs({}, false));
+  auto light = run_sync(store_->list_jobs({}, OutputLimit{0}));
   ASSERT_TRUE(light.ok());
   ASSERT_EQ(light->size(), 1u);
   const TargetRun& listed = light->front().runs.at("web1");
@@ -185,10 +185,82 @@ TEST_F(SqliteStoreTest, ListingReadsOutputOnlyWhenAsked) {
   EXPECT_TRUE(listed.result.stdout_data.empty());
   EXPECT_TRUE(listed.result.stderr_data.empty());
 
-  auto full = run_sync(store_->list_jobs({}, true));
+  auto full = run_sync(store_->list_jobs({}, OutputLimit{}));
   ASSERT_TRUE(full.ok());
   EXPECT_EQ(full->front().runs.at("web1").result.stdout_data, "out");
   EXPECT_EQ(full->front().runs.at("web1").result.stderr_data, "err");
+}
+
+// A finished run of "j-big" on web1 whose stdout is `out`.
+static void save_finished_stdout(Store& store, const std::string& out) {
+  TargetRun run;
+  run.phase = RunPhase::Finished;
+  run.result.state = OpState::Changed;
+  run.result.stdout_data = out;
+  run.result.stderr_data = "e";
+  store.save_result("j-big", "web1", run);
+}
+
+TEST_F(SqliteStoreTest, ReadOutputPagesThroughAStoredStream) {
+  ASSERT_TRUE(run_sync(store_->create_job(sample_job("j-big"))).ok());
+  std::string out;
+  for (int i = 0; i < 1000; ++i) out += std::to_string(i) + ",";
+  save_finished_stdout(*store_, out);
+  ASSERT_TRUE(run_sync(store_->flush()).ok());
+
+  std::string reassembled;
+  std::uint64_t offset = 0;
+  for (;;) {
+    auto page = run_sync(store_->read_output("j-big", "web1", OutputStream::Stdout, offset, 700));
+    ASSERT_TRUE(page.ok()) << page.error().message;
+    ASSERT_TRUE(page->has_value());
+    EXPECT_EQ((*page)->total, out.size());
+    EXPECT_TRUE((*page)->finished);
+    EXPECT_LE((*page)->data.size(), 700u);
+    if ((*page)->data.empty()) break;
+    reassembled += (*page)->data;
+    offset += (*page)->data.size();
+  }
+  EXPECT_EQ(reassembled, out);
+
+  auto stderr_page = run_sync(store_->read_output("j-big", "web1", OutputStream::Stderr, 0, 10));
+  ASSERT_TRUE(stderr_page.ok());
+  EXPECT_EQ((*stderr_page)->data, "e");
+  auto past_the_end = run_sync(store_->read_output("j-big", "web1", OutputStream::Stdout, out.size() + 5, 10));
+  ASSERT_TRUE(past_the_end.ok());
+  EXPECT_TRUE((*past_the_end)->data.empty());
+  EXPECT_EQ((*past_the_end)->total, out.size());
+
+  auto pending = run_sync(store_->read_output("j-big", "web2", OutputStream::Stdout, 0, 10));
+  ASSERT_TRUE(pending.ok());
+  ASSERT_TRUE(pending->has_value());
+  EXPECT_FALSE((*pending)->finished);
+  EXPECT_EQ((*pending)->total, 0u);
+  EXPECT_FALSE(run_sync(store_->read_output("j-big", "nohost", OutputStream::Stdout, 0, 10))->has_value());
+  EXPECT_FALSE(run_sync(store_->read_output("nojob", "web1", OutputStream::Stdout, 0, 10))->has_value());
+}
+
+TEST_F(SqliteStoreTest, ReadsCappedOutputAsTheTailWithTheWholeSize) {
+  ASSERT_TRUE(run_sync(store_->create_job(sample_job("j-big"))).ok());
+  const std::string out = std::string(100, 'a') + "0123456789";
+  save_finished_stdout(*store_, out);
+  ASSERT_TRUE(run_sync(store_->flush()).ok());
+
+  auto tail = run_sync(store_->load_job("j-big", OutputLimit{10}));
+  ASSERT_TRUE(tail.ok());
+  const OpResult& capped = (*tail)->runs.at("web1").result;
+  EXPECT_EQ(capped.stdout_data, "0123456789");
+  EXPECT_EQ(capped.stdout_size, out.size());
+  EXPECT_EQ(capped.stderr_data, "e");  // shorter than the cap: whole, no size
+  EXPECT_FALSE(capped.stderr_size.has_value());
+
+  auto listed = run_sync(store_->list_jobs({}, OutputLimit{4}));
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->front().runs.at("web1").result.stdout_data, "6789");
+
+  auto whole = run_sync(store_->load_job("j-big", OutputLimit{}));
+  EXPECT_EQ((*whole)->runs.at("web1").result.stdout_data, out);
+  EXPECT_FALSE((*whole)->runs.at("web1").result.stdout_size.has_value());
 }
 
 TEST_F(SqliteStoreTest, DuplicateJidIsAnError) {

@@ -30,6 +30,15 @@ boost::json::object host_entry(const TargetRun& run, bool with_output) {
   if (with_output) {
     entry["stdout"] = r.stdout_data;
     entry["stderr"] = r.stderr_data;
+    // Only the tail is embedded; GET /jobs/JID/output pages through the rest.
+    if (r.stdout_size) {
+      entry["stdout_embedded_truncated"] = true;
+      entry["stdout_size"] = *r.stdout_size;
+    }
+    if (r.stderr_size) {
+      entry["stderr_embedded_truncated"] = true;
+      entry["stderr_size"] = *r.stderr_size;
+    }
   }
   if (r.stdout_truncated) entry["stdout_truncated"] = true;
   if (r.stderr_truncated) entry["stderr_truncated"] = true;

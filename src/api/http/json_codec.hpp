@@ -12,6 +12,8 @@
 namespace steward::api::http {
 
 // One host's entry: status, plus rtc/stdout/stderr/facts/error as the operation has them.
+// A stream of which the run holds only the tail (OpResult::stdout_size) is
+// flagged `stdout_embedded_truncated` with its whole size in `stdout_size`.
 boost::json::object host_entry(const TargetRun& run, bool with_output);
 
 // One finished target as a blocking reply and a follow stream give it: its

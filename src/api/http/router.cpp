@@ -21,7 +21,8 @@ bool match_segments(const std::vector<std::string>& pattern, const std::vector<s
 }  // namespace
 
 void Router::add(beast::http::verb verb, const std::string& pattern, Handler handler) {
-  routes_.push_back(Route{verb, split_nonempty(pattern, '/'), std::move(handler)});
+  routes_.push_back(Route{verb, split_nonempty(pattern, '/'), std::move(handler),
+                          std::string(beast::http::to_string(verb)) + " " + pattern});
 }
 
 Router::Match Router::find(beast::http::verb verb, std::string_view path) const {
@@ -33,6 +34,7 @@ Router::Match Router::find(beast::http::verb verb, std::string_view path) const 
     // HEAD is answered like GET by clients that only probe.
     if (route.verb == verb || (verb == beast::http::verb::head && route.verb == beast::http::verb::get)) {
       match.handler = &route.handler;
+      match.label = route.label;
       match.captures = std::move(captures);
       return match;
     }

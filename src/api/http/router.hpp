@@ -21,6 +21,7 @@ class Router {
   struct Match {
     const Handler* handler = nullptr;  // null: no route
     bool path_known = false;           // the path exists under another method (405)
+    std::string label;                 // "GET /jobs/:jid": the route, for diagnostics
     std::map<std::string, std::string> captures;
   };
   Match find(beast::http::verb verb, std::string_view path) const;
@@ -30,6 +31,7 @@ class Router {
     beast::http::verb verb;
     std::vector<std::string> segments;
     Handler handler;
+    std::string label;
   };
   std::vector<Route> routes_;
 };

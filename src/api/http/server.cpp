@@ -11,6 +11,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/url/parse.hpp>
 
+#include "core/loop_watchdog.hpp"
 #include "core/strings.hpp"
 
 namespace steward::api::http {
@@ -190,6 +191,7 @@ asio::awaitable<void> HttpServer::dispatch(Exchange& exchange, std::string_view 
     co_return;
   }
   exchange.captures = std::move(match.captures);
+  note_loop_activity(std::move(match.label));  // named by the watchdog if the loop stalls
   std::string failure;
   try {
     co_await (*match.handler)(exchange);

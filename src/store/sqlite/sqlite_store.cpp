@@ -6,6 +6,9 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
+#include <limits>
+
 #include "store/sqlite/records.hpp"
 #include "store/sqlite/sqlite_worker.hpp"
 #include "store/sqlite/statement.hpp"
@@ -84,14 +87,25 @@ Job read_job_row(Statement& row) {
   return job;
 }
 
-// Without output the blobs stay on disk: '' stands in for stdout and stderr.
-Status read_runs(sqlite3* db, Job& job, bool with_output) {
-  const std::string sql = std::string("SELECT target, phase, status, rtc, signal, ") +
-                          (with_output ? "stdout, stderr" : "'', ''") +
-                          ", stdout_truncated, stderr_truncated, facts, error, startat, finishat, queue_wait "
-                          "FROM runs WHERE jid = ?";
+// The columns that carry a stream: all of it, its last ?2 bytes, or '' (the
+// blob stays on disk). length() of a column does not read the blob.
+std::string output_columns(const OutputLimit& output) {
+  if (output.tail == OutputLimit::kAll) return "stdout, stderr";
+  if (output.tail == 0) return "'', ''";
+  return "substr(stdout, -?2), substr(stderr, -?2)";
+}
+
+void note_stream_size(std::optional<std::size_t>& size, const std::string& loaded, std::int64_t stored) {
+  if (stored > static_cast<std::int64_t>(loaded.size())) size = static_cast<std::size_t>(stored);
+}
+
+Status read_runs(sqlite3* db, Job& job, const OutputLimit& output) {
+  const std::string sql = "SELECT target, phase, status, rtc, signal, " + output_columns(output) +
+                          ", stdout_truncated, stderr_truncated, facts, error, startat, finishat, queue_wait, "
+                          "length(stdout), length(stderr) FROM runs WHERE jid = ?1";
   Statement q(db, sql.c_str());
   q.bind(1, job.jid);
+  if (output.tail != 0 && output.tail != OutputLimit::kAll) q.bind(2, static_cast<std::int64_t>(output.tail));
   while (q.step()) {
     TargetRun& run = job.runs[q.text(0)];
     run.phase = static_cast<RunPhase>(q.integer(1));
@@ -107,8 +121,32 @@ Status read_runs(sqlite3* db, Job& job, bool with_output) {
     run.startat = q.real(11);
     run.finishat = q.real(12);
     run.queue_wait = q.real(13);
+    note_stream_size(run.result.stdout_size, run.result.stdout_data, q.integer(14));
+    note_stream_size(run.result.stderr_size, run.result.stderr_data, q.integer(15));
   }
   return q.status();
+}
+
+// substr() counts bytes in a blob (every stored stream is one), so only the
+// asked slice leaves SQLite.
+Result<std::optional<OutputPage>> select_output_page(sqlite3* db, const std::string& jid, const std::string& target,
+                                                     OutputStream stream, std::uint64_t offset, std::size_t limit) {
+  Statement q(db, stream == OutputStream::Stdout
+                      ? "SELECT substr(stdout, ?3, ?4), length(stdout), phase FROM runs WHERE jid=?1 AND target=?2"
+                      : "SELECT substr(stderr, ?3, ?4), length(stderr), phase FROM runs WHERE jid=?1 AND target=?2");
+  q.bind(1, jid).bind(2, target);
+  constexpr std::uint64_t kLastByte = std::numeric_limits<std::int64_t>::max() - 1;
+  q.bind(3, static_cast<std::int64_t>(std::min(offset, kLastByte)) + 1);
+  q.bind(4, static_cast<std::int64_t>(std::min<std::uint64_t>(limit, kLastByte)));
+  if (!q.step()) {
+    if (auto s = q.status(); !s) return s.error();
+    return std::optional<OutputPage>();
+  }
+  OutputPage page;
+  page.data = q.text(0);
+  page.total = static_cast<std::uint64_t>(q.integer(1));
+  page.finished = static_cast<RunPhase>(q.integer(2)) == RunPhase::Finished;
+  return std::optional<OutputPage>(std::move(page));
 }
 
 Status write_run(sqlite3* db, const std::string& jid, const std::string& target, const TargetRun& run) {
@@ -187,8 +225,8 @@ class SqliteStore final : public Store {
     });
   }
 
-  awaitable<Result<std::optional<Job>>> load_job(const std::string& jid) override {
-    return reader_.call<Result<std::optional<Job>>>([jid](sqlite3* db) -> Result<std::optional<Job>> {
+  awaitable<Result<std::optional<Job>>> load_job(const std::string& jid, OutputLimit output) override {
+    return reader_.call<Result<std::optional<Job>>>([jid, output](sqlite3* db) -> Result<std::optional<Job>> {
       Statement q(db, (std::string(kSelectJob) + " WHERE jid = ?").c_str());
       q.bind(1, jid);
       if (!q.step()) {
@@ -196,16 +234,16 @@ class SqliteStore final : public Store {
         return std::optional<Job>();
       }
       Job job = read_job_row(q);
-      if (auto s = read_runs(db, job, /*with_output=*/true); !s) return s.error();
+      if (auto s = read_runs(db, job, output); !s) return s.error();
       return std::optional<Job>(std::move(job));
     });
   }
 
-  awaitable<Result<std::vector<Job>>> list_jobs(JobPage page, bool with_output) override {
-    return reader_.call<Result<std::vector<Job>>>([page, with_output](sqlite3* db) {
+  awaitable<Result<std::vector<Job>>> list_jobs(JobPage page, OutputLimit output) override {
+    return reader_.call<Result<std::vector<Job>>>([page, output](sqlite3* db) {
       Statement q(db, (std::string(kSelectJob) + kNewestFirst).c_str());
       bind_page(q, page);
-      return select_jobs(db, q, with_output);
+      return select_jobs(db, q, output);
     });
   }
 
@@ -236,6 +274,14 @@ class SqliteStore final : public Store {
         });
   }
 
+  awaitable<Result<std::optional<OutputPage>>> read_output(const std::string& jid, const std::string& target,
+                                                          OutputStream stream, std::uint64_t offset,
+                                                          std::size_t limit) override {
+    return reader_.call<Result<std::optional<OutputPage>>>([jid, target, stream, offset, limit](sqlite3* db) {
+      return select_output_page(db, jid, target, stream, offset, limit);
+    });
+  }
+
   awaitable<Result<bool>> delete_job(const std::string& jid) override {
     return writer_.call<Result<bool>>([jid](sqlite3* db) -> Result<bool> {
       Statement q(db, "DELETE FROM jobs WHERE jid=?");
@@ -251,7 +297,7 @@ class SqliteStore final : public Store {
     return reader_.call<Result<std::vector<Job>>>([](sqlite3* db) {
       Statement q(db, (std::string(kSelectJob) + " WHERE state = ? ORDER BY startat, jid").c_str());
       q.bind(1, static_cast<int>(JobState::Running));
-      return select_jobs(db, q, /*with_output=*/true);
+      return select_jobs(db, q, OutputLimit{});
     });
   }
 
@@ -338,12 +384,12 @@ class SqliteStore final : public Store {
   }
 
   // The jobs a bound kSelectJob query yields, each with its runs.
-  static Result<std::vector<Job>> select_jobs(sqlite3* db, Statement& q, bool with_output) {
+  static Result<std::vector<Job>> select_jobs(sqlite3* db, Statement& q, const OutputLimit& output) {
     std::vector<Job> jobs;
     while (q.step()) jobs.push_back(read_job_row(q));
     if (auto s = q.status(); !s) return s.error();
     for (auto& job : jobs)
-      if (auto s = read_runs(db, job, with_output); !s) return s.error();
+      if (auto s = read_runs(db, job, output); !s) return s.error();
     return jobs;
   }
 
