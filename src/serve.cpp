@@ -6,6 +6,7 @@
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -128,6 +129,40 @@ void ensure_standard_descriptors() {
   }
 }
 
+// Raises the soft descriptor limit to the hard one (systemd's soft default
+// is 1024, and every REST connection holds one); returns the limit in force.
+std::uint64_t raise_descriptor_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  rlim_t wanted = limit.rlim_max;
+  if (wanted == RLIM_INFINITY) {
+    // The kernel refuses more than fs.nr_open.
+    std::uint64_t nr_open = 1u << 20;
+    std::ifstream("/proc/sys/fs/nr_open") >> nr_open;
+    wanted = static_cast<rlim_t>(nr_open);
+  }
+  if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= wanted) {
+    spdlog::info("descriptor limit: {}", static_cast<std::uint64_t>(std::min(limit.rlim_cur, wanted)));
+    return std::min(limit.rlim_cur, wanted);
+  }
+  rlimit raised{wanted, limit.rlim_max};
+  if (::setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+    spdlog::warn("descriptor limit stays {}: cannot raise it to {}: {}", static_cast<std::uint64_t>(limit.rlim_cur),
+                 static_cast<std::uint64_t>(wanted), std::strerror(errno));
+    return limit.rlim_cur;
+  }
+  spdlog::info("descriptor limit: {} (raised from {})", static_cast<std::uint64_t>(wanted),
+               static_cast<std::uint64_t>(limit.rlim_cur));
+  return wanted;
+}
+
+// A quarter of the descriptors stays free for the store, ssh sessions,
+// child processes' pipes and files being copied.
+std::size_t http_connection_limit(const ServeSettings& settings, std::uint64_t descriptor_limit) {
+  if (settings.max_http_connections > 0) return static_cast<std::size_t>(settings.max_http_connections);
+  return static_cast<std::size_t>(std::max<std::uint64_t>(descriptor_limit / 4 * 3, 16));
+}
+
 // Ansible reads the server's inventory (the built-in one written out); its
 // results come back through steward's callback plugin.
 Result<ops::DeployOptions> deploy_options(const ServeSettings& settings, const ops::OpRegistry& operations,
@@ -172,6 +207,7 @@ int serve(const ServeSettings& settings) {
   ensure_standard_descriptors();
   ::signal(SIGPIPE, SIG_IGN);
   if (auto logging = setup_logging(settings); !logging) return fail(logging.error().message);
+  const std::uint64_t descriptor_limit = raise_descriptor_limit();
 
   std::error_code ec;
   fs::create_directories(settings.data_dir, ec);
@@ -264,6 +300,8 @@ int serve(const ServeSettings& settings) {
   http_options.allow = *http_allow;
   http_options.body_limit = static_cast<std::size_t>(settings.body_limit_kib) * 1024;
   http_options.idle_timeout = std::chrono::seconds(settings.idle_timeout_seconds);
+  http_options.header_timeout = std::chrono::seconds(settings.header_timeout_seconds);
+  http_options.max_connections = http_connection_limit(settings, descriptor_limit);
   api::http::HttpServer http(io.get_executor(), router, http_options);
   auto endpoint = http.listen(settings.http);
   if (!endpoint) return fail(endpoint.error().message);
@@ -290,8 +328,9 @@ int serve(const ServeSettings& settings) {
       spdlog::error("could not recover unfinished jobs: {}", recovered.error().message);
     http.start();
     publish_address(settings, "http.addr", address_text(*endpoint));
-    spdlog::info("steward {} serving the REST API on http://{}:{} ({} hosts in the inventory)", STEWARD_VERSION,
-                 endpoint->address().to_string(), endpoint->port(), inventory->hosts().size());
+    spdlog::info("steward {} serving the REST API on http://{}:{} ({} hosts in the inventory, at most {} "
+                 "connections)", STEWARD_VERSION, endpoint->address().to_string(), endpoint->port(),
+                 inventory->hosts().size(), http_options.max_connections);
     asio::co_spawn(io, deputy.prune_values_periodically(std::chrono::hours(settings.condition_values_hours),
                                                         kValuePrunePeriod),
                    asio::detached);
