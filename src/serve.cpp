@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <filesystem>
@@ -40,6 +39,7 @@
 #include "tasks/remote.hpp"
 #include "store/store.hpp"
 #include "transport/transport.hpp"
+#include "core/spawn.hpp"
 
 namespace steward {
 namespace {
@@ -241,7 +241,8 @@ int serve(const ServeSettings& settings) {
 
   asio::io_context io(1);
   transport::TransportRegistry transports;
-  transport::register_builtin_transports(transports, {.data_dir = settings.data_dir});
+  if (auto added = transport::register_builtin_transports(transports, {.data_dir = settings.data_dir}); !added)
+    return fail(added.error().message);
   ops::OpRegistry operations;
   const std::string files_dir = folder_setting(settings.files_dir, settings, "files");
   const std::string packages_dir = folder_setting(settings.packages_dir, settings, "packages");
@@ -249,18 +250,23 @@ int serve(const ServeSettings& settings) {
     fs::create_directories(dir, ec);
     if (ec) return fail("cannot create " + dir + ": " + ec.message());
   }
-  ops::register_builtin_ops(operations, {.files_root = files_dir});
+  if (auto added = ops::register_builtin_ops(operations, {.files_root = files_dir}); !added)
+    return fail(added.error().message);
   packages::Catalog catalog(packages_dir);
-  packages::register_package_ops(operations, catalog,
-                                 {std::chrono::seconds(settings.hypervisor_wait_timeout),
-                                  std::chrono::seconds(settings.hypervisor_wait_interval)});
+  if (auto added = packages::register_package_ops(operations, catalog,
+                                                  {std::chrono::seconds(settings.hypervisor_wait_timeout),
+                                                   std::chrono::seconds(settings.hypervisor_wait_interval)});
+      !added)
+    return fail(added.error().message);
   auto deploy = deploy_options(settings, operations, catalog);
   if (!deploy) return fail(deploy.error().message);
-  operations.add("deploy", ops::make_deploy(std::move(*deploy)));
+  if (auto added = operations.add("deploy", ops::make_deploy(std::move(*deploy))); !added)
+    return fail(added.error().message);
   tasks::RunnerOptions task_options;
   task_options.remote_exec = tasks::remote_exec_on(*inventory, transports);
   task_options.http = std::make_shared<tasks::HttpClient>();
-  operations.add("tasks", tasks::make_tasks_operation(*task_file, task_options));
+  if (auto added = operations.add("tasks", tasks::make_tasks_operation(*task_file, task_options)); !added)
+    return fail(added.error().message);
   SystemClock clock;
   sched::Scheduler scheduler(io.get_executor(), clock, settings.max_connections);
   jobs::JobService jobs(io.get_executor(), **store, scheduler, transports, operations,
@@ -333,9 +339,9 @@ int serve(const ServeSettings& settings) {
                  inventory->hosts().size(), http_options.max_connections);
     asio::co_spawn(io, deputy.prune_values_periodically(std::chrono::hours(settings.condition_values_hours),
                                                         kValuePrunePeriod),
-                   asio::detached);
+                   log_failure("pruning condition values"));
     co_await jobs.prune_periodically(std::chrono::hours(24) * settings.retention_days, kPrunePeriod);
-  }, asio::detached);
+  }, log_failure("start-up and job pruning"));
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   bool shutting_down = false;
@@ -361,7 +367,7 @@ int serve(const ServeSettings& settings) {
       asio::steady_timer settle(io, std::chrono::milliseconds(100));
       co_await settle.async_wait(asio::use_awaitable);
       io.stop();
-    }, asio::detached);
+    }, log_failure("the shutdown sequence"));
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);
