@@ -6,11 +6,11 @@
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <filesystem>
@@ -42,6 +42,7 @@
 #include "tasks/remote.hpp"
 #include "store/store.hpp"
 #include "transport/transport.hpp"
+#include "core/spawn.hpp"
 
 namespace steward {
 namespace {
@@ -149,6 +150,40 @@ void ensure_standard_descriptors() {
   }
 }
 
+// Raises the soft descriptor limit to the hard one (systemd's soft default
+// is 1024, and every REST connection holds one); returns the limit in force.
+std::uint64_t raise_descriptor_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  rlim_t wanted = limit.rlim_max;
+  if (wanted == RLIM_INFINITY) {
+    // The kernel refuses more than fs.nr_open.
+    std::uint64_t nr_open = 1u << 20;
+    std::ifstream("/proc/sys/fs/nr_open") >> nr_open;
+    wanted = static_cast<rlim_t>(nr_open);
+  }
+  if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= wanted) {
+    spdlog::info("descriptor limit: {}", static_cast<std::uint64_t>(std::min(limit.rlim_cur, wanted)));
+    return std::min(limit.rlim_cur, wanted);
+  }
+  rlimit raised{wanted, limit.rlim_max};
+  if (::setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+    spdlog::warn("descriptor limit stays {}: cannot raise it to {}: {}", static_cast<std::uint64_t>(limit.rlim_cur),
+                 static_cast<std::uint64_t>(wanted), std::strerror(errno));
+    return limit.rlim_cur;
+  }
+  spdlog::info("descriptor limit: {} (raised from {})", static_cast<std::uint64_t>(wanted),
+               static_cast<std::uint64_t>(limit.rlim_cur));
+  return wanted;
+}
+
+// A quarter of the descriptors stays free for the store, ssh sessions,
+// child processes' pipes and files being copied.
+std::size_t http_connection_limit(const ServeSettings& settings, std::uint64_t descriptor_limit) {
+  if (settings.max_http_connections > 0) return static_cast<std::size_t>(settings.max_http_connections);
+  return static_cast<std::size_t>(std::max<std::uint64_t>(descriptor_limit / 4 * 3, 16));
+}
+
 // Ansible reads the server's inventory (the built-in one written out); its
 // results come back through steward's callback plugin.
 Result<ops::DeployOptions> deploy_options(const ServeSettings& settings, const ops::OpRegistry& operations,
@@ -196,6 +231,7 @@ int serve(const ServeSettings& settings) {
   ensure_standard_descriptors();
   ::signal(SIGPIPE, SIG_IGN);
   if (auto logging = setup_logging(settings); !logging) return fail(logging.error().message);
+  const std::uint64_t descriptor_limit = raise_descriptor_limit();
 
   std::error_code ec;
   fs::create_directories(settings.data_dir, ec);
@@ -234,7 +270,8 @@ int serve(const ServeSettings& settings) {
 
   asio::io_context io(1);
   transport::TransportRegistry transports;
-  transport::register_builtin_transports(transports, {.data_dir = settings.data_dir});
+  if (auto added = transport::register_builtin_transports(transports, {.data_dir = settings.data_dir}); !added)
+    return fail(added.error().message);
   ops::OpRegistry operations;
   const std::string files_dir = folder_setting(settings.files_dir, settings, "files");
   const std::string packages_dir = folder_setting(settings.packages_dir, settings, "packages");
@@ -242,18 +279,23 @@ int serve(const ServeSettings& settings) {
     fs::create_directories(dir, ec);
     if (ec) return fail("cannot create " + dir + ": " + ec.message());
   }
-  ops::register_builtin_ops(operations, {.files_root = files_dir});
+  if (auto added = ops::register_builtin_ops(operations, {.files_root = files_dir}); !added)
+    return fail(added.error().message);
   packages::Catalog catalog(packages_dir);
-  packages::register_package_ops(operations, catalog,
-                                 {std::chrono::seconds(settings.hypervisor_wait_timeout),
-                                  std::chrono::seconds(settings.hypervisor_wait_interval)});
+  if (auto added = packages::register_package_ops(operations, catalog,
+                                                  {std::chrono::seconds(settings.hypervisor_wait_timeout),
+                                                   std::chrono::seconds(settings.hypervisor_wait_interval)});
+      !added)
+    return fail(added.error().message);
   auto deploy = deploy_options(settings, operations, catalog);
   if (!deploy) return fail(deploy.error().message);
-  operations.add("deploy", ops::make_deploy(std::move(*deploy)));
+  if (auto added = operations.add("deploy", ops::make_deploy(std::move(*deploy))); !added)
+    return fail(added.error().message);
   tasks::RunnerOptions task_options;
   task_options.remote_exec = tasks::remote_exec_on(*inventory, transports);
   task_options.http = std::make_shared<tasks::HttpClient>();
-  operations.add("tasks", tasks::make_tasks_operation(*task_file, task_options));
+  if (auto added = operations.add("tasks", tasks::make_tasks_operation(*task_file, task_options)); !added)
+    return fail(added.error().message);
   SystemClock clock;
   sched::Scheduler scheduler(io.get_executor(), clock, settings.max_connections);
   jobs::JobService jobs(io.get_executor(), **store, scheduler, transports, operations,
@@ -294,6 +336,8 @@ int serve(const ServeSettings& settings) {
   http_options.allow = *http_allow;
   http_options.body_limit = static_cast<std::size_t>(settings.body_limit_kib) * 1024;
   http_options.idle_timeout = std::chrono::seconds(settings.idle_timeout_seconds);
+  http_options.header_timeout = std::chrono::seconds(settings.header_timeout_seconds);
+  http_options.max_connections = http_connection_limit(settings, descriptor_limit);
   api::http::HttpServer http(io.get_executor(), router, http_options);
   auto endpoint = http.listen(settings.http);
   if (!endpoint) return fail(endpoint.error().message);
@@ -320,13 +364,14 @@ int serve(const ServeSettings& settings) {
       spdlog::error("could not recover unfinished jobs: {}", recovered.error().message);
     http.start();
     publish_address(settings, "http.addr", address_text(*endpoint));
-    spdlog::info("steward {} serving the REST API on http://{}:{} ({} hosts in the inventory)", STEWARD_VERSION,
-                 endpoint->address().to_string(), endpoint->port(), inventory->hosts().size());
+    spdlog::info("steward {} serving the REST API on http://{}:{} ({} hosts in the inventory, at most {} "
+                 "connections)", STEWARD_VERSION, endpoint->address().to_string(), endpoint->port(),
+                 inventory->hosts().size(), http_options.max_connections);
     asio::co_spawn(io, deputy.prune_values_periodically(std::chrono::hours(settings.condition_values_hours),
                                                         kValuePrunePeriod),
-                   asio::detached);
+                   log_failure("pruning condition values"));
     co_await jobs.prune_periodically(std::chrono::hours(24) * settings.retention_days, kPrunePeriod);
-  }, asio::detached);
+  }, log_failure("start-up and job pruning"));
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   bool shutting_down = false;
@@ -352,7 +397,7 @@ int serve(const ServeSettings& settings) {
       asio::steady_timer settle(io, std::chrono::milliseconds(100));
       co_await settle.async_wait(asio::use_awaitable);
       io.stop();
-    }, asio::detached);
+    }, log_failure("the shutdown sequence"));
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);

@@ -110,6 +110,11 @@ ServeSettingsParser::ServeSettingsParser(CLI::App& cmd) : binder_(std::make_uniq
   number("grace", nullptr, s.grace_seconds, 0, "seconds running operations get to finish at shutdown");
   number("retention-days", nullptr, s.retention_days, 1, "finished jobs older than this are deleted");
   number("idle-timeout", nullptr, s.idle_timeout_seconds, 1, "seconds an idle HTTP connection stays open");
+  number("header-timeout", nullptr, s.header_timeout_seconds, 1,
+         "seconds from a request's first byte to the end of its headers before the connection is closed");
+  number("max-http-connections", nullptr, s.max_http_connections, 0,
+         "REST connections open at once (0: three quarters of the descriptor limit, the rest kept for the store, "
+         "ssh sessions and child processes); at the limit the longest idle one is closed for a new one");
   number("max-body-kib", nullptr, s.body_limit_kib, 1, "largest request body accepted, in KiB");
   number("condition-values-hours", nullptr, s.condition_values_hours, 1,
          "condition values older than this many hours are deleted (checked every 10 minutes)");

@@ -40,6 +40,8 @@ struct ServeSettings {
   int grace_seconds = 30;
   int retention_days = 7;
   int idle_timeout_seconds = 60;
+  int header_timeout_seconds = 10;
+  int max_http_connections = 0;  // 0: three quarters of the descriptor limit
   int body_limit_kib = 1024;
   int condition_values_hours = 24;  // condition values older than this are deleted
   int hypervisor_wait_timeout = 300;  // seconds to wait for a rebooted target

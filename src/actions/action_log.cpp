@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 
 #include "core/clock.hpp"
+#include "core/spawn.hpp"
 
 namespace steward::actions {
 namespace {
@@ -20,7 +20,8 @@ boost::asio::awaitable<void> put(store::Store& store, std::string id, boost::jso
 }  // namespace
 
 void ActionLog::save(const ActionRecord& record) {
-  boost::asio::co_spawn(executor_, put(store_, record.id, to_json(record)), boost::asio::detached);
+  boost::asio::co_spawn(executor_, put(store_, record.id, to_json(record)),
+                        log_failure("storing action " + record.id));
 }
 
 boost::asio::awaitable<Result<boost::json::object>> ActionLog::load(const std::string& id) {

@@ -6,6 +6,7 @@
 
 #include "core/clock.hpp"
 #include "core/ids.hpp"
+#include "core/spawn.hpp"
 
 namespace steward::actions {
 
@@ -108,7 +109,10 @@ void ActionRouter::start_waiting(Service& service) {
     boost::asio::co_spawn(executor_, std::move(execution),
                           [this, &service, id](std::exception_ptr failure, Result<boost::json::value> outcome) {
                             ActionRecord& done = records_.at(id);
-                            if (failure) outcome = make_error(ErrorCode::Internal, "the driver failed");
+                            if (failure) {
+                              report_spawn_failure("action " + id, failure);
+                              outcome = make_error(ErrorCode::Internal, "the driver failed");
+                            }
                             done.state = outcome ? ActionState::Succeeded : ActionState::Failed;
                             if (outcome) done.result = std::move(*outcome);
                             else done.error = outcome.error().message;

@@ -6,7 +6,6 @@
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -14,6 +13,7 @@
 #include <boost/asio/write.hpp>
 
 #include "exec/spawn.hpp"
+#include "core/spawn.hpp"
 
 namespace steward::exec {
 namespace asio = boost::asio;
@@ -191,10 +191,10 @@ awaitable<Result<ProcessOutcome>> run_process(ProcessSpec spec, ChunkSink sink, 
   auto ex = co_await asio::this_coro::executor;
   auto state = std::make_shared<RunState>(ex, *child, std::move(sink), spec);
 
-  asio::co_spawn(ex, pump(state, Stream::Stdout), asio::detached);
-  asio::co_spawn(ex, pump(state, Stream::Stderr), asio::detached);
-  asio::co_spawn(ex, feed_stdin(state, std::move(spec.stdin_data)), asio::detached);
-  asio::co_spawn(ex, await_exit(state), asio::detached);
+  asio::co_spawn(ex, pump(state, Stream::Stdout), log_failure("a child's stdout reader"));
+  asio::co_spawn(ex, pump(state, Stream::Stderr), log_failure("a child's stderr reader"));
+  asio::co_spawn(ex, feed_stdin(state, std::move(spec.stdin_data)), log_failure("a child's stdin writer"));
+  asio::co_spawn(ex, await_exit(state), log_failure("a child's exit watcher"));
   arm_deadline(state, spec.timeout);
 
   CancelState::Registration on_cancel;

@@ -130,6 +130,28 @@ std::optional<int> parse_int(std::string_view text) {
   return value;
 }
 
+namespace {
+
+bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
+
+std::string hex_byte(unsigned char c) {
+  constexpr char kDigits[] = "0123456789abcdef";
+  return std::string("\\x") + kDigits[c >> 4] + kDigits[c & 0xf];
+}
+
+// Names end up in argv, logs, job records and ssh; a control byte or a blank
+// in one is an editing accident (or an attack), never a real host.
+Status check_host_name(std::string_view name) {
+  auto bad = std::find_if(name.begin(), name.end(), [](char c) { return is_control(c) || c == ' '; });
+  if (bad == name.end()) return {};
+  std::string shown;
+  for (unsigned char c : name) shown += is_control(c) ? hex_byte(c) : std::string(1, static_cast<char>(c));
+  const std::string what = *bad == ' ' ? "whitespace" : "a control byte (" + hex_byte(*bad) + ")";
+  return make_error(ErrorCode::InvalidArgument, "host name '" + shown + "' contains " + what);
+}
+
+}  // namespace
+
 Result<HostSpec> expand_host_spec(std::string_view text) {
   HostSpec spec;
   std::string_view name = text;
@@ -142,6 +164,7 @@ Result<HostSpec> expand_host_spec(std::string_view text) {
     name = text.substr(0, colon);
   }
   if (name.empty()) return make_error(ErrorCode::InvalidArgument, "empty host name");
+  if (auto checked = check_host_name(name); !checked) return checked.error();
   auto names = expand_ranges(name);
   if (!names) return names.error();
   spec.names = std::move(*names);

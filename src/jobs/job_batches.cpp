@@ -10,6 +10,7 @@
 #include "jobs/live_job.hpp"
 #include "ops/operation.hpp"
 #include "sched/scheduler.hpp"
+#include "core/spawn.hpp"
 
 namespace steward::jobs {
 
@@ -85,14 +86,7 @@ void JobService::flush(const std::shared_ptr<LiveJob>& live) {
     mark_running(*live, member->target.name, member->queue_wait);
   }
   boost::asio::co_spawn(executor_, run_batch(live, std::move(members)),
-                        [jid = live->job.jid](std::exception_ptr failure) {
-                          if (!failure) return;
-                          try {
-                            std::rethrow_exception(failure);
-                          } catch (const std::exception& e) {
-                            spdlog::error("job {}: a batch ended with an exception: {}", jid, e.what());
-                          }
-                        });
+                        log_failure("job " + live->job.jid + ": a batch"));
 }
 
 awaitable<void> JobService::run_batch(std::shared_ptr<LiveJob> live,

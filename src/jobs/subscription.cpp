@@ -24,6 +24,16 @@ boost::asio::awaitable<std::optional<JobEvent>> Subscription::next() {
   co_return event;
 }
 
+boost::asio::awaitable<bool> Subscription::wait_ready(std::chrono::steady_clock::duration wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (events_.empty() && !ended_) {
+    if (std::chrono::steady_clock::now() >= deadline) co_return false;
+    wake_.expires_at(deadline);
+    co_await wake_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  }
+  co_return true;
+}
+
 void Subscription::push(JobEvent event) {
   if (ended_) return;
   if (event.kind == JobEvent::Kind::Output && !with_output_) return;

@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <chrono>
 #include <deque>
 #include <optional>
 #include <string>
@@ -34,6 +35,9 @@ class Subscription {
 
   // The next event, or nullopt once the stream has ended.
   boost::asio::awaitable<std::optional<JobEvent>> next();
+  // Waits at most `wait` for an event or the end (then next() returns at
+  // once); false if neither came, so a reader can check on its client.
+  boost::asio::awaitable<bool> wait_ready(std::chrono::steady_clock::duration wait);
 
   void push(JobEvent event);
   // Puts replayed history before everything pushed so far.

@@ -2,7 +2,11 @@
 
 namespace steward::ops {
 
-void OpRegistry::add(const std::string& name, std::unique_ptr<Operation> op) { ops_[name] = std::move(op); }
+Status OpRegistry::add(const std::string& name, std::unique_ptr<Operation> op) {
+  if (!ops_.try_emplace(name, std::move(op)).second)
+    return make_error(ErrorCode::Conflict, "operation '" + name + "' is registered twice");
+  return {};
+}
 
 Result<const Operation*> OpRegistry::find(const std::string& name) const {
   auto it = ops_.find(name);
@@ -12,13 +16,14 @@ Result<const Operation*> OpRegistry::find(const std::string& name) const {
   return make_error(ErrorCode::NotFound, "unknown operation '" + name + "' (known: " + known + ")");
 }
 
-void register_builtin_ops(OpRegistry& registry, const OpsOptions& options) {
-  registry.add("ping", make_ping());
-  registry.add("facter", make_facter());
-  registry.add("service", make_service());
-  registry.add("execute", make_execute());
-  registry.add("copy", make_copy(options.files_root));
-  registry.add("fetch", make_fetch(options.files_root));
+Status register_builtin_ops(OpRegistry& registry, const OpsOptions& options) {
+  Status added = registry.add("ping", make_ping());
+  if (added) added = registry.add("facter", make_facter());
+  if (added) added = registry.add("service", make_service());
+  if (added) added = registry.add("execute", make_execute());
+  if (added) added = registry.add("copy", make_copy(options.files_root));
+  if (added) added = registry.add("fetch", make_fetch(options.files_root));
+  return added;
 }
 
 }  // namespace steward::ops

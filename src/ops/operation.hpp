@@ -69,7 +69,8 @@ class Operation {
 
 class OpRegistry {
  public:
-  void add(const std::string& name, std::unique_ptr<Operation> op);
+  // Conflict if `name` is taken: a second operation never replaces the first.
+  Status add(const std::string& name, std::unique_ptr<Operation> op);
   // NotFound naming the known operations.
   Result<const Operation*> find(const std::string& name) const;
 
@@ -82,6 +83,6 @@ struct OpsOptions {
   std::string files_root = "./files";
 };
 
-void register_builtin_ops(OpRegistry& registry, const OpsOptions& options = {});
+Status register_builtin_ops(OpRegistry& registry, const OpsOptions& options = {});
 
 }  // namespace steward::ops

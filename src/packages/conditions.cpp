@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -17,6 +16,7 @@
 #include "sched/grid.hpp"
 #include "sched/scheduler.hpp"
 #include "transport/transport.hpp"
+#include "core/spawn.hpp"
 
 namespace steward::packages {
 namespace {
@@ -220,8 +220,16 @@ std::uint64_t ConditionHub::subscribe(const ConditionSpec& spec, Listener listen
     if (!counters) counters = std::make_shared<ConditionCounters>();
     runner = std::make_shared<Runner>(executor_, spec, counters);
     RunnerContext context{scheduler_, transports_, store_, pacing_};
-    if (pacing_ == Pacing::Grid) asio::co_spawn(executor_, run_on_grid(runner, context), asio::detached);
-    else asio::co_spawn(executor_, run_sleeping_after_each(runner, context), asio::detached);
+    // A runner that throws ends its streams rather than leaving them waiting.
+    auto on_end = [this, id = spec.id, started = std::weak_ptr<Runner>(runner)](std::exception_ptr failure) {
+      if (!failure) return;
+      report_spawn_failure("the runner of condition " + id, failure);
+      auto it = runners_.find(id);
+      if (it != runners_.end() && it->second == started.lock())
+        stop(id, make_error(ErrorCode::Internal, "the condition's runner failed"));
+    };
+    if (pacing_ == Pacing::Grid) asio::co_spawn(executor_, run_on_grid(runner, context), std::move(on_end));
+    else asio::co_spawn(executor_, run_sleeping_after_each(runner, context), std::move(on_end));
     spdlog::info("condition {}: runner started on {} every {} s", spec.id, spec.target.name,
                  spec.interval.count() / 1000.0);
   }

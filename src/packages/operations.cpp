@@ -286,9 +286,10 @@ Result<std::map<std::string, std::string>> parse_environment(const boost::json::
   return environment;
 }
 
-void register_package_ops(ops::OpRegistry& registry, const Catalog& catalog, InstallOptions options) {
-  registry.add("install", std::make_unique<Install>(catalog, options));
-  registry.add("uninstall", std::make_unique<Uninstall>());
+Status register_package_ops(ops::OpRegistry& registry, const Catalog& catalog, InstallOptions options) {
+  Status added = registry.add("install", std::make_unique<Install>(catalog, options));
+  if (!added) return added;
+  return registry.add("uninstall", std::make_unique<Uninstall>());
 }
 
 }  // namespace steward::packages

@@ -33,7 +33,7 @@ struct InstallOptions {
 // uninstall args: {"files": [absolute paths], "action": "a delete action" (optional),
 //                  "environment": as for install}. The action runs first, by /bin/sh -c;
 // if it fails, the files stay.
-void register_package_ops(ops::OpRegistry& registry, const Catalog& catalog, InstallOptions options);
+Status register_package_ops(ops::OpRegistry& registry, const Catalog& catalog, InstallOptions options);
 
 // KEY=VALUE strings (as gRPC sends them) or an object; InvalidArgument naming the bad entry.
 Result<std::map<std::string, std::string>> parse_environment(const boost::json::value* value);

@@ -1,4 +1,5 @@
 #include "sched/scheduler.hpp"
+#include "core/spawn.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -32,13 +33,7 @@ void Scheduler::dispatch() {
     auto work = std::make_shared<Work>(std::move(item->payload));
     boost::asio::co_spawn(executor_, (*work)(wait),
                           [this, work, target = std::move(target)](std::exception_ptr failure) {
-                            if (failure) {
-                              try {
-                                std::rethrow_exception(failure);
-                              } catch (const std::exception& e) {
-                                spdlog::error("work on {} ended with an exception: {}", target, e.what());
-                              }
-                            }
+                            if (failure) report_spawn_failure("work on " + target, failure);
                             ++stats_.completed;
                             queue_.finished(target);
                             dispatch();

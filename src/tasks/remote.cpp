@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "inventory/inventory.hpp"
+#include "core/spawn.hpp"
 
 namespace steward::tasks {
 namespace {
@@ -45,6 +46,7 @@ awaitable<Result<std::vector<RemoteOutcome>>> run_on_targets(const inventory::In
     asio::co_spawn(executor, std::move(running),
                    [gathering, i, keep_alive = *transport](std::exception_ptr failure,
                                                             Result<transport::ExecOutcome> outcome) {
+                     if (failure) report_spawn_failure("a remote exec on " + gathering->outcomes[i].target, failure);
                      gathering->outcomes[i].outcome =
                          failure ? Result<transport::ExecOutcome>(make_error(ErrorCode::Internal, "the transport failed"))
                                  : std::move(outcome);

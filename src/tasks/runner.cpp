@@ -1,12 +1,12 @@
 #include "tasks/runner.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/as_tuple.hpp>
 
 #include "tasks/task_attempt.hpp"
+#include "core/spawn.hpp"
 
 // Every co_await below stands in a statement of its own, apart from the call
 // that builds the awaitable: GCC 12 destroys temporaries of a full-expression
@@ -124,7 +124,7 @@ awaitable<bool> PipelineRunner::run_stage(Stage stage, CancelToken cancel) {
       background_.push_back(task);
       record_.task(stage, i).status = TaskStatus::Running;
       auto ex = co_await asio::this_coro::executor;
-      asio::co_spawn(ex, run_background(shared_from_this(), std::move(task)), asio::detached);
+      asio::co_spawn(ex, run_background(shared_from_this(), std::move(task)), log_failure("an async task"));
       continue;
     }
     auto running = run_task(stage, i, cancel);

@@ -5,10 +5,11 @@
 
 namespace steward::transport {
 
-void register_builtin_transports(TransportRegistry& registry, const TransportOptions& options) {
-  registry.add("local", make_local_transport());
-  registry.add("ssh", make_ssh_transport(options));
-  registry.add("qga", make_qga_transport(options));
+Status register_builtin_transports(TransportRegistry& registry, const TransportOptions& options) {
+  Status added = registry.add("local", make_local_transport());
+  if (added) added = registry.add("ssh", make_ssh_transport(options));
+  if (added) added = registry.add("qga", make_qga_transport(options));
+  return added;
 }
 
 }  // namespace steward::transport

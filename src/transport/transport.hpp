@@ -77,8 +77,9 @@ class Transport {
 
 class TransportRegistry {
  public:
-  // Names are unique; a second add under one name replaces the first (tests swap fakes in).
-  void add(const std::string& name, std::shared_ptr<Transport> transport);
+  // Conflict if `name` is taken: a second transport never replaces the first
+  // (tests register their fakes under names of their own).
+  Status add(const std::string& name, std::shared_ptr<Transport> transport);
   // NotFound naming the known transports when `name` is not one of them.
   Result<std::shared_ptr<Transport>> get(const std::string& name) const;
   void shutdown_all();
@@ -93,6 +94,6 @@ struct TransportOptions {
 };
 
 // Every built-in transport, by its ansible_connection name.
-void register_builtin_transports(TransportRegistry& registry, const TransportOptions& options);
+Status register_builtin_transports(TransportRegistry& registry, const TransportOptions& options);
 
 }  // namespace steward::transport

@@ -2,8 +2,10 @@
 
 namespace steward::transport {
 
-void TransportRegistry::add(const std::string& name, std::shared_ptr<Transport> transport) {
-  transports_[name] = std::move(transport);
+Status TransportRegistry::add(const std::string& name, std::shared_ptr<Transport> transport) {
+  if (!transports_.try_emplace(name, std::move(transport)).second)
+    return make_error(ErrorCode::Conflict, "connection type '" + name + "' is registered twice");
+  return {};
 }
 
 Result<std::shared_ptr<Transport>> TransportRegistry::get(const std::string& name) const {

@@ -118,5 +118,12 @@ TEST(Router, EmptyRouterFindsNothing) {
   EXPECT_FALSE(match.path_known);
 }
 
+TEST_F(RouterTest, RefusesTheSameRouteTwice) {
+  EXPECT_THROW(router_.add(verb::get, "/jobs/:id", Tagged{9}), std::logic_error);
+  EXPECT_EQ(tag_of(router_.find(verb::get, "/jobs/abc")), 2);  // the first stays
+  router_.add(verb::post, "/jobs/:jid", Tagged{10});          // another method is another route
+  EXPECT_EQ(tag_of(router_.find(verb::post, "/jobs/abc")), 10);
+}
+
 }  // namespace
 }  // namespace steward::api::http

@@ -328,6 +328,20 @@ TEST(IniParse, MalformedInputIsAClearError) {
   EXPECT_EQ(ini_error("[g:vars] # fine\nx=1\n[g] ; fine\n[g:children]  \n"), "(parsed)");
 }
 
+TEST(HostNames, ControlBytesAndBlanksAreRefusedWithFileAndLine) {
+  using namespace std::string_literals;
+  EXPECT_EQ(ini_error("[web]\nok1\nweb\x01x\n"), "inventory.ini:3: host name 'web\\x01x' contains a control byte (\\x01)");
+  EXPECT_EQ(ini_error("[web]\nweb\0x ansible_port=22\n"s),
+            "inventory.ini:2: host name 'web\\x00x' contains a control byte (\\x00)");
+  EXPECT_EQ(ini_error("\"web 1\"\n"), "inventory.ini:1: host name 'web 1' contains whitespace");
+  EXPECT_EQ(ini_error("del\x7f\n"), "inventory.ini:1: host name 'del\\x7f' contains a control byte (\\x7f)");
+  EXPECT_EQ(yaml_error("all:\n  hosts:\n    \"web\\x1b[31m\":\n"),
+            "inventory.yml:3: host name 'web\\x1b[31m' contains a control byte (\\x1b)");
+  EXPECT_EQ(yaml_error("all:\n  hosts:\n    \"a\\tb\":\n"), "inventory.yml:3: host name 'a\\x09b' contains a control byte (\\x09)");
+  EXPECT_EQ(yaml_error("all:\n  hosts:\n    \"two words\":\n"), "inventory.yml:3: host name 'two words' contains whitespace");
+  EXPECT_EQ(yaml_error("all:\n  hosts:\n    web-01.example.com:\n    \"h[1:2]\":\n"), "(parsed)");
+}
+
 TEST(YamlParse, MalformedInputIsAClearError) {
   const Cases cases = {
       {"all:\n  hosts:\n    a: {x: [1, 2}\n", "inventory.yml:3: "},

@@ -86,8 +86,8 @@ class JobBatchesTest : public testing::JobServiceTest {
     auto exclusive = std::make_unique<FakeBatchOp>(true);
     batch_ = batch.get();
     exclusive_ = exclusive.get();
-    ops_.add("batch", std::move(batch));
-    ops_.add("exclusive", std::move(exclusive));
+    EXPECT_TRUE(ops_.add("batch", std::move(batch)).ok());
+    EXPECT_TRUE(ops_.add("exclusive", std::move(exclusive)).ok());
   }
 
   // A fresh scheduler with `max_connections`, and a service on it.

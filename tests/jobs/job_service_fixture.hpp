@@ -59,8 +59,8 @@ class JobServiceTest : public ::testing::Test {
     ASSERT_TRUE(opened.ok()) << opened.error().message;
     store_ = std::move(opened).value();
     fake_ = std::make_shared<FakeTransport>();
-    transports_.add("fake", fake_);
-    ops::register_builtin_ops(ops_);
+    EXPECT_TRUE(transports_.add("fake", fake_).ok());
+    EXPECT_TRUE(ops::register_builtin_ops(ops_).ok());
     scheduler_ = std::make_unique<sched::Scheduler>(io_.get_executor(), clock_, /*max_connections=*/8);
     service_ = make_service();
   }

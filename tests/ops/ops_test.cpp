@@ -41,7 +41,7 @@ Target localhost() {
 
 class OpsTest : public ::testing::Test {
  protected:
-  void SetUp() override { register_builtin_ops(registry_); }
+  void SetUp() override { ASSERT_TRUE(register_builtin_ops(registry_).ok()); }
 
   const Operation& op(const std::string& name) {
     auto found = registry_.find(name);
@@ -89,6 +89,15 @@ TEST_F(OpsTest, RegistryKnowsTheBuiltinsAndNamesThemForUnknown) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().code, ErrorCode::NotFound);
   EXPECT_NE(unknown.error().message.find("execute"), std::string::npos) << unknown.error().message;
+}
+
+TEST_F(OpsTest, RegistryRefusesADuplicateName) {
+  const Operation* first = *registry_.find("ping");
+  auto again = register_builtin_ops(registry_);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::Conflict);
+  EXPECT_EQ(again.error().message, "operation 'ping' is registered twice");
+  EXPECT_EQ(*registry_.find("ping"), first);  // not replaced
 }
 
 // --------------------------------------------------------------------- ping

@@ -56,7 +56,7 @@ class ConditionHubTest : public ::testing::Test {
     ASSERT_TRUE(opened.ok()) << opened.error().message;
     store_ = std::move(opened).value();
     fake_ = std::make_shared<FakeTransport>();
-    transports_.add("fake", fake_);
+    EXPECT_TRUE(transports_.add("fake", fake_).ok());
     scheduler_ = std::make_unique<sched::Scheduler>(io_.get_executor(), clock_, 8);
     hub_ = std::make_unique<ConditionHub>(io_.get_executor(), *scheduler_, transports_, *store_, Pacing::Grid);
   }

@@ -14,6 +14,7 @@
 #include "api/grpc/call.hpp"
 #include "api/grpc/methods.hpp"
 #include "core/strings.hpp"
+#include "core/spawn.hpp"
 
 namespace steward::api::grpc {
 namespace {
@@ -48,11 +49,7 @@ class GrpcServer::Impl final : public ::grpc::CallbackGenericService {
     return new Call(context, loop_, [this, &handler = method->second](Call& call) {
       boost::asio::co_spawn(loop_, handler(call), [&call](std::exception_ptr error) {
         if (!error) return;
-        try {
-          std::rethrow_exception(error);
-        } catch (const std::exception& e) {
-          spdlog::error("gRPC {} failed: {}", call.method(), e.what());
-        }
+        report_spawn_failure("gRPC " + call.method(), error);
         call.finish(::grpc::Status(::grpc::StatusCode::INTERNAL, "internal error"));
       });
     }, live_calls_);

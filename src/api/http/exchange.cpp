@@ -8,6 +8,10 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include "core/strings.hpp"
 
 namespace steward::api::http {
@@ -106,6 +110,14 @@ boost::asio::awaitable<bool> Exchange::write_chunk(const std::string& document) 
 boost::asio::awaitable<void> Exchange::end_stream() {
   stream_.expires_after(kWriteTimeout);
   co_await boost::asio::async_write(stream_, http::make_chunk_last(), kNoThrow);
+}
+
+bool Exchange::peer_connected() {
+  char byte = 0;
+  const ssize_t n = ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0) return true;  // the client sent something; streams ignore it
+  if (n == 0) return false;
+  return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
 }
 
 }  // namespace steward::api::http

@@ -42,6 +42,9 @@ class Exchange {
   boost::asio::awaitable<bool> begin_stream(const std::string& content_type);
   boost::asio::awaitable<bool> write_chunk(const std::string& document);
   boost::asio::awaitable<void> end_stream();
+  // While streaming: false once the client closed its end or the
+  // connection failed (checked without blocking or consuming input).
+  bool peer_connected();
 
   bool replied() const { return replied_; }
   bool keep_alive() const { return keep_alive_; }

@@ -1,5 +1,8 @@
 #include "api/http/router.hpp"
 
+#include <algorithm>
+#include <stdexcept>
+
 #include "core/strings.hpp"
 
 namespace steward::api::http {
@@ -21,7 +24,17 @@ bool match_segments(const std::vector<std::string>& pattern, const std::vector<s
 }  // namespace
 
 void Router::add(beast::http::verb verb, const std::string& pattern, Handler handler) {
-  routes_.push_back(Route{verb, split_nonempty(pattern, '/'), std::move(handler),
+  auto segments = split_nonempty(pattern, '/');
+  auto same_shape = [](const std::string& a, const std::string& b) {
+    return a == b || (a.starts_with(':') && b.starts_with(':'));
+  };
+  for (const auto& route : routes_) {
+    if (route.verb == verb && std::equal(route.segments.begin(), route.segments.end(), segments.begin(),
+                                         segments.end(), same_shape))
+      throw std::logic_error("route " + std::string(beast::http::to_string(verb)) + " " + pattern +
+                             " is registered twice");
+  }
+  routes_.push_back(Route{verb, std::move(segments), std::move(handler),
                           std::string(beast::http::to_string(verb)) + " " + pattern});
 }
 

@@ -16,6 +16,8 @@ using Handler = std::function<boost::asio::awaitable<void>(Exchange&)>;
 
 class Router {
  public:
+  // A second route with the same method and pattern (":name" captures
+  // compare equal) is a wiring mistake: throws std::logic_error naming it.
   void add(beast::http::verb verb, const std::string& pattern, Handler handler);
 
   struct Match {

@@ -2,6 +2,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "api/http/job_stream.hpp"
 #include "api/http/json_codec.hpp"
 #include "api/http/query.hpp"
 #include "api/http/routes.hpp"
@@ -89,7 +90,7 @@ awaitable<void> follow_job(ApiContext& context, Exchange& exchange, const std::s
   // Locals, not temporaries, in co_await expressions (GCC 12).
   std::string line = ndjson(job_object(*job, outputs));
   if (!co_await exchange.write_chunk(line)) co_return;
-  while (auto event = co_await (*subscription)->next()) {
+  while (auto event = co_await next_while_connected(**subscription, exchange, Heartbeat::None)) {
     if (event->kind != jobs::JobEvent::Kind::Result) continue;
     boost::json::object document;
     document[event->target] = result_entry(job->operate, event->run, outputs);
@@ -173,7 +174,7 @@ awaitable<void> job_events(ApiContext& context, Exchange& exchange) {
   auto subscription = co_await context.jobs.subscribe(jid, true);
   if (!subscription) co_return co_await exchange.reply_error(subscription.error());
   if (!co_await exchange.begin_stream("text/event-stream")) co_return;
-  while (auto event = co_await (*subscription)->next()) {
+  while (auto event = co_await next_while_connected(**subscription, exchange, Heartbeat::SseComment)) {
     std::string frame;
     switch (event->kind) {
       case jobs::JobEvent::Kind::Output:

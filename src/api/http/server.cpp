@@ -4,14 +4,16 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/system/errc.hpp>
 #include <boost/url/parse.hpp>
 
 #include "core/loop_watchdog.hpp"
+#include "core/spawn.hpp"
 #include "core/strings.hpp"
 
 namespace steward::api::http {
@@ -28,6 +30,7 @@ constexpr std::size_t kHeaderLimit = 16 * 1024;
 const std::string kUnauthorized =
     "missing or wrong token (Authorization: Bearer TOKEN); clients that send none must connect from an address "
     "in --http-allow CIDR,...";
+constexpr std::size_t kFirstRead = 4096;
 
 Result<tcp::endpoint> parse_endpoint(const std::string& address) {
   auto colon = address.rfind(':');
@@ -70,10 +73,91 @@ std::string_view strip_version_prefix(std::string_view path) {
   return path;
 }
 
+void close_socket(beast::tcp_stream& stream) {
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream.socket().close(ignored);
+}
+
+// Waits for the first byte of the next request (unless the buffer holds
+// some already); an idle keep-alive connection may wait `idle_timeout`.
+asio::awaitable<boost::system::error_code> await_request_start(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                                              std::chrono::seconds idle_timeout) {
+  if (buffer.size() > 0) co_return boost::system::error_code{};
+  stream.expires_after(idle_timeout);
+  auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kFirstRead), kNoThrow);
+  buffer.commit(n);
+  co_return ec;
+}
+
+// The request line and headers must arrive within `header_timeout` of the
+// first byte, so a client trickling them in cannot hold a connection; the
+// body then gets the idle timeout.
+asio::awaitable<boost::system::error_code> read_request(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                                       http::request_parser<http::string_body>& parser,
+                                                       const HttpOptions& options) {
+  stream.expires_after(options.header_timeout);
+  auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
+  if (ec || parser.is_done()) co_return ec;
+  stream.expires_after(options.idle_timeout);
+  auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, kNoThrow);
+  co_return body_ec;
+}
+
+bool out_of_resources(const boost::system::error_code& ec) {
+  using boost::system::errc::errc_t;
+  return ec == errc_t::too_many_files_open || ec == errc_t::too_many_files_open_in_system ||
+         ec == errc_t::no_buffer_space || ec == errc_t::not_enough_memory;
+}
+
+// Accept failures: out of descriptors or memory, wait 50 ms doubling to 1 s
+// before the next try (retrying at once spins a core); log the first failure,
+// then at most one line per kLogPeriod with the count of the others.
+class AcceptFailures {
+ public:
+  std::chrono::milliseconds failed(const boost::system::error_code& ec) {
+    ++since_success_;
+    ++unlogged_;
+    const auto now = std::chrono::steady_clock::now();
+    if (since_success_ == 1 || now - last_log_ >= kLogPeriod) {
+      spdlog::warn("accepting an HTTP connection failed: {} ({} failures since the last success; retrying)",
+                   ec.message(), unlogged_);
+      unlogged_ = 0;
+      last_log_ = now;
+    }
+    if (!out_of_resources(ec)) return std::chrono::milliseconds(0);
+    delay_ = delay_.count() == 0 ? kFirstDelay : std::min(delay_ * 2, kMaxDelay);
+    return delay_;
+  }
+
+  void succeeded() {
+    if (since_success_ > 1) spdlog::info("accepting HTTP connections again after {} failures", since_success_);
+    since_success_ = 0;
+    unlogged_ = 0;
+    delay_ = std::chrono::milliseconds(0);
+  }
+
+ private:
+  static constexpr std::chrono::milliseconds kFirstDelay{50};
+  static constexpr std::chrono::milliseconds kMaxDelay{1000};
+  static constexpr std::chrono::seconds kLogPeriod{10};
+  std::chrono::milliseconds delay_{0};
+  std::chrono::steady_clock::time_point last_log_{};
+  std::uint64_t since_success_ = 0;
+  std::uint64_t unlogged_ = 0;
+};
+
 }  // namespace
 
+struct HttpServer::Connection {
+  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  beast::tcp_stream stream;
+  std::list<Connection*>::iterator idle_entry;
+  bool idle = false;
+};
+
 HttpServer::HttpServer(asio::any_io_executor executor, const Router& router, HttpOptions options)
-    : executor_(executor), router_(router), options_(std::move(options)), acceptor_(executor) {}
+    : executor_(executor), router_(router), options_(std::move(options)), acceptor_(executor), room_(executor) {}
 
 HttpServer::~HttpServer() = default;
 
@@ -90,39 +174,68 @@ Result<tcp::endpoint> HttpServer::listen(const std::string& address) {
 }
 
 void HttpServer::start() {
-  asio::co_spawn(executor_, accept_loop(), asio::detached);
+  asio::co_spawn(executor_, accept_loop(), log_failure("the REST accept loop"));
 }
 
 void HttpServer::stop_accepting() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+  room_.cancel();
 }
 
 void HttpServer::close_all() {
-  for (auto* stream : sessions_) {
-    boost::system::error_code ignored;
-    stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream->socket().close(ignored);
-  }
+  for (auto* connection : connections_) close_socket(connection->stream);
 }
 
 asio::awaitable<void> HttpServer::accept_loop() {
+  AcceptFailures failures;
+  asio::steady_timer pause(executor_);
   while (acceptor_.is_open()) {
+    co_await wait_for_room();
+    if (!acceptor_.is_open()) break;
     auto [ec, socket] = co_await acceptor_.async_accept(kNoThrow);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
-      spdlog::warn("accept failed: {}", ec.message());  // e.g. out of descriptors; keep serving
+      pause.expires_after(failures.failed(ec));
+      co_await pause.async_wait(kNoThrow);
       continue;
     }
+    failures.succeeded();
+    make_room();
     socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(executor_, session(std::move(socket)), [](std::exception_ptr failure) {
-      if (!failure) return;
-      try {
-        std::rethrow_exception(failure);
-      } catch (const std::exception& e) {
-        spdlog::error("connection ended by an exception: {}", e.what());
-      }
-    });
+    asio::co_spawn(executor_, session(std::move(socket)), log_failure("an HTTP connection"));
+  }
+}
+
+// At the limit with every connection busy, new clients wait in the listen
+// backlog rather than being accepted and dropped.
+asio::awaitable<void> HttpServer::wait_for_room() {
+  while (acceptor_.is_open() && connections_.size() >= options_.max_connections && idle_.empty()) {
+    spdlog::debug("{} HTTP connections, all busy: accepting again when one ends", connections_.size());
+    room_.expires_at(asio::steady_timer::time_point::max());
+    co_await room_.async_wait(kNoThrow);
+  }
+}
+
+// Closes the connection that has waited longest for a request. It leaves
+// the set now; its coroutine ends on the closed socket.
+void HttpServer::make_room() {
+  if (connections_.size() < options_.max_connections || idle_.empty()) return;
+  Connection* oldest = idle_.front();
+  set_idle(*oldest, false);
+  connections_.erase(oldest);
+  close_socket(oldest->stream);
+  spdlog::debug("at the limit of {} HTTP connections: closed the longest idle one", options_.max_connections);
+}
+
+void HttpServer::set_idle(Connection& connection, bool idle) {
+  if (idle == connection.idle) return;
+  connection.idle = idle;
+  if (idle) {
+    connection.idle_entry = idle_.insert(idle_.end(), &connection);
+    room_.cancel();
+  } else {
+    idle_.erase(connection.idle_entry);
   }
 }
 
@@ -130,15 +243,18 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
   boost::system::error_code peer_error;
   auto peer = socket.remote_endpoint(peer_error);
   const bool trusted_peer = !peer_error && options_.allow.allows(peer.address().to_string());
-  beast::tcp_stream stream(std::move(socket));
-  sessions_.insert(&stream);
+  Connection connection(std::move(socket));
+  auto& stream = connection.stream;
+  connections_.insert(&connection);
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(options_.body_limit);
     parser.header_limit(kHeaderLimit);
-    stream.expires_after(options_.idle_timeout);
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kNoThrow);
+    set_idle(connection, true);
+    auto ec = co_await await_request_start(stream, buffer, options_.idle_timeout);
+    set_idle(connection, false);
+    if (!ec) ec = co_await read_request(stream, buffer, parser, options_);
     if (ec) {
       if (ec == http::error::body_limit || ec == http::error::header_limit || ec == http::error::buffer_overflow) {
         Request bare;
@@ -162,7 +278,9 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
     }
     if (!exchange.keep_alive()) break;
   }
-  sessions_.erase(&stream);
+  set_idle(connection, false);
+  connections_.erase(&connection);
+  room_.cancel();
   boost::system::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }

@@ -1,11 +1,20 @@
 #pragma once
 // The REST listener: one coroutine per connection on the event loop,
-// keep-alive, a body limit, idle timeouts, bearer-token auth, and the /v1
-// prefix folded onto the same routes.
+// keep-alive, a body limit, idle and header timeouts, a connection limit,
+// bearer-token auth, and the /v1 prefix folded onto the same routes.
+//
+// At the connection limit the server closes the connection that has waited
+// longest for its next request (an idle keep-alive or a slow client) to make
+// room for the new one; when every connection is busy (running a request or
+// streaming), it stops accepting until one ends, and new clients wait in the
+// kernel's listen backlog. Accept failures for lack of descriptors or memory
+// back off (50 ms doubling to 1 s) instead of spinning.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <list>
 #include <memory>
 #include <set>
 #include <string>
@@ -20,7 +29,9 @@ struct HttpOptions {
   std::string token;  // empty: no authentication
   AllowList allow;    // clients from these addresses need no token
   std::size_t body_limit = 1u << 20;
-  std::chrono::seconds idle_timeout{60};
+  std::chrono::seconds idle_timeout{60};    // waiting for a request (or its body)
+  std::chrono::seconds header_timeout{10};  // from a request's first byte to its last header line
+  std::size_t max_connections = 768;
 };
 
 class HttpServer {
@@ -34,11 +45,16 @@ class HttpServer {
   void stop_accepting();
   // Closes every open connection (after stop_accepting, at shutdown).
   void close_all();
-  std::size_t open_connections() const { return sessions_.size(); }
+  std::size_t open_connections() const { return connections_.size(); }
 
  private:
+  struct Connection;
+
   boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> wait_for_room();
+  void make_room();
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
+  void set_idle(Connection& connection, bool idle);
   boost::asio::awaitable<void> dispatch(Exchange& exchange, std::string_view path, bool trusted_peer);
   bool authorized(const Request& request, bool trusted_peer) const;
 
@@ -46,7 +62,9 @@ class HttpServer {
   const Router& router_;
   HttpOptions options_;
   boost::asio::ip::tcp::acceptor acceptor_;
-  std::set<beast::tcp_stream*> sessions_;
+  std::set<Connection*> connections_;
+  std::list<Connection*> idle_;  // waiting for their next request, longest first
+  boost::asio::steady_timer room_;  // woken when a connection ends or turns idle
 };
 
 }  // namespace steward::api::http

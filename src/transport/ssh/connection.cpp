@@ -5,7 +5,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -16,6 +15,7 @@
 #include <functional>
 
 #include "transport/ssh/host_key.hpp"
+#include "core/spawn.hpp"
 
 namespace steward::transport::ssh {
 
@@ -58,10 +58,10 @@ awaitable<Result<std::shared_ptr<Connection>>> Connection::open(Endpoint endpoin
 
   connection->event_ = ssh_event_new();
   ssh_event_add_session(connection->event_, connection->session_);
-  asio::co_spawn(executor, [connection]() { return connection->pump(); }, asio::detached);
+  asio::co_spawn(executor, [connection]() { return connection->pump(); }, log_failure("an ssh connection's pump"));
   asio::co_spawn(
       executor, [connection, interval = options.keepalive_interval]() { return connection->keep_alive(interval); },
-      asio::detached);
+      log_failure("an ssh connection's keepalive"));
   co_return connection;
 }
 

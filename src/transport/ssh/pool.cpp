@@ -1,8 +1,8 @@
 #include "transport/ssh/pool.hpp"
+#include "core/spawn.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -32,7 +32,8 @@ awaitable<Result<Lease>> Pool::acquire(const Endpoint& endpoint) {
     // Its own statement: GCC 12 destroys temporaries of a full-expression
     // that holds a co_await twice (PR 99576), here the lambda's shared_ptr.
     auto executor = co_await asio::this_coro::executor;
-    asio::co_spawn(executor, [self = shared_from_this()] { return self->reap_idle(); }, asio::detached);
+    asio::co_spawn(executor, [self = shared_from_this()] { return self->reap_idle(); },
+                   log_failure("the ssh pool's idle reaper"));
   }
   const std::string key = endpoint.pool_key();
   auto& open = connections_[key];
