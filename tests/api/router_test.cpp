@@ -89,6 +89,11 @@ TEST_F(RouterTest, MethodMismatchSaysThePathIsKnown) {
   auto get_tasks = router_.find(verb::get, "/tasks");
   EXPECT_EQ(get_tasks.handler, nullptr);
   EXPECT_TRUE(get_tasks.path_known);
+
+  // What the 405's Allow header lists: every method of the path, once each.
+  EXPECT_EQ(post_job.allowed, "GET, DELETE");
+  EXPECT_EQ(delete_ping.allowed, "POST, GET");
+  EXPECT_EQ(get_tasks.allowed, "POST");
 }
 
 TEST_F(RouterTest, HeadIsAnsweredLikeGet) {

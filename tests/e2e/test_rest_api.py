@@ -697,7 +697,10 @@ def test_unknown_endpoint_404(api, path):
 def test_wrong_method(api):
     r = api.request("PUT", "/execute", {"targets": ["localhost"], "cmd": "true"})
     assert_error(r, 405, "PUT is not allowed on /execute")
-    assert_error(api.delete("/target"), 405, "DELETE is not allowed on /target")
+    assert r.headers["allow"] == "GET, POST"  # RFC 9110: a 405 says what is allowed
+    target = api.delete("/target")
+    assert_error(target, 405, "DELETE is not allowed on /target")
+    assert target.headers["allow"] == "GET"
 
 
 def test_body_too_large_413(api):

@@ -47,6 +47,7 @@ boost::asio::awaitable<void> Exchange::send(Response response) {
   keep_alive_ = request_.keep_alive();
   response.version(request_.version());
   response.keep_alive(keep_alive_);
+  for (const auto& [field, value] : headers_) response.set(field, value);
   response.set(http::field::server, "steward/" STEWARD_VERSION);
   response.prepare_payload();
   stream_.expires_after(kWriteTimeout);

@@ -10,6 +10,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/result.hpp"
 
@@ -29,6 +31,9 @@ class Exchange {
   std::optional<std::string> param(const std::string& name) const;
   // Values captured from the route pattern (":jid").
   std::map<std::string, std::string> captures;
+
+  // Adds a header to the reply that follows.
+  void set_header(beast::http::field field, std::string value) { headers_.emplace_back(field, std::move(value)); }
 
   // Replies with JSON (or no body for 204).
   boost::asio::awaitable<void> reply(beast::http::status status, const boost::json::value& body);
@@ -55,6 +60,7 @@ class Exchange {
   beast::tcp_stream& stream_;
   const Request& request_;
   std::map<std::string, std::string> query_;
+  std::vector<std::pair<beast::http::field, std::string>> headers_;
   bool replied_ = false;
   bool keep_alive_ = true;
 };

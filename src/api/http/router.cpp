@@ -52,6 +52,9 @@ Router::Match Router::find(beast::http::verb verb, std::string_view path) const 
       return match;
     }
     match.path_known = true;
+    std::string method(beast::http::to_string(route.verb));
+    if (match.allowed.find(method) == std::string::npos)
+      match.allowed += (match.allowed.empty() ? "" : ", ") + method;
   }
   return match;
 }

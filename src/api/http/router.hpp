@@ -23,6 +23,7 @@ class Router {
   struct Match {
     const Handler* handler = nullptr;  // null: no route
     bool path_known = false;           // the path exists under another method (405)
+    std::string allowed;               // then its methods, for the Allow header: "GET, POST"
     std::string label;                 // "GET /jobs/:jid": the route, for diagnostics
     std::map<std::string, std::string> captures;
   };

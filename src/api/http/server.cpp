@@ -299,12 +299,15 @@ asio::awaitable<void> HttpServer::dispatch(Exchange& exchange, std::string_view 
   }
   auto match = router_.find(exchange.request().method(), path);
   if (!match.handler) {
+    // Messages built before the co_await (GCC 12, PR 99576).
     if (match.path_known) {
-      co_await exchange.reply_error(http::status::method_not_allowed,
-                                    std::string(exchange.request().method_string()) + " is not allowed on " +
-                                        std::string(path));
+      const std::string message = std::string(exchange.request().method_string()) + " is not allowed on " +
+                                  std::string(path) + " (allowed: " + match.allowed + ")";
+      exchange.set_header(http::field::allow, match.allowed);  // RFC 9110: a 405 names what is allowed
+      co_await exchange.reply_error(http::status::method_not_allowed, message);
     } else {
-      co_await exchange.reply_error(http::status::not_found, "no such endpoint: " + std::string(path));
+      const std::string message = "no such endpoint: " + std::string(path);
+      co_await exchange.reply_error(http::status::not_found, message);
     }
     co_return;
   }
