@@ -327,9 +327,10 @@ int serve(const ServeSettings& settings) {
       return fail(added.error().message);
   }
 
+  LoopWatchdog watchdog(io.get_executor(), {});
   api::http::Router router;
-  api::http::ApiContext context{jobs,    *inventory,    scheduler, deputy, catalog, action_router,
-                                action_log, *task_file};
+  api::http::ApiContext context{jobs,       *inventory, scheduler, deputy,  catalog, action_router,
+                                action_log, *task_file, watchdog};
   api::http::add_all_routes(router, context);
   api::http::HttpOptions http_options;
   http_options.token = token;
@@ -402,7 +403,6 @@ int serve(const ServeSettings& settings) {
   };
   signals.async_wait(on_signal);
 
-  LoopWatchdog watchdog(io.get_executor(), {});
   watchdog.start();
   io.run();
   watchdog.stop();

@@ -11,6 +11,7 @@ namespace sched { class Scheduler; }
 namespace packages { class DeputyService; class Catalog; }
 namespace actions { class ActionRouter; class ActionLog; }
 namespace tasks { struct TaskFile; }
+class LoopWatchdog;
 }  // namespace steward
 
 namespace steward::api::http {
@@ -24,6 +25,7 @@ struct ApiContext {
   actions::ActionRouter& actions;
   actions::ActionLog& action_log;
   const tasks::TaskFile& tasks;
+  const LoopWatchdog& watchdog;
 };
 
 void add_operation_routes(Router& router, ApiContext& context);

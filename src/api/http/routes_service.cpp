@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "api/http/routes.hpp"
+#include "core/loop_watchdog.hpp"
 #include "core/spawn.hpp"
 #include "jobs/job_service.hpp"
 #include "sched/scheduler.hpp"
@@ -26,6 +27,8 @@ std::string metrics_text(const ApiContext& context) {
   gauge("steward_jobs_live", "Jobs not yet ended.", context.jobs.live_jobs());
   gauge("steward_coroutine_failures_total", "Spawned coroutines that ended with an exception (each is logged).",
         static_cast<double>(spawn_failures()), "counter");
+  gauge("steward_event_loop_stalls_total", "Times the event loop was held over 100 ms (each logged, rate-limited).",
+        static_cast<double>(context.watchdog.stalls()), "counter");
   gauge("steward_operations_running", "Operations running now.", context.scheduler.running());
   gauge("steward_operations_waiting", "Operations waiting for a target or a connection slot.", context.scheduler.waiting());
   gauge("steward_max_connections", "Operations allowed to run at once.", context.scheduler.max_connections());
