@@ -98,10 +98,11 @@ std::string Utf8ChunkAligner::take(std::string_view data) {
     if ((static_cast<unsigned char>(out[start]) & 0xC0) != 0x80) break;
   }
   if (start >= out.size()) return out;
-  unsigned char lead = static_cast<unsigned char>(out[start]);
-  std::size_t needed = lead >= 0xF0 && lead <= 0xF4 ? 4 : lead >= 0xE0 && lead <= 0xEF ? 3 : lead >= 0xC2 && lead <= 0xDF ? 2 : 1;
-  if (out.size() - start < needed && sequence_length(out, start) < 0 &&
-      -sequence_length(out, start) == static_cast<int>(out.size() - start)) {
+  // A multi-byte lead whose check runs out of text (not into a bad byte) is
+  // the start of a character whose remaining bytes have not come yet.
+  const unsigned char lead = static_cast<unsigned char>(out[start]);
+  const bool multibyte_lead = lead >= 0xC2 && lead <= 0xF4;
+  if (multibyte_lead && sequence_length(out, start) == -static_cast<int>(out.size() - start)) {
     held_ = out.substr(start);
     out.resize(start);
   }
