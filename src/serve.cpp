@@ -11,8 +11,11 @@
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 
@@ -43,6 +46,9 @@
 #include "store/store.hpp"
 #include "transport/transport.hpp"
 #include "core/spawn.hpp"
+#include "tls/asio_context.hpp"
+#include "tls/identity.hpp"
+#include "tls/self_signed.hpp"
 
 namespace steward {
 namespace {
@@ -217,6 +223,50 @@ Result<tasks::TaskFile> load_tasks(const ServeSettings& settings) {
   return tasks::load_task_file(settings.tasks_file);
 }
 
+// A self-signed certificate names this machine, loopback, and the listen
+// addresses (unless they are wildcards), so clients verify any of them.
+tls::CertificateNames self_signed_names(const ServeSettings& settings) {
+  char host[256] = {};
+  std::string hostname = ::gethostname(host, sizeof host - 1) == 0 ? host : "";
+  // The SAN list is comma-separated text: keep only what a host name may hold.
+  std::erase_if(hostname, [](char c) { return !std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-'; });
+  tls::CertificateNames names{hostname.empty() ? "steward" : hostname, {"localhost"}, {"127.0.0.1", "::1"}};
+  if (!hostname.empty() && hostname != "localhost") names.dns_names.push_back(hostname);
+  for (const auto& listen : {settings.http, settings.grpc}) {
+    std::string address = listen.substr(0, listen.rfind(':'));
+    if (address.size() >= 2 && address.front() == '[') address = address.substr(1, address.size() - 2);
+    boost::system::error_code not_ip;
+    auto ip = asio::ip::make_address(address, not_ip);
+    auto& list = not_ip ? names.dns_names : names.ip_addresses;
+    if (address.empty() || address == "off" || address == "*" || (!not_ip && ip.is_unspecified()) ||
+        std::find(list.begin(), list.end(), address) != list.end() ||
+        address.find_first_of(", ") != std::string::npos)
+      continue;
+    list.push_back(address);
+  }
+  return names;
+}
+
+// --tls-cert/--tls-key, or with --tls auto the data dir's own certificate
+// (created on first start); nullopt without TLS. Logs the fingerprint.
+Result<std::optional<tls::Identity>> load_tls_identity(const ServeSettings& settings) {
+  std::string certificate_path = settings.tls_cert, key_path = settings.tls_key;
+  std::string origin = "given";
+  if (settings.tls == "auto") {
+    auto files = tls::ensure_self_signed((fs::path(settings.data_dir) / "tls").string(), self_signed_names(settings));
+    if (!files) return files.error();
+    certificate_path = files->certificate_path;
+    key_path = files->key_path;
+    origin = files->created ? "self-signed, created now" : "self-signed, reused";
+  }
+  if (certificate_path.empty()) return std::optional<tls::Identity>();
+  auto identity = tls::load_identity(certificate_path, key_path);
+  if (!identity) return identity.error();
+  spdlog::info("TLS certificate {} ({}): {}", certificate_path, origin, identity->fingerprint);
+  if (identity->expired) spdlog::warn("TLS certificate {} has expired: clients will refuse it", certificate_path);
+  return std::optional<tls::Identity>(std::move(*identity));
+}
+
 Result<inventory::Inventory> load_inventory(const ServeSettings& settings) {
   if (settings.inventory.empty()) return inventory::Inventory::builtin();
   return inventory::Inventory::load_file(settings.inventory);
@@ -261,6 +311,14 @@ int serve(const ServeSettings& settings) {
     spdlog::info("gRPC clients from {} need no token (--grpc-allow)", settings.grpc_allow);
   auto inventory = load_inventory(settings);
   if (!inventory) return fail(inventory.error().message);
+  auto tls_identity = load_tls_identity(settings);
+  if (!tls_identity) return fail(tls_identity.error().message);
+  std::string grpc_client_ca;
+  if (!settings.grpc_client_ca.empty()) {
+    auto loaded = tls::load_certificates(settings.grpc_client_ca);
+    if (!loaded) return fail("--grpc-client-ca: " + loaded.error().message);
+    grpc_client_ca = std::move(*loaded);
+  }
 
   auto task_file = load_tasks(settings);
   if (!task_file) return fail(task_file.error().message);
@@ -308,10 +366,11 @@ int serve(const ServeSettings& settings) {
   std::optional<api::grpc::GrpcServer> grpc;
   if (settings.grpc != "off") {
     grpc.emplace(io.get_executor(), deputy, token, *grpc_allow);
-    auto port = grpc->listen(settings.grpc);
+    auto port = grpc->listen(settings.grpc, *tls_identity ? &**tls_identity : nullptr, grpc_client_ca);
     if (!port) return fail(port.error().message);
     publish_address(settings, "grpc.addr", with_port(settings.grpc, *port));
-    spdlog::info("serving the gRPC API (Ranger executor) on {}", with_port(settings.grpc, *port));
+    spdlog::info("serving the gRPC API (Ranger executor) on {}{}", with_port(settings.grpc, *port),
+                 !*tls_identity ? "" : grpc_client_ca.empty() ? " over TLS" : " over TLS, client certificates required");
   }
 
   actions::ActionRouter action_router(io.get_executor());
@@ -339,6 +398,11 @@ int serve(const ServeSettings& settings) {
   http_options.idle_timeout = std::chrono::seconds(settings.idle_timeout_seconds);
   http_options.header_timeout = std::chrono::seconds(settings.header_timeout_seconds);
   http_options.max_connections = http_connection_limit(settings, descriptor_limit);
+  if (*tls_identity) {
+    auto context = tls::make_server_context(**tls_identity);
+    if (!context) return fail(context.error().message);
+    http_options.tls = std::move(*context);
+  }
   api::http::HttpServer http(io.get_executor(), router, http_options);
   auto endpoint = http.listen(settings.http);
   if (!endpoint) return fail(endpoint.error().message);
@@ -365,8 +429,8 @@ int serve(const ServeSettings& settings) {
       spdlog::error("could not recover unfinished jobs: {}", recovered.error().message);
     http.start();
     publish_address(settings, "http.addr", address_text(*endpoint));
-    spdlog::info("steward {} serving the REST API on http://{}:{} ({} hosts in the inventory, at most {} "
-                 "connections)", STEWARD_VERSION, endpoint->address().to_string(), endpoint->port(),
+    spdlog::info("steward {} serving the REST API on {}://{} ({} hosts in the inventory, at most {} "
+                 "connections)", STEWARD_VERSION, http_options.tls ? "https" : "http", address_text(*endpoint),
                  inventory->hosts().size(), http_options.max_connections);
     asio::co_spawn(io, deputy.prune_values_periodically(std::chrono::hours(settings.condition_values_hours),
                                                         kValuePrunePeriod),

@@ -53,6 +53,18 @@ std::string toml_scalar_text(const toml::node& node) {
   return {};
 }
 
+Status check_tls_settings(const ServeSettings& s) {
+  if (s.tls != "auto" && s.tls != "off")
+    return make_error(ErrorCode::InvalidArgument, "tls must be auto or off, got '" + s.tls + "'");
+  if (s.tls_cert.empty() != s.tls_key.empty())
+    return make_error(ErrorCode::InvalidArgument, "tls-cert and tls-key go together: give both or neither");
+  if (s.tls == "auto" && !s.tls_cert.empty())
+    return make_error(ErrorCode::InvalidArgument, "tls auto creates its own certificate: drop tls-cert/tls-key, or tls auto");
+  if (!s.grpc_client_ca.empty() && !s.serves_tls())
+    return make_error(ErrorCode::InvalidArgument, "grpc-client-ca needs TLS: add --tls-cert/--tls-key or --tls auto");
+  return {};
+}
+
 }  // namespace
 
 class SettingsBinder {
@@ -104,6 +116,14 @@ ServeSettingsParser::ServeSettingsParser(CLI::App& cmd) : binder_(std::make_uniq
        "CIDR[,CIDR...]: REST clients from these addresses need no token (EXEd clients send none)");
   text("grpc-allow", "STEWARD_GRPC_ALLOW", s.grpc_allow,
        "CIDR[,CIDR...]: gRPC clients from these addresses need no token (Ranger's deployer sends none)");
+  text("tls", nullptr, s.tls,
+       "auto: serve REST and gRPC over TLS with a self-signed certificate created once in <data-dir>/tls "
+       "(its SHA-256 fingerprint is logged at start); off: plain, unless --tls-cert/--tls-key are given");
+  text("tls-cert", "STEWARD_TLS_CERT", s.tls_cert,
+       "PEM certificate (chain) to serve REST (https://) and gRPC over TLS; needs --tls-key");
+  text("tls-key", "STEWARD_TLS_KEY", s.tls_key, "PEM private key of --tls-cert (unencrypted; keep it 0600)");
+  text("grpc-client-ca", nullptr, s.grpc_client_ca,
+       "PEM CA certificates: gRPC clients must present a certificate signed by one (mutual TLS; needs TLS)");
   text("log-level", "LOG_LEVEL", s.log_level, "trace, debug, info, warn, error");
   text("log-dir", "LOG_DIR", s.log_dir, "also write logs to a file in this folder");
   text("log-file-name", "LOG_FILE_NAME", s.log_file_name, "log file name inside --log-dir");
@@ -178,6 +198,7 @@ Result<ServeSettings> ServeSettingsParser::resolve() {
       return make_error(ErrorCode::InvalidArgument, settings_.config_file + ": '" + setting.key + "' must be a string, integer or boolean");
     if (auto s = setting.assign(value); !s) return make_error(ErrorCode::InvalidArgument, settings_.config_file + ": " + s.error().message);
   }
+  if (auto tls = check_tls_settings(settings_); !tls) return tls.error();
   if (settings_.condition_pacing != "grid" && settings_.condition_pacing != "sleep")
     return make_error(ErrorCode::InvalidArgument,
                       "condition-pacing must be grid or sleep, got '" + settings_.condition_pacing + "'");

@@ -31,6 +31,10 @@ struct ServeSettings {
   bool no_auth = false;
   std::string http_allow;  // CIDR,...: REST clients from these addresses need no token
   std::string grpc_allow;  // CIDR,...: gRPC clients from these addresses need no token
+  std::string tls = "off";     // "auto": a self-signed certificate in <data-dir>/tls; "off": tls_cert/tls_key decide
+  std::string tls_cert;        // PEM chain; with tls_key, REST and gRPC serve TLS only
+  std::string tls_key;         // PEM private key, unencrypted
+  std::string grpc_client_ca;  // PEM CA certificates: gRPC clients need a certificate they signed
   std::string token;  // STEWARD_TOKEN; else <data-dir>/token
   std::string secret_key;  // STEWARD_SECRET_KEY (hex or base64 of 32 bytes); else <data-dir>/secret.key
   std::string secret_env_pattern = kDefaultSecretEnvPattern;  // environment names holding secrets
@@ -47,6 +51,8 @@ struct ServeSettings {
   int hypervisor_wait_timeout = 300;  // seconds to wait for a rebooted target
   int hypervisor_wait_interval = 5;
   std::string condition_pacing = "grid";  // or "sleep" (sleep an interval after each run; for comparisons)
+
+  bool serves_tls() const { return tls == "auto" || !tls_cert.empty(); }
 };
 
 class SettingsBinder;

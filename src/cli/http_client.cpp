@@ -6,7 +6,10 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/json/parse.hpp>
+
+#include <optional>
 
 namespace steward::cli {
 
@@ -15,17 +18,23 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 
 Result<ServerAddress> parse_server_url(const std::string& url) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.rfind(kScheme, 0) != 0)
-    return make_error(ErrorCode::InvalidArgument, "server URL must start with http:// (got '" + url + "')");
-  std::string rest = url.substr(kScheme.size());
-  if (auto slash = rest.find('/'); slash != std::string::npos) rest = rest.substr(0, slash);
   ServerAddress address;
   address.url = url;
+  std::string rest;
+  if (url.rfind("http://", 0) == 0) {
+    rest = url.substr(7);
+  } else if (url.rfind("https://", 0) == 0) {
+    rest = url.substr(8);
+    address.tls = true;
+  } else {
+    return make_error(ErrorCode::InvalidArgument, "server URL must start with http:// or https:// (got '" + url + "')");
+  }
+  if (auto slash = rest.find('/'); slash != std::string::npos) rest = rest.substr(0, slash);
   auto colon = rest.rfind(':');
+  if (rest.empty()) return make_error(ErrorCode::InvalidArgument, "server URL has no host: '" + url + "'");
   if (colon == std::string::npos || (rest.front() == '[' && rest.back() == ']')) {
     address.host = rest;
-    address.port = "80";
+    address.port = address.tls ? "443" : "80";
   } else {
     address.host = rest.substr(0, colon);
     address.port = rest.substr(colon + 1);
@@ -38,21 +47,49 @@ Result<ServerAddress> parse_server_url(const std::string& url) {
 
 namespace {
 
+// Plain TCP, or TLS over it for an https:// server.
 struct Connection {
   asio::io_context io;
-  beast::tcp_stream stream{io};
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+
+  beast::tcp_stream& tcp() { return tls ? tls->next_layer() : *plain; }
+  // Runs `fn` on whichever stream this connection reads and writes.
+  template <class Fn>
+  auto on_stream(Fn&& fn) {
+    return tls ? fn(*tls) : fn(*plain);
+  }
 };
 
-Status connect(Connection& connection, const ServerAddress& server) {
+Status handshake(Connection& connection, const ServerAddress& server) {
+  auto* session = connection.tls->native_handle();
+  if (auto named = tls::expect_server_name(session, server.host); !named) return named.error();
+  boost::system::error_code ec;
+  connection.tls->handshake(asio::ssl::stream_base::client, ec);
+  if (!ec) return {};
+  const std::string refused = tls::verification_failure(session);
+  if (!refused.empty()) {
+    return make_error(ErrorCode::Unavailable, "cannot verify the TLS certificate of " + server.url + ": " + refused +
+                                                  " (give the CA certificate that signed it with --ca FILE or "
+                                                  "STEWARD_CA, or skip the check with --insecure)");
+  }
+  return make_error(ErrorCode::Unavailable, "TLS handshake with " + server.url + " failed: " + ec.message() +
+                                                " (does the server serve https on that port?)");
+}
+
+// `tls_context` is null for an http:// server.
+Status connect(Connection& connection, const ServerAddress& server, asio::ssl::context* tls_context) {
+  if (tls_context) connection.tls.emplace(connection.io, *tls_context);
+  else connection.plain.emplace(connection.io);
   boost::system::error_code ec;
   asio::ip::tcp::resolver resolver(connection.io);
   auto endpoints = resolver.resolve(server.host, server.port, ec);
-  if (!ec) connection.stream.connect(endpoints, ec);
+  if (!ec) connection.tcp().connect(endpoints, ec);
   if (ec) {
     return make_error(ErrorCode::Unavailable, "cannot reach the server at " + server.url + ": " + ec.message() +
                                                   " (is `steward serve` running? set --server or STEWARD_SERVER)");
   }
-  return {};
+  return tls_context ? handshake(connection, server) : Status{};
 }
 
 Status send(Connection& connection, const ServerAddress& server, const std::string& method, const std::string& target,
@@ -66,7 +103,7 @@ Status send(Connection& connection, const ServerAddress& server, const std::stri
   request.keep_alive(false);
   request.prepare_payload();
   boost::system::error_code ec;
-  http::write(connection.stream, request, ec);
+  connection.on_stream([&](auto& stream) { http::write(stream, request, ec); });
   if (ec) return make_error(ErrorCode::Unavailable, "sending to " + server.url + " failed: " + ec.message());
   return {};
 }
@@ -77,29 +114,46 @@ Error read_failure(const ServerAddress& server, const boost::system::error_code&
 
 }  // namespace
 
+HttpClient::HttpClient(ServerAddress server, tls::ClientTrust trust)
+    : server_(std::move(server)), trust_(std::move(trust)) {}
+
+HttpClient::~HttpClient() = default;
+
+Result<std::shared_ptr<asio::ssl::context>> HttpClient::tls_context() {
+  if (!server_.tls || tls_context_) return tls_context_;
+  auto made = tls::make_client_context(trust_);
+  if (!made) return made.error();
+  tls_context_ = std::move(*made);
+  return tls_context_;
+}
+
 Result<HttpReply> HttpClient::request(const std::string& method, const std::string& target, const std::string& body) {
+  auto context = tls_context();
+  if (!context) return context.error();
   Connection connection;
-  if (auto s = connect(connection, server_); !s) return s.error();
+  if (auto s = connect(connection, server_, context->get()); !s) return s.error();
   if (auto s = send(connection, server_, method, target, body); !s) return s.error();
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(1ull << 32);
   boost::system::error_code ec;
-  http::read(connection.stream, buffer, parser, ec);
+  connection.on_stream([&](auto& stream) { http::read(stream, buffer, parser, ec); });
   if (ec) return read_failure(server_, ec);
   return HttpReply{static_cast<int>(parser.get().result_int()), std::move(parser.get().body())};
 }
 
 Result<HttpReply> HttpClient::stream_lines(const std::string& target,
                                            const std::function<void(const std::string&)>& on_line) {
+  auto context = tls_context();
+  if (!context) return context.error();
   Connection connection;
-  if (auto s = connect(connection, server_); !s) return s.error();
+  if (auto s = connect(connection, server_, context->get()); !s) return s.error();
   if (auto s = send(connection, server_, "GET", target, ""); !s) return s.error();
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(boost::none);
   boost::system::error_code ec;
-  http::read_header(connection.stream, buffer, parser, ec);
+  connection.on_stream([&](auto& stream) { http::read_header(stream, buffer, parser, ec); });
   if (ec) return read_failure(server_, ec);
   HttpReply reply{static_cast<int>(parser.get().result_int()), ""};
   std::string pending;
@@ -107,7 +161,7 @@ Result<HttpReply> HttpClient::stream_lines(const std::string& target,
   while (!parser.is_done()) {
     parser.get().body().data = chunk;
     parser.get().body().size = sizeof chunk;
-    http::read(connection.stream, buffer, parser, ec);
+    connection.on_stream([&](auto& stream) { http::read(stream, buffer, parser, ec); });
     if (ec && ec != http::error::need_buffer) return read_failure(server_, ec);
     pending.append(chunk, sizeof chunk - parser.get().body().size);
     if (reply.status != 200) continue;

@@ -2,9 +2,11 @@
 // The CLI's blocking HTTP/1.1 client: whole replies, or a reply read line by
 // line as it streams (NDJSON).
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "core/result.hpp"
+#include "tls/asio_context.hpp"
 
 namespace steward::cli {
 
@@ -13,9 +15,11 @@ struct ServerAddress {
   std::string host;
   std::string port;
   std::string token;
+  bool tls = false;  // https://
 };
 
-// "http://HOST:PORT" (https is not supported yet). InvalidArgument otherwise.
+// "http://HOST[:PORT]" (port 80) or "https://HOST[:PORT]" (port 443);
+// InvalidArgument otherwise.
 Result<ServerAddress> parse_server_url(const std::string& url);
 
 struct HttpReply {
@@ -25,7 +29,9 @@ struct HttpReply {
 
 class HttpClient {
  public:
-  explicit HttpClient(ServerAddress server) : server_(std::move(server)) {}
+  // `trust` decides how an https:// server's certificate is checked.
+  HttpClient(ServerAddress server, tls::ClientTrust trust);
+  ~HttpClient();
 
   // Unavailable (with the server's address) when it cannot be reached.
   Result<HttpReply> request(const std::string& method, const std::string& target, const std::string& body = "");
@@ -37,7 +43,11 @@ class HttpClient {
   const ServerAddress& server() const { return server_; }
 
  private:
+  Result<std::shared_ptr<boost::asio::ssl::context>> tls_context();
+
   ServerAddress server_;
+  tls::ClientTrust trust_;
+  std::shared_ptr<boost::asio::ssl::context> tls_context_;  // made on first use
 };
 
 // The server's {"message"} from an error reply, or the status line.

@@ -45,8 +45,13 @@ Result<Session> Session::open(const ClientOptions& options) {
   if (!address) return address.error();
   address->token = env("STEWARD_TOKEN");
   if (address->token.empty()) address->token = read_token(first_set({options.data_dir, env("STEWARD_DATA_DIR"), "./.steward"}));
+  tls::ClientTrust trust{first_set({options.ca_file, env("STEWARD_CA")}), options.insecure};
+  if (address->tls && trust.insecure) {
+    std::cerr << "steward: warning: --insecure: the server's TLS certificate is not checked, so whoever sits "
+                 "between here and " << address->url << " can read the token and every reply\n";
+  }
   Session session;
-  session.client_ = std::make_shared<HttpClient>(std::move(*address));
+  session.client_ = std::make_shared<HttpClient>(std::move(*address), std::move(trust));
   session.json_ = options.json;
   return session;
 }
@@ -154,6 +159,9 @@ int follow_job(Session& session, const std::string& jid) {
 void add_connection_flags(CLI::App& command, ClientOptions& options) {
   command.add_option("--server", options.server, "server URL (default $STEWARD_SERVER or http://127.0.0.1:16808)");
   command.add_option("--data-dir", options.data_dir, "server data dir holding the token (default $STEWARD_DATA_DIR or ./.steward)");
+  command.add_option("--ca", options.ca_file,
+                     "https: PEM CA certificate(s) to verify the server with (default $STEWARD_CA, else the system's)");
+  command.add_flag("--insecure", options.insecure, "https: do not verify the server's certificate (warns)");
   command.add_flag("--json", options.json, "print JSON for scripts");
 }
 

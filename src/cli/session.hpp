@@ -18,6 +18,8 @@ namespace steward::cli {
 struct ClientOptions {
   std::string server;    // --server, else STEWARD_SERVER, else http://127.0.0.1:16808
   std::string data_dir;  // where the token file is: --data-dir, else STEWARD_DATA_DIR, else ./.steward
+  std::string ca_file;   // https: --ca, else STEWARD_CA, else the system's CA store
+  bool insecure = false;  // https: accept any certificate (warns)
   bool json = false;
 };
 
@@ -37,7 +39,7 @@ class Session {
   bool json_ = false;
 };
 
-// --server, --data-dir and --json on a client command.
+// --server, --data-dir, --ca, --insecure and --json on a client command.
 void add_connection_flags(CLI::App& command, ClientOptions& options);
 
 // Runs `body` with an open session; errors become a message and an exit code.

@@ -15,11 +15,23 @@
 #include "api/grpc/methods.hpp"
 #include "core/strings.hpp"
 #include "core/spawn.hpp"
+#include "tls/identity.hpp"
 
 namespace steward::api::grpc {
 namespace {
 
 constexpr std::chrono::seconds kShutdownGrace{5};
+
+std::shared_ptr<::grpc::ServerCredentials> credentials(const tls::Identity* identity,
+                                                      const std::string& client_ca_pem) {
+  if (!identity) return ::grpc::InsecureServerCredentials();
+  ::grpc::SslServerCredentialsOptions options(client_ca_pem.empty()
+                                                  ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                                  : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  options.pem_key_cert_pairs.push_back({identity->private_key_pem, identity->certificate_chain_pem});
+  options.pem_root_certs = client_ca_pem;
+  return ::grpc::SslServerCredentials(options);
+}
 
 // A call refused before its request is read.
 class Refused final : public ::grpc::ServerGenericBidiReactor {
@@ -80,10 +92,11 @@ GrpcServer::GrpcServer(boost::asio::any_io_executor loop, packages::DeputyServic
 
 GrpcServer::~GrpcServer() = default;
 
-Result<int> GrpcServer::listen(const std::string& address) {
+Result<int> GrpcServer::listen(const std::string& address, const tls::Identity* identity,
+                               const std::string& client_ca_pem) {
   ::grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(address, ::grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(address, credentials(identity, client_ca_pem), &port);
   builder.RegisterCallbackGenericService(impl_.get());
   // A client that vanished without closing (host down, network cut) is found
   // by keepalive pings, so its condition streams end and runners stop.

@@ -13,6 +13,7 @@
 #include "core/result.hpp"
 
 namespace steward::packages { class DeputyService; }
+namespace steward::tls { struct Identity; }
 
 namespace steward::api::grpc {
 
@@ -24,7 +25,11 @@ class GrpcServer {
   ~GrpcServer();
 
   // Binds "ADDR:PORT" (port 0 picks one) and starts serving; returns the port.
-  Result<int> listen(const std::string& address);
+  // With an identity it serves TLS only; with client CA certificates (PEM)
+  // too, it requires a client certificate signed by one of them (mutual TLS;
+  // the token is still checked).
+  Result<int> listen(const std::string& address, const tls::Identity* identity = nullptr,
+                     const std::string& client_ca_pem = "");
   // Waits for running calls to end (streams must have been closed), then
   // stops gRPC's threads. Completes on the loop.
   boost::asio::awaitable<void> shutdown();

@@ -8,10 +8,9 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <sys/socket.h>
+#include <poll.h>
 
-#include <cerrno>
-
+#include "api/http/http_stream.hpp"
 #include "core/strings.hpp"
 
 namespace steward::api::http {
@@ -113,12 +112,12 @@ boost::asio::awaitable<void> Exchange::end_stream() {
   co_await boost::asio::async_write(stream_, http::make_chunk_last(), kNoThrow);
 }
 
+// POLLRDHUP sees the client's FIN even behind bytes it sent and nobody
+// reads (a TLS client's close_notify, say), which a peek would stop at.
 bool Exchange::peer_connected() {
-  char byte = 0;
-  const ssize_t n = ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n > 0) return true;  // the client sent something; streams ignore it
-  if (n == 0) return false;
-  return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+  pollfd entry{stream_.tcp().socket().native_handle(), POLLRDHUP, 0};
+  if (::poll(&entry, 1, 0) <= 0) return true;  // nothing happened (or EINTR: ask again later)
+  return (entry.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) == 0;
 }
 
 }  // namespace steward::api::http

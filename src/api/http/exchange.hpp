@@ -2,7 +2,6 @@
 // One HTTP request and the means to answer it: a whole JSON reply, or a
 // chunked stream (NDJSON, Server-Sent Events) written piece by piece.
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/json/value.hpp>
@@ -18,12 +17,13 @@
 namespace steward::api::http {
 
 namespace beast = boost::beast;
+class HttpStream;
 using Request = beast::http::request<beast::http::string_body>;
 using Response = beast::http::response<beast::http::string_body>;
 
 class Exchange {
  public:
-  Exchange(beast::tcp_stream& stream, const Request& request, std::map<std::string, std::string> query)
+  Exchange(HttpStream& stream, const Request& request, std::map<std::string, std::string> query)
       : stream_(stream), request_(request), query_(std::move(query)) {}
 
   const Request& request() const { return request_; }
@@ -57,7 +57,7 @@ class Exchange {
  private:
   boost::asio::awaitable<void> send(Response response);
 
-  beast::tcp_stream& stream_;
+  HttpStream& stream_;
   const Request& request_;
   std::map<std::string, std::string> query_;
   std::vector<std::pair<beast::http::field, std::string>> headers_;

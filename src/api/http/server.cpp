@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -9,9 +11,11 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
 #include <boost/system/errc.hpp>
 #include <boost/url/parse.hpp>
 
+#include "api/http/http_stream.hpp"
 #include "core/loop_watchdog.hpp"
 #include "core/spawn.hpp"
 #include "core/strings.hpp"
@@ -31,6 +35,13 @@ const std::string kUnauthorized =
     "missing or wrong token (Authorization: Bearer TOKEN); clients that send none must connect from an address "
     "in --http-allow CIDR,...";
 constexpr std::size_t kFirstRead = 4096;
+// How long a closing TLS connection waits for the client's close_notify.
+constexpr std::chrono::seconds kTlsCloseTimeout{2};
+// Answering plain HTTP on the TLS port: the write, then reading what the
+// client still sends (so closing does not reset the connection before the
+// client reads the answer).
+constexpr std::chrono::seconds kPlainRefusalTimeout{2};
+constexpr std::size_t kPlainRefusalDrain = 64 * 1024;
 
 Result<tcp::endpoint> parse_endpoint(const std::string& address) {
   auto colon = address.rfind(':');
@@ -73,15 +84,37 @@ std::string_view strip_version_prefix(std::string_view path) {
   return path;
 }
 
-void close_socket(beast::tcp_stream& stream) {
+void close_socket(HttpStream& stream) {
   boost::system::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  stream.socket().close(ignored);
+  stream.tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream.tcp().socket().close(ignored);
+}
+
+// A plain HTTP request on the TLS port: a 400 in plain HTTP naming the fix.
+asio::awaitable<void> refuse_plain_http(HttpStream& stream) {
+  Response response{http::status::bad_request, 11};
+  response.set(http::field::content_type, "application/json");
+  response.set(http::field::server, "steward/" STEWARD_VERSION);
+  response.keep_alive(false);
+  response.body() = R"({"message": "this port serves HTTPS (TLS): use an https:// URL"})" "\n";
+  response.prepare_payload();
+  auto& tcp_stream = stream.tcp();
+  tcp_stream.expires_after(kPlainRefusalTimeout);
+  auto [write_error, written] = co_await http::async_write(tcp_stream, response, kNoThrow);
+  if (write_error) co_return;
+  boost::system::error_code ignored;
+  tcp_stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  std::array<char, 4096> sink;
+  for (std::size_t drained = 0; drained < kPlainRefusalDrain;) {
+    auto [read_error, n] = co_await tcp_stream.async_read_some(asio::buffer(sink), kNoThrow);
+    if (read_error) break;
+    drained += n;
+  }
 }
 
 // Waits for the first byte of the next request (unless the buffer holds
 // some already); an idle keep-alive connection may wait `idle_timeout`.
-asio::awaitable<boost::system::error_code> await_request_start(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+asio::awaitable<boost::system::error_code> await_request_start(HttpStream& stream, beast::flat_buffer& buffer,
                                                               std::chrono::seconds idle_timeout) {
   if (buffer.size() > 0) co_return boost::system::error_code{};
   stream.expires_after(idle_timeout);
@@ -93,7 +126,7 @@ asio::awaitable<boost::system::error_code> await_request_start(beast::tcp_stream
 // The request line and headers must arrive within `header_timeout` of the
 // first byte, so a client trickling them in cannot hold a connection; the
 // body then gets the idle timeout.
-asio::awaitable<boost::system::error_code> read_request(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+asio::awaitable<boost::system::error_code> read_request(HttpStream& stream, beast::flat_buffer& buffer,
                                                        http::request_parser<http::string_body>& parser,
                                                        const HttpOptions& options) {
   stream.expires_after(options.header_timeout);
@@ -150,8 +183,9 @@ class AcceptFailures {
 }  // namespace
 
 struct HttpServer::Connection {
-  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
-  beast::tcp_stream stream;
+  Connection(tcp::socket socket, asio::ssl::context* tls)
+      : stream(tls ? HttpStream(std::move(socket), *tls) : HttpStream(std::move(socket))) {}
+  HttpStream stream;
   std::list<Connection*>::iterator idle_entry;
   bool idle = false;
 };
@@ -243,11 +277,12 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
   boost::system::error_code peer_error;
   auto peer = socket.remote_endpoint(peer_error);
   const bool trusted_peer = !peer_error && options_.allow.allows(peer.address().to_string());
-  Connection connection(std::move(socket));
+  Connection connection(std::move(socket), options_.tls.get());
   auto& stream = connection.stream;
   connections_.insert(&connection);
   beast::flat_buffer buffer;
-  for (;;) {
+  const bool ready = co_await start_tls(connection);
+  while (ready) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(options_.body_limit);
     parser.header_limit(kHeaderLimit);
@@ -281,8 +316,20 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
   set_idle(connection, false);
   connections_.erase(&connection);
   room_.cancel();
+  if (ready) co_await stream.stop_tls(kTlsCloseTimeout);
   boost::system::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+// Plain connections are ready at once. A TLS one waits for its client like
+// an idle one (the first closed at the limit), within the header timeout.
+asio::awaitable<bool> HttpServer::start_tls(Connection& connection) {
+  if (!connection.stream.is_tls()) co_return true;
+  set_idle(connection, true);
+  const auto started = co_await connection.stream.start_tls(options_.header_timeout);
+  set_idle(connection, false);
+  if (started == HttpStream::TlsStart::NotTls) co_await refuse_plain_http(connection.stream);
+  co_return started == HttpStream::TlsStart::Ready;
 }
 
 bool HttpServer::authorized(const Request& request, bool trusted_peer) const {

@@ -9,6 +9,11 @@
 // streaming), it stops accepting until one ends, and new clients wait in the
 // kernel's listen backlog. Accept failures for lack of descriptors or memory
 // back off (50 ms doubling to 1 s) instead of spinning.
+//
+// With TLS, each connection's handshake must end within the header timeout
+// (a connection in its handshake counts as waiting for its client, so it is
+// the first closed at the limit); a client speaking plain HTTP to it gets a
+// 400 saying to use https:// and the connection is closed.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -23,6 +28,10 @@
 #include "core/allow_list.hpp"
 #include "core/result.hpp"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace steward::api::http {
 
 struct HttpOptions {
@@ -32,6 +41,7 @@ struct HttpOptions {
   std::chrono::seconds idle_timeout{60};    // waiting for a request (or its body)
   std::chrono::seconds header_timeout{10};  // from a request's first byte to its last header line
   std::size_t max_connections = 768;
+  std::shared_ptr<boost::asio::ssl::context> tls;  // null: plain HTTP
 };
 
 class HttpServer {
@@ -54,6 +64,7 @@ class HttpServer {
   boost::asio::awaitable<void> wait_for_room();
   void make_room();
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<bool> start_tls(Connection& connection);
   void set_idle(Connection& connection, bool idle);
   boost::asio::awaitable<void> dispatch(Exchange& exchange, std::string_view path, bool trusted_peer);
   bool authorized(const Request& request, bool trusted_peer) const;
