@@ -61,13 +61,18 @@ struct Connection {
   }
 };
 
-Status handshake(Connection& connection, const ServerAddress& server) {
+Status handshake(Connection& connection, const ServerAddress& server, const tls::ClientTrust& trust) {
   auto* session = connection.tls->native_handle();
-  if (auto named = tls::expect_server_name(session, server.host); !named) return named.error();
+  const bool pinned = !trust.fingerprint.empty();
+  if (auto named = tls::expect_server_name(session, server.host, !pinned); !named) return named.error();
   boost::system::error_code ec;
   connection.tls->handshake(asio::ssl::stream_base::client, ec);
   if (!ec) return {};
   const std::string refused = tls::verification_failure(session);
+  if (!refused.empty() && pinned) {
+    return make_error(ErrorCode::Unavailable, "cannot verify the TLS certificate of " + server.url +
+                                                  ": its fingerprint is not the one --fingerprint gives");
+  }
   if (!refused.empty()) {
     return make_error(ErrorCode::Unavailable, "cannot verify the TLS certificate of " + server.url + ": " + refused +
                                                   " (give the CA certificate that signed it with --ca FILE or "
@@ -78,7 +83,8 @@ Status handshake(Connection& connection, const ServerAddress& server) {
 }
 
 // `tls_context` is null for an http:// server.
-Status connect(Connection& connection, const ServerAddress& server, asio::ssl::context* tls_context) {
+Status connect(Connection& connection, const ServerAddress& server, asio::ssl::context* tls_context,
+               const tls::ClientTrust& trust) {
   if (tls_context) connection.tls.emplace(connection.io, *tls_context);
   else connection.plain.emplace(connection.io);
   boost::system::error_code ec;
@@ -89,7 +95,7 @@ Status connect(Connection& connection, const ServerAddress& server, asio::ssl::c
     return make_error(ErrorCode::Unavailable, "cannot reach the server at " + server.url + ": " + ec.message() +
                                                   " (is `steward serve` running? set --server or STEWARD_SERVER)");
   }
-  return tls_context ? handshake(connection, server) : Status{};
+  return tls_context ? handshake(connection, server, trust) : Status{};
 }
 
 Status send(Connection& connection, const ServerAddress& server, const std::string& method, const std::string& target,
@@ -131,7 +137,7 @@ Result<HttpReply> HttpClient::request(const std::string& method, const std::stri
   auto context = tls_context();
   if (!context) return context.error();
   Connection connection;
-  if (auto s = connect(connection, server_, context->get()); !s) return s.error();
+  if (auto s = connect(connection, server_, context->get(), trust_); !s) return s.error();
   if (auto s = send(connection, server_, method, target, body); !s) return s.error();
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
@@ -147,7 +153,7 @@ Result<HttpReply> HttpClient::stream_lines(const std::string& target,
   auto context = tls_context();
   if (!context) return context.error();
   Connection connection;
-  if (auto s = connect(connection, server_, context->get()); !s) return s.error();
+  if (auto s = connect(connection, server_, context->get(), trust_); !s) return s.error();
   if (auto s = send(connection, server_, "GET", target, ""); !s) return s.error();
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;

@@ -45,7 +45,7 @@ Result<Session> Session::open(const ClientOptions& options) {
   if (!address) return address.error();
   address->token = env("STEWARD_TOKEN");
   if (address->token.empty()) address->token = read_token(first_set({options.data_dir, env("STEWARD_DATA_DIR"), "./.steward"}));
-  tls::ClientTrust trust{first_set({options.ca_file, env("STEWARD_CA")}), options.insecure};
+  tls::ClientTrust trust{first_set({options.ca_file, env("STEWARD_CA")}), options.insecure, options.fingerprint};
   if (address->tls && trust.insecure) {
     std::cerr << "steward: warning: --insecure: the server's TLS certificate is not checked, so whoever sits "
                  "between here and " << address->url << " can read the token and every reply\n";
@@ -162,6 +162,9 @@ void add_connection_flags(CLI::App& command, ClientOptions& options) {
   command.add_option("--ca", options.ca_file,
                      "https: PEM CA certificate(s) to verify the server with (default $STEWARD_CA, else the system's)");
   command.add_flag("--insecure", options.insecure, "https: do not verify the server's certificate (warns)");
+  command.add_option("--fingerprint", options.fingerprint,
+                     "https: accept only the certificate with this SHA-256 fingerprint (sha256:AB:CD:..., as the "
+                     "server logs it; instead of --ca)");
   command.add_flag("--json", options.json, "print JSON for scripts");
 }
 

@@ -20,6 +20,7 @@ struct ClientOptions {
   std::string data_dir;  // where the token file is: --data-dir, else STEWARD_DATA_DIR, else ./.steward
   std::string ca_file;   // https: --ca, else STEWARD_CA, else the system's CA store
   bool insecure = false;  // https: accept any certificate (warns)
+  std::string fingerprint;  // https: accept only the certificate with this SHA-256 fingerprint
   bool json = false;
 };
 
@@ -39,7 +40,7 @@ class Session {
   bool json_ = false;
 };
 
-// --server, --data-dir, --ca, --insecure and --json on a client command.
+// --server, --data-dir, --ca, --insecure, --fingerprint and --json on a client command.
 void add_connection_flags(CLI::App& command, ClientOptions& options);
 
 // Runs `body` with an open session; errors become a message and an exit code.

@@ -5,6 +5,10 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/verify_context.hpp>
+
+#include <algorithm>
+#include <cctype>
 
 #include "tls/identity.hpp"
 #include "tls/openssl_util.hpp"
@@ -18,6 +22,35 @@ void require_modern_protocols(ssl::context& context) {
   context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
   SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
+}
+
+// "sha256:ab:cd..." or bare hex, any case -> "sha256:AB:CD:..."; empty if malformed.
+std::string normalized_fingerprint(std::string text) {
+  if (text.rfind("sha256:", 0) == 0 || text.rfind("SHA256:", 0) == 0) text = text.substr(7);
+  std::erase(text, ':');
+  if (text.size() != 64 || !std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isxdigit(c); }))
+    return {};
+  std::string pairs = "sha256:";
+  for (std::size_t i = 0; i < text.size(); i += 2) {
+    if (i > 0) pairs += ':';
+    pairs += static_cast<char>(std::toupper(static_cast<unsigned char>(text[i])));
+    pairs += static_cast<char>(std::toupper(static_cast<unsigned char>(text[i + 1])));
+  }
+  return pairs;
+}
+
+// Only the server's own certificate decides: any other complaint about the
+// chain (self-signed, unknown issuer) is overruled, a different leaf is
+// rejected with X509_V_ERR_CERT_REJECTED.
+void pin_certificate(ssl::context& context, const std::string& fingerprint) {
+  context.set_verify_mode(ssl::verify_peer);
+  context.set_verify_callback([fingerprint](bool, ssl::verify_context& verify) {
+    X509_STORE_CTX* store = verify.native_handle();
+    if (X509_STORE_CTX_get_error_depth(store) > 0) return true;
+    if (fingerprint_of(X509_STORE_CTX_get_current_cert(store)) == fingerprint) return true;
+    X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
+    return false;
+  });
 }
 
 }  // namespace
@@ -43,6 +76,14 @@ Result<std::shared_ptr<ssl::context>> make_client_context(const ClientTrust& tru
       context->set_verify_mode(ssl::verify_none);
       return context;
     }
+    if (!trust.fingerprint.empty()) {
+      const std::string pin = normalized_fingerprint(trust.fingerprint);
+      if (pin.empty())
+        return make_error(ErrorCode::InvalidArgument,
+                          "fingerprint must be sha256: and 32 hex pairs, got '" + trust.fingerprint + "'");
+      pin_certificate(*context, pin);
+      return context;
+    }
     if (trust.ca_file.empty()) {
       context->set_default_verify_paths();
     } else {
@@ -58,15 +99,15 @@ Result<std::shared_ptr<ssl::context>> make_client_context(const ClientTrust& tru
   }
 }
 
-Status expect_server_name(ssl_st* session, const std::string& host) {
+Status expect_server_name(ssl_st* session, const std::string& host, bool check_name) {
   X509_VERIFY_PARAM* param = SSL_get0_param(session);
   boost::system::error_code not_an_address;
   boost::asio::ip::make_address(host, not_an_address);
-  bool ok = false;
+  bool ok = true;
   if (!not_an_address) {
-    ok = X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) == 1;
+    if (check_name) ok = X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) == 1;
   } else {
-    ok = X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size()) == 1 &&
+    ok = (!check_name || X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size()) == 1) &&
          SSL_set_tlsext_host_name(session, host.c_str()) == 1;
   }
   if (!ok) {

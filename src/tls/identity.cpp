@@ -2,8 +2,6 @@
 
 #include <openssl/x509.h>
 
-#include <cstdio>
-
 #include "tls/openssl_util.hpp"
 
 namespace steward::tls {
@@ -11,19 +9,6 @@ namespace {
 
 bool looks_encrypted(const std::string& pem) {
   return pem.find("ENCRYPTED") != std::string::npos;
-}
-
-std::string fingerprint_of(X509* certificate) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (X509_digest(certificate, EVP_sha256(), digest, &length) != 1) return {};
-  std::string text = "sha256:";
-  for (unsigned int i = 0; i < length; ++i) {
-    char pair[4];
-    std::snprintf(pair, sizeof pair, i + 1 < length ? "%02X:" : "%02X", digest[i]);
-    text += pair;
-  }
-  return text;
 }
 
 }  // namespace

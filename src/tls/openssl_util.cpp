@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -50,6 +51,19 @@ std::string certificate_pem(X509* certificate) {
   char* data = nullptr;
   long size = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<std::size_t>(size));
+}
+
+std::string fingerprint_of(X509* certificate) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (X509_digest(certificate, EVP_sha256(), digest, &length) != 1) return {};
+  std::string text = "sha256:";
+  for (unsigned int i = 0; i < length; ++i) {
+    char pair[4];
+    std::snprintf(pair, sizeof pair, i + 1 < length ? "%02X:" : "%02X", digest[i]);
+    text += pair;
+  }
+  return text;
 }
 
 std::string private_key_pem(EVP_PKEY* key) {

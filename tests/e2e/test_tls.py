@@ -251,6 +251,20 @@ def test_cli_checks_the_host_name_in_the_certificate(tmp_root, pki):
     assert "cannot verify the TLS certificate" in p.stderr and "mismatch" in p.stderr, p.stderr
 
 
+def test_cli_fingerprint_pins_the_certificate_instead_of_a_ca(tls_server, pki):
+    fingerprint = fingerprint_by_openssl(pki["cert"])
+    for pin in ("sha256:" + fingerprint, fingerprint.replace(":", "").lower()):
+        p = cli(tls_server, "--fingerprint", pin)
+        assert p.returncode == 0, p.stderr
+        assert "localhost" in p.stdout
+    p = cli(tls_server, "--fingerprint", "sha256:" + ":".join(["00"] * 32))
+    assert p.returncode == 1, p.stderr
+    assert "its fingerprint is not the one --fingerprint gives" in p.stderr, p.stderr
+    p = cli(tls_server, "--fingerprint", "sha256:12:34")
+    assert p.returncode == 2, p.stderr
+    assert "fingerprint must be" in p.stderr, p.stderr
+
+
 def test_cli_insecure_works_and_warns(tls_server):
     p = cli(tls_server, "--insecure")
     assert p.returncode == 0, p.stderr
