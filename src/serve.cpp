@@ -264,6 +264,9 @@ Result<std::optional<tls::Identity>> load_tls_identity(const ServeSettings& sett
   if (!identity) return identity.error();
   spdlog::info("TLS certificate {} ({}): {}", certificate_path, origin, identity->fingerprint);
   if (identity->expired) spdlog::warn("TLS certificate {} has expired: clients will refuse it", certificate_path);
+  struct stat key_file {};
+  if (::stat(key_path.c_str(), &key_file) == 0 && (key_file.st_mode & 077) != 0)
+    spdlog::warn("TLS key {} is readable by other users: chmod 600 it", key_path);
   return std::optional<tls::Identity>(std::move(*identity));
 }
 

@@ -353,6 +353,28 @@ def test_tls_auto_creates_a_certificate_once_and_reuses_it(tmp_root):
 
 # ---------------------------------------------------------------- bad settings
 
+def test_tls_settings_come_from_the_config_file_too(tmp_root, pki):
+    config = tmp_root / "tls.toml"
+    config.write_text(f'tls_cert = "{pki["cert"]}"\ngrpc-client-ca = "{pki["client_ca"]}"\n')
+    argv = [STEWARD_BIN, "serve", "--http", "127.0.0.1:0", "--grpc", "off", "--data-dir", str(tmp_root / "refused"),
+            "--config", str(config)]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=clean_env(STEWARD_TOKEN=TOKEN))
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert "tls-cert and tls-key go together" in p.stderr, p.stderr
+
+
+def test_a_key_readable_by_others_is_served_with_a_warning(tmp_root, pki):
+    loose = tmp_root / "loose.key"
+    loose.write_bytes(pki["key"].read_bytes())
+    loose.chmod(0o644)
+    srv = Server(tmp_root / "loose", extra_args=["--tls-cert", str(pki["cert"]), "--tls-key", str(loose)]).start()
+    try:
+        assert https_request(srv.addr, "GET", "/healthz", pki["ca"], token=None)[0] == 200
+        assert f"TLS key {loose} is readable by other users" in srv.log_path.read_text(errors="replace")
+    finally:
+        srv.stop()
+
+
 @pytest.mark.parametrize("args, message", [
     (["--tls-cert", "{cert}"], "tls-cert and tls-key go together"),
     (["--grpc-client-ca", "{ca}"], "grpc-client-ca needs TLS"),
