@@ -1,7 +1,8 @@
 #pragma once
 // The REST listener: one coroutine per connection on the event loop,
 // keep-alive, a body limit, idle and header timeouts, a connection limit,
-// bearer-token auth, and the /v1 prefix folded onto the same routes.
+// bearer-token auth with each route's role (api/http/route_roles.cpp), and
+// the /v1 prefix folded onto the same routes.
 //
 // At the connection limit the server closes the connection that has waited
 // longest for its next request (an idle keep-alive or a slow client) to make
@@ -13,6 +14,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <optional>
+
 #include <chrono>
 #include <list>
 #include <memory>
@@ -23,11 +26,13 @@
 #include "core/allow_list.hpp"
 #include "core/result.hpp"
 
+namespace steward::api::auth { class TokenRegistry; }
+
 namespace steward::api::http {
 
 struct HttpOptions {
-  std::string token;  // empty: no authentication
-  AllowList allow;    // clients from these addresses need no token
+  auth::TokenRegistry* tokens = nullptr;  // null: no authentication (everyone is admin)
+  AllowList allow;  // clients from these addresses need no token, and get the operate role
   std::size_t body_limit = 1u << 20;
   std::chrono::seconds idle_timeout{60};    // waiting for a request (or its body)
   std::chrono::seconds header_timeout{10};  // from a request's first byte to its last header line
@@ -55,8 +60,9 @@ class HttpServer {
   void make_room();
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
   void set_idle(Connection& connection, bool idle);
-  boost::asio::awaitable<void> dispatch(Exchange& exchange, std::string_view path, bool trusted_peer);
-  bool authorized(const Request& request, bool trusted_peer) const;
+  boost::asio::awaitable<void> dispatch(Exchange& exchange, std::string_view path, const std::string& allowed_peer);
+  // Nullopt: 401. `allowed_peer`: the client's address if --http-allow lets it in, else empty.
+  std::optional<auth::Caller> identify(const Request& request, const std::string& allowed_peer) const;
 
   boost::asio::any_io_executor executor_;
   const Router& router_;
