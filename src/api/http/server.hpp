@@ -14,11 +14,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <optional>
-
 #include <chrono>
 #include <list>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
