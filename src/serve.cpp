@@ -24,6 +24,7 @@
 #include "actions/http_driver.hpp"
 #include "actions/router.hpp"
 #include "actions/steward_driver.hpp"
+#include "api/auth/token_registry.hpp"
 #include "api/grpc/grpc_server.hpp"
 #include "api/http/routes.hpp"
 #include "api/http/server.hpp"
@@ -270,6 +271,17 @@ Result<std::optional<tls::Identity>> load_tls_identity(const ServeSettings& sett
   return std::optional<tls::Identity>(std::move(*identity));
 }
 
+// Runs a start-up read on the loop before anything else is on it.
+Status run_before_serving(asio::io_context& io, asio::awaitable<Status> task) {
+  Status result = make_error(ErrorCode::Internal, "the start-up read did not finish");
+  asio::co_spawn(io, std::move(task), [&result](std::exception_ptr error, Status status) {
+    if (!error) result = std::move(status);
+  });
+  io.run();
+  io.restart();
+  return result;
+}
+
 Result<inventory::Inventory> load_inventory(const ServeSettings& settings) {
   if (settings.inventory.empty()) return inventory::Inventory::builtin();
   return inventory::Inventory::load_file(settings.inventory);
@@ -309,9 +321,9 @@ int serve(const ServeSettings& settings) {
   auto grpc_allow = AllowList::parse(settings.grpc_allow);
   if (!grpc_allow) return fail("--grpc-allow: " + grpc_allow.error().message);
   if (!token.empty() && !settings.http_allow.empty())
-    spdlog::info("REST clients from {} need no token (--http-allow)", settings.http_allow);
+    spdlog::info("REST clients from {} need no token and have the operate role (--http-allow)", settings.http_allow);
   if (!token.empty() && !settings.grpc_allow.empty())
-    spdlog::info("gRPC clients from {} need no token (--grpc-allow)", settings.grpc_allow);
+    spdlog::info("gRPC clients from {} need no token and have the operate role (--grpc-allow)", settings.grpc_allow);
   auto inventory = load_inventory(settings);
   if (!inventory) return fail(inventory.error().message);
   auto tls_identity = load_tls_identity(settings);
@@ -330,6 +342,11 @@ int serve(const ServeSettings& settings) {
   if (!store) return fail(store.error().message);
 
   asio::io_context io(1);
+  // Named tokens are in memory before any listener opens, so none is refused at start.
+  api::auth::TokenRegistry tokens(io.get_executor(), **store, token);
+  if (auto loaded = run_before_serving(io, tokens.load()); !loaded)
+    return fail("cannot read the API tokens: " + loaded.error().message);
+  auto* const authenticator = settings.no_auth ? nullptr : &tokens;
   transport::TransportRegistry transports;
   if (auto added = transport::register_builtin_transports(transports, {.data_dir = settings.data_dir}); !added)
     return fail(added.error().message);
@@ -368,7 +385,7 @@ int serve(const ServeSettings& settings) {
 
   std::optional<api::grpc::GrpcServer> grpc;
   if (settings.grpc != "off") {
-    grpc.emplace(io.get_executor(), deputy, token, *grpc_allow);
+    grpc.emplace(io.get_executor(), deputy, authenticator, *grpc_allow);
     auto port = grpc->listen(settings.grpc, *tls_identity ? &**tls_identity : nullptr, grpc_client_ca);
     if (!port) return fail(port.error().message);
     publish_address(settings, "grpc.addr", with_port(settings.grpc, *port));
@@ -391,11 +408,11 @@ int serve(const ServeSettings& settings) {
 
   LoopWatchdog watchdog(io.get_executor(), {});
   api::http::Router router;
-  api::http::ApiContext context{jobs,       *inventory, scheduler, deputy,  catalog, action_router,
-                                action_log, *task_file, watchdog};
+  api::http::ApiContext context{jobs,       *inventory, scheduler, deputy, catalog, action_router,
+                                action_log, *task_file, watchdog,  tokens};
   api::http::add_all_routes(router, context);
   api::http::HttpOptions http_options;
-  http_options.token = token;
+  http_options.tokens = authenticator;
   http_options.allow = *http_allow;
   http_options.body_limit = static_cast<std::size_t>(settings.body_limit_kib) * 1024;
   http_options.idle_timeout = std::chrono::seconds(settings.idle_timeout_seconds);

@@ -1,7 +1,6 @@
 // `steward jobs ls | show | follow | cancel | rm`.
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
-#include <ctime>
 #include <iomanip>
 #include <iostream>
 
@@ -18,14 +17,6 @@ const char* job_state_name(std::int64_t state) {
     case 2: return "failure";
   }
   return "?";
-}
-
-std::string local_time(double unix_seconds) {
-  if (unix_seconds <= 0) return "-";
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", std::localtime(&t));
-  return buf;
 }
 
 void print_job_row(const boost::json::object& job) {

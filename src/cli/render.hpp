@@ -16,6 +16,9 @@ void print_host_block(const std::string& host, const boost::json::object& entry)
 // One line per host: "host: status (detail)".
 void print_host_line(const std::string& host, const boost::json::object& entry);
 
+// "YYYY-MM-DD HH:MM:SS" in local time; "-" for 0 (never, unknown).
+std::string local_time(double unix_seconds);
+
 // A `done/total` bar redrawn in place on a terminal (stderr); silent otherwise.
 class ProgressBar {
  public:

@@ -32,6 +32,7 @@ std::string read_token(const std::string& data_dir) {
 // Only a request the server refused as malformed is bad usage (exit 2); a
 // missing job or host, a conflict or a server failure is a failure (exit 1).
 ErrorCode error_code_of(int status) {
+  if (status == 403) return ErrorCode::PermissionDenied;
   if (status == 404) return ErrorCode::NotFound;
   if (status == 409) return ErrorCode::Conflict;
   if (status >= 400 && status < 500) return ErrorCode::InvalidArgument;

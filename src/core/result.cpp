@@ -7,6 +7,7 @@ const char* to_string(ErrorCode code) {
     case ErrorCode::InvalidArgument: return "invalid argument";
     case ErrorCode::NotFound: return "not found";
     case ErrorCode::Unauthenticated: return "unauthenticated";
+    case ErrorCode::PermissionDenied: return "permission denied";
     case ErrorCode::Unreachable: return "unreachable";
     case ErrorCode::Timeout: return "timeout";
     case ErrorCode::Conflict: return "conflict";

@@ -11,6 +11,7 @@ enum class ErrorCode {
   InvalidArgument,
   NotFound,
   Unauthenticated,
+  PermissionDenied,  // authenticated, but the caller's role does not allow it
   Unreachable,
   Timeout,
   Conflict,

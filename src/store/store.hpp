@@ -63,6 +63,15 @@ struct OutputPage {
   bool finished = false;    // the target has finished, so the stream is complete
 };
 
+// A named API token as stored: its SHA-256, never the token itself.
+struct StoredToken {
+  std::string name;
+  std::string role;      // "read", "operate" or "admin"
+  std::string hash;      // lower-case hex SHA-256 of the token
+  double created = 0;    // Unix seconds
+  double last_used = 0;  // Unix seconds; 0 when never used
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -122,6 +131,15 @@ class Store {
       const std::string& condition, std::size_t limit) = 0;
   // Deletes values recorded before `before` (Unix seconds); returns how many.
   virtual boost::asio::awaitable<Result<std::size_t>> prune_condition_values(double before) = 0;
+
+  // Named API tokens. add_token: Conflict when the name is taken.
+  virtual boost::asio::awaitable<Status> add_token(const StoredToken& token) = 0;
+  // Ordered by name.
+  virtual boost::asio::awaitable<Result<std::vector<StoredToken>>> list_tokens() = 0;
+  // False when unknown.
+  virtual boost::asio::awaitable<Result<bool>> delete_token(const std::string& name) = 0;
+  // Fire-and-forget, like append_output; an unknown name is ignored.
+  virtual void note_token_used(const std::string& name, double at) = 0;
 
   // Completes when every write called before it is durable.
   virtual boost::asio::awaitable<Status> flush() = 0;

@@ -19,6 +19,16 @@ int tag_of(const Router::Match& match) {
   return tagged ? tagged->id : -2;
 }
 
+// The routes these tests add, each with a role (Router::add wants one).
+constexpr RouteRole kTestRoles[] = {
+    {verb::get, "/jobs", auth::Role::Read},          {verb::get, "/jobs/:jid", auth::Role::Read},
+    {verb::delete_, "/jobs/:jid", auth::Role::Operate}, {verb::post, "/jobs/:jid", auth::Role::Operate},
+    {verb::get, "/jobs/:jid/events", kPublic},      {verb::post, "/ping", auth::Role::Operate},
+    {verb::get, "/ping", auth::Role::Operate},       {verb::post, "/tasks", auth::Role::Operate},
+    {verb::get, "/conditions/:id/values/:kind", auth::Role::Admin},
+    {verb::post, "/items/:a", auth::Role::Read},     {verb::get, "/items/:b", auth::Role::Read},
+};
+
 class RouterTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -31,7 +41,7 @@ class RouterTest : public ::testing::Test {
     router_.add(verb::post, "/tasks", Tagged{7});
     router_.add(verb::get, "/conditions/:id/values/:kind", Tagged{8});
   }
-  Router router_;
+  Router router_{kTestRoles};
 };
 
 TEST_F(RouterTest, MatchesLiteralPaths) {
@@ -108,7 +118,7 @@ TEST_F(RouterTest, HeadIsAnsweredLikeGet) {
 }
 
 TEST(Router, FirstMatchingRouteWinsAndCapturesDoNotLeakFromMisses) {
-  Router router;
+  Router router(kTestRoles);
   router.add(verb::post, "/items/:a", Tagged{1});
   router.add(verb::get, "/items/:b", Tagged{2});
   auto match = router.find(verb::get, "/items/x");
@@ -128,6 +138,30 @@ TEST_F(RouterTest, RefusesTheSameRouteTwice) {
   EXPECT_EQ(tag_of(router_.find(verb::get, "/jobs/abc")), 2);  // the first stays
   router_.add(verb::post, "/jobs/:jid", Tagged{10});          // another method is another route
   EXPECT_EQ(tag_of(router_.find(verb::post, "/jobs/abc")), 10);
+}
+
+TEST_F(RouterTest, AMatchCarriesItsRoutesRole) {
+  EXPECT_EQ(router_.find(verb::get, "/jobs/abc").role, auth::Role::Read);
+  EXPECT_EQ(router_.find(verb::delete_, "/jobs/abc").role, auth::Role::Operate);
+  EXPECT_EQ(router_.find(verb::head, "/jobs/abc").role, auth::Role::Read) << "HEAD is checked as GET";
+  EXPECT_EQ(router_.find(verb::get, "/jobs/abc/events").role, kPublic);
+  EXPECT_EQ(router_.find(verb::get, "/conditions/c/values/latest").role, auth::Role::Admin);
+}
+
+TEST(Router, AMissWantsTheHighestRole) {
+  Router router(kTestRoles);
+  EXPECT_EQ(router.find(verb::get, "/nowhere").role, auth::Role::Admin) << "nothing unmatched is public";
+}
+
+TEST(Router, RefusesARouteWithoutARole) {
+  Router router(kTestRoles);
+  try {
+    router.add(verb::get, "/unlisted", Tagged{1});
+    FAIL() << "a route missing from the role table was accepted";
+  } catch (const std::logic_error& e) {
+    EXPECT_NE(std::string(e.what()).find("GET /unlisted"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(router.find(verb::get, "/unlisted").handler, nullptr);
 }
 
 }  // namespace

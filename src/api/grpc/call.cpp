@@ -4,9 +4,9 @@
 
 namespace steward::api::grpc {
 
-Call::Call(::grpc::GenericCallbackServerContext* context, boost::asio::any_io_executor loop, Start start,
-           std::atomic<int>& live)
-    : context_(context), loop_(std::move(loop)), start_(std::move(start)), live_(live) {
+Call::Call(::grpc::GenericCallbackServerContext* context, boost::asio::any_io_executor loop, std::string caller,
+           Start start, std::atomic<int>& live)
+    : context_(context), loop_(std::move(loop)), caller_(std::move(caller)), start_(std::move(start)), live_(live) {
   ++live_;
   StartRead(&request_buffer_);
 }

@@ -26,10 +26,12 @@ class Call final : public ::grpc::ServerGenericBidiReactor {
   static constexpr std::size_t kMaxQueued = 256;
 
   // `live` counts the calls not yet done (the server waits for them at shutdown).
-  Call(::grpc::GenericCallbackServerContext* context, boost::asio::any_io_executor loop, Start start,
-       std::atomic<int>& live);
+  // `caller`: who makes the call (a token's name, never the token).
+  Call(::grpc::GenericCallbackServerContext* context, boost::asio::any_io_executor loop, std::string caller,
+       Start start, std::atomic<int>& live);
 
   const std::string& method() const { return context_->method(); }
+  const std::string& caller() const { return caller_; }
   const std::string& request() const { return request_; }
 
   void write(std::string message);
@@ -55,6 +57,7 @@ class Call final : public ::grpc::ServerGenericBidiReactor {
 
   ::grpc::GenericCallbackServerContext* context_;
   boost::asio::any_io_executor loop_;
+  std::string caller_;
   Start start_;
   std::atomic<int>& live_;
   std::shared_ptr<LoopSide> loop_side_ = std::make_shared<LoopSide>();

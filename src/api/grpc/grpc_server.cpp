@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <thread>
 
+#include "api/auth/token_registry.hpp"
 #include "api/grpc/call.hpp"
 #include "api/grpc/methods.hpp"
 #include "core/strings.hpp"
@@ -44,51 +45,60 @@ class Refused final : public ::grpc::ServerGenericBidiReactor {
 
 class GrpcServer::Impl final : public ::grpc::CallbackGenericService {
  public:
-  Impl(boost::asio::any_io_executor loop, packages::DeputyService& deputy, std::string token, AllowList allow)
-      : loop_(std::move(loop)), methods_(executor_methods(deputy)), expected_("Bearer " + token),
-        auth_(!token.empty()), allow_(std::move(allow)) {}
+  Impl(boost::asio::any_io_executor loop, packages::DeputyService& deputy, auth::TokenRegistry* tokens,
+       AllowList allow)
+      : loop_(std::move(loop)), methods_(executor_methods(deputy)), tokens_(tokens), allow_(std::move(allow)) {}
 
   ::grpc::ServerGenericBidiReactor* CreateReactor(::grpc::GenericCallbackServerContext* context) override {
     auto method = methods_.find(context->method());
     if (method == methods_.end())
       return new Refused(::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED,
                                         "steward does not implement " + context->method()));
-    if (auth_ && !authorized(*context))
+    auto caller = identify(*context);
+    if (!caller)
       return new Refused(::grpc::Status(::grpc::StatusCode::UNAUTHENTICATED,
                                         "missing or wrong token in the 'authorization: Bearer TOKEN' metadata; "
                                         "clients that send none (Ranger's deployer) must connect from an address "
                                         "in --grpc-allow CIDR,..."));
-    return new Call(context, loop_, [this, &handler = method->second](Call& call) {
+    if (!auth::grants(caller->role, method->second.role)) {
+      std::string message = auth::denial_message(context->method(), method->second.role, *caller);
+      spdlog::info("refused: {}", message);
+      return new Refused(::grpc::Status(::grpc::StatusCode::PERMISSION_DENIED, std::move(message)));
+    }
+    return new Call(context, loop_, std::move(caller->name), [this, &handler = method->second.run](Call& call) {
       boost::asio::co_spawn(loop_, handler(call), [&call](std::exception_ptr error) {
         if (!error) return;
-        report_spawn_failure("gRPC " + call.method(), error);
+        report_spawn_failure("gRPC " + call.method() + " by " + call.caller(), error);
         call.finish(::grpc::Status(::grpc::StatusCode::INTERNAL, "internal error"));
       });
     }, live_calls_);
   }
 
-  bool authorized(const ::grpc::GenericCallbackServerContext& context) const {
-    if (allow_.allows_grpc_peer(context.peer())) return true;
+  // As REST's: a token that names a caller wins; allow-listed clients without
+  // one get operate, which every executor method needs.
+  std::optional<auth::Caller> identify(const ::grpc::GenericCallbackServerContext& context) const {
+    if (!tokens_) return auth::Caller{"anyone (--no-auth)", auth::Role::Admin, false};
     const auto& metadata = context.client_metadata();
     auto [first, last] = metadata.equal_range("authorization");
     for (auto it = first; it != last; ++it) {
-      if (constant_time_equal(std::string_view(it->second.data(), it->second.size()), expected_)) return true;
+      if (auto caller = tokens_->authenticate(std::string_view(it->second.data(), it->second.size()))) return caller;
     }
-    return false;
+    if (allow_.allows_grpc_peer(context.peer()))
+      return auth::Caller{"client " + context.peer() + " from --grpc-allow", auth::Role::Operate, false};
+    return std::nullopt;
   }
 
   boost::asio::any_io_executor loop_;
-  std::map<std::string, Method> methods_;
-  std::string expected_;
-  bool auth_;
+  std::map<std::string, ExecutorMethod> methods_;
+  auth::TokenRegistry* tokens_;  // null: no authentication
   AllowList allow_;
   std::atomic<int> live_calls_{0};
   std::unique_ptr<::grpc::Server> server_;
 };
 
-GrpcServer::GrpcServer(boost::asio::any_io_executor loop, packages::DeputyService& deputy, std::string token,
-                       AllowList allow)
-    : impl_(std::make_unique<Impl>(std::move(loop), deputy, std::move(token), std::move(allow))) {}
+GrpcServer::GrpcServer(boost::asio::any_io_executor loop, packages::DeputyService& deputy,
+                       auth::TokenRegistry* tokens, AllowList allow)
+    : impl_(std::make_unique<Impl>(std::move(loop), deputy, tokens, std::move(allow))) {}
 
 GrpcServer::~GrpcServer() = default;
 

@@ -1,8 +1,8 @@
 #pragma once
 // The Ranger executor's gRPC API: Capability, FeatureService, InjectService
 // and ConditionService, served through one generic callback service (no
-// thread per call), checked for the bearer token, and handled on the event
-// loop by the DeputyService.
+// thread per call), checked for the bearer token and the role each method
+// needs (methods.cpp), and handled on the event loop by the DeputyService.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
@@ -14,13 +14,15 @@
 
 namespace steward::packages { class DeputyService; }
 namespace steward::tls { struct Identity; }
+namespace steward::api::auth { class TokenRegistry; }
 
 namespace steward::api::grpc {
 
 class GrpcServer {
  public:
-  // An empty token turns authentication off; clients from `allow` need none.
-  GrpcServer(boost::asio::any_io_executor loop, packages::DeputyService& deputy, std::string token,
+  // Null `tokens` turns authentication off; clients from `allow` need no
+  // token and get the operate role.
+  GrpcServer(boost::asio::any_io_executor loop, packages::DeputyService& deputy, auth::TokenRegistry* tokens,
              AllowList allow);
   ~GrpcServer();
 

@@ -155,20 +155,26 @@ awaitable<void> stream_condition(DeputyService& deputy, Call& call) {
 
 }  // namespace
 
-std::map<std::string, Method> executor_methods(DeputyService& deputy) {
+// Everything but GetCapabilities makes something run on a target, so it
+// needs operate. That includes a condition's stream: a subscriber is what
+// keeps the condition's command running every interval (a read token reads
+// the values already produced with REST's GET /conditions/ID/values).
+std::map<std::string, ExecutorMethod> executor_methods(DeputyService& deputy) {
+  using auth::Role;
   auto with = [&deputy](awaitable<void> (*method)(DeputyService&, Call&)) -> Method {
     return [&deputy, method](Call& call) { return method(deputy, call); };
   };
-  return {
-      {"/Capability/GetCapabilities", get_capabilities},
-      {"/FeatureService/create", with(create_feature)},
-      {"/FeatureService/delete", with(delete_identified<&DeputyService::undeploy>)},
-      {"/InjectService/create", with(create_inject)},
-      {"/InjectService/delete", with(delete_identified<&DeputyService::undeploy>)},
-      {"/ConditionService/create", with(create_condition)},
-      {"/ConditionService/stream", with(stream_condition)},
-      {"/ConditionService/delete", with(delete_identified<&DeputyService::delete_condition>)},
-  };
+  std::map<std::string, ExecutorMethod> methods;
+  methods.try_emplace("/Capability/GetCapabilities", Role::Read, get_capabilities);
+  methods.try_emplace("/FeatureService/create", Role::Operate, with(create_feature));
+  methods.try_emplace("/FeatureService/delete", Role::Operate, with(delete_identified<&DeputyService::undeploy>));
+  methods.try_emplace("/InjectService/create", Role::Operate, with(create_inject));
+  methods.try_emplace("/InjectService/delete", Role::Operate, with(delete_identified<&DeputyService::undeploy>));
+  methods.try_emplace("/ConditionService/create", Role::Operate, with(create_condition));
+  methods.try_emplace("/ConditionService/stream", Role::Operate, with(stream_condition));
+  methods.try_emplace("/ConditionService/delete", Role::Operate,
+                      with(delete_identified<&DeputyService::delete_condition>));
+  return methods;
 }
 
 }  // namespace steward::api::grpc

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "api/auth/role.hpp"
 #include "api/grpc/call.hpp"
 
 namespace steward::packages { class DeputyService; }
@@ -15,6 +16,14 @@ namespace steward::api::grpc {
 
 using Method = std::function<boost::asio::awaitable<void>(Call& call)>;
 
-std::map<std::string, Method> executor_methods(packages::DeputyService& deputy);
+// A method and the role its caller needs (the same roles as REST's tokens):
+// the table in executor_methods() is the one place gRPC's roles are decided.
+struct ExecutorMethod {
+  ExecutorMethod(auth::Role needed, Method method) : role(needed), run(std::move(method)) {}
+  auth::Role role;
+  Method run;
+};
+
+std::map<std::string, ExecutorMethod> executor_methods(packages::DeputyService& deputy);
 
 }  // namespace steward::api::grpc

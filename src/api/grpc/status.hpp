@@ -14,6 +14,7 @@ inline ::grpc::Status status_of(const Error& error) {
     case ErrorCode::InvalidArgument: code = StatusCode::INVALID_ARGUMENT; break;
     case ErrorCode::NotFound: code = StatusCode::NOT_FOUND; break;
     case ErrorCode::Unauthenticated: code = StatusCode::UNAUTHENTICATED; break;
+    case ErrorCode::PermissionDenied: code = StatusCode::PERMISSION_DENIED; break;
     case ErrorCode::Unreachable: code = StatusCode::UNAVAILABLE; break;
     case ErrorCode::Unavailable: code = StatusCode::UNAVAILABLE; break;
     case ErrorCode::Timeout: code = StatusCode::DEADLINE_EXCEEDED; break;

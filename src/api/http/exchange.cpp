@@ -25,6 +25,7 @@ http::status status_for(ErrorCode code) {
     case ErrorCode::InvalidArgument: return http::status::bad_request;
     case ErrorCode::NotFound: return http::status::not_found;
     case ErrorCode::Unauthenticated: return http::status::unauthorized;
+    case ErrorCode::PermissionDenied: return http::status::forbidden;
     case ErrorCode::Unreachable: return http::status::bad_gateway;
     case ErrorCode::Timeout: return http::status::gateway_timeout;
     case ErrorCode::Conflict: return http::status::conflict;

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/auth/role.hpp"
 #include "core/result.hpp"
 
 namespace steward::api::http {
@@ -31,6 +32,8 @@ class Exchange {
   std::optional<std::string> param(const std::string& name) const;
   // Values captured from the route pattern (":jid").
   std::map<std::string, std::string> captures;
+  // Who sent the request (a token's name, never the token), once authenticated.
+  auth::Caller caller;
 
   // Adds a header to the reply that follows.
   void set_header(beast::http::field field, std::string value) { headers_.emplace_back(field, std::move(value)); }

@@ -34,8 +34,18 @@ void Router::add(beast::http::verb verb, const std::string& pattern, Handler han
       throw std::logic_error("route " + std::string(beast::http::to_string(verb)) + " " + pattern +
                              " is registered twice");
   }
-  routes_.push_back(Route{verb, std::move(segments), std::move(handler),
-                          std::string(beast::http::to_string(verb)) + " " + pattern});
+  std::string label = std::string(beast::http::to_string(verb)) + " " + pattern;
+  auto role = std::find_if(roles_.begin(), roles_.end(),
+                           [&](const RouteRole& entry) { return entry.verb == verb && entry.pattern == pattern; });
+  if (role == roles_.end())
+    throw std::logic_error("route " + label + " has no role: add it to the table in api/http/route_roles.cpp");
+  routes_.push_back(Route{verb, std::move(segments), std::move(handler), std::move(label), role->role});
+}
+
+std::vector<std::string> Router::labels() const {
+  std::vector<std::string> labels;
+  for (const auto& route : routes_) labels.push_back(route.label);
+  return labels;
 }
 
 Router::Match Router::find(beast::http::verb verb, std::string_view path) const {
@@ -48,6 +58,7 @@ Router::Match Router::find(beast::http::verb verb, std::string_view path) const 
     if (route.verb == verb || (verb == beast::http::verb::head && route.verb == beast::http::verb::get)) {
       match.handler = &route.handler;
       match.label = route.label;
+      match.role = route.role;
       match.captures = std::move(captures);
       return match;
     }

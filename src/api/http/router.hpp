@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "api/http/exchange.hpp"
+#include "api/http/route_roles.hpp"
 
 namespace steward::api::http {
 
@@ -16,8 +17,12 @@ using Handler = std::function<boost::asio::awaitable<void>(Exchange&)>;
 
 class Router {
  public:
+  // Every route takes its role from `roles` (the server's table by default).
+  explicit Router(std::span<const RouteRole> roles = route_roles()) : roles_(roles) {}
+
   // A second route with the same method and pattern (":name" captures
-  // compare equal) is a wiring mistake: throws std::logic_error naming it.
+  // compare equal), or a route missing from the role table, is a wiring
+  // mistake: throws std::logic_error naming it.
   void add(beast::http::verb verb, const std::string& pattern, Handler handler);
 
   struct Match {
@@ -25,9 +30,12 @@ class Router {
     bool path_known = false;           // the path exists under another method (405)
     std::string allowed;               // then its methods, for the Allow header: "GET, POST"
     std::string label;                 // "GET /jobs/:jid": the route, for diagnostics
+    std::optional<auth::Role> role = auth::Role::Admin;  // what the caller needs; kPublic: no token
     std::map<std::string, std::string> captures;
   };
   Match find(beast::http::verb verb, std::string_view path) const;
+  // "GET /jobs/:jid", ... in the order they were added.
+  std::vector<std::string> labels() const;
 
  private:
   struct Route {
@@ -35,7 +43,9 @@ class Router {
     std::vector<std::string> segments;
     Handler handler;
     std::string label;
+    std::optional<auth::Role> role;
   };
+  std::span<const RouteRole> roles_;
   std::vector<Route> routes_;
 };
 

@@ -12,6 +12,7 @@ namespace packages { class DeputyService; class Catalog; }
 namespace actions { class ActionRouter; class ActionLog; }
 namespace tasks { struct TaskFile; }
 class LoopWatchdog;
+namespace api::auth { class TokenRegistry; }
 }  // namespace steward
 
 namespace steward::api::http {
@@ -26,6 +27,7 @@ struct ApiContext {
   actions::ActionLog& action_log;
   const tasks::TaskFile& tasks;
   const LoopWatchdog& watchdog;
+  auth::TokenRegistry& tokens;
 };
 
 void add_operation_routes(Router& router, ApiContext& context);
@@ -34,6 +36,7 @@ void add_service_routes(Router& router, ApiContext& context);
 void add_package_routes(Router& router, ApiContext& context);
 void add_action_routes(Router& router, ApiContext& context);
 void add_task_routes(Router& router, ApiContext& context);
+void add_token_routes(Router& router, ApiContext& context);
 
 inline void add_all_routes(Router& router, ApiContext& context) {
   add_operation_routes(router, context);
@@ -42,6 +45,7 @@ inline void add_all_routes(Router& router, ApiContext& context) {
   add_package_routes(router, context);
   add_action_routes(router, context);
   add_task_routes(router, context);
+  add_token_routes(router, context);
 }
 
 }  // namespace steward::api::http

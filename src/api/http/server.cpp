@@ -16,6 +16,7 @@
 #include <boost/url/parse.hpp>
 
 #include "api/http/http_stream.hpp"
+#include "api/auth/token_registry.hpp"
 #include "core/loop_watchdog.hpp"
 #include "core/spawn.hpp"
 #include "core/strings.hpp"
@@ -276,7 +277,8 @@ void HttpServer::set_idle(Connection& connection, bool idle) {
 asio::awaitable<void> HttpServer::session(tcp::socket socket) {
   boost::system::error_code peer_error;
   auto peer = socket.remote_endpoint(peer_error);
-  const bool trusted_peer = !peer_error && options_.allow.allows(peer.address().to_string());
+  const std::string allowed_peer =
+      !peer_error && options_.allow.allows(peer.address().to_string()) ? peer.address().to_string() : "";
   Connection connection(std::move(socket), options_.tls.get());
   auto& stream = connection.stream;
   connections_.insert(&connection);
@@ -309,7 +311,7 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
     if (!target) {
       co_await exchange.reply_error(target.error());
     } else {
-      co_await dispatch(exchange, strip_version_prefix(target->first), trusted_peer);
+      co_await dispatch(exchange, strip_version_prefix(target->first), allowed_peer);
     }
     if (!exchange.keep_alive()) break;
   }
@@ -332,19 +334,30 @@ asio::awaitable<bool> HttpServer::start_tls(Connection& connection) {
   co_return started == HttpStream::TlsStart::Ready;
 }
 
-bool HttpServer::authorized(const Request& request, bool trusted_peer) const {
-  if (options_.token.empty() || trusted_peer) return true;
-  auto header = request[http::field::authorization];
-  const std::string expected = "Bearer " + options_.token;
-  return constant_time_equal(header, expected);
+// A token that names a caller wins (an admin from an allow-listed address
+// stays admin); allow-listed clients without one, or with a wrong one as
+// before roles existed, get operate: what Ranger and EXEd clients need.
+std::optional<auth::Caller> HttpServer::identify(const Request& request, const std::string& allowed_peer) const {
+  if (!options_.tokens) return auth::Caller{"anyone (--no-auth)", auth::Role::Admin, false};
+  if (auto header = request[http::field::authorization]; !header.empty()) {
+    if (auto caller = options_.tokens->authenticate(header)) return caller;
+  }
+  if (!allowed_peer.empty()) return auth::Caller{"client " + allowed_peer + " from --http-allow", auth::Role::Operate, false};
+  return std::nullopt;
 }
 
-asio::awaitable<void> HttpServer::dispatch(Exchange& exchange, std::string_view path, bool trusted_peer) {
-  if (path != "/healthz" && !authorized(exchange.request(), trusted_peer)) {
-    co_await exchange.reply_error(http::status::unauthorized, kUnauthorized);
-    co_return;
-  }
+asio::awaitable<void> HttpServer::dispatch(Exchange& exchange, std::string_view path, const std::string& allowed_peer) {
   auto match = router_.find(exchange.request().method(), path);
+  if (!match.handler || match.role) {
+    auto caller = identify(exchange.request(), allowed_peer);
+    if (!caller) {
+      co_await exchange.reply_error(http::status::unauthorized, kUnauthorized);
+      co_return;
+    }
+    exchange.caller = std::move(*caller);
+  }
+  spdlog::debug("{} {} by {}", std::string(exchange.request().method_string()), std::string(path),
+                exchange.caller.name);
   if (!match.handler) {
     // Messages built before the co_await (GCC 12, PR 99576).
     if (match.path_known) {
@@ -358,6 +371,12 @@ asio::awaitable<void> HttpServer::dispatch(Exchange& exchange, std::string_view 
     }
     co_return;
   }
+  if (match.role && !auth::grants(exchange.caller.role, *match.role)) {
+    const std::string message = auth::denial_message(match.label, *match.role, exchange.caller);
+    spdlog::info("refused: {}", message);
+    co_await exchange.reply_error(http::status::forbidden, message);
+    co_return;
+  }
   exchange.captures = std::move(match.captures);
   note_loop_activity(std::move(match.label));  // named by the watchdog if the loop stalls
   std::string failure;
@@ -367,7 +386,8 @@ asio::awaitable<void> HttpServer::dispatch(Exchange& exchange, std::string_view 
     failure = e.what();
   }
   if (!failure.empty()) {
-    spdlog::error("{} {}: {}", std::string(exchange.request().method_string()), std::string(path), failure);
+    spdlog::error("{} {} by {}: {}", std::string(exchange.request().method_string()), std::string(path),
+                  exchange.caller.name, failure);
     if (!exchange.replied()) co_await exchange.reply_error(http::status::internal_server_error, "internal error");
   }
 }

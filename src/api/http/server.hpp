@@ -1,7 +1,8 @@
 #pragma once
 // The REST listener: one coroutine per connection on the event loop,
 // keep-alive, a body limit, idle and header timeouts, a connection limit,
-// bearer-token auth, and the /v1 prefix folded onto the same routes.
+// bearer-token auth with each route's role (api/http/route_roles.cpp), and
+// the /v1 prefix folded onto the same routes.
 //
 // At the connection limit the server closes the connection that has waited
 // longest for its next request (an idle keep-alive or a slow client) to make
@@ -21,6 +22,7 @@
 #include <chrono>
 #include <list>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -31,12 +33,13 @@
 namespace boost::asio::ssl {
 class context;
 }
+namespace steward::api::auth { class TokenRegistry; }
 
 namespace steward::api::http {
 
 struct HttpOptions {
-  std::string token;  // empty: no authentication
-  AllowList allow;    // clients from these addresses need no token
+  auth::TokenRegistry* tokens = nullptr;  // null: no authentication (everyone is admin)
+  AllowList allow;  // clients from these addresses need no token, and get the operate role
   std::size_t body_limit = 1u << 20;
   std::chrono::seconds idle_timeout{60};    // waiting for a request (or its body)
   std::chrono::seconds header_timeout{10};  // from a request's first byte to its last header line
@@ -66,8 +69,9 @@ class HttpServer {
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
   boost::asio::awaitable<bool> start_tls(Connection& connection);
   void set_idle(Connection& connection, bool idle);
-  boost::asio::awaitable<void> dispatch(Exchange& exchange, std::string_view path, bool trusted_peer);
-  bool authorized(const Request& request, bool trusted_peer) const;
+  boost::asio::awaitable<void> dispatch(Exchange& exchange, std::string_view path, const std::string& allowed_peer);
+  // Nullopt: 401. `allowed_peer`: the client's address if --http-allow lets it in, else empty.
+  std::optional<auth::Caller> identify(const Request& request, const std::string& allowed_peer) const;
 
   boost::asio::any_io_executor executor_;
   const Router& router_;

@@ -12,6 +12,7 @@
 #include "store/sqlite/records.hpp"
 #include "store/sqlite/sqlite_worker.hpp"
 #include "store/sqlite/statement.hpp"
+#include "store/sqlite/tokens.hpp"
 
 namespace steward::store {
 namespace {
@@ -359,6 +360,25 @@ class SqliteStore final : public Store {
     return writer_.call<Result<std::size_t>>([before](sqlite3* db) { return delete_condition_values_before(db, before); });
   }
 
+  awaitable<Status> add_token(const StoredToken& token) override {
+    return writer_.call<Status>([token](sqlite3* db) { return insert_token_row(db, token); });
+  }
+
+  awaitable<Result<std::vector<StoredToken>>> list_tokens() override {
+    return reader_.call<Result<std::vector<StoredToken>>>([](sqlite3* db) { return select_token_rows(db); });
+  }
+
+  awaitable<Result<bool>> delete_token(const std::string& name) override {
+    return writer_.call<Result<bool>>([name](sqlite3* db) { return delete_token_row(db, name); });
+  }
+
+  void note_token_used(const std::string& name, double at) override {
+    writer_.enqueue([name, at](sqlite3* db) -> SqliteWorker::Notifier {
+      log_failure(update_token_last_used(db, name, at));
+      return {};
+    }, /*urgent=*/false);
+  }
+
   awaitable<Status> flush() override {
     return writer_.call<Status>([](sqlite3*) { return Status{}; });
   }
@@ -402,7 +422,8 @@ Status prepare_schema(sqlite3* db) {
   for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"}) {
     if (auto s = exec_sql(db, pragma); !s) return s;
   }
-  return exec_sql(db, kSchema);
+  if (auto s = exec_sql(db, kSchema); !s) return s;
+  return prepare_token_schema(db);
 }
 
 }  // namespace

@@ -1,0 +1,65 @@
+#include "api/http/route_roles.hpp"
+
+namespace steward::api::http {
+namespace {
+
+using boost::beast::http::verb;
+using auth::Role;
+
+// read: GET routes that look and start nothing. operate: whatever creates,
+// runs, cancels or deletes work, the blocking GETs of EXEd's operations too
+// (GET /execute?cmd=... runs a command). admin: token management.
+constexpr RouteRole kRouteRoles[] = {
+    {verb::get, "/healthz", kPublic},
+
+    {verb::get, "/", Role::Read},
+    {verb::get, "/metrics", Role::Read},
+    {verb::get, "/target", Role::Read},
+    {verb::get, "/targets", Role::Read},
+    {verb::get, "/jobs", Role::Read},
+    {verb::get, "/jobs/:jid", Role::Read},
+    {verb::get, "/jobs/:jid/events", Role::Read},
+    {verb::get, "/jobs/:jid/output", Role::Read},
+    {verb::get, "/packages", Role::Read},
+    {verb::get, "/conditions", Role::Read},
+    {verb::get, "/conditions/:id/values", Role::Read},
+    {verb::get, "/tasks", Role::Read},
+    {verb::get, "/task", Role::Read},
+    {verb::get, "/services", Role::Read},
+    {verb::get, "/actions/:id", Role::Read},
+
+    {verb::get, "/ping", Role::Operate},
+    {verb::post, "/ping", Role::Operate},
+    {verb::get, "/facter", Role::Operate},
+    {verb::post, "/facter", Role::Operate},
+    {verb::get, "/service", Role::Operate},
+    {verb::post, "/service", Role::Operate},
+    {verb::get, "/execute", Role::Operate},
+    {verb::post, "/execute", Role::Operate},
+    {verb::get, "/copy", Role::Operate},
+    {verb::post, "/copy", Role::Operate},
+    {verb::get, "/fetch", Role::Operate},
+    {verb::post, "/fetch", Role::Operate},
+    {verb::get, "/deploy", Role::Operate},
+    {verb::post, "/deploy", Role::Operate},
+    {verb::post, "/packages/install", Role::Operate},
+    {verb::delete_, "/jobs/:jid", Role::Operate},
+    {verb::post, "/jobs/:jid/cancel", Role::Operate},
+    // Also reads a run's state ({"jid"} alone): a read token uses GET /jobs/JID.
+    {verb::post, "/tasks", Role::Operate},
+    {verb::post, "/task", Role::Operate},
+    {verb::post, "/actions", Role::Operate},
+    {verb::post, "/services/:service/actions", Role::Operate},
+    {verb::post, "/cloud-services/:service", Role::Operate},
+    {verb::post, "/policies/:policy", Role::Operate},
+
+    {verb::get, "/tokens", Role::Admin},
+    {verb::post, "/tokens", Role::Admin},
+    {verb::delete_, "/tokens/:name", Role::Admin},
+};
+
+}  // namespace
+
+std::span<const RouteRole> route_roles() { return kRouteRoles; }
+
+}  // namespace steward::api::http
