@@ -348,7 +348,11 @@ int serve(const ServeSettings& settings) {
     return fail("cannot read the API tokens: " + loaded.error().message);
   auto* const authenticator = settings.no_auth ? nullptr : &tokens;
   transport::TransportRegistry transports;
-  if (auto added = transport::register_builtin_transports(transports, {.data_dir = settings.data_dir}); !added)
+  const transport::TransportOptions transport_options{
+      .data_dir = settings.data_dir,
+      .ssh_idle_timeout = std::chrono::seconds(settings.ssh_idle_timeout_seconds),
+      .ssh_keepalive = std::chrono::seconds(settings.ssh_keepalive_seconds)};
+  if (auto added = transport::register_builtin_transports(transports, transport_options); !added)
     return fail(added.error().message);
   ops::OpRegistry operations;
   const std::string files_dir = folder_setting(settings.files_dir, settings, "files");

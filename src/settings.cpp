@@ -138,6 +138,9 @@ ServeSettingsParser::ServeSettingsParser(CLI::App& cmd) : binder_(std::make_uniq
   number("max-body-kib", nullptr, s.body_limit_kib, 1, "largest request body accepted, in KiB");
   number("condition-values-hours", nullptr, s.condition_values_hours, 1,
          "condition values older than this many hours are deleted (checked every 10 minutes)");
+  number("ssh-keepalive", nullptr, s.ssh_keepalive_seconds, 1, "seconds between keepalives on a pooled ssh connection");
+  number("ssh-idle-timeout", nullptr, s.ssh_idle_timeout_seconds, 1,
+         "seconds a pooled ssh connection may stay unused before it is closed");
   number("hypervisor-wait-timeout", "HYPERVISOR_WAIT_TIMEOUT", s.hypervisor_wait_timeout, 1,
          "seconds to wait for a target a feature rebooted");
   number("hypervisor-wait-interval", "HYPERVISOR_WAIT_INTERVAL", s.hypervisor_wait_interval, 1,

@@ -48,6 +48,8 @@ struct ServeSettings {
   int max_http_connections = 0;  // 0: three quarters of the descriptor limit
   int body_limit_kib = 1024;
   int condition_values_hours = 24;  // condition values older than this are deleted
+  int ssh_keepalive_seconds = 15;     // keepalive interval of pooled ssh connections
+  int ssh_idle_timeout_seconds = 60;  // pooled ssh connections unused this long are closed
   int hypervisor_wait_timeout = 300;  // seconds to wait for a rebooted target
   int hypervisor_wait_interval = 5;
   std::string condition_pacing = "grid";  // or "sleep" (sleep an interval after each run; for comparisons)

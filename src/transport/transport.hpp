@@ -90,7 +90,8 @@ class TransportRegistry {
 
 struct TransportOptions {
   std::string data_dir = ".";  // where transports keep state (known_hosts)
-  std::chrono::milliseconds ssh_idle_timeout{60000};
+  std::chrono::milliseconds ssh_idle_timeout{60000};  // a pooled connection unused this long is closed
+  std::chrono::milliseconds ssh_keepalive{15000};     // how often a pooled connection sends a keepalive
 };
 
 // Every built-in transport, by its ansible_connection name.

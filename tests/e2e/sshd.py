@@ -94,7 +94,10 @@ def ensure_test_user():
 class Sshd:
     """One sshd process listening on up to 16 addresses at one port."""
 
-    def __init__(self, workdir, name, addresses, port, host_key, authorized_keys, home):
+    def __init__(self, workdir, name, addresses, port, host_key, authorized_keys, home, log_level="INFO",
+                 session_env=None):
+        self.log_level = log_level  # DEBUG also logs every keepalive request answered
+        self.session_env = dict(session_env or {})  # sessions' environment beside HOME (e.g. PATH)
         self.workdir = Path(workdir)
         self.name = name
         self.addresses = list(addresses)
@@ -113,11 +116,12 @@ class Sshd:
             + f"HostKey {self.host_key}\n"
             + f"AuthorizedKeysFile {self.authorized_keys}\n"
             + f"PidFile {self.workdir / (self.name + '.pid')}\n"
-            + f"SetEnv HOME={self.home}\n"
+            + "SetEnv" + "".join(f" {k}={v}" for k, v in {"HOME": self.home, **self.session_env}.items()) + "\n"
             + "StrictModes no\nUsePAM no\nPermitRootLogin yes\n"
             + "PasswordAuthentication yes\nKbdInteractiveAuthentication no\n"
             + "PubkeyAuthentication yes\nMaxStartups 400:30:500\nMaxSessions 20\n"
-            + "MaxAuthTries 20\nLoginGraceTime 30\nUseDNS no\nLogLevel INFO\n"
+            + "MaxAuthTries 20\nLoginGraceTime 30\nUseDNS no\n"
+            + f"LogLevel {self.log_level}\n"
             + "Subsystem sftp internal-sftp\n")
 
     def start(self, timeout=10.0):

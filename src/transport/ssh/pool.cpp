@@ -36,19 +36,34 @@ awaitable<Result<Lease>> Pool::acquire(const Endpoint& endpoint) {
                    log_failure("the ssh pool's idle reaper"));
   }
   const std::string key = endpoint.pool_key();
-  auto& open = connections_[key];
-  std::erase_if(open, [](const auto& connection) { return !connection->alive(); });
-  for (auto& connection : open) {
-    if (connection->channels_in_use < kChannelsPerConnection) co_return Lease(connection, true);
+  for (;;) {
+    auto& open = connections_[key];
+    std::erase_if(open, [](const auto& connection) { return !connection->alive(); });
+    for (auto& connection : open) {
+      if (connection->channels_in_use < kChannelsPerConnection) co_return Lease(connection, true);
+    }
+    if (auto pending = opening_.find(key); pending != opening_.end()) {
+      auto opening = pending->second;
+      co_await opening->opened.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (opening->failure) co_return *opening->failure;
+      if (closed_) co_return make_error(ErrorCode::Unavailable, "the server is shutting down");
+      continue;  // its first channel is taken; look for room again
+    }
+    auto executor = co_await asio::this_coro::executor;
+    auto opening = std::make_shared<Opening>(executor);
+    opening_[key] = opening;
+    auto opened = co_await Connection::open(endpoint, options_);
+    opening_.erase(key);
+    if (!opened) opening->failure = opened.error();
+    opening->opened.cancel();
+    if (!opened) co_return opened.error();
+    if (closed_) {
+      (*opened)->close();
+      co_return make_error(ErrorCode::Unavailable, "the server is shutting down");
+    }
+    connections_[key].push_back(*opened);  // `open` may be stale after the co_await
+    co_return Lease(*opened, false);
   }
-  auto opened = co_await Connection::open(endpoint, options_);
-  if (!opened) co_return opened.error();
-  if (closed_) {
-    (*opened)->close();
-    co_return make_error(ErrorCode::Unavailable, "the server is shutting down");
-  }
-  connections_[key].push_back(*opened);  // `open` may be stale after the co_await
-  co_return Lease(*opened, false);
 }
 
 void Pool::discard(Connection& connection) {

@@ -2,14 +2,18 @@
 // Open connections per target, reused across jobs. A connection carries up
 // to kChannelsPerConnection commands at once (sshd's MaxSessions is 10 by
 // default; one channel stays free for the kill that ends a timed-out
-// command). Broken connections are dropped and replaced on the next
-// acquire; idle ones are closed after the idle timeout.
+// command). One connection per target is opened at a time: callers that
+// find every connection full while one is opening wait for it (and share its
+// failure), so N concurrent commands open ceil(N / 9) connections, not N.
+// Broken connections are dropped and replaced on the next acquire; idle ones
+// are closed after the idle timeout.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,11 +53,20 @@ class Pool : public std::enable_shared_from_this<Pool> {
   std::size_t open_connections() const;
 
  private:
+  // A connection being opened; `opened` is cancelled (waking the waiters) when it is done.
+  struct Opening {
+    explicit Opening(const boost::asio::any_io_executor& executor)
+        : opened(executor, boost::asio::steady_timer::time_point::max()) {}
+    boost::asio::steady_timer opened;
+    std::optional<Error> failure;
+  };
+
   boost::asio::awaitable<void> reap_idle();
 
   ConnectOptions options_;
   std::chrono::milliseconds idle_timeout_;
   std::map<std::string, std::vector<std::shared_ptr<Connection>>> connections_;
+  std::map<std::string, std::shared_ptr<Opening>> opening_;  // by pool key
   bool reaper_running_ = false;
   boost::asio::steady_timer* reaper_timer_ = nullptr;  // while the reaper waits
   bool closed_ = false;

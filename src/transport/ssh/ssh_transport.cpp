@@ -125,6 +125,7 @@ std::shared_ptr<Transport> make_ssh_transport(const TransportOptions& options) {
   ConnectOptions connect;
   connect.known_hosts = options.data_dir + "/known_hosts";
   connect.user_known_hosts = user_known_hosts();
+  connect.keepalive_interval = options.ssh_keepalive;
   return std::make_shared<SshTransport>(std::move(connect), options.ssh_idle_timeout);
 }
 
