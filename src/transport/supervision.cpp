@@ -26,7 +26,12 @@ constexpr std::string_view kWrapperHead =
     "IFS= read -r steward_go_ && [ \"$steward_go_\" = go ] || exit 125\n"
     // A TERM for the group (timeout, cancel) reaches the command; the wrapper
     // outlives it to report how the command took it. Traps end at exec.
-    "trap : TERM\n";
+    "trap : TERM\n"
+    // The command gets the real stderr on fd 2; the wrapper's own goes to
+    // /dev/null: its "Killed" note for a command that died of a signal would
+    // add to the output, and kill the wrapper by SIGPIPE once no one reads.
+    // The subshell keeps that note out of the command's redirections.
+    "exec 3>&2 2>/dev/null\n";
 
 constexpr std::string_view kWrapperTail =
     "steward_rc_=$?\n"
@@ -39,25 +44,33 @@ constexpr std::string_view kWrapperTail =
     "exit \"$steward_rc_\"\n";
 
 // {0}: polls of 0.1 s before SIGKILL. `kill -s SIG`: dash refuses `kill -TERM`.
+// A zombie leader still holds its pid, so its group cannot be anyone
+// else's; zombies are not counted as running (no one may reap them when
+// the server that was their parent is gone).
 constexpr std::string_view kSettle =
     "f=$1 g=$2 t=$3\n"
     "report() {{ if [ -f \"$f\" ]; then IFS= read -r r <\"$f\"; rm -f \"$f\" \"$f.tmp\"; "
     "echo \"finished $r\"; exit 0; fi; }}\n"
+    "running() {{ n=0; for d in /proc/[0-9]*; do l=; {{ IFS= read -r l <\"$d/stat\"; }} 2>/dev/null; "
+    "l=${{l##*\") \"}}; set -- $l; if [ $# -ge 3 ] && [ \"$3\" = \"$g\" ] && [ \"$1\" != Z ]; then n=$((n+1)); fi; done; "
+    "[ $n -gt 0 ]; }}\n"
     "report\n"
     "s=; {{ IFS= read -r s </proc/\"$g\"/stat; }} 2>/dev/null\n"
     "same=no\n"
     "if [ -n \"$s\" ] && [ -n \"$t\" ]; then s=${{s##*\") \"}}; set -- $s; "
     "if [ $# -ge 20 ] && [ \"$3\" = \"$g\" ] && [ \"${{20}}\" = \"$t\" ]; then same=yes; fi; fi\n"
+    "if [ $same = yes ] && ! running; then report; "
+    "echo \"unknown neither its status file nor its process group was left\"; exit 0; fi\n"
     "if [ $same = no ]; then report\n"
     "  if [ -z \"$t\" ]; then echo \"unknown no start time was recorded, so process group $g is left alone\"\n"
     "  elif [ -n \"$s\" ]; then echo \"unknown pid $g now belongs to another process, which is left alone\"\n"
-    "  elif kill -s 0 -- -\"$g\" 2>/dev/null; then "
+    "  elif running; then "
     "echo \"unknown the leader of process group $g is gone, so the group cannot be told apart and is left alone\"\n"
     "  else echo \"unknown neither its status file nor its process group was left\"; fi\n"
     "  exit 0\n"
     "fi\n"
     "kill -s TERM -- -\"$g\" 2>/dev/null; i=0\n"
-    "while kill -s 0 -- -\"$g\" 2>/dev/null && [ $i -lt {0} ]; do sleep 0.1; i=$((i+1)); done\n"
+    "while running && [ $i -lt {0} ]; do sleep 0.1; i=$((i+1)); done\n"
     "kill -s KILL -- -\"$g\" 2>/dev/null\n"
     "rm -f \"$f\" \"$f.tmp\"\n"
     "echo stopped\n";
@@ -73,7 +86,7 @@ std::string wrapper_script(WrapperOptions options) {
   std::string script;
   if (options.print_marker) script += kMarkerPart;
   script += kWrapperHead;
-  script += options.stdin_from_null ? "\"$@\" </dev/null\n" : "\"$@\"\n";
+  script += options.stdin_from_null ? "(exec \"$@\" </dev/null 2>&3 3>&-)\n" : "(exec \"$@\" 2>&3 3>&-)\n";
   script += kWrapperTail;
   return script;
 }

@@ -67,7 +67,7 @@ TEST_F(SupervisionTest, WrapperRunsTheCommandAfterTheGoAheadWithTheRestOfStdin) 
   const fs::path status = dir_ / "runs" / "s1";
   auto run = run_shell(wrapped(status, {"/bin/sh", "-c", "cat; echo \"it's\n\"'quoted'; exit 3"}),
                        std::string(kGoAhead) + "line one\nline two", dir_);
-  EXPECT_EQ(run.out, "line one\nline twoit's\n\nquoted\n");
+  EXPECT_EQ(run.out, "line one\nline twoit's\nquoted\n");  // dash echo reads \\n
   ASSERT_TRUE(WIFEXITED(run.status));
   EXPECT_EQ(WEXITSTATUS(run.status), 3);
   EXPECT_EQ(read_file(status), "exit 3\n");
@@ -77,7 +77,9 @@ TEST_F(SupervisionTest, WrapperRunsTheCommandAfterTheGoAheadWithTheRestOfStdin) 
 
 TEST_F(SupervisionTest, WrapperEndsByTheCommandsSignalAndSaysSo) {
   const fs::path status = dir_ / "s2";
-  auto run = run_shell(wrapped(status, {"/bin/sh", "-c", "kill -s KILL $$"}), std::string(kGoAhead), dir_);
+  auto run = run_shell(wrapped(status, {"/bin/sh", "-c", "echo own >&2; kill -s KILL $$"}) + " 2>&1",
+                       std::string(kGoAhead), dir_);
+  EXPECT_EQ(run.out, "own\n") << "the wrapper added to the command's stderr";
   // Killed by the same signal (a shell around it reports that as 128+N).
   if (WIFSIGNALED(run.status)) EXPECT_EQ(WTERMSIG(run.status), SIGKILL);
   else EXPECT_EQ(WEXITSTATUS(run.status), 128 + SIGKILL);
