@@ -60,6 +60,16 @@ struct TargetRun {
   double queue_wait = 0;  // seconds between submission and start
 };
 
+// A command a target run started through a transport that supervises it
+// (local, ssh), recorded before the command may do anything so that a
+// restarted server can find out what became of it (README "After a crash").
+struct RunProcess {
+  std::string transport;    // the target's connection when it started
+  long pgid = 0;            // its process group, on the target
+  std::string start_time;   // /proc/PGID/stat field 22 of the group leader, to tell a reused pid apart
+  std::string status_path;  // where its wrapper writes "exit N" or "signal N"; "~/" is the target user's home
+};
+
 struct Job {
   std::string jid;
   JobState state = JobState::Running;

@@ -193,7 +193,6 @@ awaitable<Result<ProcessOutcome>> run_process(ProcessSpec spec, ChunkSink sink, 
 
   asio::co_spawn(ex, pump(state, Stream::Stdout), log_failure("a child's stdout reader"));
   asio::co_spawn(ex, pump(state, Stream::Stderr), log_failure("a child's stderr reader"));
-  asio::co_spawn(ex, feed_stdin(state, std::move(spec.stdin_data)), log_failure("a child's stdin writer"));
   asio::co_spawn(ex, await_exit(state), log_failure("a child's exit watcher"));
   arm_deadline(state, spec.timeout);
 
@@ -207,11 +206,21 @@ awaitable<Result<ProcessOutcome>> run_process(ProcessSpec spec, ChunkSink sink, 
     });
   }
 
+  Status gate;
+  if (spec.before_stdin) {
+    auto gate_wait = spec.before_stdin(child->pid);
+    gate = co_await std::move(gate_wait);
+    if (!gate && !state->reaped) ::kill(-state->pid, SIGKILL);
+  }
+  std::string input = gate ? std::move(spec.stdin_data) : std::string();
+  asio::co_spawn(ex, feed_stdin(state, std::move(input)), log_failure("a child's stdin writer"));
+
   while (!state->finished()) {
     state->wake.expires_at(asio::steady_timer::time_point::max());
     co_await state->wake.async_wait(kNoThrow);
   }
   close_all(*state);
+  if (!gate) co_return gate.error();
   co_return std::move(state->outcome);
 }
 

@@ -3,6 +3,7 @@
 // its output as it arrives, enforces a timeout and an output cap, and ends the
 // whole group on timeout or cancel. Runs on the caller's executor; never blocks it.
 #include <boost/asio/awaitable.hpp>
+#include <sys/types.h>
 
 #include <chrono>
 #include <cstddef>
@@ -31,6 +32,10 @@ struct ProcessSpec {
   std::chrono::milliseconds kill_grace{2000};  // SIGTERM to SIGKILL
   std::size_t output_cap = kDefaultOutputCap;  // per stream
   bool keep_tail = false;  // over the cap, keep the newest bytes instead of the first
+  // Awaited once the child exists, before any of stdin_data is written: a
+  // child that waits for its input waits for this. An error ends the child's
+  // group and becomes run_process's error.
+  std::function<boost::asio::awaitable<Status>(pid_t pid)> before_stdin;
 };
 
 // `/bin/sh -c COMMAND`.

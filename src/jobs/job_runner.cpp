@@ -2,14 +2,17 @@
 // repair, retention and shutdown.
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <array>
 
 #include "core/clock.hpp"
+#include "core/spawn.hpp"
 #include "core/strings.hpp"
 #include "jobs/job_service.hpp"
 #include "jobs/live_job.hpp"
+#include "jobs/run_journal.hpp"
 #include "ops/operation.hpp"
 #include "sched/scheduler.hpp"
 #include "store/store.hpp"
@@ -21,7 +24,6 @@ using boost::asio::awaitable;
 
 namespace {
 
-constexpr const char* kInterrupted = "interrupted: server restarted";
 constexpr std::chrono::seconds kAfterCancelWait{10};
 
 store::OutputStream to_store_stream(transport::Stream stream) {
@@ -107,6 +109,7 @@ awaitable<void> JobService::run_target(std::shared_ptr<LiveJob> live, Target tar
   co_await record_start(*live, target.name);
 
   OpResult result;
+  std::shared_ptr<RunJournal> journal;
   auto transport = transports_.get(target.connection);
   auto args = plain_args(live->job);
   if (live->cancel->cancelled()) {  // while the start was being recorded
@@ -128,13 +131,30 @@ awaitable<void> JobService::run_target(std::shared_ptr<LiveJob> live, Target tar
     auto sink = [record, aligners](transport::Stream stream, std::string_view data) {
       record(stream, (*aligners)[static_cast<std::size_t>(stream)].take(data));
     };
-    ops::OpContext context{**transport, target, sink, live->cancel};
+    journal = std::make_shared<RunJournal>(store_, live->job.jid, target);
+    JournaledTransport supervised(**transport, journal);
+    ops::OpContext context{supervised, target, sink, live->cancel};
     result = co_await live->op->run(context, *args);
     for (auto stream : {transport::Stream::Stdout, transport::Stream::Stderr})
       record(stream, (*aligners)[static_cast<std::size_t>(stream)].rest());
   }
   --live->running;
+  const std::string jid = live->job.jid;
   co_await finish_target(live, target.name, std::move(result));
+  if (journal && !journal->status_paths().empty()) co_await forget_commands(jid, target, *journal);
+}
+
+// Once the target's result is durable (forget_processes is ordered after it),
+// a restart no longer needs its commands' records or status files.
+awaitable<void> JobService::forget_commands(std::string jid, Target target, const RunJournal& journal) {
+  auto forgotten = co_await store_.forget_processes(jid, target.name);
+  if (!forgotten) {
+    spdlog::error("job {}: could not forget the commands of {}: {}", jid, target.name, forgotten.error().message);
+    co_return;
+  }
+  auto transport = transports_.get(target.connection);
+  if (!transport) co_return;
+  for (const auto& path : journal.status_paths()) (*transport)->forget_status(target, path);
 }
 
 awaitable<void> JobService::finish_target(std::shared_ptr<LiveJob> live, const std::string& target, OpResult result,
@@ -201,37 +221,84 @@ awaitable<void> JobService::resume(Job job) {
   auto op = ops_.find(live->job.operate);
   if (auto chunks = co_await store_.load_output(live->job.jid, 0); chunks && !chunks->empty())
     live->next_seq = chunks->back().seq + 1;
+  std::map<std::string, std::vector<RunProcess>> recorded;
+  if (auto processes = co_await store_.load_processes(live->job.jid); processes) {
+    for (auto& [target, process] : *processes) recorded[target].push_back(std::move(process));
+  } else {
+    spdlog::error("job {}: cannot read its commands: {}", live->job.jid, processes.error().message);
+  }
   live_[live->job.jid] = live;
   ++counters_.recovered;
   std::vector<Target> to_run;
+  std::map<std::string, std::vector<RunProcess>> orphans;
   for (auto& [name, run] : live->job.runs) {
     if (run.phase == RunPhase::Finished) continue;
-    std::string failure = run.phase == RunPhase::Running ? kInterrupted : "";
+    if (run.phase == RunPhase::Running && recorded.contains(name)) {
+      orphans[name] = std::move(recorded[name]);
+      continue;
+    }
+    OpResult failure;
     Result<Target> target = resolver_(name);
-    if (failure.empty() && !op) failure = "cannot run after restart: " + op.error().message;
-    if (failure.empty() && !target) failure = "cannot run after restart: " + target.error().message;
-    if (failure.empty()) {
+    if (run.phase == RunPhase::Running) failure = unrecorded_orphan_result();
+    else if (!op) failure = failed_result("cannot run after restart: " + op.error().message);
+    else if (!target) failure = failed_result("cannot run after restart: " + target.error().message);
+    else {
       to_run.push_back(std::move(*target));
       continue;
     }
     run.phase = RunPhase::Finished;
     run.finishat = unix_now();
-    run.result.state = OpState::Failed;
-    run.result.error = failure;
+    run.result = std::move(failure);
     store_.save_result(live->job.jid, name, run);
   }
   if (op) {
     live->op = *op;
     live->batch = (*op)->batched(live->job.operate_args);
   }
-  if (to_run.empty()) {
+  if (to_run.empty() && orphans.empty()) {
     co_await finalize(live);
     co_return;
+  }
+  // Settled off the start-up path: over ssh it may take a while.
+  for (auto& [name, commands] : orphans) {
+    // The next job of an exclusive operation waits until this one's command is stopped.
+    if (live->exclusive()) lanes_.enter(live->job.operate, name, live->job.jid);
+    ++live->running;
+    boost::asio::co_spawn(executor_, settle_orphan(live, name, std::move(commands)),
+                          log_failure("settling a command a crash left behind"));
   }
   for (const auto& target : to_run) {
     if (live->exclusive()) lanes_.enter(live->job.operate, target.name, live->job.jid);
     admit(live, target);
   }
+}
+
+// Finds out what became of the commands a target was running when the
+// server died, ends those still running, and finishes the target with it.
+awaitable<void> JobService::settle_orphan(std::shared_ptr<LiveJob> live, std::string name,
+                                          std::vector<RunProcess> commands) {
+  std::vector<transport::OrphanOutcome> outcomes;
+  auto target = resolver_(name);
+  Result<std::shared_ptr<transport::Transport>> transport =
+      target ? transports_.get(commands.back().transport) : Result<std::shared_ptr<transport::Transport>>(target.error());
+  for (const auto& command : commands) {
+    if (!transport) {
+      outcomes.push_back({transport::OrphanOutcome::Kind::Unknown, -1, 0,
+                          "cannot look for its command: " + transport.error().message});
+      continue;
+    }
+    auto settling = (*transport)->settle_orphan(*target, command);
+    auto outcome = co_await std::move(settling);
+    outcomes.push_back(std::move(outcome));
+  }
+  OpResult result = orphan_result(commands, outcomes, live->op ? live->op->state_after_clean_exit() : std::nullopt);
+  spdlog::info("job {}: {} was running when the server stopped: {}", live->job.jid, name,
+               result.error.empty() ? "finished" : result.error);
+  --live->running;
+  const std::string jid = live->job.jid;
+  co_await finish_target(live, name, std::move(result));
+  auto forgotten = co_await store_.forget_processes(jid, name);
+  if (!forgotten) spdlog::error("job {}: could not forget the commands of {}: {}", jid, name, forgotten.error().message);
 }
 
 awaitable<void> JobService::prune_periodically(std::chrono::seconds retention, std::chrono::seconds period) {

@@ -42,6 +42,7 @@ namespace steward::jobs {
 
 struct LiveJob;
 struct BatchMember;
+class RunJournal;
 
 // Turns a host name into a Target (the inventory's view); used again after a restart.
 using TargetResolver = std::function<Result<Target>(const std::string& name)>;
@@ -102,8 +103,9 @@ class JobService {
   boost::asio::awaitable<Result<std::shared_ptr<Subscription>>> subscribe(const std::string& jid,
                                                                           bool with_output);
 
-  // At start-up: targets that were running are marked Failed
-  // ("interrupted: server restarted"), targets that never started are run.
+  // At start-up: targets that were running are settled from what became of
+  // their recorded commands (README "After a crash"; in the background, the
+  // job stays Running until then), targets that never started are run.
   boost::asio::awaitable<Status> recover();
 
   // Deletes finished jobs older than `retention`, every `period`, until shutdown.
@@ -140,6 +142,9 @@ class JobService {
                                              OpResult result, bool settle = true);
   boost::asio::awaitable<void> finalize(std::shared_ptr<LiveJob> live);
   boost::asio::awaitable<void> resume(Job job);
+  boost::asio::awaitable<void> settle_orphan(std::shared_ptr<LiveJob> live, std::string name,
+                                             std::vector<RunProcess> commands);
+  boost::asio::awaitable<void> forget_commands(std::string jid, Target target, const RunJournal& journal);
   void publish(LiveJob& live, JobEvent event);
   // The job's arguments with their secrets opened, to run it.
   Result<boost::json::object> plain_args(const Job& job) const;

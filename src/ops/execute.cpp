@@ -9,6 +9,8 @@ namespace {
 // `secret_env` adds to (and wins over) `env`.
 class Execute final : public Operation {
  public:
+  static constexpr OpState kSuccess = OpState::Changed;
+
   Status validate(const boost::json::object& args) const override {
     auto request = parse(args);
     if (!request) return request.error();
@@ -17,8 +19,10 @@ class Execute final : public Operation {
 
   boost::asio::awaitable<OpResult> run(OpContext context, const boost::json::object& args) const override {
     auto request = parse(args);  // validated at submission; cannot fail here
-    co_return co_await run_request(context, std::move(request).value(), OpState::Changed);
+    co_return co_await run_request(context, std::move(request).value(), kSuccess);
   }
+
+  std::optional<OpState> state_after_clean_exit() const override { return kSuccess; }
 
  private:
   static Result<transport::ExecRequest> parse(const boost::json::object& args) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,11 @@ class Operation {
   // queued or running (EXEd's mutex runners): it is refused, or queued behind
   // the first when the request asks for it.
   virtual bool exclusive_per_host() const { return false; }
+
+  // Set when the operation's result is the exit status of the one command it
+  // runs: what exit 0 means (execute: Changed). After a crash, a command
+  // that finished while the server was down then gives the operation's result.
+  virtual std::optional<OpState> state_after_clean_exit() const { return std::nullopt; }
 
   // Called when a request is accepted: InvalidArgument naming the bad field.
   // Only arguments that pass are ever given to run().

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/json/object.hpp>
@@ -83,6 +84,16 @@ class Store {
                                                      const TargetRun& run) = 0;
   virtual void save_result(const std::string& jid, const std::string& target, const TargetRun& run) = 0;
   virtual void append_output(const std::string& jid, const OutputChunk& chunk) = 0;
+  // A command a running target started: durable on completion, so the
+  // command may start once it completes. Kept until forget_processes.
+  virtual boost::asio::awaitable<Status> record_process(const std::string& jid, const std::string& target,
+                                                        const RunProcess& process) = 0;
+  // Durable on completion, and after every write called before it (the
+  // target's result): a restart then no longer looks at these commands.
+  virtual boost::asio::awaitable<Status> forget_processes(const std::string& jid, const std::string& target) = 0;
+  // The recorded commands of a job's targets, in the order they started.
+  virtual boost::asio::awaitable<Result<std::vector<std::pair<std::string, RunProcess>>>> load_processes(
+      const std::string& jid) = 0;
   // Writes the job's state, error and finish time.
   virtual boost::asio::awaitable<Status> finish_job(const Job& job) = 0;
 

@@ -6,7 +6,7 @@
 namespace steward::transport {
 
 Status register_builtin_transports(TransportRegistry& registry, const TransportOptions& options) {
-  Status added = registry.add("local", make_local_transport());
+  Status added = registry.add("local", make_local_transport(options.data_dir));
   if (added) added = registry.add("ssh", make_ssh_transport(options));
   if (added) added = registry.add("qga", make_qga_transport(options));
   return added;

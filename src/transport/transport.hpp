@@ -32,6 +32,16 @@ using exec::ChunkSink;
 using exec::Stream;
 using ExecOutcome = exec::ProcessOutcome;
 
+// Told about each command a transport runs under supervision (local, ssh):
+// the command waits for started() to complete, so a server killed at any
+// moment later finds it recorded. An error from started() stops the command
+// before it runs, and run() returns that error.
+class CommandJournal {
+ public:
+  virtual ~CommandJournal() = default;
+  virtual boost::asio::awaitable<Status> started(RunProcess process) = 0;
+};
+
 struct ExecRequest {
   std::vector<std::string> argv;  // run without a shell when non-empty
   std::string command;            // otherwise run by /bin/sh -c
@@ -41,6 +51,23 @@ struct ExecRequest {
   std::chrono::milliseconds timeout{0};  // 0: none
   std::size_t output_cap = exec::kDefaultOutputCap;
   bool keep_tail = false;  // over the cap, keep the newest output (conditions read the last line)
+  // Set by the job service: run the command under a wrapper that records its
+  // end in a status file, and report the command to the journal first.
+  std::shared_ptr<CommandJournal> journal;
+};
+
+// What became of a supervised command whose server died while it ran.
+struct OrphanOutcome {
+  enum class Kind {
+    Finished,  // its status file was there: exit_code or signal
+    Stopped,   // its process group was still running and has been ended
+    Unknown,   // neither (reason says why)
+  };
+  Kind kind = Kind::Unknown;
+  int exit_code = -1;
+  int signal = 0;
+  std::string reason;
+  bool unreachable = false;  // Unknown because the target could not be reached
 };
 
 // A file copied between the server and a target. The bytes go to a
@@ -70,6 +97,16 @@ class Transport {
 
   virtual boost::asio::awaitable<Result<ExecOutcome>> run(const Target& target, ExecRequest request,
                                                           ChunkSink sink, CancelToken cancel) = 0;
+
+  // After a restart: reads the status file of a command a crashed server
+  // left behind, or else ends its process group if it still runs (its
+  // leader's start time must match, so a reused pid is never signalled).
+  // Bounded in time; an unreachable target gives Unknown with the reason.
+  virtual boost::asio::awaitable<OrphanOutcome> settle_orphan(const Target& target, RunProcess process);
+
+  // Once the outcome of a supervised command is recorded: its status file
+  // is no longer needed (removed now, or with the target's next command).
+  virtual void forget_status(const Target& /*target*/, const std::string& /*status_path*/) {}
 
   // Closes pooled connections; called once at server shutdown.
   virtual void shutdown() {}

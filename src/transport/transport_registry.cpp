@@ -17,6 +17,11 @@ Result<std::shared_ptr<Transport>> TransportRegistry::get(const std::string& nam
                     "unknown connection type '" + name + "' (this server has: " + known + ")");
 }
 
+boost::asio::awaitable<OrphanOutcome> Transport::settle_orphan(const Target& target, RunProcess) {
+  co_return OrphanOutcome{OrphanOutcome::Kind::Unknown, -1, 0,
+                          "the '" + target.connection + "' transport cannot look for a command after a restart"};
+}
+
 void TransportRegistry::shutdown_all() {
   for (auto& [name, transport] : transports_) transport->shutdown();
 }

@@ -1,13 +1,18 @@
 """Durability: accepted jobs survive kill -9 and SIGTERM of the server."""
 
+import re
 import signal
 import subprocess
 import time
 
-from conftest import (ALL_HOSTS, JOB_DONE, JOB_FAILURE, JOB_RUNNING, OP_CHANGED, OP_FAILED,
+from conftest import (ALL_HOSTS, JOB_DONE, JOB_RUNNING, OP_CHANGED, OP_FAILED,
                       Api, Server, read_pid)
 
-INTERRUPTED = "interrupted: server restarted"
+# What a target that was running at a kill -9 reports (README "After a crash").
+RUNNING_AT_THE_KILL = re.compile(r"interrupted: server restarted; process group \d+ stopped"
+                                 r"|outcome unknown: server restarted; .+"
+                                 r"|finished while the server was down"
+                                 r"|.+ \(finished while the server was down\)")
 
 
 def poll_all_finished(api, jids, timeout):
@@ -58,9 +63,11 @@ def test_kill9_with_50_jobs_in_flight(tmp_root):
             job = jobs[jid]
             assert set(job["return_data"]) == {host}, job
             e = job["return_data"][host]
-            if e["status"] == OP_FAILED:
-                assert e.get("error") == INTERRUPTED, f"{jid}: unexpected failure {e!r}"
-                assert job["state"] == JOB_FAILURE, job
+            if e.get("error") or e["status"] == OP_FAILED:
+                # Running at the kill: stopped, finished while the server was
+                # down (cat may die of SIGPIPE: nobody reads its output any
+                # more), or unknown (killed before the command was recorded).
+                assert RUNNING_AT_THE_KILL.fullmatch(e.get("error", "")), f"{jid}: unexpected failure {e!r}"
                 kinds["interrupted"] += 1
             else:
                 assert e["status"] == OP_CHANGED and e.get("rtc") == 0, f"{jid}: {e!r}"

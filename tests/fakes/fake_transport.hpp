@@ -84,6 +84,11 @@ class FakeTransport final : public transport::Transport {
                                                              CancelToken cancel) override {
     const std::string name = target.name;  // the caller's Target may not outlive a suspension
     calls_.push_back(FakeCall{name, request});
+    if (supervise_ && request.journal) {  // as the local and ssh transports do before the command runs
+      RunProcess process{"", 4000 + static_cast<long>(calls_.size()), "77", "status/" + name};
+      auto starting = request.journal->started(std::move(process));
+      if (auto recorded = co_await std::move(starting); !recorded) co_return recorded.error();
+    }
     auto it = scripts_.find(name);
     const FakeScript script = it == scripts_.end() ? default_ : it->second;
     ++running_;
@@ -141,6 +146,24 @@ class FakeTransport final : public transport::Transport {
 
   void shutdown() override { ++shutdowns_; }
 
+  // Runs given a journal report a process to it first (pgid 4000 + call number, status "status/TARGET").
+  void supervise(bool on) { supervise_ = on; }
+  // What settle_orphan answers for a target (default: Unknown "fake: nothing known").
+  void orphan(const std::string& target, transport::OrphanOutcome outcome) { orphans_[target] = std::move(outcome); }
+  boost::asio::awaitable<transport::OrphanOutcome> settle_orphan(const Target& target, RunProcess process) override {
+    settled_.push_back(target.name + " " + std::to_string(process.pgid) + " " + process.status_path);
+    auto it = orphans_.find(target.name);
+    co_return it == orphans_.end()
+        ? transport::OrphanOutcome{transport::OrphanOutcome::Kind::Unknown, -1, 0, "fake: nothing known"}
+        : it->second;
+  }
+  void forget_status(const Target& target, const std::string& status_path) override {
+    forgotten_.push_back(target.name + " " + status_path);
+  }
+  // "TARGET PGID STATUS_PATH" per settle_orphan call; "TARGET STATUS_PATH" per forget_status call.
+  const std::vector<std::string>& settled() const { return settled_; }
+  const std::vector<std::string>& forgotten() const { return forgotten_; }
+
   const std::vector<FakeCall>& calls() const { return calls_; }
   std::vector<std::string> called_targets() const {
     std::vector<std::string> out;
@@ -168,6 +191,10 @@ class FakeTransport final : public transport::Transport {
   std::vector<std::string> cancel_reasons_;
   int running_ = 0;
   int shutdowns_ = 0;
+  bool supervise_ = false;
+  std::map<std::string, transport::OrphanOutcome> orphans_;
+  std::vector<std::string> settled_;
+  std::vector<std::string> forgotten_;
 
 };
 

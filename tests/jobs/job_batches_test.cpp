@@ -295,7 +295,8 @@ TEST_F(JobBatchesTest, RecoveryRunsThePendingTargetsInOneRun) {
   batch_->runs()[0]->report("p2", with_state(OpState::Ok));
   release(batch_->runs()[0]);
   Job done = wait_done(jid);
-  EXPECT_EQ(done.runs.at("was_running").result.error, "interrupted: server restarted");
+  EXPECT_EQ(done.runs.at("was_running").result.error,
+            "outcome unknown: server restarted; it was running, and no command of it was recorded");
   EXPECT_EQ(done.runs.at("p2").result.state, OpState::Ok);
   drain();
 }

@@ -1,6 +1,8 @@
 #include "jobs/job_service.hpp"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <unistd.h>
 
 #include "jobs/job_service_fixture.hpp"
@@ -521,7 +523,7 @@ Job hand_made_job(const std::string& jid, std::vector<std::string> targets) {
   return job;
 }
 
-TEST_F(JobServiceTest, RecoverFailsInterruptedTargetsAndRunsPendingOnes) {
+TEST_F(JobServiceTest, RecoverSaysOutcomeUnknownForUnrecordedTargetsAndRunsPendingOnes) {
   const std::string jid = "20260101000000000001";
   Job job = hand_made_job(jid, {"was_running", "never_started"});
   ASSERT_TRUE(await(store_->create_job(job)).ok());
@@ -543,7 +545,7 @@ TEST_F(JobServiceTest, RecoverFailsInterruptedTargetsAndRunsPendingOnes) {
   const TargetRun& interrupted = done->runs.at("was_running");
   EXPECT_EQ(interrupted.phase, RunPhase::Finished);
   EXPECT_EQ(interrupted.result.state, OpState::Failed);
-  EXPECT_EQ(interrupted.result.error, "interrupted: server restarted");
+  EXPECT_EQ(interrupted.result.error, "outcome unknown: server restarted; it was running, and no command of it was recorded");
   const TargetRun& ran = done->runs.at("never_started");
   EXPECT_EQ(ran.phase, RunPhase::Finished);
   EXPECT_EQ(ran.result.state, OpState::Changed);
@@ -557,7 +559,7 @@ TEST_F(JobServiceTest, RecoverFailsInterruptedTargetsAndRunsPendingOnes) {
   auto saved = stored(jid);
   ASSERT_TRUE(saved.has_value());
   EXPECT_EQ(saved->state, JobState::Failure);
-  EXPECT_EQ(saved->runs.at("was_running").result.error, "interrupted: server restarted");
+  EXPECT_EQ(saved->runs.at("was_running").result.error, "outcome unknown: server restarted; it was running, and no command of it was recorded");
   EXPECT_EQ(saved->runs.at("never_started").result.state, OpState::Changed);
   auto unfinished = await(store_->unfinished_jobs());
   ASSERT_TRUE(unfinished.ok());
@@ -609,9 +611,112 @@ TEST_F(JobServiceTest, RecoverEndsAJobWhoseTargetsWereAllInterrupted) {
   auto saved = stored(jid);
   ASSERT_TRUE(saved.has_value());
   EXPECT_EQ(saved->state, JobState::Failure);
-  EXPECT_EQ(saved->runs.at("r1").result.error, "interrupted: server restarted");
+  EXPECT_EQ(saved->runs.at("r1").result.error, "outcome unknown: server restarted; it was running, and no command of it was recorded");
   EXPECT_TRUE(fake_->calls().empty());
   EXPECT_EQ(fresh->live_jobs(), 0u);
+}
+
+TEST_F(JobServiceTest, CommandsAreRecordedBeforeTheyRunAndForgottenOnceTheResultIsStored) {
+  fake_->supervise(true);
+  fake_->script("h", FakeScript::hangs());
+  std::string jid = submit(execute_request({fake_target("h")}));
+  ASSERT_TRUE(pump_until([&] { return fake_->running() == 1; }));
+  // The fake reported its process to the journal before "running": it is committed.
+  auto recorded = await(store_->load_processes(jid));
+  ASSERT_TRUE(recorded.ok()) << recorded.error().message;
+  ASSERT_EQ(recorded->size(), 1u);
+  EXPECT_EQ((*recorded)[0].first, "h");
+  EXPECT_EQ((*recorded)[0].second.transport, "fake");
+  EXPECT_EQ((*recorded)[0].second.pgid, 4001);
+  EXPECT_EQ((*recorded)[0].second.start_time, "77");
+  EXPECT_EQ((*recorded)[0].second.status_path, "status/h");
+
+  ASSERT_TRUE(await(service_->cancel(jid, "enough")).ok());
+  ASSERT_TRUE(pump_until([&] { return !fake_->forgotten().empty(); }));
+  EXPECT_EQ(fake_->forgotten(), (std::vector<std::string>{"h status/h"}));
+  auto left = await(store_->load_processes(jid));
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->empty());
+  drain();
+}
+
+// Targets that were running at a crash, each with a recorded command, and
+// what the transport found of it.
+class RecoverRecordedTest : public JobServiceTest {
+ protected:
+  std::string crashed_job(const std::vector<std::string>& targets) {
+    const std::string jid = "20260101000000000009";
+    EXPECT_TRUE(await(store_->create_job(hand_made_job(jid, targets))).ok());
+    for (const auto& target : targets) {
+      TargetRun running;
+      running.phase = RunPhase::Running;
+      store_->save_result(jid, target, running);
+      EXPECT_TRUE(await(store_->record_process(jid, target, RunProcess{"fake", 700, "42", "st/" + target})).ok());
+    }
+    EXPECT_TRUE(await(store_->flush()).ok());
+    return jid;
+  }
+  // The recovering service replaces service_, so it outlives the test's last drain().
+  Job recover_and_wait(const std::string& jid) {
+    service_ = make_service();
+    EXPECT_TRUE(await(service_->recover()).ok());
+    auto done = await(service_->wait(jid, std::chrono::steady_clock::now() + 5s));
+    EXPECT_TRUE(done.ok()) << done.error().message;
+    return done.ok() ? *done : Job{};
+  }
+};
+
+TEST_F(RecoverRecordedTest, EachTargetReportsWhatBecameOfItsCommand) {
+  using Kind = transport::OrphanOutcome::Kind;
+  std::string jid = crashed_job({"ok", "three", "killed", "stopped", "gone", "away"});
+  fake_->orphan("ok", {Kind::Finished, 0, 0, ""});
+  fake_->orphan("three", {Kind::Finished, 3, 0, ""});
+  fake_->orphan("killed", {Kind::Finished, -1, 9, ""});
+  fake_->orphan("stopped", {Kind::Stopped, -1, 0, ""});
+  fake_->orphan("away", {Kind::Unknown, -1, 0, "cannot reach the target to look: refused", true});
+  Job done = recover_and_wait(jid);
+
+  const OpResult& ok = done.runs.at("ok").result;
+  EXPECT_EQ(ok.state, OpState::Changed);
+  EXPECT_EQ(ok.rtc, 0);
+  EXPECT_EQ(ok.error, "finished while the server was down");
+  const OpResult& three = done.runs.at("three").result;
+  EXPECT_EQ(three.state, OpState::Failed);
+  EXPECT_EQ(three.rtc, 3);
+  EXPECT_EQ(three.error, "exit status 3 (finished while the server was down)");
+  const OpResult& killed = done.runs.at("killed").result;
+  EXPECT_EQ(killed.state, OpState::Failed);
+  EXPECT_EQ(killed.signal, 9);
+  EXPECT_EQ(killed.error, "killed by signal KILL (finished while the server was down)");
+  EXPECT_EQ(done.runs.at("stopped").result.state, OpState::Failed);
+  EXPECT_EQ(done.runs.at("stopped").result.error, "interrupted: server restarted; process group 700 stopped");
+  EXPECT_EQ(done.runs.at("gone").result.state, OpState::Failed);
+  EXPECT_EQ(done.runs.at("gone").result.error, "outcome unknown: server restarted; fake: nothing known");
+  EXPECT_EQ(done.runs.at("away").result.state, OpState::Unreachable);
+  EXPECT_EQ(done.runs.at("away").result.error,
+            "outcome unknown: server restarted; cannot reach the target to look: refused");
+  EXPECT_EQ(done.state, JobState::Failure);
+
+  EXPECT_EQ(fake_->settled().size(), 6u);
+  EXPECT_NE(std::find(fake_->settled().begin(), fake_->settled().end(), "stopped 700 st/stopped"),
+            fake_->settled().end());
+  EXPECT_TRUE(fake_->calls().empty()) << "a recovered target was run again";
+  drain();
+  auto left = await(store_->load_processes(jid));
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->empty());
+  auto saved = stored(jid);
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_EQ(saved->runs.at("three").result.rtc, 3);
+}
+
+TEST_F(RecoverRecordedTest, AJobWhoseTargetsAllFinishedWhileDownIsDone) {
+  std::string jid = crashed_job({"a"});
+  fake_->orphan("a", {transport::OrphanOutcome::Kind::Finished, 0, 0, ""});
+  Job done = recover_and_wait(jid);
+  EXPECT_EQ(done.state, JobState::Done);
+  EXPECT_EQ(done.runs.at("a").result.state, OpState::Changed);
+  drain();
 }
 
 // ---------------------------------------------------------------- shutdown

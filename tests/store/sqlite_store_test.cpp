@@ -3,6 +3,8 @@
 
 #include <filesystem>
 
+#include <sqlite3.h>
+
 #include "store/store.hpp"
 #include "support/run_sync.hpp"
 #include "support/test_dir.hpp"
@@ -315,6 +317,54 @@ TEST(StoreRegistry, UnwritablePathIsAClearError) {
   auto opened = open_store({"sqlite:/nonexistent-dir/x/steward.db", ""});
   ASSERT_FALSE(opened.ok());
   EXPECT_NE(opened.error().message.find("/nonexistent-dir/x/steward.db"), std::string::npos);
+}
+
+TEST_F(SqliteStoreTest, RecordedProcessesAreDurableInStartOrderAndForgottenPerTarget) {
+  ASSERT_TRUE(run_sync(store_->create_job(sample_job("j1"))).ok());
+  ASSERT_TRUE(run_sync(store_->record_process("j1", "web1", RunProcess{"local", 11, "100", "/d/runs/a"})).ok());
+  ASSERT_TRUE(run_sync(store_->record_process("j1", "web2", RunProcess{"ssh", 22, "200", "~/.cache/steward/b"})).ok());
+  ASSERT_TRUE(run_sync(store_->record_process("j1", "web1", RunProcess{"local", 33, "300", "/d/runs/c"})).ok());
+  reopen();
+  auto loaded = run_sync(store_->load_processes("j1"));
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  ASSERT_EQ(loaded->size(), 3u);
+  EXPECT_EQ((*loaded)[0].first, "web1");
+  EXPECT_EQ((*loaded)[0].second.pgid, 11);
+  EXPECT_EQ((*loaded)[1].first, "web2");
+  EXPECT_EQ((*loaded)[1].second.transport, "ssh");
+  EXPECT_EQ((*loaded)[1].second.start_time, "200");
+  EXPECT_EQ((*loaded)[1].second.status_path, "~/.cache/steward/b");
+  EXPECT_EQ((*loaded)[2].second.pgid, 33);
+
+  ASSERT_TRUE(run_sync(store_->forget_processes("j1", "web1")).ok());
+  loaded = run_sync(store_->load_processes("j1"));
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ((*loaded)[0].first, "web2");
+
+  ASSERT_TRUE(run_sync(store_->delete_job("j1")).ok());
+  loaded = run_sync(store_->load_processes("j1"));
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_TRUE(loaded->empty());
+}
+
+// A database written before commands were recorded opens, keeps its jobs and
+// records commands from then on.
+TEST_F(SqliteStoreTest, OlderDatabaseWithoutTheProcessTableStillOpens) {
+  ASSERT_TRUE(run_sync(store_->create_job(sample_job("old"))).ok());
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "steward.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE run_processes", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  reopen();
+  auto job = run_sync(store_->load_job("old", {}));
+  ASSERT_TRUE(job.ok());
+  EXPECT_TRUE(job->has_value());
+  ASSERT_TRUE(run_sync(store_->record_process("old", "web1", RunProcess{"local", 5, "1", "/p"})).ok());
+  auto loaded = run_sync(store_->load_processes("old"));
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(loaded->size(), 1u);
 }
 
 }  // namespace

@@ -42,6 +42,10 @@ CREATE TABLE IF NOT EXISTS condition_values(
   condition TEXT NOT NULL, at REAL NOT NULL, value REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS condition_values_by_id ON condition_values(condition, at);
 CREATE INDEX IF NOT EXISTS condition_values_by_age ON condition_values(at);
+CREATE TABLE IF NOT EXISTS run_processes(
+  jid TEXT NOT NULL, target TEXT NOT NULL, status_path TEXT NOT NULL, transport TEXT NOT NULL,
+  pgid INTEGER NOT NULL, start_time TEXT NOT NULL, seq INTEGER NOT NULL,
+  PRIMARY KEY(jid, target, status_path)) WITHOUT ROWID;
 )sql";
 
 constexpr const char* kSelectJob =
@@ -217,6 +221,43 @@ class SqliteStore final : public Store {
     }, /*urgent=*/false);
   }
 
+  awaitable<Status> record_process(const std::string& jid, const std::string& target,
+                                   const RunProcess& process) override {
+    return writer_.call<Status>([jid, target, process](sqlite3* db) {
+      Statement q(db,
+                  "INSERT OR REPLACE INTO run_processes(jid, target, status_path, transport, pgid, start_time, seq) "
+                  "VALUES(?,?,?,?,?,?,(SELECT ifnull(max(seq), 0) + 1 FROM run_processes))");
+      q.bind(1, jid).bind(2, target).bind(3, process.status_path).bind(4, process.transport);
+      q.bind(5, static_cast<std::int64_t>(process.pgid)).bind(6, process.start_time);
+      return q.run();
+    });
+  }
+
+  awaitable<Status> forget_processes(const std::string& jid, const std::string& target) override {
+    return writer_.call<Status>([jid, target](sqlite3* db) {
+      Statement q(db, "DELETE FROM run_processes WHERE jid=? AND target=?");
+      q.bind(1, jid).bind(2, target);
+      return q.run();
+    });
+  }
+
+  awaitable<Result<std::vector<std::pair<std::string, RunProcess>>>> load_processes(const std::string& jid) override {
+    using Rows = std::vector<std::pair<std::string, RunProcess>>;
+    return reader_.call<Result<Rows>>([jid](sqlite3* db) -> Result<Rows> {
+      Statement q(db,
+                  "SELECT target, transport, pgid, start_time, status_path FROM run_processes WHERE jid=? "
+                  "ORDER BY seq");
+      q.bind(1, jid);
+      Rows rows;
+      while (q.step()) {
+        RunProcess process{q.text(1), static_cast<long>(q.integer(2)), q.text(3), q.text(4)};
+        rows.emplace_back(q.text(0), std::move(process));
+      }
+      if (auto s = q.status(); !s) return s.error();
+      return rows;
+    });
+  }
+
   awaitable<Status> finish_job(const Job& job) override {
     return writer_.call<Status>([jid = job.jid, state = job.state, error = job.error,
                                  finishat = job.finishat](sqlite3* db) {
@@ -389,7 +430,8 @@ class SqliteStore final : public Store {
   }
 
   static Status delete_children(sqlite3* db, const std::string& jid) {
-    for (const char* sql : {"DELETE FROM runs WHERE jid=?", "DELETE FROM chunks WHERE jid=?"}) {
+    for (const char* sql : {"DELETE FROM runs WHERE jid=?", "DELETE FROM chunks WHERE jid=?",
+                            "DELETE FROM run_processes WHERE jid=?"}) {
       Statement q(db, sql);
       q.bind(1, jid);
       if (auto s = q.run(); !s) return s;

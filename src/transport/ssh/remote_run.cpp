@@ -10,6 +10,7 @@
 #include <csignal>
 
 #include "transport/ssh/remote_command.hpp"
+#include "transport/supervision.hpp"
 
 namespace steward::transport::ssh {
 
@@ -113,10 +114,35 @@ awaitable<void> end_remote_group(Connection& connection, long pgid) {
   co_await run_remote(connection, kill_group_command(pgid, kKillGrace), kill, nullptr, nullptr);
 }
 
+// A supervised command's wrapper prints its marker, then waits: the journal
+// records its process group first. True when the command may go ahead;
+// an error when the journal could not record it (the group is ended).
+awaitable<Result<bool>> record_start(Connection& connection, ChannelState& state, transport::CommandJournal& journal,
+                                     const std::string& status_path, const CancelToken& cancel,
+                                     Clock::time_point deadline) {
+  while (!state.marker.seen() && !state.finished()) {
+    if (!connection.alive()) co_return lost(connection, "connection lost before the command started");
+    if ((cancel && cancel->cancelled()) || Clock::now() >= deadline) co_return false;
+    co_await connection.wait_progress(deadline);
+  }
+  if (!state.marker.pgid()) co_return false;
+  RunProcess process;
+  process.pgid = *state.marker.pgid();
+  process.start_time = state.marker.start_time();
+  process.status_path = status_path;
+  auto starting = journal.started(std::move(process));
+  auto recorded = co_await std::move(starting);
+  if (!recorded) {
+    co_await end_remote_group(connection, *state.marker.pgid());
+    co_return recorded.error();
+  }
+  co_return true;
+}
+
 }  // namespace
 
 awaitable<RemoteRun> run_remote(Connection& connection, const std::string& script, const ExecRequest& request,
-                                ChunkSink sink, CancelToken cancel) {
+                                ChunkSink sink, CancelToken cancel, const std::string& status_path) {
   std::unique_ptr<ssh_channel_struct, ChannelFree> channel(ssh_channel_new(connection.session()));
   if (!channel) co_return RemoteRun{lost(connection, "cannot open a channel"), false};
   ChannelState state;
@@ -148,12 +174,24 @@ awaitable<RemoteRun> run_remote(Connection& connection, const std::string& scrip
   if (rc != SSH_OK) co_return RemoteRun{lost(connection, "cannot start the command"), false};
 
   const auto deadline = request.timeout.count() > 0 ? Clock::now() + request.timeout : Clock::time_point::max();
-  if (auto sent = co_await write_stdin(connection, channel.get(), request.stdin_data, deadline); !sent) {
+  CancelState::Registration on_cancel;
+  if (cancel) on_cancel = cancel->on_cancel([&connection] { connection.wake(); });
+
+  std::string input = request.stdin_data;
+  if (request.journal) {
+    auto go = co_await record_start(connection, state, *request.journal, status_path, cancel, deadline);
+    if (!go) {
+      ssh_channel_close(channel.get());
+      connection.wake();
+      co_return RemoteRun{go.error(), true};
+    }
+    // Without the go-ahead the wrapper runs nothing (a cancel or timeout came first, or cd failed).
+    if (*go) input = std::string(kGoAhead) + input;
+  }
+  if (auto sent = co_await write_stdin(connection, channel.get(), input, deadline); !sent) {
     co_return RemoteRun{sent.error(), true};
   }
 
-  CancelState::Registration on_cancel;
-  if (cancel) on_cancel = cancel->on_cancel([&connection] { connection.wake(); });
   bool killing = false;
   auto give_up_at = Clock::time_point::max();
   while (!state.finished()) {

@@ -20,7 +20,11 @@ struct RemoteRun {
   bool started = false;
 };
 
+// With request.journal, `script` is a supervised command
+// (wrap_supervised_command) whose status file is `status_path`: it gets its
+// go-ahead once the journal has recorded its process group.
 boost::asio::awaitable<RemoteRun> run_remote(Connection& connection, const std::string& script,
-                                             const ExecRequest& request, ChunkSink sink, CancelToken cancel);
+                                             const ExecRequest& request, ChunkSink sink, CancelToken cancel,
+                                             const std::string& status_path = {});
 
 }  // namespace steward::transport::ssh

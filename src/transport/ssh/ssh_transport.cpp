@@ -16,12 +16,16 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <map>
+#include <utility>
+#include <vector>
 
 #include "transport/ssh/file_transfer.hpp"
 #include "transport/ssh/host_key.hpp"
 #include "transport/ssh/pool.hpp"
 #include "transport/ssh/remote_command.hpp"
 #include "transport/ssh/remote_run.hpp"
+#include "transport/supervision.hpp"
 
 namespace steward::transport {
 namespace {
@@ -67,16 +71,54 @@ class SshTransport final : public Transport {
                                      CancelToken cancel) override {
     auto endpoint = endpoint_for(target);
     if (!endpoint) co_return endpoint.error();
-    auto script = wrap_remote_command(request);
+    std::string status_path;
+    std::vector<std::string> stale;
+    if (request.journal) {
+      status_path = new_status_path();
+      stale = std::exchange(stale_status_[endpoint_key(*endpoint)], {});
+    }
+    auto script = request.journal ? wrap_supervised_command(request, status_path, stale) : wrap_remote_command(request);
     if (!script) co_return script.error();
     // A pooled connection may have died while idle; one fresh retry hides that.
     for (int attempt = 0;; ++attempt) {
       auto lease = co_await pool_->acquire(*endpoint);
-      if (!lease) co_return lease.error();
-      auto run = co_await run_remote(lease->connection(), *script, request, sink, cancel);
+      if (!lease) {
+        keep_stale(*endpoint, std::move(stale));
+        co_return lease.error();
+      }
+      auto run = co_await run_remote(lease->connection(), *script, request, sink, cancel, status_path);
       if (!run.outcome && !run.started) pool_->discard(lease->connection());
-      if (run.outcome || run.started || !lease->reused() || attempt > 0) co_return std::move(run.outcome);
+      if (run.outcome || run.started || !lease->reused() || attempt > 0) {
+        if (!run.started) keep_stale(*endpoint, std::move(stale));
+        co_return std::move(run.outcome);
+      }
     }
+  }
+
+  awaitable<OrphanOutcome> settle_orphan(const Target& target, RunProcess process) override {
+    auto endpoint = endpoint_for(target);
+    if (!endpoint) co_return OrphanOutcome{OrphanOutcome::Kind::Unknown, -1, 0, endpoint.error().message};
+    auto lease = co_await pool_->acquire(*endpoint);
+    if (!lease) {
+      co_return OrphanOutcome{OrphanOutcome::Kind::Unknown, -1, 0,
+                              "cannot reach the target to look: " + lease.error().message,
+                              lease.error().code == ErrorCode::Unreachable};
+    }
+    ExecRequest request;
+    request.timeout = kSettleTimeout;
+    auto run = co_await run_remote(lease->connection(), settle_command(process, kSettleGrace), request, nullptr,
+                                   nullptr);
+    if (!run.outcome) {
+      co_return OrphanOutcome{OrphanOutcome::Kind::Unknown, -1, 0, "cannot look on the target: " +
+                              run.outcome.error().message, run.outcome.error().code == ErrorCode::Unreachable};
+    }
+    co_return parse_settle_report(run.outcome->stdout_data);
+  }
+
+  // Removed by the endpoint's next supervised command, in the same request:
+  // no round trip of its own.
+  void forget_status(const Target& target, const std::string& status_path) override {
+    if (auto endpoint = endpoint_for(target)) stale_status_[endpoint_key(*endpoint)].push_back(status_path);
   }
 
   awaitable<Result<FileOutcome>> put_file(const Target& target, FileRequest request, CancelToken cancel) override {
@@ -110,7 +152,22 @@ class SshTransport final : public Transport {
     }
   }
 
+  static std::string endpoint_key(const Endpoint& endpoint) {
+    return endpoint.user + "@" + endpoint.host + ":" + std::to_string(endpoint.port);
+  }
+
+  void keep_stale(const Endpoint& endpoint, std::vector<std::string> paths) {
+    auto& kept = stale_status_[endpoint_key(endpoint)];
+    kept.insert(kept.end(), std::make_move_iterator(paths.begin()), std::make_move_iterator(paths.end()));
+  }
+
+  static constexpr std::chrono::milliseconds kSettleGrace{2000};
+  static constexpr std::chrono::milliseconds kSettleTimeout{10000};
+
   std::shared_ptr<Pool> pool_;
+  // Status files of commands whose outcome is recorded, by endpoint, until
+  // the endpoint's next supervised command removes them.
+  std::map<std::string, std::vector<std::string>> stale_status_;
 };
 
 std::string user_known_hosts() {
