@@ -28,7 +28,10 @@ class Exchange {
 
   const Request& request() const { return request_; }
   const std::map<std::string, std::string>& query() const { return query_; }
-  std::optional<std::string> param(const std::string& name) const;
+  std::optional<std::string> param(const std::string& name) const {
+    auto it = query_.find(name);
+    return it == query_.end() ? std::nullopt : std::optional<std::string>(it->second);
+  }
   // Values captured from the route pattern (":jid").
   std::map<std::string, std::string> captures;
 
