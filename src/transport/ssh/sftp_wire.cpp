@@ -43,11 +43,15 @@ SftpPackets split_packets(std::string_view inbound) {
     }
     if (inbound.size() - used < 4 + std::size_t{length}) break;
     std::string_view packet = inbound.substr(used + 4, length);
+    if (packet.size() < 5) {  // every packet a server sends has its type and a version number or request id
+      packets.corrupt = true;
+      break;
+    }
     SftpReply reply{static_cast<std::uint8_t>(packet[0]), {}};
     if (reply.type == kVersion) {
       reply.body.assign(packet.substr(5));  // after the version number
       packets.version = std::move(reply);
-    } else if (packet.size() >= 5) {
+    } else {
       SftpReader id_reader(packet.substr(1, 4));
       reply.body.assign(packet.substr(5));
       packets.replies.emplace_back(id_reader.u32(), std::move(reply));
