@@ -51,10 +51,14 @@ run() {
   for name in $names; do total=$((total + 1)); done
   printf '%s\n' $names | xargs -P "${FUZZ_JOBS:-2}" -I{} bash -c 'fuzz_one "$0" "$1" "$2"' "$build" "$seconds" {} \
     || failed=1
-  local crashed
-  crashed=$(grep -l -E '^==[0-9]+==ERROR|runtime error:|ERROR: libFuzzer' "$build"/fuzz_*.log 2>/dev/null | wc -l)
+  local crashed=0
+  for name in $names; do
+    grep -q -E '^stat::number_of_executed_units' "$build/fuzz_$name.log" &&
+      ! grep -q -E '^==[0-9]+== ?ERROR|runtime error:|ERROR: libFuzzer' "$build/fuzz_$name.log" ||
+      crashed=$((crashed + 1))
+  done
   echo "fuzz: $((total - crashed)) passed, $crashed failed"
-  [ "$failed" -eq 0 ]
+  [ "$failed" -eq 0 ] && [ "$crashed" -eq 0 ]
 }
 
 case "${1:-}" in
