@@ -15,7 +15,8 @@ endif()
 
 if(steward_sanitize_flags)
   set(CMAKE_BUILD_TYPE Sanitize CACHE STRING "" FORCE)
-  set(CMAKE_CXX_FLAGS_SANITIZE "-O1 -g1" CACHE STRING "" FORCE)
+  # -O0 compiles about 35% faster (and runs slower): -DCMAKE_CXX_FLAGS_SANITIZE="-O0 -g1".
+  set(CMAKE_CXX_FLAGS_SANITIZE "-O1 -g1" CACHE STRING "Optimisation and debug info of the sanitizer builds")
   add_compile_options(${steward_sanitize_flags} -fno-omit-frame-pointer)
   add_link_options(${steward_sanitize_flags})
 endif()
