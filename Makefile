@@ -59,7 +59,7 @@ fuzz-build: deps
 # Replays every corpus and kept crash input (ctest), then fuzzes each harness.
 fuzz: fuzz-build
 	cd $(FUZZ_DIR) && env $(SANITIZER_ENV) ctest --output-on-failure -j$(JOBS)
-	env $(SANITIZER_ENV) bash scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+	env $(SANITIZER_ENV) bash scripts/fuzz.sh run $(FUZZ_DIR) $(FUZZ_SECONDS)
 
 fuzz-ci:
 	$(MAKE) fuzz FUZZ_SECONDS=$(CI_FUZZ_SECONDS)
