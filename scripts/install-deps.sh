@@ -11,6 +11,7 @@ packages=(
   libssh-dev libssl-dev openssl libcurl4-openssl-dev openssh-server openssh-client qemu-guest-agent
   libgrpc++-dev libprotobuf-dev protobuf-compiler python3-grpcio python3-grpc-tools python3-protobuf
   python3 python3-pytest procps curl ansible-core
+  clang libfuzzer-14-dev
 )
 bench_packages=(wrk pdsh pssh clustershell)
 [ "${1:-}" = "bench" ] && packages+=("${bench_packages[@]}")

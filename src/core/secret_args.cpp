@@ -158,10 +158,12 @@ Result<boost::json::object> ArgSecrets::seal(boost::json::object args) const {
   return args;
 }
 
+// The arguments themselves are never a sealed value (a body {"$sealed": ...}
+// stays an object); only what they hold can be.
 Result<boost::json::object> ArgSecrets::open(boost::json::object args) const {
-  boost::json::value value(std::move(args));
-  if (auto opened = open_value(value, box_, ""); !opened) return opened.error();
-  return std::move(value.as_object());
+  for (auto& [key, item] : args)
+    if (auto opened = open_value(item, box_, std::string(key)); !opened) return opened.error();
+  return args;
 }
 
 boost::json::object masked(boost::json::object args, const SecretNames& names) {
@@ -178,9 +180,8 @@ boost::json::value redacted(boost::json::value value) {
 }
 
 boost::json::object redacted(boost::json::object value) {
-  boost::json::value wrapped(std::move(value));
-  redact_value(wrapped);
-  return std::move(wrapped.as_object());
+  for (auto& [key, item] : value) redact_value(item);
+  return value;
 }
 
 }  // namespace steward

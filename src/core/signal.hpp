@@ -14,7 +14,8 @@ class Signal {
  public:
   // True when notified, false when the deadline passed first.
   boost::asio::awaitable<bool> wait_until(boost::asio::steady_timer::time_point deadline) {
-    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, deadline);
+    auto executor = co_await boost::asio::this_coro::executor;  // not in the call: GCC 12, PR 99576
+    boost::asio::steady_timer timer(executor, deadline);
     auto it = waiters_.insert(waiters_.end(), &timer);
     auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
     waiters_.erase(it);

@@ -2,6 +2,7 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <cctype>
 #include <optional>
 #include <regex>
 
@@ -102,11 +103,25 @@ constexpr auto kRegexFlags = std::regex::ECMAScript | std::regex_constants::__po
 constexpr auto kRegexFlags = std::regex::ECMAScript;
 #endif
 
+// libstdc++ (GCC 12) reads the number of a back-reference or a {count}
+// into a long without checking for overflow (undefined behaviour, found by
+// fuzz_host_pattern); no host pattern needs more than 9 digits there.
+void refuse_huge_counts(std::string_view regex) {
+  for (std::size_t i = 0; i + 1 < regex.size(); ++i) {
+    if (regex[i] != '\\' && regex[i] != '{' && regex[i] != ',') continue;
+    std::size_t digits = 0;
+    while (i + 1 + digits < regex.size() && std::isdigit(static_cast<unsigned char>(regex[i + 1 + digits]))) ++digits;
+    if (digits > 9) throw std::regex_error(std::regex_constants::error_badbrace);
+  }
+}
+
 // Globs are fnmatch on whole names; `~regex` matches at the start, as Python's re.match.
 class NameMatcher {
  public:
   explicit NameMatcher(std::string_view expr) : regex_(expr.starts_with('~')), expr_(expr) {
-    if (regex_) re_.emplace(expr_.substr(1), kRegexFlags);
+    if (!regex_) return;
+    refuse_huge_counts(expr_.substr(1));
+    re_.emplace(expr_.substr(1), kRegexFlags);
   }
   bool is_regex() const { return regex_; }
   bool operator()(const std::string& name) const {

@@ -91,5 +91,20 @@ TEST(ArgSecrets, AnotherKeyNamesTheFieldButNotTheValue) {
   for (const char* plain : kPlainValues) EXPECT_EQ(message.find(plain), std::string::npos) << plain;
 }
 
+// A request body is an object whatever keys it has: {"$sealed": ...} at the
+// top is not a sealed value (redacting it threw, and every later GET of the
+// job failed with 500; found by fuzz_json_request).
+TEST(ArgSecrets, ABodyShapedLikeASealedValueStaysAnObject) {
+  auto body = object_of(R"({"$sealed": "all", "shown": "x", "cmd": "env"})");
+  EXPECT_EQ(redacted(body), body);
+  auto secrets = secrets_with('k');
+  auto opened = secrets.open(body);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_EQ(*opened, body);
+  auto nested = object_of(R"({"env": {"$sealed": "not base64", "shown": "***"}})");
+  EXPECT_EQ(redacted(nested), object_of(R"({"env": "***"})"));
+  EXPECT_FALSE(secrets.open(nested).ok());
+}
+
 }  // namespace
 }  // namespace steward

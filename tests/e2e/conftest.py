@@ -46,6 +46,53 @@ _STEWARD_ENV = ("STEWARD_TOKEN", "STEWARD_SERVER", "STEWARD_DATA_DIR", "STEWARD_
                 "REDIS_PASSWORD", "LOG_DIR", "LOG_FILE_NAME")
 
 
+# Set by `make test-asan` (address) for an instrumented build: a sanitizer
+# report in any server's log fails the run (see _scan_sanitizer_reports).
+SANITIZER = os.environ.get("STEWARD_SANITIZER", "")
+_SANITIZER_REPORT = re.compile(
+    r"ERROR: (AddressSanitizer|LeakSanitizer)|WARNING: ThreadSanitizer|SUMMARY: UndefinedBehaviorSanitizer|"
+    r"\.(cpp|hpp|h|cc):\d+:\d+: runtime error:")
+_sanitizer_reports = []  # (log path, excerpt) not yet reported as a test failure
+
+
+def _scan_sanitizer_reports(log_path, offset):
+    """Records a sanitizer report in log_path past offset; returns the new offset."""
+    try:
+        with open(log_path, "rb") as f:
+            f.seek(offset)
+            raw = f.read()
+    except FileNotFoundError:
+        return offset
+    text = raw.decode(errors="replace")
+    m = _SANITIZER_REPORT.search(text)
+    if m:
+        _sanitizer_reports.append((str(log_path), text[max(0, m.start() - 300):m.start() + 6000]))
+    return offset + len(raw)
+
+
+def _take_sanitizer_reports():
+    reports = list(_sanitizer_reports)
+    _sanitizer_reports.clear()
+    return "\n\n".join(f"sanitizer report in {path}:\n{excerpt}" for path, excerpt in reports)
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_reports():
+    """Fails the test during which a server logged a sanitizer report."""
+    yield
+    reports = _take_sanitizer_reports()
+    if reports:
+        pytest.fail(reports, pytrace=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Reports of servers stopped after the last test (module fixtures) fail the session."""
+    reports = _take_sanitizer_reports()
+    if reports:
+        print("\n" + reports)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def clean_env(**extra):
     env = {k: v for k, v in os.environ.items() if k not in _STEWARD_ENV}
     env.update({k: v for k, v in extra.items() if v is not None})
@@ -99,6 +146,7 @@ class Server:
         self.addr = None  # (host, port)
         self.log_path = self.data_dir.parent / (self.data_dir.name + "-server.log")
         self._log = None
+        self._log_scanned = 0  # bytes of the log already scanned for sanitizer reports
 
     @property
     def addr_file(self):
@@ -193,6 +241,7 @@ class Server:
         if self._log is not None:
             self._log.close()
             self._log = None
+        self._log_scanned = _scan_sanitizer_reports(self.log_path, self._log_scanned)
 
 
 # ---------------------------------------------------------------- HTTP

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import JOB_DONE, JOB_FAILURE, OP_CHANGED, OP_FAILED, OP_OK, OP_UNREACHABLE, Server, qs
+from conftest import JOB_DONE, JOB_FAILURE, OP_CHANGED, OP_FAILED, OP_OK, OP_UNREACHABLE, SANITIZER, Server, qs
 from qemu_ga import QemuGa
 from transport_contract import (MiB, RssPeak, check_cancel_kills_the_process_tree, check_file_errors,
                                 check_output_cap, check_timeout_kills_the_process_tree, one, rss_kib,
@@ -158,7 +158,7 @@ def test_big_files_are_streamed(api, server, files_dir, tmp_root):
     assert one(job, "vm1")["status"] == OP_CHANGED, job
     fetched = files_dir / "big-back" / "vm1" / "big-on-guest.bin"
     assert sha256_of(fetched) == expected
-    for sampler in (put_memory, get_memory):
+    for sampler in (put_memory, get_memory) if not SANITIZER else ():  # ASan's quarantine: RSS no measure
         assert sampler.peak - before < 16 * 1024, f"server RSS grew {sampler.peak - before} KiB for 48 MiB"
     for path in (source, dest, fetched):
         path.unlink()

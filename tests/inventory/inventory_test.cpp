@@ -403,7 +403,9 @@ TEST(Patterns, NothingMatchedIsNotFound) {
   expect_not_found("none", "no such host: none");
   expect_not_found("web[5]", "no such host: web[5]");
   expect_not_found("~zz", "no such host: ~zz");
-  for (std::string_view bad : {"", " , : ", "!", "web:&", "~("}) {
+  // A back-reference or count too long for a long: libstdc++ overflowed reading it (found by fuzz_host_pattern).
+  for (std::string_view bad :
+       {"", " , : ", "!", "web:&", "~(", "~.+\\2222222222222222222222", "~w{99999999999999999999}"}) {
     auto result = inv.match(bad);
     ASSERT_FALSE(result.ok()) << bad;
     EXPECT_EQ(result.error().code, ErrorCode::InvalidArgument) << bad;

@@ -119,10 +119,10 @@ TEST(HttpTask, HttpTimeoutExpires) {
 
 TEST(HttpTask, CancelAbortsARequestInFlight) {
   TestHttpServer server;
+  asio::io_context io;  // outlives the runner, whose timers it serves
   auto runner = PipelineRunner::create(
       pipeline_from("exec:\n  start:\n" + request_task(server.url("/slow/200"), ", http_timeout: 10")),
       fast_options());
-  asio::io_context io;
   asio::steady_timer timer(io, 200ms);
   timer.async_wait([&](auto) { runner->cancel("enough"); });
   auto started = std::chrono::steady_clock::now();

@@ -138,11 +138,11 @@ TEST(Runner, AsyncTaskIsTerminatedAtRunEnd) {
 TEST(Runner, DetachedAsyncTaskIsLeftRunning) {
   Scratch s;
   std::string pid_file = s.path("detached.pid");
+  boost::asio::io_context io;  // outlives the runner, whose timers it serves
   auto runner = PipelineRunner::create(
       pipeline_from("exec:\n  start: [{shell_exec: 'echo $$ > " + pid_file +
                     "; exec sleep 30', async: true, detach: true}]\n"),
       fast_options());
-  boost::asio::io_context io;
   std::optional<boost::json::object> record;
   boost::asio::co_spawn(io, runner->run(300ms), [&](std::exception_ptr, boost::json::object r) { record = r; });
   while (!record && io.run_one()) {
@@ -202,11 +202,11 @@ TEST(Runner, RemoteTargetGoesThroughTheCallback) {
 TEST(Runner, CancelEndsTheCurrentTaskAndStillRunsPost) {
   Scratch s;
   std::string log = s.path("log");
+  boost::asio::io_context io;  // outlives the runner, whose timers it serves
   auto runner = PipelineRunner::create(pipeline_from("exec:\n"
                                                      "  start: [{exec: [sleep, '30']}]\n"
                                                      "  post: [{shell_exec: 'echo post >> " + log + "'}]\n"),
                                        fast_options());
-  boost::asio::io_context io;
   boost::asio::steady_timer timer(io, 200ms);
   timer.async_wait([&](auto) { runner->cancel("stopped by test"); });
   auto started = std::chrono::steady_clock::now();

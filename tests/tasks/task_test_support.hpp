@@ -52,8 +52,9 @@ inline RunnerOptions fast_options() {
 
 inline boost::json::object run_pipeline(const std::string& yaml, std::chrono::milliseconds duration = 0ms,
                                         RunnerOptions options = fast_options()) {
+  boost::asio::io_context io;  // outlives the runner, whose timers it serves
   auto runner = PipelineRunner::create(pipeline_from(yaml), std::move(options));
-  return steward::testing::run_sync(runner->run(duration));
+  return steward::testing::run_sync(io, runner->run(duration));
 }
 
 inline const boost::json::object& task_of(const boost::json::object& record, const char* stage, std::size_t i) {

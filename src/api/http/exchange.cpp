@@ -36,12 +36,6 @@ http::status status_for(ErrorCode code) {
   return http::status::internal_server_error;
 }
 
-std::optional<std::string> Exchange::param(const std::string& name) const {
-  auto it = query_.find(name);
-  if (it == query_.end()) return std::nullopt;
-  return it->second;
-}
-
 boost::asio::awaitable<void> Exchange::send(Response response) {
   replied_ = true;
   keep_alive_ = request_.keep_alive();

@@ -29,7 +29,10 @@ class Exchange {
 
   const Request& request() const { return request_; }
   const std::map<std::string, std::string>& query() const { return query_; }
-  std::optional<std::string> param(const std::string& name) const;
+  std::optional<std::string> param(const std::string& name) const {
+    auto it = query_.find(name);
+    return it == query_.end() ? std::nullopt : std::optional<std::string>(it->second);
+  }
   // Values captured from the route pattern (":jid").
   std::map<std::string, std::string> captures;
   // Who sent the request (a token's name, never the token), once authenticated.

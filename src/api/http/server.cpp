@@ -13,10 +13,10 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/system/errc.hpp>
-#include <boost/url/parse.hpp>
 
-#include "api/http/http_stream.hpp"
 #include "api/auth/token_registry.hpp"
+#include "api/http/http_stream.hpp"
+#include "api/http/query.hpp"
 #include "core/loop_watchdog.hpp"
 #include "core/spawn.hpp"
 #include "core/strings.hpp"
@@ -62,15 +62,6 @@ Result<tcp::endpoint> parse_endpoint(const std::string& address) {
   }
   if (port < 0 || port > 65535) return make_error(ErrorCode::InvalidArgument, "bad port in " + address);
   return tcp::endpoint(ip, static_cast<unsigned short>(port));
-}
-
-// Parameters keep their first value; keys and values arrive percent-decoded.
-Result<std::pair<std::string, std::map<std::string, std::string>>> split_target(std::string_view target) {
-  auto parsed = boost::urls::parse_origin_form(target);
-  if (!parsed) return make_error(ErrorCode::InvalidArgument, "malformed request target");
-  std::map<std::string, std::string> query;
-  for (auto param : parsed->params()) query.emplace(param.key, param.has_value ? param.value : "");
-  return std::pair{std::string(parsed->path()), std::move(query)};
 }
 
 // Garbage from the client (as opposed to it leaving or timing out) earns a 400.

@@ -29,7 +29,6 @@ namespace {
 constexpr std::size_t kMaxReply = 64u << 20;
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::size_t kKeptCapacity = 1u << 20;
-constexpr char kDelimiter = '\xff';
 
 }  // namespace
 
@@ -78,17 +77,10 @@ awaitable<Result<json::value>> Channel::call(const std::string& target, std::str
     disconnect();
     co_return closed_ ? shutting_down : reply.error();
   }
-  boost::system::error_code parse_error;
-  json::value parsed = json::parse(*reply, parse_error);
-  json::object* object = parse_error ? nullptr : parsed.if_object();
-  if (object) {
-    if (auto* value = object->if_contains("return")) co_return std::move(*value);
-    if (const auto* error = object->if_contains("error"); error && error->is_object()) {
-      const auto* desc = error->as_object().if_contains("desc");
-      std::string text = desc && desc->is_string() ? std::string(desc->as_string()) : json::serialize(*error);
-      co_return make_error(ErrorCode::Internal,
-                           fmt::format("{} (qga socket {}): {} failed: {}", target, socket_path_, command, text));
-    }
+  if (auto parsed = parse_reply(*reply)) {
+    if (parsed->value) co_return std::move(*parsed->value);
+    co_return make_error(ErrorCode::Internal,
+                         fmt::format("{} (qga socket {}): {} failed: {}", target, socket_path_, command, parsed->error));
   }
   disconnect();  // not the protocol we know: do not trust the stream any further
   co_return make_error(ErrorCode::Internal, fmt::format("{} (qga socket {}): malformed reply to {}: {:.200}", target,
@@ -194,24 +186,13 @@ awaitable<Status> Channel::send(const std::string& target, const std::string& li
 
 awaitable<Result<std::string>> Channel::read_line(const std::string& target, Clock::time_point deadline,
                                                   bool after_delimiter) {
-  bool delimited = !after_delimiter;
-  std::size_t scanned = 0;  // no newline before this offset: big replies are scanned once
+  LineScan scan{!after_delimiter, 0};
   for (;;) {
-    if (!delimited) {
-      auto mark = buffer_.find(kDelimiter);
-      buffer_.erase(0, mark == std::string::npos ? buffer_.size() : mark + 1);
-      delimited = mark != std::string::npos;
+    if (auto line = take_line(buffer_, scan)) {
+      if (buffer_.empty() && buffer_.capacity() > kKeptCapacity) std::string().swap(buffer_);  // after a big reply
+      co_return std::move(*line);
     }
-    if (delimited) {
-      if (auto newline = buffer_.find('\n', scanned); newline != std::string::npos) {
-        std::string line = buffer_.substr(0, newline);
-        buffer_.erase(0, newline + 1);
-        if (buffer_.empty() && buffer_.capacity() > kKeptCapacity) std::string().swap(buffer_);  // after a big reply
-        co_return line;
-      }
-      scanned = buffer_.size();
-      if (buffer_.size() > kMaxReply) co_return unreachable(target, "reply larger than 64 MiB");
-    }
+    if (scan.delimited && buffer_.size() > kMaxReply) co_return unreachable(target, "reply larger than 64 MiB");
     auto got = co_await read_some(target, deadline);
     if (!got) co_return got.error();
   }
@@ -239,25 +220,6 @@ bool Channel::stale() {
   if (!buffer_.empty()) return true;
   ::pollfd poll_fd{socket_->native_handle(), POLLIN, 0};
   return ::poll(&poll_fd, 1, 0) > 0;
-}
-
-std::optional<std::int64_t> integer_value(const json::value& value) {
-  boost::system::error_code error;
-  auto number = value.to_number<std::int64_t>(error);
-  if (error) return std::nullopt;
-  return number;
-}
-
-std::optional<std::int64_t> integer_field(const json::value& object, std::string_view key) {
-  const auto* fields = object.if_object();
-  const auto* value = fields ? fields->if_contains(key) : nullptr;
-  return value ? integer_value(*value) : std::nullopt;
-}
-
-bool true_field(const json::value& object, std::string_view key) {
-  const auto* fields = object.if_object();
-  const auto* value = fields ? fields->if_contains(key) : nullptr;
-  return value && value->is_bool() && value->get_bool();
 }
 
 void Channel::disconnect() {

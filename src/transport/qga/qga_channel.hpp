@@ -25,6 +25,7 @@
 
 #include "core/result.hpp"
 #include "transport/qga/async_lock.hpp"
+#include "transport/qga/qga_reply.hpp"
 
 namespace steward::transport::qga {
 
@@ -83,12 +84,5 @@ class Channel {
   bool closed_ = false;
   int connects_ = 0;
 };
-
-// `value` when it is an integer.
-std::optional<std::int64_t> integer_value(const boost::json::value& value);
-// `object[key]` when `object` is an object holding an integer there.
-std::optional<std::int64_t> integer_field(const boost::json::value& object, std::string_view key);
-// `object[key]` when it is the boolean true.
-bool true_field(const boost::json::value& object, std::string_view key);
 
 }  // namespace steward::transport::qga

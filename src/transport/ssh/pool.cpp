@@ -87,7 +87,8 @@ void Pool::close_all() {
 }
 
 awaitable<void> Pool::reap_idle() {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
+  auto executor = co_await asio::this_coro::executor;  // not in the call: GCC 12, PR 99576
+  asio::steady_timer timer(executor);
   reaper_timer_ = &timer;
   const auto period = std::max(std::chrono::milliseconds(200), idle_timeout_ / 4);
   while (!closed_) {

@@ -10,17 +10,10 @@ using asio::awaitable;
 
 namespace {
 
-// Packet types and status codes of draft-ietf-secsh-filexfer-02 (version 3).
-enum : std::uint8_t {
-  kInit = 1, kVersion = 2, kOpen = 3, kClose = 4, kRead = 5, kWrite = 6, kSetstat = 9, kRemove = 13,
-  kStat = 17, kRename = 18, kStatus = 101, kHandle = 102, kData = 103, kAttrs = 105, kExtended = 200,
-};
-enum : std::uint32_t { kStatusOk = 0, kStatusEof = 1, kNoSuchFile = 2, kPermissionDenied = 3 };
-constexpr std::uint32_t kAttrSize = 0x1, kAttrUidGid = 0x2, kAttrPermissions = 0x4, kAttrTimes = 0x8;
+using namespace sftp_wire;
+
 // A reply that takes longer than this means the server is stuck.
 constexpr auto kReplyTimeout = std::chrono::seconds(60);
-// Guards against a corrupt stream claiming a huge packet.
-constexpr std::uint32_t kMaxPacket = 1u << 20;
 
 void put_u32(std::string& out, std::uint32_t value) {
   for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((value >> shift) & 0xff);
@@ -33,41 +26,6 @@ void put_string(std::string& out, std::string_view text) {
   put_u32(out, static_cast<std::uint32_t>(text.size()));
   out += text;
 }
-
-// Reads big-endian fields; any overrun makes ok() false.
-class Reader {
- public:
-  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
-  std::uint32_t u32() {
-    if (bytes_.size() < 4) return fail();
-    std::uint32_t value = 0;
-    for (int i = 0; i < 4; ++i) value = (value << 8) | static_cast<unsigned char>(bytes_[i]);
-    bytes_.remove_prefix(4);
-    return value;
-  }
-  std::uint64_t u64() {
-    std::uint64_t high = u32();
-    return (high << 32) | u32();
-  }
-  std::string string() {
-    std::uint32_t length = u32();
-    if (!ok_ || bytes_.size() < length) return fail(), std::string();
-    std::string value(bytes_.substr(0, length));
-    bytes_.remove_prefix(length);
-    return value;
-  }
-  bool ok() const { return ok_; }
-  bool empty() const { return bytes_.empty(); }
-
- private:
-  std::uint32_t fail() {
-    ok_ = false;
-    bytes_ = {};
-    return 0;
-  }
-  std::string_view bytes_;
-  bool ok_ = true;
-};
 
 std::string status_text(std::uint32_t code, const std::string& message) {
   switch (code) {
@@ -109,10 +67,9 @@ Error SftpClient::failure(const std::string& what, const std::string& detail) co
 }
 
 Error SftpClient::status_failure(std::string_view status_body, const std::string& what) const {
-  Reader body(status_body);
-  std::uint32_t code = body.u32();
-  auto error = failure(what, status_text(code, body.string()));
-  if (code == kNoSuchFile) error.code = ErrorCode::NotFound;
+  auto status = parse_status(status_body);
+  auto error = failure(what, status_text(status.code, status.message));
+  if (status.code == kNoSuchFile) error.code = ErrorCode::NotFound;
   return error;
 }
 
@@ -141,39 +98,18 @@ awaitable<Result<std::unique_ptr<SftpClient>>> SftpClient::start(Connection& con
       co_return client->failure("SFTP", "no version from the server");
     co_await connection.wait_progress(deadline);
   }
-  Reader version(client->version_->body);
-  while (!version.empty() && version.ok()) {
-    auto name = version.string();
-    version.string();
+  for (const auto& name : version_extensions(client->version_->body))
     if (name == "posix-rename@openssh.com") client->posix_rename_ = true;
-  }
   co_return std::move(client);
 }
 
 void SftpClient::receive(std::string_view bytes) {
   inbound_.append(bytes);
-  std::size_t used = 0;
-  while (inbound_.size() - used >= 5) {
-    Reader header(std::string_view(inbound_).substr(used, 4));
-    std::uint32_t length = header.u32();
-    if (length == 0 || length > kMaxPacket) {
-      closed_ = true;  // a corrupt stream: every waiter fails
-      break;
-    }
-    if (inbound_.size() - used < 4 + length) break;
-    std::string_view packet(inbound_.data() + used + 4, length);
-    SftpReply reply{static_cast<std::uint8_t>(packet[0]), {}};
-    if (reply.type == kVersion) {
-      reply.body.assign(packet.substr(5));  // after the version number
-      version_ = std::move(reply);
-    } else if (packet.size() >= 5) {
-      Reader id_reader(packet.substr(1, 4));
-      reply.body.assign(packet.substr(5));
-      replies_[id_reader.u32()] = std::move(reply);
-    }
-    used += 4 + length;
-  }
-  inbound_.erase(0, used);
+  auto packets = split_packets(inbound_);
+  if (packets.version) version_ = std::move(packets.version);
+  for (auto& [id, reply] : packets.replies) replies_[id] = std::move(reply);
+  if (packets.corrupt) closed_ = true;  // every waiter fails
+  inbound_.erase(0, packets.used);
 }
 
 awaitable<Status> SftpClient::write_all(std::string_view bytes) {
@@ -224,14 +160,14 @@ awaitable<Status> SftpClient::await_status(std::uint32_t id, const std::string& 
   auto reply = co_await await_reply(id);
   if (!reply) co_return reply.error();
   if (reply->type != kStatus) co_return failure(what, "unexpected reply");
-  if (Reader(reply->body).u32() == kStatusOk) co_return Status{};
+  if (SftpReader(reply->body).u32() == kStatusOk) co_return Status{};
   co_return status_failure(reply->body, what);
 }
 
 awaitable<Result<std::string>> SftpClient::await_data(std::uint32_t id, const std::string& what) {
   auto reply = co_await await_reply(id);
   if (!reply) co_return reply.error();
-  Reader body(reply->body);
+  SftpReader body(reply->body);
   if (reply->type == kData) {
     auto data = body.string();
     if (!body.ok()) co_return failure(what, "malformed data reply");
@@ -255,7 +191,7 @@ awaitable<Result<std::string>> SftpClient::open(const std::string& path, std::ui
   if (!id) co_return id.error();
   auto reply = co_await await_reply(*id);
   if (!reply) co_return reply.error();
-  if (reply->type == kHandle) co_return Reader(reply->body).string();
+  if (reply->type == kHandle) co_return SftpReader(reply->body).string();
   co_return status_failure(reply->body, "cannot open " + path);
 }
 
@@ -275,16 +211,10 @@ awaitable<Result<SftpAttributes>> SftpClient::stat(const std::string& path) {
   auto reply = co_await await_reply(*id);
   if (!reply) co_return reply.error();
   if (reply->type == kStatus) co_return status_failure(reply->body, "cannot stat " + path);
-  Reader body(reply->body);
   if (reply->type != kAttrs) co_return failure("cannot stat " + path, "unexpected reply");
-  SftpAttributes attributes;
-  std::uint32_t flags = body.u32();
-  if (flags & kAttrSize) attributes.size = body.u64();
-  if (flags & kAttrUidGid) body.u64();
-  if (flags & kAttrPermissions) attributes.permissions = body.u32();
-  if (flags & kAttrTimes) body.u64();  // extended attributes may follow; not needed
-  if (!body.ok()) co_return failure("cannot stat " + path, "malformed attributes");
-  co_return attributes;
+  auto attributes = parse_attributes(reply->body);
+  if (!attributes) co_return failure("cannot stat " + path, "malformed attributes");
+  co_return *attributes;
 }
 
 awaitable<Status> SftpClient::set_permissions(const std::string& path, std::uint32_t permissions) {

@@ -17,23 +17,13 @@
 
 #include "core/result.hpp"
 #include "transport/ssh/connection.hpp"
+#include "transport/ssh/sftp_wire.hpp"
 
 namespace steward::transport::ssh {
 
 namespace sftp_open {
 constexpr std::uint32_t kRead = 0x01, kWrite = 0x02, kCreate = 0x08, kTruncate = 0x10, kExclusive = 0x20;
 }
-
-struct SftpAttributes {
-  std::optional<std::uint64_t> size;
-  std::optional<std::uint32_t> permissions;
-};
-
-// One reply: its packet type and the bytes after the request id.
-struct SftpReply {
-  std::uint8_t type = 0;
-  std::string body;
-};
 
 class SftpClient {
  public:
