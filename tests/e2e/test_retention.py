@@ -8,6 +8,7 @@ past in its SQLite store, and the restarted server must delete exactly those
 past the retention and keep the rest.
 """
 
+import re
 import sqlite3
 import time
 
@@ -87,14 +88,16 @@ def test_finished_jobs_past_the_retention_are_deleted_at_start(tmp_root, flags, 
 def test_a_running_job_is_never_pruned_however_old(tmp_root):
     server = Server(tmp_root / "running", extra_args=["--retention-days", "1", "--grace", "0"]).start()
     api = Api(server)
-    jid = api.submit("/execute", {"targets": ["localhost"], "cmd": "sleep 30"})
-    wait_for(lambda: api.job(jid)["return_data"]["localhost"]["phase"] == "running", 10, what="command running")
+    started = tmp_root / "running-started"
+    jid = api.submit("/execute", {"targets": ["localhost"], "cmd": f"touch {started}; sleep 30"})
+    wait_for(started.exists, 10, what="command running")
     server.kill9()  # the job stays Running in the store
     age(server, "UPDATE jobs SET startat=? WHERE jid=?", time.time() - 30 * DAY, jid)
     server.start()
     # Restart repair finishes it (now, so it is recent); nothing is old enough to prune.
     job = api.wait_job(jid, timeout=20)
-    assert job["return_data"]["localhost"]["error"] == "interrupted: server restarted", job
+    assert re.fullmatch(r"interrupted: server restarted; process group \d+ stopped",
+                        job["return_data"]["localhost"]["error"]), job
     assert all_jids(api) == {jid}
     assert "pruned" not in server.log_path.read_text(errors="replace")
     server.stop()
