@@ -265,6 +265,100 @@ TEST_F(SqliteStoreTest, ReadsCappedOutputAsTheTailWithTheWholeSize) {
   EXPECT_FALSE((*whole)->runs.at("web1").result.stdout_size.has_value());
 }
 
+// The runs table as schema 0 wrote it (user_version 0): whole streams inside
+// a WITHOUT ROWID row.
+constexpr const char* kSchema0 = R"sql(
+CREATE TABLE jobs(
+  jid TEXT PRIMARY KEY, state INTEGER NOT NULL, error TEXT NOT NULL,
+  startat REAL NOT NULL, finishat REAL NOT NULL, operate TEXT NOT NULL,
+  operate_args TEXT NOT NULL, targets TEXT NOT NULL);
+CREATE TABLE runs(
+  jid TEXT NOT NULL, target TEXT NOT NULL, position INTEGER NOT NULL, phase INTEGER NOT NULL,
+  status INTEGER NOT NULL, rtc INTEGER, signal INTEGER, stdout BLOB NOT NULL, stderr BLOB NOT NULL,
+  stdout_truncated INTEGER NOT NULL, stderr_truncated INTEGER NOT NULL, facts TEXT NOT NULL,
+  error TEXT NOT NULL, startat REAL NOT NULL, finishat REAL NOT NULL, queue_wait REAL NOT NULL,
+  PRIMARY KEY(jid, target)) WITHOUT ROWID;
+INSERT INTO jobs VALUES('old', 0, '', 100.5, 101.5, 'execute', '{"cmd":"yes"}', '["web1","web2"]');
+INSERT INTO runs VALUES('old', 'web1', 0, 2, 1, 0, NULL,
+  CAST(printf('%.*c', 100000, 'a') || 'END' AS BLOB), x'6572', 1, 0, '{"k":1}', '', 100.5, 101.5, 0.25);
+INSERT INTO runs VALUES('old', 'web2', 1, 0, 0, NULL, NULL, '', '', 0, 0, '', '', 0, 0, 0);
+)sql";
+
+std::string column_of(const fs::path& db_path, const char* sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &q, nullptr), SQLITE_OK);
+  std::string value;
+  if (sqlite3_step(q) == SQLITE_ROW) value = reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return value;
+}
+
+// A store written by schema 0 opens with every job and output, and its runs
+// now keep sizes and tails ahead of the whole streams.
+TEST_F(SqliteStoreTest, Schema0StoreMigratesKeepingJobsAndOutputs) {
+  store_.reset();
+  fs::remove_all(dir_);
+  fs::create_directories(dir_);
+  const fs::path db_path = dir_ / "steward.db";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, kSchema0, nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  const std::string out = std::string(100000, 'a') + "END";
+
+  reopen();
+  auto whole = run_sync(store_->load_job("old", OutputLimit{}));
+  ASSERT_TRUE(whole.ok()) << whole.error().message;
+  ASSERT_TRUE(whole->has_value());
+  EXPECT_EQ((*whole)->state, JobState::Done);
+  EXPECT_EQ((*whole)->targets, (std::vector<std::string>{"web1", "web2"}));
+  const TargetRun& run = (*whole)->runs.at("web1");
+  EXPECT_EQ(run.phase, RunPhase::Finished);
+  EXPECT_EQ(run.result.rtc, 0);
+  EXPECT_EQ(run.result.stdout_data, out);
+  EXPECT_EQ(run.result.stderr_data, "er");
+  EXPECT_TRUE(run.result.stdout_truncated);
+  EXPECT_EQ(run.queue_wait, 0.25);
+  EXPECT_EQ((*whole)->runs.at("web2").phase, RunPhase::Pending);
+
+  auto tail = run_sync(store_->load_job("old", OutputLimit{5}));
+  ASSERT_TRUE(tail.ok() && tail->has_value());
+  EXPECT_EQ((*tail)->runs.at("web1").result.stdout_data, "aaEND");
+  EXPECT_EQ((*tail)->runs.at("web1").result.stdout_size, out.size());
+  auto page = run_sync(store_->read_output("old", "web1", OutputStream::Stdout, 99998, 10));
+  ASSERT_TRUE(page.ok() && page->has_value());
+  EXPECT_EQ((*page)->data, "aaEND");
+  EXPECT_EQ((*page)->total, out.size());
+
+  store_.reset();
+  EXPECT_EQ(column_of(db_path, "PRAGMA user_version"), "1");
+  EXPECT_EQ(column_of(db_path, "SELECT sql FROM sqlite_master WHERE name='runs'").find("WITHOUT ROWID"),
+            std::string::npos);
+  EXPECT_EQ(column_of(db_path, "SELECT count(*) FROM sqlite_master WHERE name='runs_v0'"), "0");
+  reopen();  // a migrated store opens as it is
+  auto again = run_sync(store_->load_job("old", OutputLimit{}));
+  ASSERT_TRUE(again.ok() && again->has_value());
+  EXPECT_EQ((*again)->runs.at("web1").result.stdout_data, out);
+}
+
+// Tails past the stored 64 KiB come from the whole stream.
+TEST_F(SqliteStoreTest, TailsLongerThanTheStoredTailReadTheWholeStream) {
+  ASSERT_TRUE(run_sync(store_->create_job(sample_job("j-big"))).ok());
+  std::string out;
+  for (int i = 0; out.size() < 200000; ++i) out += std::to_string(i) + ",";
+  save_finished_stdout(*store_, out);
+  ASSERT_TRUE(run_sync(store_->flush()).ok());
+  for (std::size_t cap : {std::size_t{64 * 1024}, std::size_t{64 * 1024 + 1}, std::size_t{150000}}) {
+    auto job = run_sync(store_->load_job("j-big", OutputLimit{cap}));
+    ASSERT_TRUE(job.ok());
+    EXPECT_EQ((*job)->runs.at("web1").result.stdout_data, out.substr(out.size() - cap)) << cap;
+    EXPECT_EQ((*job)->runs.at("web1").result.stdout_size, out.size());
+  }
+}
+
 TEST_F(SqliteStoreTest, DuplicateJidIsAnError) {
   ASSERT_TRUE(run_sync(store_->create_job(sample_job("dup"))).ok());
   auto second = run_sync(store_->create_job(sample_job("dup")));

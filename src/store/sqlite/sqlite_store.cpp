@@ -19,6 +19,38 @@ namespace {
 
 using boost::asio::awaitable;
 
+// A run row keeps each stream's size and last kStoredTail bytes ahead of the
+// whole streams, which come last: a rowid table reads a row's columns in order
+// and stops before the overflow pages of the columns it is not asked for, so
+// listings and job objects never load a whole output. (A WITHOUT ROWID table
+// loads every seeked row's full payload.)
+constexpr std::size_t kStoredTail = 64 * 1024;
+constexpr const char* kRunsTable = R"sql(
+CREATE TABLE IF NOT EXISTS runs(
+  jid TEXT NOT NULL, target TEXT NOT NULL, position INTEGER NOT NULL, phase INTEGER NOT NULL,
+  status INTEGER NOT NULL, rtc INTEGER, signal INTEGER,
+  stdout_truncated INTEGER NOT NULL, stderr_truncated INTEGER NOT NULL, facts TEXT NOT NULL,
+  error TEXT NOT NULL, startat REAL NOT NULL, finishat REAL NOT NULL, queue_wait REAL NOT NULL,
+  stdout_size INTEGER NOT NULL DEFAULT 0, stderr_size INTEGER NOT NULL DEFAULT 0,
+  stdout_tail BLOB NOT NULL DEFAULT x'', stderr_tail BLOB NOT NULL DEFAULT x'',
+  stdout BLOB NOT NULL, stderr BLOB NOT NULL,
+  PRIMARY KEY(jid, target));
+)sql";
+// Schema 0 (user_version 0) kept whole streams in a WITHOUT ROWID runs table.
+constexpr int kSchemaVersion = 1;
+constexpr const char* kMigrateRunsFrom0 = R"sql(
+ALTER TABLE runs RENAME TO runs_v0;
+%RUNS%
+INSERT INTO runs(jid, target, position, phase, status, rtc, signal, stdout_truncated, stderr_truncated, facts,
+                 error, startat, finishat, queue_wait, stdout_size, stderr_size, stdout_tail, stderr_tail,
+                 stdout, stderr)
+  SELECT jid, target, position, phase, status, rtc, signal, stdout_truncated, stderr_truncated, facts,
+         error, startat, finishat, queue_wait, length(CAST(stdout AS BLOB)), length(CAST(stderr AS BLOB)),
+         ifnull(substr(CAST(stdout AS BLOB), -%TAIL%), x''),
+         ifnull(substr(CAST(stderr AS BLOB), -%TAIL%), x''), stdout, stderr
+  FROM runs_v0;
+DROP TABLE runs_v0;
+)sql";
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS jobs(
   jid TEXT PRIMARY KEY, state INTEGER NOT NULL, error TEXT NOT NULL,
@@ -26,12 +58,6 @@ CREATE TABLE IF NOT EXISTS jobs(
   operate_args TEXT NOT NULL, targets TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 CREATE INDEX IF NOT EXISTS jobs_by_start ON jobs(startat DESC, jid DESC);
-CREATE TABLE IF NOT EXISTS runs(
-  jid TEXT NOT NULL, target TEXT NOT NULL, position INTEGER NOT NULL, phase INTEGER NOT NULL,
-  status INTEGER NOT NULL, rtc INTEGER, signal INTEGER, stdout BLOB NOT NULL, stderr BLOB NOT NULL,
-  stdout_truncated INTEGER NOT NULL, stderr_truncated INTEGER NOT NULL, facts TEXT NOT NULL,
-  error TEXT NOT NULL, startat REAL NOT NULL, finishat REAL NOT NULL, queue_wait REAL NOT NULL,
-  PRIMARY KEY(jid, target)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS chunks(
   jid TEXT NOT NULL, seq INTEGER NOT NULL, target TEXT NOT NULL, stream INTEGER NOT NULL,
   data BLOB NOT NULL, at REAL NOT NULL, PRIMARY KEY(jid, seq)) WITHOUT ROWID;
@@ -92,11 +118,12 @@ Job read_job_row(Statement& row) {
   return job;
 }
 
-// The columns that carry a stream: all of it, its last ?2 bytes, or '' (the
-// blob stays on disk). length() of a column does not read the blob.
+// The columns that carry a stream: all of it, its last ?2 bytes (from the
+// stored tail when that holds them), or '' (the blobs stay on disk).
 std::string output_columns(const OutputLimit& output) {
   if (output.tail == OutputLimit::kAll) return "stdout, stderr";
   if (output.tail == 0) return "'', ''";
+  if (output.tail <= kStoredTail) return "substr(stdout_tail, -?2), substr(stderr_tail, -?2)";
   return "substr(stdout, -?2), substr(stderr, -?2)";
 }
 
@@ -107,7 +134,7 @@ void note_stream_size(std::optional<std::size_t>& size, const std::string& loade
 Status read_runs(sqlite3* db, Job& job, const OutputLimit& output) {
   const std::string sql = "SELECT target, phase, status, rtc, signal, " + output_columns(output) +
                           ", stdout_truncated, stderr_truncated, facts, error, startat, finishat, queue_wait, "
-                          "length(stdout), length(stderr) FROM runs WHERE jid = ?1";
+                          "stdout_size, stderr_size FROM runs WHERE jid = ?1";
   Statement q(db, sql.c_str());
   q.bind(1, job.jid);
   if (output.tail != 0 && output.tail != OutputLimit::kAll) q.bind(2, static_cast<std::int64_t>(output.tail));
@@ -137,8 +164,8 @@ Status read_runs(sqlite3* db, Job& job, const OutputLimit& output) {
 Result<std::optional<OutputPage>> select_output_page(sqlite3* db, const std::string& jid, const std::string& target,
                                                      OutputStream stream, std::uint64_t offset, std::size_t limit) {
   Statement q(db, stream == OutputStream::Stdout
-                      ? "SELECT substr(stdout, ?3, ?4), length(stdout), phase FROM runs WHERE jid=?1 AND target=?2"
-                      : "SELECT substr(stderr, ?3, ?4), length(stderr), phase FROM runs WHERE jid=?1 AND target=?2");
+                      ? "SELECT substr(stdout, ?3, ?4), stdout_size, phase FROM runs WHERE jid=?1 AND target=?2"
+                      : "SELECT substr(stderr, ?3, ?4), stderr_size, phase FROM runs WHERE jid=?1 AND target=?2");
   q.bind(1, jid).bind(2, target);
   constexpr std::uint64_t kLastByte = std::numeric_limits<std::int64_t>::max() - 1;
   q.bind(3, static_cast<std::int64_t>(std::min(offset, kLastByte)) + 1);
@@ -156,15 +183,17 @@ Result<std::optional<OutputPage>> select_output_page(sqlite3* db, const std::str
 
 Status write_run(sqlite3* db, const std::string& jid, const std::string& target, const TargetRun& run) {
   Statement q(db,
-              "UPDATE runs SET phase=?, status=?, rtc=?, signal=?, stdout=?, stderr=?, stdout_truncated=?, "
-              "stderr_truncated=?, facts=?, error=?, startat=?, finishat=?, queue_wait=? "
-              "WHERE jid=? AND target=?");
+              "UPDATE runs SET phase=?1, status=?2, rtc=?3, signal=?4, stdout=?5, stderr=?6, stdout_truncated=?7, "
+              "stderr_truncated=?8, facts=?9, error=?10, startat=?11, finishat=?12, queue_wait=?13, "
+              "stdout_size=length(?5), stderr_size=length(?6), stdout_tail=ifnull(substr(?5, -?16), x''), "
+              "stderr_tail=ifnull(substr(?6, -?16), x'') WHERE jid=?14 AND target=?15");
   const OpResult& r = run.result;
   q.bind(1, static_cast<int>(run.phase)).bind(2, static_cast<int>(r.state)).bind(3, r.rtc).bind(4, r.signal);
   q.bind_blob(5, r.stdout_data).bind_blob(6, r.stderr_data);
   q.bind(7, r.stdout_truncated ? 1 : 0).bind(8, r.stderr_truncated ? 1 : 0);
   q.bind(9, r.facts.is_null() ? std::string() : boost::json::serialize(r.facts)).bind(10, r.error);
   q.bind(11, run.startat).bind(12, run.finishat).bind(13, run.queue_wait).bind(14, jid).bind(15, target);
+  q.bind(16, static_cast<std::int64_t>(kStoredTail));
   return q.run();
 }
 
@@ -181,7 +210,7 @@ Status insert_job(sqlite3* db, const Job& job) {
     Statement r(db,
                 "INSERT INTO runs(jid, target, position, phase, status, stdout, stderr, stdout_truncated, "
                 "stderr_truncated, facts, error, startat, finishat, queue_wait) "
-                "VALUES(?,?,?,0,0,'','',0,0,'','',0,0,0)");
+                "VALUES(?,?,?,0,0,x'',x'',0,0,'','',0,0,0)");
     r.bind(1, job.jid).bind(2, target).bind(3, position++);
     if (auto s = r.run(); !s) return s;
   }
@@ -460,10 +489,56 @@ class SqliteStore final : public Store {
   SqliteWorker reader_;
 };
 
+Result<std::int64_t> schema_version(sqlite3* db) {
+  Statement q(db, "PRAGMA user_version");
+  if (!q.step()) {
+    if (auto s = q.status(); !s) return s.error();
+    return std::int64_t{0};
+  }
+  return q.integer(0);
+}
+
+bool has_table(sqlite3* db, const char* name) {
+  Statement q(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?");
+  q.bind(1, std::string_view(name));
+  return q.step();
+}
+
+std::string replaced(std::string text, const std::string& marker, const std::string& with) {
+  for (auto at = text.find(marker); at != std::string::npos; at = text.find(marker, at + with.size()))
+    text.replace(at, marker.size(), with);
+  return text;
+}
+
+Status migrate_in_transaction(sqlite3* db) {
+  auto version = schema_version(db);
+  if (!version) return version.error();
+  if (*version >= kSchemaVersion) return {};
+  if (*version < 1 && has_table(db, "runs")) {
+    std::string sql = replaced(replaced(kMigrateRunsFrom0, "%RUNS%", kRunsTable), "%TAIL%", std::to_string(kStoredTail));
+    if (auto s = exec_sql(db, sql.c_str()); !s) return s;
+    spdlog::info("store: moved run outputs behind per-stream sizes and tails (schema {})", kSchemaVersion);
+  }
+  return exec_sql(db, ("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
+}
+
+// Brings an older store's tables to kSchemaVersion in one transaction, so a
+// failure leaves the store as it was; a new store is just stamped.
+Status migrate_to_current(sqlite3* db) {
+  if (auto s = exec_sql(db, "BEGIN IMMEDIATE"); !s) return s;
+  if (auto s = migrate_in_transaction(db); !s) {
+    (void)exec_sql(db, "ROLLBACK");
+    return s;
+  }
+  return exec_sql(db, "COMMIT");
+}
+
 Status prepare_schema(sqlite3* db) {
   for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"}) {
     if (auto s = exec_sql(db, pragma); !s) return s;
   }
+  if (auto s = migrate_to_current(db); !s) return s;
+  if (auto s = exec_sql(db, kRunsTable); !s) return s;
   if (auto s = exec_sql(db, kSchema); !s) return s;
   return prepare_token_schema(db);
 }
