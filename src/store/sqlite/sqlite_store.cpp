@@ -515,7 +515,8 @@ Status migrate_in_transaction(sqlite3* db) {
   if (!version) return version.error();
   if (*version >= kSchemaVersion) return {};
   if (*version < 1 && has_table(db, "runs")) {
-    std::string sql = replaced(replaced(kMigrateRunsFrom0, "%RUNS%", kRunsTable), "%TAIL%", std::to_string(kStoredTail));
+    const std::string sql =
+        replaced(replaced(kMigrateRunsFrom0, "%RUNS%", kRunsTable), "%TAIL%", std::to_string(kStoredTail));
     if (auto s = exec_sql(db, sql.c_str()); !s) return s;
     spdlog::info("store: moved run outputs behind per-stream sizes and tails (schema {})", kSchemaVersion);
   }
