@@ -204,7 +204,9 @@ def test_old_ids_in_an_existing_store_keep_working(tmp_root):
     with sqlite3.connect(data / "steward.db") as db:
         db.execute("INSERT INTO jobs VALUES (?, 0, '', ?, ?, 'ping', '{}', '[\"localhost\"]')",
                    (old, time.time() - 3600, time.time() - 3599))
-        db.execute("INSERT INTO runs VALUES (?, 'localhost', 0, 2, 1, NULL, NULL, '', '', 0, 0, '', '', ?, ?, 0)",
+        db.execute("INSERT INTO runs(jid, target, position, phase, status, rtc, signal, stdout, stderr, "
+                   "stdout_truncated, stderr_truncated, facts, error, startat, finishat, queue_wait) "
+                   "VALUES (?, 'localhost', 0, 2, 1, NULL, NULL, x'', x'', 0, 0, '', '', ?, ?, 0)",
                    (old, time.time() - 3600, time.time() - 3599))
     srv = Server(data).start()
     try:
