@@ -28,6 +28,9 @@ from sshd import SshFleet
 Code = grpc.StatusCode
 KEYS_ADDR, REBOOT_ADDR, DOWN_ADDR = "127.0.0.110", "127.0.0.111", "127.0.0.112"
 WAIT_ENV = {"HYPERVISOR_WAIT_TIMEOUT": "20", "HYPERVISOR_WAIT_INTERVAL": "1"}
+# A deploy with a reboot takes a few seconds alone, but over 60 s in the ASan build beside a full
+# parallel suite; the deadline only bounds a hang.
+REBOOT_DEADLINE = 180
 HOST_VM = "0190b3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b"  # a host named by its VM's UUID
 MAPPED_VM = "6F1C2D3E-4B5A-4C7D-8E9F-A0B1C2D3E4F5"  # steward_vm_id of the host `named-vm`
 
@@ -94,7 +97,8 @@ def test_restarts_reboots_the_target_after_the_action_and_answers_once_it_is_bac
                                                  restarts=True))
     old_pid, seen = rebooter.current_pid(), len(rebooter.events())
 
-    reply = create(executor, kind, "rebooter", name, environment=["GREETING=before the reboot"], timeout=60)
+    reply = create(executor, kind, "rebooter", name, environment=["GREETING=before the reboot"],
+                   timeout=REBOOT_DEADLINE)
     returned = time.time()
 
     assert reply.stdout == "before the reboot\n", reply  # the action's output, not the reboot's
@@ -308,7 +312,8 @@ def test_upstream_package_deploys_reboots_and_runs_its_delete_action(executor, s
                      delete=f"test -f {script} && echo \\\"deleted $GREETING\\\" > {record}")
     seen = len(rebooter.events())
 
-    reply = executor.create_feature("rebooter", name, "0.6", environment=["GREETING=Ranger"], timeout=60)
+    reply = executor.create_feature("rebooter", name, "0.6", environment=["GREETING=Ranger"],
+                                    timeout=REBOOT_DEADLINE)
     assert reply.stdout == "hello Ranger: configured\n", reply
     assert mode_of(script) == "0o554" and mode_of(conf) == "0o644"
     assert [what for what, _, _ in rebooter.events()[seen:]] == ["down", "up"], "restarts = true did not reboot"
