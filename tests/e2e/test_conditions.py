@@ -17,7 +17,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from conftest import Server, free_port, qs, wait_for
+from conftest import SANITIZER, Server, free_port, qs, wait_for
 from deputy_packages import Shelf, StreamReader, assert_rpc_error, mode_of, rpc_error
 from executor_client import Executor, common_pb2
 from sshd import SshFleet, Sshd
@@ -207,7 +207,9 @@ def test_values_follow_a_file_through_a_condition_package(executor, api, shelf, 
 
     reader = readers(executor, cid)
     first = reader.next(3)
-    assert first[0] < 1.0, f"first value {first[0]:.2f} s after stream was called"
+    # Right away, not after the 1 s interval; a sanitizer build beside the full
+    # suite starts the command late (seen: 1.0016 s).
+    assert first[0] < (1.0 if not SANITIZER else 1.5), f"first value {first[0]:.2f} s after stream was called"
     assert abs(first[2] - 0.2) < 1e-4, first
     write_atomically(value_file, "0.7\n")
     reader.wait_for_value(0.7, 3.5, tolerance=1e-4)

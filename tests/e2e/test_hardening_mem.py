@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import ALL_HOSTS, JOB_FAILURE, JOB_RUNNING, OP_FAILED, Server, assert_error, qs, request
+from conftest import ALL_HOSTS, JOB_FAILURE, JOB_RUNNING, OP_FAILED, SANITIZER, Server, assert_error, qs, request
 
 STALL_LINE = "event loop held"
 
@@ -207,7 +207,8 @@ def test_rss_stays_bounded_under_50_concurrent_readers(api, server, big_job):
           f"after {after / 1024:.1f} MiB; 600 requests in {elapsed:.1f} s; watchdog lines: {overload_stalls}")
     assert not errors, errors[:5]
     # Whole outputs (4.1 MB per job object) would be 50 x 4.1 MB at once.
-    assert growth_mib < 64, f"RSS grew by {growth_mib:.1f} MiB under 50 readers"
+    # ASan's quarantine keeps freed memory: RSS is no measure there.
+    assert SANITIZER or growth_mib < 64, f"RSS grew by {growth_mib:.1f} MiB under 50 readers"
 
 
 def healthz_latency(server):
