@@ -520,7 +520,8 @@ def read_pid(path, timeout=10.0):
 def tmp_root():
     d = Path(tempfile.mkdtemp(prefix="steward-e2e-"))
     yield d
-    shutil.rmtree(d, ignore_errors=True)
+    if not os.environ.get("STEWARD_E2E_KEEP"):  # keep data dirs and server logs to look at after a run
+        shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

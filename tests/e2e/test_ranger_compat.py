@@ -19,7 +19,7 @@ import time
 import grpc
 import pytest
 
-from conftest import SANITIZER, STEWARD_BIN, Server, clean_env, process_state
+from conftest import STEWARD_BIN, Server, clean_env, process_state
 from deputy_packages import Shelf, StreamReader, assert_rpc_error, mode_of, rpc_error, start_with
 from executor_client import Executor
 from reboot_target import RebootableSshd
@@ -303,9 +303,6 @@ delete = "{delete}"
             "src/greet.conf": "configured\n"})
 
 
-# KNOWN DEFECT (issue 12 note): in the ASan build this create never returns (deadline exceeded even at
-# 180 s, also when run alone); the plain build passes it in seconds. Skipped there until it is understood.
-@pytest.mark.skipif(bool(SANITIZER), reason="hangs in the ASan build: known defect under investigation")
 def test_upstream_package_deploys_reboots_and_runs_its_delete_action(executor, shelf, rebooter):
     prefix = shelf.new_prefix("upstream")
     name = f"upstream-{prefix.name}"

@@ -8,10 +8,16 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 
 #include "transport/ssh/host_key.hpp"
@@ -98,10 +104,22 @@ awaitable<Status> Connection::handshake(const ConnectOptions& options) {
     co_return unreachable(tcp.error().message);
   }
   socket_t fd = tcp->release();
-  socket_.assign(fd);
+  // The loop watches a duplicate that only this object closes. libssh closes
+  // its own descriptor when the peer goes away; the number is then free for
+  // the next connection, and if the loop watched that number, dropping this
+  // dead connection later would stop the loop watching the live one.
+  int watched = ::dup(fd);
+  if (watched < 0) {
+    ::close(fd);
+    co_return make_error(ErrorCode::Internal, "cannot duplicate the SSH socket: " + std::string(std::strerror(errno)));
+  }
+  socket_.assign(watched);
 
   session_ = ssh_new();
-  if (!session_) co_return make_error(ErrorCode::Internal, "cannot allocate an SSH session");
+  if (!session_) {
+    ::close(fd);
+    co_return make_error(ErrorCode::Internal, "cannot allocate an SSH session");
+  }
   bool process_config = false;
   ssh_options_set(session_, SSH_OPTIONS_PROCESS_CONFIG, &process_config);
   ssh_options_set(session_, SSH_OPTIONS_FD, &fd);
@@ -156,9 +174,24 @@ awaitable<Status> Connection::authenticate() {
                                     endpoint_.user.empty() ? "(default)" : endpoint_.user, methods));
 }
 
+asio::posix::stream_descriptor::wait_type Connection::wanted() const {
+  return (ssh_get_poll_flags(session_) & SSH_WRITE_PENDING) ? asio::posix::stream_descriptor::wait_write
+                                                            : asio::posix::stream_descriptor::wait_read;
+}
+
+// Asio watches descriptors edge-triggered, so a wait that starts while bytes
+// are already queued sees no new edge and can sleep for good: libssh reads at
+// most one buffer per poll, and libssh calls outside the pump read too. Under
+// load, that left a reply unread and a deploy hanging. So look first.
+bool Connection::ready_now(asio::posix::stream_descriptor::wait_type type) {
+  pollfd polled{socket_.native_handle(), static_cast<short>(type == asio::posix::stream_descriptor::wait_write
+                                                                ? POLLOUT : POLLIN), 0};
+  return ::poll(&polled, 1, 0) > 0;
+}
+
 awaitable<bool> Connection::wait_socket(Clock::time_point deadline) {
-  auto type = (ssh_get_poll_flags(session_) & SSH_WRITE_PENDING) ? asio::posix::stream_descriptor::wait_write
-                                                                   : asio::posix::stream_descriptor::wait_read;
+  auto type = wanted();
+  if (ready_now(type)) co_return true;
   asio::steady_timer timer(executor_, deadline);
   auto waited = co_await (socket_.async_wait(type, kNoThrow) || timer.async_wait(kNoThrow));
   co_return waited.index() == 0;
@@ -188,14 +221,18 @@ void Connection::wake() {
 
 awaitable<void> Connection::pump() {
   while (alive()) {
-    auto type = (ssh_get_poll_flags(session_) & SSH_WRITE_PENDING) ? asio::posix::stream_descriptor::wait_write
-                                                                     : asio::posix::stream_descriptor::wait_read;
-    auto [error] = co_await socket_.async_wait(type, kNoThrow);
-    if (!alive()) break;
-    if (error == asio::error::operation_aborted) continue;  // woken to re-check what to wait for
-    if (error) {
-      mark_broken(error.message());
-      break;
+    auto type = wanted();
+    if (ready_now(type)) {
+      co_await asio::post(executor_, asio::use_awaitable);  // let the readers run between polls
+      if (!alive()) break;
+    } else {
+      auto [error] = co_await socket_.async_wait(type, kNoThrow);
+      if (!alive()) break;
+      if (error == asio::error::operation_aborted) continue;  // woken to re-check what to wait for
+      if (error) {
+        mark_broken(error.message());
+        break;
+      }
     }
     if (ssh_event_dopoll(event_, 0) == SSH_ERROR || !ssh_is_connected(session_)) {
       mark_broken(ssh_get_error(session_));
@@ -231,8 +268,9 @@ void Connection::close() {
   if (closed_) return;
   closed_ = true;
   keepalive_timer_.cancel();
-  // libssh owns the descriptor and closes it; the loop only stops watching it.
-  if (socket_.is_open()) socket_.release();
+  // libssh closes its own descriptor; this one is the loop's duplicate.
+  boost::system::error_code ignored;
+  socket_.close(ignored);
   if (session_ && !broken_) ssh_disconnect(session_);
   progress_.notify_all();
 }

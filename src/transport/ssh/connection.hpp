@@ -84,6 +84,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<Status> authenticate();
   // Waits for the socket as libssh needs it during the handshake.
   boost::asio::awaitable<bool> wait_socket(std::chrono::steady_clock::time_point deadline);
+  boost::asio::posix::stream_descriptor::wait_type wanted() const;
+  bool ready_now(boost::asio::posix::stream_descriptor::wait_type type);
   boost::asio::awaitable<void> pump();
   boost::asio::awaitable<void> keep_alive(std::chrono::milliseconds interval);
   void mark_broken(std::string reason);
