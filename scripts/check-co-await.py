@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Fails (exit 1) on a `co_await` nested inside a call argument or a braced
 initialiser, e.g. `f(co_await g())`, `v.push_back(co_await next())`,
-`Reply{co_await read()}`.
+`Reply{co_await read()}`, and on a string built in an awaited
+full-expression, e.g. `co_await report("cannot read " + path)`.
 
 Why: GCC 12 miscompiles such coroutines (PR 99576 and relatives): the
 temporaries of the enclosing full-expression can be destroyed twice or not at
@@ -78,13 +79,28 @@ def tokens_with_lines(text):
         yield m.group(0), line
 
 
+def builds_a_string(operand):
+    """`"text" + x` or `x + "text"` among a co_await's operand tokens: a std::string temporary."""
+    return any(token == "+" and ('"' in operand[i - 1:i] or '"' in operand[i + 1:i + 2])
+               for i, token in enumerate(operand))
+
+
 def violations(path):
     text = blank_comments_and_literals(Path(path).read_text(encoding="utf-8", errors="replace"))
     found = []
     stack = []  # (bracket, kind) with kind in {"call", "init", "group", "block"}
     previous = [None, None]  # the two tokens before the current one
+    operand = None  # (depth, line, tokens) of the co_await being read, to its full-expression's end
     for token, line in tokens_with_lines(text):
         before, last = previous
+        if operand is not None:
+            depth, at, tokens = operand
+            if token == ";" and len(stack) <= depth or token in (")", "]", "}") and len(stack) <= depth:
+                if builds_a_string(tokens):
+                    found.append((at, "string concatenation in a co_await's full-expression"))
+                operand = None
+            else:
+                tokens.append(token)
         if token == "(":
             is_name = last is not None and re.match(r"[A-Za-z_]", last) and last not in NOT_CALLS
             stack.append("call" if is_name or last in (")", "]", ">") else "group")
@@ -98,6 +114,8 @@ def violations(path):
             if stack:
                 stack.pop()
         elif token == "co_await":
+            if operand is None:
+                operand = (len(stack), line, [])
             for kind in reversed(stack):
                 if kind == "block":
                     break

@@ -7,6 +7,8 @@
 #include <functional>
 #include <vector>
 
+#include "core/strings.hpp"
+
 namespace steward {
 
 namespace {
@@ -32,9 +34,11 @@ Status parse_int(const std::string& key, const std::string& text, int minimum, i
 }
 
 Status parse_bool(const std::string& key, const std::string& text, bool& out) {
-  if (text == "true" || text == "1" || text == "yes") out = true;
-  else if (text == "false" || text == "0" || text == "no") out = false;
-  else return make_error(ErrorCode::InvalidArgument, key + " must be true or false, got '" + text + "'");
+  auto flag = parse_flag(text);
+  if (!flag)
+    return make_error(ErrorCode::InvalidArgument,
+                      key + " must be " + kFlagSpellings + ", got '" + text + "'");
+  out = *flag;
   return {};
 }
 

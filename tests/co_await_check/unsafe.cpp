@@ -6,4 +6,5 @@ awaitable<void> unsafe(std::vector<std::string>& out, Exchange& exchange) {
   co_await exchange.reply(status::ok, to_json(co_await load()));  // nested in the awaited call
   steady_timer timer(co_await this_coro::executor, deadline); // constructor argument
   auto n = std::get<0>((co_await read_some()));               // inside parentheses inside a call
+  co_await report(id, "cannot read " + path);                 // a string built across the await
 }

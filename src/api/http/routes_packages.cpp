@@ -43,9 +43,11 @@ awaitable<void> condition_values(ApiContext& context, Exchange& exchange) {
   if (auto text = exchange.param("limit")) {
     boost::json::object args{{"limit", *text}};
     auto parsed = ops::required_int(args, "limit");
-    if (!parsed || *parsed < 1 || *parsed > kMostValues)
-      co_return co_await exchange.reply_error(make_error(
-          ErrorCode::InvalidArgument, "'limit' must be a whole number from 1 to " + std::to_string(kMostValues)));
+    if (!parsed || *parsed < 1 || *parsed > kMostValues) {
+      auto error = make_error(ErrorCode::InvalidArgument,
+                              "'limit' must be a whole number from 1 to " + std::to_string(kMostValues));
+      co_return co_await exchange.reply_error(error);
+    }
     limit = *parsed;
   }
   const std::string& id = exchange.captures.at("id");

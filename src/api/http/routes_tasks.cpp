@@ -52,9 +52,10 @@ awaitable<void> run_or_read(ApiContext& context, Exchange& exchange) {
           make_error(ErrorCode::InvalidArgument, "read a run with {\"jid\": \"...\"} alone"));
     auto job = co_await context.jobs.get(std::string(*jid));
     if (!job) co_return co_await exchange.reply_error(job.error());
-    if (job->operate != "tasks")
-      co_return co_await exchange.reply_error(
-          make_error(ErrorCode::NotFound, "job " + job->jid + " is not a pipeline run"));
+    if (job->operate != "tasks") {
+      auto error = make_error(ErrorCode::NotFound, "job " + job->jid + " is not a pipeline run");
+      co_return co_await exchange.reply_error(error);
+    }
     co_return co_await exchange.reply(http::status::ok, run_state(*job));
   }
   jobs::JobRequest request{"tasks", std::move(*body), {tasks::server_target()}};

@@ -287,12 +287,13 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
       if (ec == http::error::body_limit || ec == http::error::header_limit || ec == http::error::buffer_overflow) {
         Request bare;
         Exchange exchange(stream, bare, {});
-        co_await exchange.reply_error(http::status::payload_too_large,
-                                      "request too large (limit " + std::to_string(options_.body_limit) + " bytes)");
+        const std::string message = "request too large (limit " + std::to_string(options_.body_limit) + " bytes)";
+        co_await exchange.reply_error(http::status::payload_too_large, message);
       } else if (is_parse_error(ec)) {
         Request bare;
         Exchange exchange(stream, bare, {});
-        co_await exchange.reply_error(http::status::bad_request, "malformed HTTP request: " + ec.message());
+        const std::string message = "malformed HTTP request: " + ec.message();
+        co_await exchange.reply_error(http::status::bad_request, message);
       }
       break;
     }

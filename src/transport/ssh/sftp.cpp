@@ -224,7 +224,8 @@ awaitable<Status> SftpClient::set_permissions(const std::string& path, std::uint
   put_u32(payload, permissions);
   auto id = co_await send(kSetstat, std::move(payload));
   if (!id) co_return id.error();
-  co_return co_await await_status(*id, "cannot set the mode of " + path);
+  const std::string what = "cannot set the mode of " + path;  // not a temporary across the await (PR 99576)
+  co_return co_await await_status(*id, what);
 }
 
 awaitable<Status> SftpClient::rename_over(const std::string& from, const std::string& to) {
@@ -239,7 +240,8 @@ awaitable<Status> SftpClient::rename_over(const std::string& from, const std::st
   }
   auto id = co_await send(posix_rename_ ? kExtended : kRename, std::move(payload));
   if (!id) co_return id.error();
-  co_return co_await await_status(*id, "cannot rename " + from + " to " + to);
+  const std::string what = "cannot rename " + from + " to " + to;
+  co_return co_await await_status(*id, what);
 }
 
 awaitable<Status> SftpClient::remove(const std::string& path) {
@@ -247,7 +249,8 @@ awaitable<Status> SftpClient::remove(const std::string& path) {
   put_string(payload, path);
   auto id = co_await send(kRemove, std::move(payload));
   if (!id) co_return id.error();
-  co_return co_await await_status(*id, "cannot remove " + path);
+  const std::string what = "cannot remove " + path;
+  co_return co_await await_status(*id, what);
 }
 
 awaitable<Result<std::uint32_t>> SftpClient::send_write(const std::string& handle, std::uint64_t offset,
