@@ -12,8 +12,11 @@ namespace steward::api::http {
 namespace {
 
 // Past this many jobs to load, a listing reads its whole page in one store
-// call instead of one call per job.
+// call instead of one call per job, unless it embeds more than
+// kBulkTail of each stream (an explicit max_output): then one job at a time
+// is in memory beside the texts made so far.
 constexpr std::size_t kLoadOneByOne = 8;
+constexpr std::size_t kBulkTail = 4 * 1024;
 
 // Plain functions, not coroutines: the DOM is gone before any co_await.
 std::string job_text(const Job& job, bool outputs) {
@@ -126,7 +129,7 @@ boost::asio::awaitable<Result<std::vector<JsonText>>> JobReplies::job_texts(cons
     }
     made.emplace(job.jid, std::move(text));
   };
-  if (missing.size() > kLoadOneByOne) {
+  if (missing.size() > kLoadOneByOne && (!outputs || output.tail <= kBulkTail)) {
     auto jobs = co_await jobs_.list(page, output);
     if (!jobs) co_return jobs.error();
     for (const auto& job : *jobs) add(job);
