@@ -14,6 +14,8 @@ after.
 
 --path may name one stored job as {jid} (the newest), e.g. --path "/jobs/{jid}?outputs=1";
 --path can be given several times: each is measured on a freshly restarted server.
+--running N starts N jobs that run through the load (a `sleep` on h00, then
+deleted), so listings hold live jobs, as on a busy server.
 """
 
 import argparse
@@ -148,8 +150,9 @@ async def load(server, clients, seconds, path):
     return latencies, sizes, errors, time.monotonic() - started, peak[0]
 
 
-def measure(server, path, clients, seconds):
+def measure(server, path, clients, seconds, running):
     server.start()
+    live = [server.call("POST", "/execute", {"targets": ["h00"], "cmd": "sleep 3600"})["jid"] for _ in range(running)]
     time.sleep(0.5)
     if "{jid}" in path:
         path = path.replace("{jid}", server.call("GET", "/jobs?limit=1")[0])
@@ -157,10 +160,13 @@ def measure(server, path, clients, seconds):
     latencies, sizes, errors, elapsed, rss_peak = asyncio.run(load(server, clients, seconds, path))
     rss_after = proc_status(server.proc.pid, "VmRSS")
     hwm = proc_status(server.proc.pid, "VmHWM")
+    for jid in live:
+        urllib.request.urlopen(urllib.request.Request(f"http://{server.addr[0]}:{server.addr[1]}/jobs/{jid}",
+                                                      method="DELETE", headers={"Authorization": f"Bearer {TOKEN}"}))
     server.stop()
     latencies.sort()
     pct = lambda p: latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else 0.0
-    print(f"GET {path}: {clients} keep-alive clients, {len(latencies)} replies in {elapsed:.1f} s "
+    print(f"GET {path}: {running} running jobs, {clients} keep-alive clients, {len(latencies)} replies in {elapsed:.1f} s "
           f"= {len(latencies) / elapsed:.0f} req/s; reply {sizes[0] if sizes else 0} bytes; "
           f"errors {len(errors)} {sorted(set(errors))[:5]}")
     print(f"latency: p50 {pct(0.50):.1f} ms, p99 {pct(0.99):.1f} ms, max {pct(1.0):.1f} ms")
@@ -174,6 +180,7 @@ def main():
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--path", action="append", help="default /jobs")
+    parser.add_argument("--running", type=int, default=0)
     parser.add_argument("--keep", metavar="DIR", help="fill once into DIR and reuse it on later runs")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -195,7 +202,7 @@ def main():
               f"{runs / MIB:.0f} MiB in runs; database files {db_size / MIB:.0f} MiB")
 
         for path in args.path or ["/jobs"]:
-            measure(server, path, args.clients, args.seconds)
+            measure(server, path, args.clients, args.seconds, args.running)
     finally:
         if server.proc and server.proc.poll() is None:
             server.stop()

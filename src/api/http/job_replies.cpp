@@ -2,7 +2,7 @@
 
 #include <boost/json/serialize.hpp>
 
-#include <unordered_set>
+#include <iterator>
 
 #include "api/http/json_codec.hpp"
 #include "core/strings.hpp"

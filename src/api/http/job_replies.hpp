@@ -25,7 +25,7 @@ class JobService;
 
 namespace steward::api::http {
 
-// A whole JSON document, valid UTF-8, shared by the replies that send it.
+// JSON text, valid UTF-8, shared by the replies that send it.
 using JsonText = std::shared_ptr<const std::string>;
 
 // Texts by key, each with the version it was made from, up to a byte budget;
