@@ -11,6 +11,11 @@ size and the server's RSS before, at its peak during the run (VmHWM) and
 after.
 
     python3 bench/jobs_load.py [--output-mib 1024] [--clients 1000] [--seconds 15] [--path /jobs]
+
+--path may name one stored job as {jid} (the newest), e.g. --path "/jobs/{jid}?outputs=1";
+--path can be given several times: each is measured on a freshly restarted server.
+--running N starts N jobs that run through the load (a `sleep` on h00, then
+deleted), so listings hold live jobs, as on a busy server.
 """
 
 import argparse
@@ -145,12 +150,37 @@ async def load(server, clients, seconds, path):
     return latencies, sizes, errors, time.monotonic() - started, peak[0]
 
 
+def measure(server, path, clients, seconds, running):
+    server.start()
+    live = [server.call("POST", "/execute", {"targets": ["h00"], "cmd": "sleep 3600"})["jid"] for _ in range(running)]
+    time.sleep(0.5)
+    if "{jid}" in path:
+        path = path.replace("{jid}", server.call("GET", "/jobs?limit=1")[0])
+    rss_before = proc_status(server.proc.pid, "VmRSS")
+    latencies, sizes, errors, elapsed, rss_peak = asyncio.run(load(server, clients, seconds, path))
+    rss_after = proc_status(server.proc.pid, "VmRSS")
+    hwm = proc_status(server.proc.pid, "VmHWM")
+    for jid in live:
+        urllib.request.urlopen(urllib.request.Request(f"http://{server.addr[0]}:{server.addr[1]}/jobs/{jid}",
+                                                      method="DELETE", headers={"Authorization": f"Bearer {TOKEN}"}))
+    server.stop()
+    latencies.sort()
+    pct = lambda p: latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else 0.0
+    print(f"GET {path}: {running} running jobs, {clients} keep-alive clients, {len(latencies)} replies in {elapsed:.1f} s "
+          f"= {len(latencies) / elapsed:.0f} req/s; reply {sizes[0] if sizes else 0} bytes; "
+          f"errors {len(errors)} {sorted(set(errors))[:5]}")
+    print(f"latency: p50 {pct(0.50):.1f} ms, p99 {pct(0.99):.1f} ms, max {pct(1.0):.1f} ms")
+    print(f"server RSS: {rss_before:.1f} MiB before, {rss_peak:.1f} MiB peak sampled (VmHWM {hwm:.1f} MiB), "
+          f"{rss_after:.1f} MiB after", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--output-mib", type=int, default=1024)
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--path", default="/jobs")
+    parser.add_argument("--path", action="append", help="default /jobs")
+    parser.add_argument("--running", type=int, default=0)
     parser.add_argument("--keep", metavar="DIR", help="fill once into DIR and reuse it on later runs")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -171,21 +201,8 @@ def main():
         print(f"store: {marker.read_text().strip()}; output stored: {chunks / MIB:.0f} MiB in chunks, "
               f"{runs / MIB:.0f} MiB in runs; database files {db_size / MIB:.0f} MiB")
 
-        server.start()
-        time.sleep(0.5)
-        rss_before = proc_status(server.proc.pid, "VmRSS")
-        latencies, sizes, errors, elapsed, rss_peak = asyncio.run(load(server, args.clients, args.seconds, args.path))
-        rss_after = proc_status(server.proc.pid, "VmRSS")
-        hwm = proc_status(server.proc.pid, "VmHWM")
-        server.stop()
-        latencies.sort()
-        pct = lambda p: latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
-        print(f"GET {args.path}: {args.clients} keep-alive clients, {len(latencies)} replies in {elapsed:.1f} s "
-              f"= {len(latencies) / elapsed:.0f} req/s; reply {sizes[0] if sizes else 0} bytes; "
-              f"errors {len(errors)} {sorted(set(errors))[:5]}")
-        print(f"latency: p50 {pct(0.50):.1f} ms, p99 {pct(0.99):.1f} ms, max {latencies[-1] * 1000:.1f} ms")
-        print(f"server RSS: {rss_before:.1f} MiB before, {rss_peak:.1f} MiB peak sampled (VmHWM {hwm:.1f} MiB), "
-              f"{rss_after:.1f} MiB after")
+        for path in args.path or ["/jobs"]:
+            measure(server, path, args.clients, args.seconds, args.running)
     finally:
         if server.proc and server.proc.poll() is None:
             server.stop()

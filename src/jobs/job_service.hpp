@@ -117,6 +117,10 @@ class JobService {
   boost::asio::awaitable<void> shutdown(std::chrono::milliseconds grace);
 
   std::size_t live_jobs() const { return live_.size(); }
+  // A job that is not live has either finished (what the store holds of it
+  // no longer changes until it is deleted) or is stored as Running, waiting
+  // for recover() to repair it.
+  bool is_live(const std::string& jid) const { return live_.count(jid) > 0; }
   std::size_t running_targets() const;
   const JobCounters& counters() const { return counters_; }
 

@@ -5,6 +5,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/span_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -36,7 +37,8 @@ http::status status_for(ErrorCode code) {
   return http::status::internal_server_error;
 }
 
-boost::asio::awaitable<void> Exchange::send(Response response) {
+template <typename Body>
+boost::asio::awaitable<void> Exchange::send(http::response<Body> response) {
   replied_ = true;
   keep_alive_ = request_.keep_alive();
   response.version(request_.version());
@@ -58,6 +60,14 @@ boost::asio::awaitable<void> Exchange::reply(http::status status, const boost::j
     response.body() = to_valid_utf8(boost::json::serialize(body));
     response.body() += '\n';
   }
+  co_await send(std::move(response));
+}
+
+boost::asio::awaitable<void> Exchange::reply_json(http::status status,
+                                                const std::shared_ptr<const std::string>& text) {
+  http::response<http::span_body<const char>> response{status, request_.version()};
+  response.set(http::field::content_type, "application/json");
+  response.body() = beast::span<const char>(text->data(), text->size());
   co_await send(std::move(response));
 }
 

@@ -7,6 +7,7 @@
 #include <boost/json/value.hpp>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -43,6 +44,9 @@ class Exchange {
 
   // Replies with JSON (or no body for 204).
   boost::asio::awaitable<void> reply(beast::http::status status, const boost::json::value& body);
+  // Replies with a JSON text made beforehand (valid UTF-8, newline included),
+  // shared with other replies rather than copied; the caller keeps it.
+  boost::asio::awaitable<void> reply_json(beast::http::status status, const std::shared_ptr<const std::string>& text);
   boost::asio::awaitable<void> reply_text(beast::http::status status, std::string content_type, std::string body);
   // {"message": ...} with the status the error code maps to.
   boost::asio::awaitable<void> reply_error(const Error& error);
@@ -61,7 +65,8 @@ class Exchange {
   bool keep_alive() const { return keep_alive_; }
 
  private:
-  boost::asio::awaitable<void> send(Response response);
+  template <typename Body>
+  boost::asio::awaitable<void> send(beast::http::response<Body> response);
 
   HttpStream& stream_;
   const Request& request_;

@@ -2,6 +2,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "api/http/job_replies.hpp"
 #include "api/http/job_stream.hpp"
 #include "api/http/json_codec.hpp"
 #include "api/http/query.hpp"
@@ -34,6 +35,12 @@ Result<store::OutputLimit> output_limit(const Exchange& exchange, bool outputs, 
   return store::OutputLimit{*max_output ? static_cast<std::size_t>(**max_output) : tail};
 }
 
+boost::json::array id_array(std::vector<std::string> ids) {
+  boost::json::array out;
+  for (auto& jid : ids) out.emplace_back(std::move(jid));
+  return out;
+}
+
 std::string ndjson(const boost::json::value& value) { return boost::json::serialize(value) + "\n"; }
 
 std::string sse(const char* event, const boost::json::value& data, std::uint64_t id = 0) {
@@ -48,7 +55,7 @@ const char* stream_name(store::OutputStream stream) {
 
 // EXEd lists every job: ids, or job objects with `detail`; `offset` and
 // `limit` page through the same newest-first order.
-awaitable<void> list_jobs(ApiContext& context, Exchange& exchange) {
+awaitable<void> list_jobs(ApiContext& context, JobReplies& replies, Exchange& exchange) {
   auto detail = query_flag(exchange, "detail");
   if (!detail) co_return co_await exchange.reply_error(detail.error());
   auto outputs = query_flag(exchange, "outputs");
@@ -63,17 +70,15 @@ awaitable<void> list_jobs(ApiContext& context, Exchange& exchange) {
   page.offset = static_cast<std::size_t>(offset->value_or(0));
   if (*limit) page.limit = static_cast<std::size_t>(**limit);
 
-  boost::json::array out;
-  if (!*detail) {
-    auto ids = co_await context.jobs.list_ids(page);
-    if (!ids) co_return co_await exchange.reply_error(ids.error());
-    for (auto& jid : *ids) out.emplace_back(std::move(jid));
-  } else {
-    auto jobs = co_await context.jobs.list(page, *output);
-    if (!jobs) co_return co_await exchange.reply_error(jobs.error());
-    for (const auto& job : *jobs) out.emplace_back(job_object(job, *outputs));
+  if (*detail) {
+    // Only the finished text crosses the write (JobReplies).
+    auto body = co_await replies.listing(page, *outputs, *output);
+    if (!body) co_return co_await exchange.reply_error(body.error());
+    co_return co_await exchange.reply_json(http::status::ok, *body);
   }
-  const boost::json::value body(std::move(out));
+  auto ids = co_await context.jobs.list_ids(page);
+  if (!ids) co_return co_await exchange.reply_error(ids.error());
+  const boost::json::value body = id_array(std::move(*ids));
   co_await exchange.reply(http::status::ok, body);
 }
 
@@ -102,7 +107,7 @@ awaitable<void> follow_job(ApiContext& context, Exchange& exchange, const std::s
   co_await exchange.end_stream();
 }
 
-awaitable<void> get_job(ApiContext& context, Exchange& exchange) {
+awaitable<void> get_job(ApiContext& context, JobReplies& replies, Exchange& exchange) {
   const auto& jid = exchange.captures.at("jid");
   auto outputs = query_flag(exchange, "outputs");
   if (!outputs) co_return co_await exchange.reply_error(outputs.error());
@@ -111,10 +116,9 @@ awaitable<void> get_job(ApiContext& context, Exchange& exchange) {
   auto output = output_limit(exchange, *outputs, kJobOutputTail);
   if (!output) co_return co_await exchange.reply_error(output.error());
   if (*follow) co_return co_await follow_job(context, exchange, jid, *outputs, *output);
-  auto job = co_await context.jobs.get(jid, *output);
-  if (!job) co_return co_await exchange.reply_error(job.error());
-  const boost::json::value body = job_object(*job, *outputs);
-  co_await exchange.reply(http::status::ok, body);
+  auto body = co_await replies.job(jid, *outputs, *output);
+  if (!body) co_return co_await exchange.reply_error(body.error());
+  co_await exchange.reply_json(http::status::ok, *body);
 }
 
 Result<store::OutputStream> query_stream(const Exchange& exchange) {
@@ -213,8 +217,10 @@ awaitable<void> delete_job(ApiContext& context, Exchange& exchange) {
 }  // namespace
 
 void add_job_routes(Router& router, ApiContext& context) {
-  router.add(http::verb::get, "/jobs", [&context](Exchange& e) { return list_jobs(context, e); });
-  router.add(http::verb::get, "/jobs/:jid", [&context](Exchange& e) { return get_job(context, e); });
+  auto replies = std::make_shared<JobReplies>(context.jobs);
+  router.add(http::verb::get, "/jobs", [&context, replies](Exchange& e) { return list_jobs(context, *replies, e); });
+  router.add(http::verb::get, "/jobs/:jid",
+             [&context, replies](Exchange& e) { return get_job(context, *replies, e); });
   router.add(http::verb::delete_, "/jobs/:jid", [&context](Exchange& e) { return delete_job(context, e); });
   router.add(http::verb::post, "/jobs/:jid/cancel", [&context](Exchange& e) { return cancel_job(context, e); });
   router.add(http::verb::get, "/jobs/:jid/events", [&context](Exchange& e) { return job_events(context, e); });
