@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import STEWARD_BIN, TOKEN, Api, Server, assert_error, clean_env, request, require_binary
+from conftest import STEWARD_BIN, TOKEN, Api, Server, assert_error, clean_env, request, require_binary, serve_help
 
 JOIN_LINE = re.compile(r"steward agent --server (\S+) --join ([0-9a-f]{64}) --ca-pin (sha256:[0-9a-f]{64})")
 PENDING_ID = "agent-00000000000000aa"
@@ -26,6 +26,11 @@ def pending_record(agent_id, hostname):
             "certificate_pem": "", "certificate_expires_at": 0, "enrolled_at": 0, "enrolled_by": "",
             "requested_at": time.time(), "revoked_at": 0, "revoked_by": "", "version": "0.9",
             "address": "192.0.2.10:40000"}
+
+
+def agent_listener_args():
+    """The agent listener on an ephemeral port, where this build has one."""
+    return ["--agent-listen", "127.0.0.1:0"] if "--agent-listen" in serve_help() else []
 
 
 def add_pending_agents(data_dir, *agents):
@@ -41,7 +46,7 @@ def add_pending_agents(data_dir, *agents):
 
 @pytest.fixture(scope="module")
 def server(tmp_root):
-    srv = Server(tmp_root / "data").start()
+    srv = Server(tmp_root / "data", extra_args=agent_listener_args()).start()
     srv.stop()  # the first start made the store and the CA
     add_pending_agents(srv.data_dir, (PENDING_ID, "pending-box"), ("agent-00000000000000bb", "second-box"),
                        ("agent-00000000000000cc", "third-box"))
@@ -111,7 +116,7 @@ def test_the_first_start_makes_a_private_agent_ca(server):
 
 
 def test_a_corrupt_ca_key_stops_the_start_naming_the_file(tmp_root):
-    srv = Server(tmp_root / "corrupt").start()
+    srv = Server(tmp_root / "corrupt", extra_args=agent_listener_args()).start()
     srv.stop()
     key = srv.data_dir / "agent-ca" / "ca.key"
     pem = (srv.data_dir / "agent-ca" / "ca.pem").read_text()
