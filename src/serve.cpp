@@ -24,6 +24,7 @@
 #include "actions/http_driver.hpp"
 #include "actions/router.hpp"
 #include "actions/steward_driver.hpp"
+#include "agents/trust.hpp"
 #include "api/auth/token_registry.hpp"
 #include "api/grpc/grpc_server.hpp"
 #include "api/http/routes.hpp"
@@ -347,6 +348,16 @@ int serve(const ServeSettings& settings) {
   if (auto loaded = run_before_serving(io, tokens.load()); !loaded)
     return fail("cannot read the API tokens: " + loaded.error().message);
   auto* const authenticator = settings.no_auth ? nullptr : &tokens;
+  // Agents (issue 13): the agent CA (made on the first start) and the directory of agents.
+  std::unique_ptr<agents::Trust> agent_trust;
+  auto open_agent_trust = [&]() -> asio::awaitable<Status> {
+    auto opening = agents::open_trust(settings.data_dir, **store);
+    auto trust = co_await std::move(opening);
+    if (!trust) co_return trust.error();
+    agent_trust = std::move(*trust);
+    co_return Status{};
+  };
+  if (auto opened = run_before_serving(io, open_agent_trust()); !opened) return fail(opened.error().message);
   transport::TransportRegistry transports;
   const transport::TransportOptions transport_options{
       .data_dir = settings.data_dir,
@@ -413,7 +424,7 @@ int serve(const ServeSettings& settings) {
   LoopWatchdog watchdog(io.get_executor(), {});
   api::http::Router router;
   api::http::ApiContext context{jobs,       *inventory, scheduler, deputy, catalog, action_router,
-                                action_log, *task_file, watchdog,  tokens};
+                                action_log, *task_file, watchdog,  tokens,    agent_trust.get(), ""};
   api::http::add_all_routes(router, context);
   api::http::HttpOptions http_options;
   http_options.tokens = authenticator;
