@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev
   libssh-dev libssl-dev openssl libcurl4-openssl-dev openssh-server openssh-client qemu-guest-agent
   libgrpc++-dev libprotobuf-dev protobuf-compiler python3-grpcio python3-grpc-tools python3-protobuf
-  python3 python3-pytest procps curl ansible-core
+  python3 python3-pytest procps curl ansible-core iproute2 nftables
   clang libfuzzer-14-dev
 )
 bench_packages=(wrk pdsh pssh clustershell)
