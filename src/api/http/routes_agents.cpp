@@ -117,7 +117,10 @@ awaitable<void> change_agent(ApiContext& context, Exchange& exchange, bool appro
     changed = co_await context.agents->revoke(id, by);
   if (!changed) co_return co_await exchange.reply_error(changed.error());
   auto agent = context.agents->find(id);
-  if (!agent) co_return co_await exchange.reply_error(make_error(ErrorCode::NotFound, "no agent '" + id + "'"));
+  if (!agent) {
+    const auto missing = make_error(ErrorCode::NotFound, "no agent '" + id + "'");
+    co_return co_await exchange.reply_error(missing);
+  }
   const boost::json::object reply = agent_object(*agent);
   co_await exchange.reply(http::status::ok, reply);
 }
