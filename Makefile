@@ -6,9 +6,9 @@ ARGS ?=
 ASAN_DIR ?= build-asan
 TSAN_DIR ?= build-tsan
 FUZZ_DIR ?= build-fuzz
-# Seconds each fuzz harness runs: `make fuzz` 60, `make test` (CI) 30.
+# Seconds each fuzz harness runs: `make fuzz` 60, `make test` (CI) 20.
 FUZZ_SECONDS ?= 60
-CI_FUZZ_SECONDS ?= 30
+CI_FUZZ_SECONDS ?= 20
 
 # Any sanitizer report fails the process that made it (and so its test): the
 # e2e harness also scans the server's log for reports at teardown.
