@@ -33,6 +33,8 @@ KeyPtr parse_private_key(const std::string& pem);
 std::string certificate_pem(X509* certificate);
 // "sha256:AB:CD:..." of the certificate's DER (see identity.hpp).
 std::string fingerprint_of(X509* certificate);
+// "sha256:abcd..." (lower-case hex, no colons) of the certificate's DER: a CA pin.
+std::string pin_of(X509* certificate);
 std::string private_key_pem(EVP_PKEY* key);  // PKCS#8, unencrypted
 
 // Reads a small regular file (PEM material); InvalidArgument naming `what`
