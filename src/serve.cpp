@@ -24,6 +24,8 @@
 #include "actions/http_driver.hpp"
 #include "actions/router.hpp"
 #include "actions/steward_driver.hpp"
+#include "agents/trust.hpp"
+#include "api/agents/agent_listener.hpp"
 #include "api/auth/token_registry.hpp"
 #include "api/grpc/grpc_server.hpp"
 #include "api/http/routes.hpp"
@@ -45,6 +47,7 @@
 #include "tasks/operation.hpp"
 #include "tasks/remote.hpp"
 #include "store/store.hpp"
+#include "transport/agent/hub.hpp"
 #include "transport/transport.hpp"
 #include "core/spawn.hpp"
 #include "tls/asio_context.hpp"
@@ -347,11 +350,29 @@ int serve(const ServeSettings& settings) {
   if (auto loaded = run_before_serving(io, tokens.load()); !loaded)
     return fail("cannot read the API tokens: " + loaded.error().message);
   auto* const authenticator = settings.no_auth ? nullptr : &tokens;
+  // Agents (issue 13): the CA and directory first, then the hub the agent transport runs through.
+  std::unique_ptr<agents::Trust> agent_trust;
+  std::shared_ptr<transport::agent::AgentHub> agent_hub;
+  if (settings.agent_listen != "off") {
+    auto open = [&]() -> asio::awaitable<Status> {
+      auto opening = agents::open_trust(settings.data_dir, **store);
+      auto trust = co_await std::move(opening);
+      if (!trust) co_return trust.error();
+      agent_trust = std::move(*trust);
+      co_return Status{};
+    };
+    auto opened = run_before_serving(io, open());
+    if (!opened) return fail("agent trust: " + opened.error().message);
+    agent_hub = std::make_shared<transport::agent::AgentHub>(
+        io.get_executor(), transport::agent::HubOptions{std::chrono::seconds(settings.agent_wait_seconds)},
+        agent_trust.get());
+  }
   transport::TransportRegistry transports;
   const transport::TransportOptions transport_options{
       .data_dir = settings.data_dir,
       .ssh_idle_timeout = std::chrono::seconds(settings.ssh_idle_timeout_seconds),
-      .ssh_keepalive = std::chrono::seconds(settings.ssh_keepalive_seconds)};
+      .ssh_keepalive = std::chrono::seconds(settings.ssh_keepalive_seconds),
+      .agents = agent_hub};
   if (auto added = transport::register_builtin_transports(transports, transport_options); !added)
     return fail(added.error().message);
   ops::OpRegistry operations;
@@ -395,6 +416,15 @@ int serve(const ServeSettings& settings) {
     publish_address(settings, "grpc.addr", with_port(settings.grpc, *port));
     spdlog::info("serving the gRPC API (Ranger executor) on {}{}", with_port(settings.grpc, *port),
                  !*tls_identity ? "" : grpc_client_ca.empty() ? " over TLS" : " over TLS, client certificates required");
+  }
+
+  std::optional<api::agents::AgentListener> agent_listener;
+  if (agent_hub) {
+    agent_listener.emplace(*agent_hub, *agent_trust);
+    auto port = agent_listener->listen(settings.agent_listen);
+    if (!port) return fail(port.error().message);
+    publish_address(settings, "agent.addr", with_port(settings.agent_listen, *port));
+    spdlog::info("listening for agents on {} (CA {})", with_port(settings.agent_listen, *port), agent_trust->ca_pin());
   }
 
   actions::ActionRouter action_router(io.get_executor());
@@ -443,6 +473,7 @@ int serve(const ServeSettings& settings) {
       if (!added) {
         exit_code = fail("action drivers in " + settings.drivers_dir + ": " + added.error().message);
         if (grpc) co_await grpc->shutdown();  // calls already accepted need the loop to end
+        if (agent_listener) co_await agent_listener->shutdown();
         io.stop();
         co_return;
       }
@@ -479,6 +510,7 @@ int serve(const ServeSettings& settings) {
       deputy.stop();
       co_await jobs.shutdown(std::chrono::seconds(settings.grace_seconds));
       if (grpc) co_await grpc->shutdown();
+      if (agent_listener) co_await agent_listener->shutdown();
       http.close_all();
       // Transports close their connections on the loop and their coroutines
       // end there, rather than being torn down with the loop.
@@ -500,6 +532,7 @@ int serve(const ServeSettings& settings) {
   std::error_code ignored;
   fs::remove(fs::path(settings.data_dir) / "http.addr", ignored);
   fs::remove(fs::path(settings.data_dir) / "grpc.addr", ignored);
+  fs::remove(fs::path(settings.data_dir) / "agent.addr", ignored);
   if (exit_code == 0) spdlog::info("stopped");
   return exit_code;
 }
