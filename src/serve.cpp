@@ -419,6 +419,12 @@ int serve(const ServeSettings& settings) {
   }
 
   std::optional<api::agents::AgentListener> agent_listener;
+  if (agent_hub && !settings.no_agent_groups) {
+    agent_hub->on_connected([&inventory](const transport::agent::ConnectedAgent& agent) {
+      if (inventory->add_agent_host(agent.id, agent.labels))
+        spdlog::info("agent {} is not in the inventory: added as host {} (group agents)", agent.id, agent.id);
+    });
+  }
   if (agent_hub) {
     agent_listener.emplace(*agent_hub, *agent_trust);
     auto port = agent_listener->listen(settings.agent_listen);

@@ -108,6 +108,7 @@ void AgentHub::attach(const std::string& agent_id, std::shared_ptr<AgentSession>
   link.hostname = hello.hostname();
   link.labels = {hello.labels().begin(), hello.labels().end()};
   if (trust_) trust_->note_connected(agent_id, address, hello.version(), hello.hostname(), link.labels);
+  if (on_connected_) on_connected_({agent_id, link.hostname, link.labels});
   spdlog::info("agent {} ({}) connected from {}, {} operations in its journal", agent_id, hello.hostname(), address,
                hello.operations_size());
 

@@ -7,6 +7,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -66,6 +67,8 @@ class AgentHub {
   void revoke(const std::string& agent_id);
   void close_all(const std::string& reason);
 
+  // Called on every attach (the inventory adds agents it does not list).
+  void on_connected(std::function<void(const ConnectedAgent&)> callback) { on_connected_ = std::move(callback); }
   bool connected(const std::string& agent_id) const;
   std::vector<ConnectedAgent> connected_agents() const;
 
@@ -97,6 +100,7 @@ class AgentHub {
   std::map<std::string, std::unique_ptr<AgentLink>> links_;
   std::map<std::string, std::shared_ptr<RunOp>> runs_;
   std::map<std::string, std::shared_ptr<FileOp>> files_;
+  std::function<void(const ConnectedAgent&)> on_connected_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
