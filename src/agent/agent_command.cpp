@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
+#include <malloc.h>
+#include <sys/mman.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -15,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cstdlib>
+#include <fstream>
 #include <random>
 
 #include "agent/credentials.hpp"
@@ -29,6 +32,7 @@ namespace {
 namespace asio = boost::asio;
 constexpr std::chrono::seconds kBackoffCap{30};
 constexpr std::chrono::minutes kExpiryPeriod{1};
+constexpr std::chrono::seconds kFirstTrim{5};
 constexpr int kBadUsage = 2;
 
 struct AgentSettings {
@@ -83,6 +87,24 @@ std::chrono::milliseconds backoff(int attempt, std::mt19937& random) {
   return std::chrono::milliseconds(static_cast<long long>(ceiling.count() * jitter(random)));
 }
 
+// The agent shares the server's binary and its libraries (gRPC, OpenSSL,
+// libssh, curl, ...); starting up touches pages of all of them that an idle
+// agent never needs again. Asking the kernel to reclaim the file-backed ones
+// (they are re-read on use) keeps an idle agent small.
+void trim_resident_memory() {
+#ifdef MADV_PAGEOUT
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    unsigned long start = 0, end = 0;
+    char path[512] = {};
+    if (std::sscanf(line.c_str(), "%lx-%lx %*s %*s %*s %*s %511s", &start, &end, path) < 3 || path[0] != '/') continue;
+    ::madvise(reinterpret_cast<void*>(start), end - start, MADV_PAGEOUT);
+  }
+#endif
+  ::malloc_trim(0);
+}
+
 class Agent {
  public:
   Agent(asio::io_context& io, std::string server, ClientCredentials credentials, Journal& journal,
@@ -127,12 +149,15 @@ class Agent {
     }
   }
 
+  // Also trims memory while idle: shortly after start, then every period.
   asio::awaitable<void> expire_results_periodically() {
-    asio::steady_timer timer(io_);
+    asio::steady_timer timer(io_, kFirstTrim);
     boost::system::error_code ignored;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     while (!stopping_) {
       if (auto expired = journal_.expire(Journal::Clock::now()))
         spdlog::info("dropped {} results the server never collected (--keep-results)", expired);
+      if (worker_.running() == 0 && worker_.transfers() == 0) trim_resident_memory();
       timer.expires_after(kExpiryPeriod);
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     }
