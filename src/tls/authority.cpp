@@ -354,4 +354,36 @@ std::vector<std::string> certificate_pins(const std::string& pem) {
   return pins;
 }
 
+std::vector<std::string> certificate_uri_names(const std::string& pem) {
+  auto certificates = parse_certificates(pem);
+  if (certificates.empty()) return {};
+  return uri_names_of(certificates.front().get());
+}
+
+Status check_issued_certificate(const std::string& certificate_pem, const std::string& ca_pem,
+                                const std::string& private_key_pem) {
+  auto certificates = parse_certificates(certificate_pem);
+  auto authorities = parse_certificates(ca_pem);
+  KeyPtr key = parse_private_key(private_key_pem);
+  take_openssl_error();
+  if (certificates.empty()) return make_error(ErrorCode::InvalidArgument, "no PEM certificate");
+  if (authorities.empty()) return make_error(ErrorCode::InvalidArgument, "no PEM CA certificate");
+  if (!key) return make_error(ErrorCode::InvalidArgument, "no readable private key");
+  X509* certificate = certificates.front().get();
+  X509* authority = authorities.front().get();
+  const bool issued = X509_check_issued(authority, certificate) == X509_V_OK &&
+                      X509_verify(certificate, X509_get0_pubkey(authority)) == 1;
+  const bool ours = X509_check_private_key(certificate, key.get()) == 1;
+  take_openssl_error();
+  if (!issued) return make_error(ErrorCode::InvalidArgument, "the certificate was not issued by the pinned CA");
+  if (!ours) return make_error(ErrorCode::InvalidArgument, "the certificate is not for this key");
+  return {};
+}
+
+std::optional<double> seconds_until_expiry(const std::string& pem) {
+  auto certificates = parse_certificates(pem);
+  if (certificates.empty()) return std::nullopt;
+  return unix_time_of(X509_get0_notAfter(certificates.front().get())) - static_cast<double>(std::time(nullptr));
+}
+
 }  // namespace steward::tls

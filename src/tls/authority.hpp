@@ -5,6 +5,7 @@
 // of its own. Messages name files; they never quote key material.
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,5 +85,18 @@ class Authority {
 
 // "sha256:" + lower-case hex SHA-256 of each certificate's DER in `pem`, in order.
 std::vector<std::string> certificate_pins(const std::string& pem);
+
+// The subjectAltName URIs of the first certificate in `pem`.
+std::vector<std::string> certificate_uri_names(const std::string& pem);
+
+// InvalidArgument (with the reason) unless the first certificate in
+// `certificate_pem` was signed by the first one in `ca_pem` and belongs to
+// `private_key_pem` (expiry aside): what a holder checks of what it was issued.
+Status check_issued_certificate(const std::string& certificate_pem, const std::string& ca_pem,
+                                const std::string& private_key_pem);
+
+// Seconds until the first certificate in `pem` expires (negative once it
+// has); nullopt when there is none.
+std::optional<double> seconds_until_expiry(const std::string& pem);
 
 }  // namespace steward::tls

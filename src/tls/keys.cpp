@@ -61,4 +61,8 @@ Result<std::string> make_signing_request(const std::string& private_key_pem, con
   return std::string(data, static_cast<std::size_t>(size));
 }
 
+Status write_private_file(const std::string& path, const std::string& text) {
+  return write_file_atomically(path, text);
+}
+
 }  // namespace steward::tls

@@ -14,4 +14,8 @@ Result<std::string> generate_private_key(const std::string& kind);
 // A PEM PKCS#10 request for the key's public half, signed with it.
 Result<std::string> make_signing_request(const std::string& private_key_pem, const std::string& common_name);
 
+// Writes `text` to PATH.tmp (0600) and renames it to PATH, so a crash never
+// leaves a half-written file under the final name.
+Status write_private_file(const std::string& path, const std::string& text);
+
 }  // namespace steward::tls
