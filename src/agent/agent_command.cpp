@@ -25,6 +25,7 @@
 #include "agent/journal.hpp"
 #include "agent/link.hpp"
 #include "agent/worker.hpp"
+#include "agents/agent_identity.hpp"
 
 namespace steward::agent {
 namespace {
@@ -39,7 +40,7 @@ struct AgentSettings {
   std::string server;
   std::string join_token;
   std::string ca_pin;
-  std::string state_dir = "/var/lib/steward-agent";
+  std::string state_dir;  // default: agents::default_agent_state_dir()
   std::vector<std::string> labels;
   std::string keep_results = "1h";
 };
@@ -194,11 +195,11 @@ int run_agent(const AgentSettings& settings) {
       return spdlog::critical("--label takes KEY=VALUE, got '{}'", label), kBadUsage;
     labels[label.substr(0, equals)] = label.substr(equals + 1);
   }
-  auto journal = Journal::open(settings.state_dir + "/journal", *keep);
-  if (!journal) return spdlog::critical("{}", journal.error().message), 1;
   auto credentials =
       obtain_credentials({settings.server, settings.join_token, settings.ca_pin, settings.state_dir, labels});
   if (!credentials) return spdlog::critical("{}", credentials.error().message), 1;
+  auto journal = Journal::open(settings.state_dir + "/journal", *keep);
+  if (!journal) return spdlog::critical("{}", journal.error().message), 1;
 
   asio::io_context io(1);
   Agent agent(io, settings.server, std::move(*credentials), *journal, labels);
@@ -218,6 +219,7 @@ int run_agent(const AgentSettings& settings) {
 
 void add_agent_command(CLI::App& app, int& exit_code) {
   auto settings = std::make_shared<AgentSettings>();
+  settings->state_dir = agents::default_agent_state_dir();
   auto* command = app.add_subcommand("agent", "run as an agent: dial the server and run what it sends (no inbound port)");
   command->add_option("--server", settings->server, "the server's agent listener HOST:PORT (--agent-listen)")
       ->envname("STEWARD_AGENT_SERVER");
