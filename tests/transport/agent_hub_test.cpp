@@ -162,19 +162,20 @@ TEST(AgentHub, APutNeverHasMoreChunksInFlightThanItsCredit) {
   ASSERT_EQ(session->count(v1::ServerMessage::kFilePut), 1u);
   EXPECT_EQ(session->count(v1::ServerMessage::kFileData), 0u);  // no credit yet
   auto op_id = session->sent.back().file_put().op_id();
-  auto grant = [&](std::uint32_t chunks) {
+  // Grants credit, lets the put send what it may (reads run on a disk
+  // thread), and returns how many FileData it has sent in all.
+  auto grant = [&](std::uint32_t chunks, std::size_t expected) {
     v1::AgentMessage credit;
     credit.mutable_credit()->set_op_id(op_id);
     credit.mutable_credit()->set_chunks(chunks);
     harness.hub.receive("agent-1", credit);
-    harness.settle();
+    harness.run_until([&] { return session->count(v1::ServerMessage::kFileData) >= expected; });
+    harness.settle();  // the put now waits for credit: nothing more is sent
+    return session->count(v1::ServerMessage::kFileData);
   };
-  grant(2);
-  EXPECT_EQ(session->count(v1::ServerMessage::kFileData), 2u);
-  grant(1);
-  EXPECT_EQ(session->count(v1::ServerMessage::kFileData), 3u);
-  grant(10);
-  ASSERT_EQ(session->count(v1::ServerMessage::kFileData), 7u);  // 6 chunks, then the last with the hash
+  EXPECT_EQ(grant(2, 2), 2u);
+  EXPECT_EQ(grant(1, 3), 3u);
+  ASSERT_EQ(grant(10, 7), 7u);  // 6 chunks, then the last with the hash
   EXPECT_TRUE(session->sent.back().file_data().last());
   v1::AgentMessage done;
   done.mutable_file_done()->set_op_id(op_id);

@@ -47,7 +47,10 @@ AgentHub::AgentHub(asio::any_io_executor loop, HubOptions options, agents::Trust
   asio::co_spawn(loop_, ping_periodically(), asio::detached);
 }
 
-AgentHub::~AgentHub() { *alive_ = false; }
+AgentHub::~AgentHub() {
+  *alive_ = false;
+  disk_.join();
+}
 
 AgentHub::AgentLink& AgentHub::link_of(const std::string& agent_id) {
   auto& link = links_[agent_id];

@@ -5,6 +5,7 @@
 // messages; the agent transport asks it to run commands and copy files.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <chrono>
 #include <functional>
@@ -101,6 +102,7 @@ class AgentHub {
   std::map<std::string, std::shared_ptr<RunOp>> runs_;
   std::map<std::string, std::shared_ptr<FileOp>> files_;
   std::function<void(const ConnectedAgent&)> on_connected_;
+  boost::asio::thread_pool disk_{1};  // file transfers' reads and writes
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

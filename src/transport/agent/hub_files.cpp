@@ -1,6 +1,7 @@
 // The agent hub's file transfers: chunks under per-transfer credit, so a
 // copy of any size holds at most kWindow chunks in flight on either end.
 #include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -29,6 +30,16 @@ asio::awaitable<Result<v1::AgentMessage>> next_message(FileOp& op) {
   auto message = std::move(op.inbox.front());
   op.inbox.pop_front();
   co_return message;
+}
+
+// Disk reads and writes run on the hub's disk pool, never on the loop.
+template <typename Work>
+asio::awaitable<std::invoke_result_t<Work>> off_loop(asio::thread_pool& pool, Work work) {
+  auto loop = co_await asio::this_coro::executor;
+  co_await asio::post(pool, asio::use_awaitable);
+  auto result = work();
+  co_await asio::post(loop, asio::use_awaitable);
+  co_return result;
 }
 
 Error agent_error(const std::string& agent, const v1::FileDone& done) {
@@ -86,7 +97,8 @@ asio::awaitable<Result<FileOutcome>> AgentHub::put_file(std::string agent_id, Fi
     for (;;) {
       while (credit > 0 && !sent_last) {
         auto offset = (*source)->bytes();
-        auto chunk = (*source)->read(kChunk);
+        auto reading = off_loop(disk_, [&source] { return (*source)->read(kChunk); });
+        auto chunk = co_await std::move(reading);
         if (!chunk) co_return chunk.error();
         v1::ServerMessage message;
         auto* data = message.mutable_file_data();
@@ -145,7 +157,9 @@ asio::awaitable<Result<FileOutcome>> AgentHub::get_file(std::string agent_id, Fi
       const auto& data = next->file_data();
       if (data.offset() != (*sink)->bytes())
         co_return make_error(ErrorCode::Internal, "agent " + agent_id + " sent file data out of order");
-      if (auto written = (*sink)->write(data.data()); !written) co_return written.error();
+      auto writing = off_loop(disk_, [&sink, &data] { return (*sink)->write(data.data()); });
+      auto written = co_await std::move(writing);
+      if (!written) co_return written.error();
       if (!data.last()) {
         v1::ServerMessage credit;
         credit.mutable_credit()->set_op_id(op->id);
@@ -157,8 +171,10 @@ asio::awaitable<Result<FileOutcome>> AgentHub::get_file(std::string agent_id, Fi
       if (digest != data.sha256())
         co_return make_error(ErrorCode::Internal, "SHA-256 mismatch fetching " + request.source + " from agent " +
                                                       agent_id + ": sent " + data.sha256() + ", received " + digest);
-      if (auto committed = (*sink)->commit(request.mode.value_or(data.mode() & 07777), ""); !committed)
-        co_return committed.error();
+      auto mode = request.mode.value_or(data.mode() & 07777);
+      auto committing = off_loop(disk_, [&sink, mode] { return (*sink)->commit(mode, ""); });
+      auto committed = co_await std::move(committing);
+      if (!committed) co_return committed.error();
       co_return FileOutcome{(*sink)->bytes(), digest};
     }
   };
