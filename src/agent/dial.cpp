@@ -5,7 +5,7 @@
 
 #include <future>
 
-#include "agent/link.hpp"
+#include "agent/wire.hpp"
 #include "agents/trust.hpp"
 
 namespace steward::agent {
@@ -34,8 +34,7 @@ Result<v1::EnrolReply> call_enrol(const std::string& server, const std::string& 
   context.set_deadline(std::chrono::system_clock::now() + timeout);
   std::string bytes;
   request.SerializeToString(&bytes);
-  ::grpc::Slice slice(bytes);
-  ::grpc::ByteBuffer sent(&slice, 1), received;
+  ::grpc::ByteBuffer sent = buffer_of(bytes), received;
   std::promise<::grpc::Status> finished;
   stub.UnaryCall(&context, kEnrolMethod, {}, &sent, &received,
                  [&finished](::grpc::Status status) { finished.set_value(std::move(status)); });
@@ -49,12 +48,8 @@ Result<v1::EnrolReply> call_enrol(const std::string& server, const std::string& 
                            : ErrorCode::Internal;
     return make_error(mapped, "enrolment at " + server + ": " + status.error_message());
   }
-  std::vector<::grpc::Slice> slices;
-  std::string reply_bytes;
-  if (received.Dump(&slices).ok())
-    for (const auto& s : slices) reply_bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   v1::EnrolReply reply;
-  if (!reply.ParseFromString(reply_bytes))
+  if (!reply.ParseFromString(bytes_of(received)))
     return make_error(ErrorCode::Internal, "enrolment at " + server + ": the reply is not an EnrolReply");
   return reply;
 }

@@ -2,24 +2,9 @@
 
 #include <boost/asio/post.hpp>
 
+#include "agent/wire.hpp"
+
 namespace steward::agent {
-
-namespace {
-
-::grpc::ByteBuffer buffer_of(const std::string& bytes) {
-  ::grpc::Slice slice(bytes);
-  return ::grpc::ByteBuffer(&slice, 1);
-}
-
-std::string bytes_of(const ::grpc::ByteBuffer& buffer) {
-  std::vector<::grpc::Slice> slices;
-  std::string bytes;
-  if (!buffer.Dump(&slices).ok()) return bytes;
-  for (const auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  return bytes;
-}
-
-}  // namespace
 
 Link::Link(boost::asio::any_io_executor loop, std::shared_ptr<::grpc::Channel> channel, Handlers handlers)
     : loop_(std::move(loop)), channel_(std::move(channel)), stub_(channel_), handlers_(std::move(handlers)) {}

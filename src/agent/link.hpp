@@ -21,9 +21,6 @@ namespace steward::agent {
 
 namespace v1 = ::steward::agent::v1;
 
-inline constexpr const char* kConnectMethod = "/steward.agent.v1.AgentService/Connect";
-inline constexpr const char* kEnrolMethod = "/steward.agent.v1.AgentService/Enrol";
-
 class Link final : public ::grpc::ClientBidiReactor<::grpc::ByteBuffer, ::grpc::ByteBuffer>,
                    public std::enable_shared_from_this<Link> {
  public:

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "agent.pb.h"
+#include "agent/wire.hpp"
 #include "agents/trust.hpp"
 #include "api/agents/connect_stream.hpp"
 #include "api/grpc/status.hpp"
@@ -25,8 +26,6 @@ namespace {
 
 namespace v1 = ::steward::agent::v1;
 namespace asio = boost::asio;
-constexpr const char* kEnrol = "/steward.agent.v1.AgentService/Enrol";
-constexpr const char* kConnect = "/steward.agent.v1.AgentService/Connect";
 constexpr std::chrono::seconds kShutdownGrace{3};
 
 class Refused final : public ::grpc::ServerGenericBidiReactor {
@@ -46,12 +45,8 @@ class EnrolCall final : public ::grpc::ServerGenericBidiReactor {
   }
 
   void OnReadDone(bool ok) override {
-    std::vector<::grpc::Slice> slices;
-    std::string bytes;
-    if (ok && buffer_.Dump(&slices).ok())
-      for (const auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
     v1::EnrolRequest wire;
-    if (!ok || !wire.ParseFromString(bytes)) {
+    if (!ok || !wire.ParseFromString(steward::agent::bytes_of(buffer_))) {
       Finish(::grpc::Status(::grpc::StatusCode::INVALID_ARGUMENT, "Enrol takes one EnrolRequest"));
       return;
     }
@@ -74,8 +69,7 @@ class EnrolCall final : public ::grpc::ServerGenericBidiReactor {
                      wire_reply.set_retry_after_seconds(static_cast<std::uint32_t>(reply->retry_after.count()));
                      std::string out;
                      wire_reply.SerializeToString(&out);
-                     ::grpc::Slice slice(out);
-                     buffer_ = ::grpc::ByteBuffer(&slice, 1);
+                     buffer_ = steward::agent::buffer_of(out);
                      StartWriteAndFinish(&buffer_, {}, ::grpc::Status::OK);
                    });
   }
@@ -107,8 +101,8 @@ class AgentListener::Impl final : public ::grpc::CallbackGenericService {
   Impl(transport::agent::AgentHub& hub, steward::agents::Trust& trust) : hub_(hub), trust_(trust) {}
 
   ::grpc::ServerGenericBidiReactor* CreateReactor(::grpc::GenericCallbackServerContext* context) override {
-    if (context->method() == kEnrol) return new EnrolCall(context, hub_.loop(), trust_, live_);
-    if (context->method() != kConnect)
+    if (context->method() == steward::agent::kEnrolMethod) return new EnrolCall(context, hub_.loop(), trust_, live_);
+    if (context->method() != steward::agent::kConnectMethod)
       return new Refused(::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "no method " + context->method()));
     auto certificate = client_certificate(*context);
     if (certificate.empty())

@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 
 #include "agent.pb.h"
+#include "agent/wire.hpp"
 #include "api/grpc/status.hpp"
 
 namespace steward::api::agents {
@@ -51,12 +52,8 @@ void ConnectStream::OnReadDone(bool ok) {
     finish(::grpc::Status::OK);
     return;
   }
-  std::vector<::grpc::Slice> slices;
-  std::string bytes;
-  if (reading_.Dump(&slices).ok())
-    for (const auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
   auto message = std::make_shared<v1::AgentMessage>();
-  if (!message->ParseFromString(bytes)) {
+  if (!message->ParseFromString(steward::agent::bytes_of(reading_))) {
     finish(::grpc::Status(::grpc::StatusCode::INVALID_ARGUMENT, "not an AgentMessage"));
     return;
   }
@@ -91,9 +88,8 @@ void ConnectStream::write(std::string bytes) {
 }
 
 void ConnectStream::write_next() {
-  ::grpc::Slice slice(queued_.front());
+  writing_ = steward::agent::buffer_of(queued_.front());
   queued_.pop_front();
-  writing_ = ::grpc::ByteBuffer(&slice, 1);
   writing_now_ = true;
   StartWrite(&writing_);
 }
