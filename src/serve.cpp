@@ -350,23 +350,22 @@ int serve(const ServeSettings& settings) {
   if (auto loaded = run_before_serving(io, tokens.load()); !loaded)
     return fail("cannot read the API tokens: " + loaded.error().message);
   auto* const authenticator = settings.no_auth ? nullptr : &tokens;
-  // Agents (issue 13): the CA and directory first, then the hub the agent transport runs through.
+  // Agents (issue 13): the agent CA (made on the first start) and the directory of agents.
   std::unique_ptr<agents::Trust> agent_trust;
+  auto open_agent_trust = [&]() -> asio::awaitable<Status> {
+    auto opening = agents::open_trust(settings.data_dir, **store);
+    auto trust = co_await std::move(opening);
+    if (!trust) co_return trust.error();
+    agent_trust = std::move(*trust);
+    co_return Status{};
+  };
+  if (auto opened = run_before_serving(io, open_agent_trust()); !opened) return fail(opened.error().message);
+  // With --agent-listen, the hub the agent transport runs through.
   std::shared_ptr<transport::agent::AgentHub> agent_hub;
-  if (settings.agent_listen != "off") {
-    auto open = [&]() -> asio::awaitable<Status> {
-      auto opening = agents::open_trust(settings.data_dir, **store);
-      auto trust = co_await std::move(opening);
-      if (!trust) co_return trust.error();
-      agent_trust = std::move(*trust);
-      co_return Status{};
-    };
-    auto opened = run_before_serving(io, open());
-    if (!opened) return fail("agent trust: " + opened.error().message);
+  if (settings.agent_listen != "off")
     agent_hub = std::make_shared<transport::agent::AgentHub>(
         io.get_executor(), transport::agent::HubOptions{std::chrono::seconds(settings.agent_wait_seconds)},
         agent_trust.get());
-  }
   transport::TransportRegistry transports;
   const transport::TransportOptions transport_options{
       .data_dir = settings.data_dir,
@@ -419,6 +418,7 @@ int serve(const ServeSettings& settings) {
   }
 
   std::optional<api::agents::AgentListener> agent_listener;
+  std::string agent_address;  // shown in join commands
   if (agent_hub && !settings.no_agent_groups) {
     agent_hub->on_connected([&inventory](const transport::agent::ConnectedAgent& agent) {
       if (inventory->add_agent_host(agent.id, agent.labels))
@@ -429,7 +429,8 @@ int serve(const ServeSettings& settings) {
     agent_listener.emplace(*agent_hub, *agent_trust);
     auto port = agent_listener->listen(settings.agent_listen);
     if (!port) return fail(port.error().message);
-    publish_address(settings, "agent.addr", with_port(settings.agent_listen, *port));
+    agent_address = with_port(settings.agent_listen, *port);
+    publish_address(settings, "agent.addr", agent_address);
     spdlog::info("listening for agents on {} (CA {})", with_port(settings.agent_listen, *port), agent_trust->ca_pin());
   }
 
@@ -449,7 +450,7 @@ int serve(const ServeSettings& settings) {
   LoopWatchdog watchdog(io.get_executor(), {});
   api::http::Router router;
   api::http::ApiContext context{jobs,       *inventory, scheduler, deputy, catalog, action_router,
-                                action_log, *task_file, watchdog,  tokens};
+                                action_log, *task_file, watchdog,  tokens,    agent_trust.get(), agent_address};
   api::http::add_all_routes(router, context);
   api::http::HttpOptions http_options;
   http_options.tokens = authenticator;

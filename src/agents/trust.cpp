@@ -295,8 +295,6 @@ boost::asio::awaitable<Result<JoinToken>> DirectoryTrust::create_join_token(std:
   token.name = created->name;
   token.expires_at = created->expires_at;
   token.one_shot = created->one_shot;
-  spdlog::info("join token '{}' created ({}, expires at {:.0f})", token.name, one_shot ? "one-shot" : "reusable",
-               token.expires_at);
   co_return token;
 }
 

@@ -393,6 +393,7 @@ TEST_F(TrustTest, NoSecretReachesTheStoreTheLogOrAnError) {
     EXPECT_EQ(errors.find(secret), std::string::npos) << errors;
   }
   EXPECT_NE(logged.find("join token 'once'"), std::string::npos) << "the log names tokens by name: " << logged;
+  EXPECT_NE(logged.find("join token 'many'"), std::string::npos) << logged;
   std::ifstream ca_key(dir_ / "agent-ca" / "ca.key");
   std::string line, key_body;
   while (std::getline(ca_key, line))

@@ -53,7 +53,7 @@ class ServerTables : public ::testing::Test {
     tokens_ = std::make_unique<auth::TokenRegistry>(io_.get_executor(), *store_, "server-token");
     context_ = std::make_unique<http::ApiContext>(http::ApiContext{*jobs_, inventory_, *scheduler_, *deputy_, catalog_,
                                                                    actions_, *action_log_, task_file_, watchdog_,
-                                                                   *tokens_});
+                                                                   *tokens_, nullptr, ""});
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -129,6 +129,10 @@ TEST(RouteRoles, WorkNeedsOperateAndTokensNeedAdmin) {
   EXPECT_EQ(role_of(verb::post, "/tokens"), Role::Admin);
   EXPECT_EQ(role_of(verb::get, "/tokens"), Role::Admin);
   EXPECT_EQ(role_of(verb::delete_, "/tokens/:name"), Role::Admin);
+  EXPECT_EQ(role_of(verb::get, "/agents"), Role::Read);
+  EXPECT_EQ(role_of(verb::post, "/agents/join-tokens"), Role::Admin);
+  EXPECT_EQ(role_of(verb::post, "/agents/:id/approve"), Role::Admin);
+  EXPECT_EQ(role_of(verb::post, "/agents/:id/revoke"), Role::Admin);
 }
 
 TEST_F(ServerTables, GrpcMethodsNeedOperateButCapabilities) {

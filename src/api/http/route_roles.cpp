@@ -8,7 +8,7 @@ using auth::Role;
 
 // read: GET routes that look and start nothing. operate: whatever creates,
 // runs, cancels or deletes work, the blocking GETs of EXEd's operations too
-// (GET /execute?cmd=... runs a command). admin: token management.
+// (GET /execute?cmd=... runs a command). admin: token management, agent join tokens, approve and revoke.
 constexpr RouteRole kRouteRoles[] = {
     {verb::get, "/healthz", kPublic},
 
@@ -27,6 +27,7 @@ constexpr RouteRole kRouteRoles[] = {
     {verb::get, "/task", Role::Read},
     {verb::get, "/services", Role::Read},
     {verb::get, "/actions/:id", Role::Read},
+    {verb::get, "/agents", Role::Read},
 
     {verb::get, "/ping", Role::Operate},
     {verb::post, "/ping", Role::Operate},
@@ -56,6 +57,10 @@ constexpr RouteRole kRouteRoles[] = {
     {verb::get, "/tokens", Role::Admin},
     {verb::post, "/tokens", Role::Admin},
     {verb::delete_, "/tokens/:name", Role::Admin},
+    // Who may run work as an agent: as sensitive as the tokens.
+    {verb::post, "/agents/join-tokens", Role::Admin},
+    {verb::post, "/agents/:id/approve", Role::Admin},
+    {verb::post, "/agents/:id/revoke", Role::Admin},
 };
 
 }  // namespace

@@ -13,6 +13,7 @@ namespace actions { class ActionRouter; class ActionLog; }
 namespace tasks { struct TaskFile; }
 class LoopWatchdog;
 namespace api::auth { class TokenRegistry; }
+namespace agents { class Trust; }
 }  // namespace steward
 
 namespace steward::api::http {
@@ -28,6 +29,8 @@ struct ApiContext {
   const tasks::TaskFile& tasks;
   const LoopWatchdog& watchdog;
   auth::TokenRegistry& tokens;
+  agents::Trust* agents = nullptr;  // null: no agent enrolment on this server
+  std::string agent_address;        // the agent listener's HOST:PORT, for join commands; empty when unknown
 };
 
 void add_operation_routes(Router& router, ApiContext& context);
@@ -37,6 +40,7 @@ void add_package_routes(Router& router, ApiContext& context);
 void add_action_routes(Router& router, ApiContext& context);
 void add_task_routes(Router& router, ApiContext& context);
 void add_token_routes(Router& router, ApiContext& context);
+void add_agent_routes(Router& router, ApiContext& context);
 
 inline void add_all_routes(Router& router, ApiContext& context) {
   add_operation_routes(router, context);
@@ -46,6 +50,7 @@ inline void add_all_routes(Router& router, ApiContext& context) {
   add_action_routes(router, context);
   add_task_routes(router, context);
   add_token_routes(router, context);
+  add_agent_routes(router, context);
 }
 
 }  // namespace steward::api::http
