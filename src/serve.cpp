@@ -417,7 +417,7 @@ int serve(const ServeSettings& settings) {
                  !*tls_identity ? "" : grpc_client_ca.empty() ? " over TLS" : " over TLS, client certificates required");
   }
 
-  std::optional<api::agents::AgentListener> agent_listener;
+  std::optional<api::agent_rpc::AgentListener> agent_listener;
   std::string agent_address;  // shown in join commands
   if (agent_hub && !settings.no_agent_groups) {
     agent_hub->on_connected([&inventory](const transport::agent::ConnectedAgent& agent) {

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (JOB_DONE, OP_CHANGED, OP_UNREACHABLE, STEWARD_BIN, Api, Server, clean_env, read_pid,
-                      wait_for, wait_process_gone)
+from conftest import (JOB_DONE, OP_CHANGED, OP_FAILED, OP_OK, OP_UNREACHABLE, STEWARD_BIN, Api, Server, clean_env,
+                      free_port, qs, read_pid, wait_for, wait_process_gone)
 from transport_contract import (MiB, check_cancel_kills_the_process_tree, check_output_cap,
                                 check_timeout_kills_the_process_tree, one, sha256_of, write_random_file)
 
@@ -137,3 +137,177 @@ def status_kib(pid, field):
         if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
+
+
+# ---------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="module")
+def setup(tmp_root):
+    """An agent `edge` enrolled with a join token and listed in the
+    inventory. Its id is known only after enrolment, so the server starts
+    again on the same data dir and listener port: the agent comes back to
+    the restarted server by itself."""
+    data = tmp_root / "data"
+    args = ["--agent-listen", f"127.0.0.1:{free_port()}", "--agent-wait", str(AGENT_WAIT)]
+    first = Server(data, inventory="", extra_args=args).start()
+    proxy = Proxy(agent_addr(first))
+    proxy.start()
+    join = Api(first).post("/agents/join-tokens", {"ttl": 600, "one_shot": True})
+    assert join.status == 201, join
+    state = tmp_root / "agent-state"
+    agent = Agent(f"127.0.0.1:{proxy.port}", state, tmp_root / "agent.log")
+    agent.start("--join", join.body["token"], "--ca-pin", join.body["ca_pin"], "--label", "role=edge")
+    agent_id = wait_for(lambda: (state / "agent.id").exists() and (state / "agent.id").read_text().strip(),
+                        timeout=20, what="enrolment")
+    first.stop()
+    inventory = (f"edge ansible_connection=agent steward_agent_id={agent_id}\n"
+                 "ghost ansible_connection=agent steward_agent_id=agent-0000000000000000\n")
+    server = Server(data, inventory=inventory, extra_args=args).start()
+    api = Api(server)
+    wait_for(lambda: api.get(qs("/ping", target="edge")).body.get("edge", {}).get("status") == OP_OK, timeout=40,
+             what="the agent to come back to the restarted server\n" + agent.log_tail())
+    yield api, server, agent, proxy, agent_id
+    agent.stop()
+    proxy.close()
+    assert server.stop() == 0, server.log_tail()
+
+
+def agent_addr(server):
+    return (server.data_dir / "agent.addr").read_text().strip()
+
+
+# ---------------------------------------------------------------- tests
+
+def test_execute_streams_output_and_exit_code(setup):
+    api, *_ = setup
+    job = api.run("/execute", {"targets": ["edge"], "cmd": "echo out; echo err >&2; exit 3"})
+    e = one(job, "edge")
+    assert e["status"] == OP_FAILED and e["rtc"] == 3, e
+    assert e["stdout"] == "out\n" and e["stderr"] == "err\n", e
+    job = api.run("/execute", {"targets": ["edge"], "argv": ["printf", "%s|", "a b", "$HOME"], "stdin": ""})
+    assert one(job, "edge")["stdout"] == "a b|$HOME|", job
+
+
+def test_ping_and_unreachable_for_an_agent_that_never_connected(setup):
+    api, *_ = setup
+    r = api.get(qs("/ping", target="edge"))
+    assert r.body["edge"]["status"] == OP_OK, r.body
+    job = api.run("/execute", {"targets": ["ghost"], "cmd": "true"}, timeout=AGENT_WAIT + 20)
+    e = one(job, "ghost")
+    assert e["status"] == OP_UNREACHABLE, e
+    assert "agent agent-0000000000000000 not connected since" in e["error"], e
+
+
+def test_output_cap_timeout_and_cancel_end_the_process_group(setup):
+    api, *_ = setup
+    check_output_cap(api, "edge", 3 << 20)
+    check_timeout_kills_the_process_tree(api, "edge")
+    check_cancel_kills_the_process_tree(api, "edge")
+
+
+def test_copy_and_fetch_64_mib_with_bounded_memory(setup, tmp_root):
+    api, server, agent, *_ = setup
+    files = server.data_dir / "files"
+    files.mkdir(exist_ok=True)
+    digest = write_random_file(files / "big.bin", 64)
+    dest = tmp_root / "on-agent" / "big.bin"
+    dest.parent.mkdir(exist_ok=True)
+    job = api.run("/copy", {"targets": ["edge"], "src": "big.bin", "dest": str(dest), "mode": "0600"}, timeout=120)
+    assert one(job, "edge")["status"] == OP_CHANGED, job
+    assert sha256_of(dest) == digest and (dest.stat().st_mode & 0o777) == 0o600
+    job = api.run("/fetch", {"targets": ["edge"], "src": str(dest), "dest": "back"}, timeout=120)
+    assert one(job, "edge")["status"] == OP_CHANGED, job
+    fetched = files / "back" / "edge" / "big.bin"
+    assert sha256_of(fetched) == digest
+    # Peak resident memory of both ends stays far below the file's 64 MiB.
+    for name, pid in (("server", server.proc.pid), ("agent", agent.proc.pid)):
+        peak = status_kib(pid, "VmHWM")
+        print(f"{name} VmHWM after a 64 MiB copy and fetch: {peak} KiB")
+        assert peak < 48 * 1024, f"{name} VmHWM {peak} KiB after a 64 MiB copy and fetch"
+    missing = api.run("/fetch", {"targets": ["edge"], "src": str(tmp_root / "no-such-file")})
+    e = one(missing, "edge")
+    assert e["status"] == OP_FAILED and "no such file" in e["error"].lower(), e
+
+
+def test_a_cut_link_mid_command_runs_it_once_and_delivers_its_result(setup, tmp_root):
+    api, server, agent, proxy, _ = setup
+    marker = tmp_root / f"ran-{uuid.uuid4().hex[:6]}"
+    jid = api.submit("/execute", {"targets": ["edge"],
+                                  "cmd": f"echo started >> {marker}; echo before; sleep 3; echo after"})
+    wait_for(lambda: marker.exists(), timeout=10, what="the command to start")
+    connections = proxy.connections
+    proxy.cut(refuse_seconds=1.5)
+    job = api.wait_job(jid, timeout=30)
+    e = one(job, "edge")
+    assert e["status"] == OP_CHANGED and e["stdout"] == "before\nafter\n", e
+    assert marker.read_text() == "started\n", "the command ran more than once"
+    assert proxy.connections > connections, "the agent did not reconnect"
+
+
+def test_an_agent_killed_mid_command_is_not_run_twice(setup, tmp_root):
+    api, server, agent, proxy, _ = setup
+    marker = tmp_root / f"ran-{uuid.uuid4().hex[:6]}"
+    pidfile = tmp_root / f"pid-{uuid.uuid4().hex[:6]}"
+    jid = api.submit("/execute", {"targets": ["edge"],
+                                  "cmd": f"echo started >> {marker}; echo $$ > {pidfile}; exec sleep 2"})
+    pid = read_pid(pidfile)
+    agent.kill9()
+    agent.start()
+    job = api.wait_job(jid, timeout=30)
+    e = one(job, "edge")
+    assert e["status"] == OP_UNREACHABLE and "result is lost" in e["error"], e
+    wait_process_gone(pid, timeout=10)
+    assert marker.read_text() == "started\n", "the command ran more than once"
+    again = api.run("/execute", {"targets": ["edge"], "cmd": "echo back"}, timeout=30)
+    assert one(again, "edge")["stdout"] == "back\n", again
+
+
+def test_an_agent_away_past_agent_wait_ends_unreachable(setup):
+    api, server, agent, proxy, agent_id = setup
+    agent.stop()
+    t0 = time.monotonic()
+    job = api.run("/execute", {"targets": ["edge"], "cmd": "true"}, timeout=AGENT_WAIT + 20)
+    e = one(job, "edge")
+    assert e["status"] == OP_UNREACHABLE, e
+    assert f"agent {agent_id} not connected since" in e["error"], e
+    assert time.monotonic() - t0 >= AGENT_WAIT - 1
+    agent.start()
+    wait_for(lambda: api.get(qs("/ping", target="edge")).body.get("edge", {}).get("status") == OP_OK, timeout=20,
+             what="the agent to come back")
+
+
+def test_an_idle_agent_is_small_and_quiet(setup):
+    api, server, agent, *_ = setup
+    time.sleep(7)  # past the agent's first memory trim
+    pid = agent.proc.pid
+    ticks = lambda: sum(int(x) for x in open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[11:13])
+    before = ticks()
+    time.sleep(5)
+    cpu_seconds = (ticks() - before) / os.sysconf("SC_CLK_TCK")
+    assert cpu_seconds < 0.1, f"idle agent used {cpu_seconds} s of CPU in 5 s"
+    private = status_kib(pid, "RssAnon")
+    print(f"idle agent: VmRSS {status_kib(pid, 'VmRSS')} KiB, RssAnon {private} KiB, RssFile {status_kib(pid, 'RssFile')} KiB")
+    assert private < 10 * 1024, f"idle agent holds {private} KiB of private memory"
+
+
+def test_agents_show_live_state_and_unlisted_agents_join_group_agents(setup):
+    api, server, agent, proxy, agent_id = setup
+    listed = {a["id"]: a for a in api.get("/agents").body}
+    me = listed[agent_id]
+    assert me["connected"] is True and me["state"] == "approved", me
+    assert me["version"] and me["address"] and me["connected_since"], me
+    # `edge` names this agent, so it is not added again: group agents is empty.
+    r = api.get(qs("/ping", target="agents"))
+    assert r.status == 404, r
+
+
+def test_revoking_an_agent_closes_its_stream_at_once(setup):
+    """Last: the agent stays locked out."""
+    api, server, agent, proxy, agent_id = setup
+    r = api.post(f"/agents/{agent_id}/revoke")
+    assert r.status == 200, r
+    wait_for(lambda: not {a["id"]: a for a in api.get("/agents").body}[agent_id]["connected"], timeout=5,
+             what="the revoked agent's stream to close")
+    job = api.run("/execute", {"targets": ["edge"], "cmd": "true"}, timeout=AGENT_WAIT + 20)
+    assert one(job, "edge")["status"] == OP_UNREACHABLE, job
+    assert agent.proc.poll() is None, "the agent keeps trying (and is refused) rather than exiting"

@@ -21,7 +21,7 @@
 #include "tls/identity.hpp"
 #include "transport/agent/hub.hpp"
 
-namespace steward::api::agents {
+namespace steward::api::agent_rpc {
 namespace {
 
 namespace v1 = ::steward::agent::v1;
@@ -169,4 +169,4 @@ asio::awaitable<void> AgentListener::shutdown() {
   impl_->server_.reset();
 }
 
-}  // namespace steward::api::agents
+}  // namespace steward::api::agent_rpc

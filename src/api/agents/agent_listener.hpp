@@ -15,7 +15,7 @@
 namespace steward::agents { class Trust; }
 namespace steward::transport::agent { class AgentHub; }
 
-namespace steward::api::agents {
+namespace steward::api::agent_rpc {
 
 class AgentListener {
  public:
@@ -34,4 +34,4 @@ class AgentListener {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace steward::api::agents
+}  // namespace steward::api::agent_rpc

@@ -6,7 +6,7 @@
 #include "agent/wire.hpp"
 #include "api/grpc/status.hpp"
 
-namespace steward::api::agents {
+namespace steward::api::agent_rpc {
 
 namespace v1 = ::steward::agent::v1;
 
@@ -126,4 +126,4 @@ void ConnectStream::OnDone() {
   delete this;
 }
 
-}  // namespace steward::api::agents
+}  // namespace steward::api::agent_rpc

@@ -12,7 +12,7 @@
 
 #include "transport/agent/hub.hpp"
 
-namespace steward::api::agents {
+namespace steward::api::agent_rpc {
 
 class ConnectStream final : public ::grpc::ServerGenericBidiReactor {
  public:
@@ -49,4 +49,4 @@ class ConnectStream final : public ::grpc::ServerGenericBidiReactor {
   std::optional<::grpc::Status> finish_after_writes_;
 };
 
-}  // namespace steward::api::agents
+}  // namespace steward::api::agent_rpc
