@@ -23,7 +23,7 @@ from conftest import (JOB_DONE, OP_CHANGED, OP_FAILED, OP_OK, OP_UNREACHABLE, ST
 from transport_contract import (MiB, check_cancel_kills_the_process_tree, check_output_cap,
                                 check_timeout_kills_the_process_tree, one, sha256_of, write_random_file)
 
-AGENT_WAIT = 6  # --agent-wait: long enough to ride out a cut link, short for the away test
+AGENT_WAIT = 8  # --agent-wait: long enough to ride out a cut link, short for the away test
 
 
 class Proxy(threading.Thread):
