@@ -11,7 +11,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -79,7 +78,6 @@ class AgentHub {
   boost::asio::awaitable<Result<FileOutcome>> put_file(std::string agent_id, FileRequest request, CancelToken cancel);
   boost::asio::awaitable<Result<FileOutcome>> get_file(std::string agent_id, FileRequest request, CancelToken cancel);
 
-  std::size_t operations_in_flight() const { return runs_.size() + files_.size(); }
 
  private:
   struct AgentLink;
