@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "agent/agent_command.hpp"
 #include "cli/commands.hpp"
 #include "serve.hpp"
 #include "settings.hpp"
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
     exit_code = steward::serve(*resolved);
   });
   steward::cli::add_client_commands(app, exit_code);
+  steward::agent::add_agent_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -25,6 +25,7 @@
 #include "actions/router.hpp"
 #include "actions/steward_driver.hpp"
 #include "agents/trust.hpp"
+#include "api/agents/agent_listener.hpp"
 #include "api/auth/token_registry.hpp"
 #include "api/grpc/grpc_server.hpp"
 #include "api/http/routes.hpp"
@@ -46,6 +47,7 @@
 #include "tasks/operation.hpp"
 #include "tasks/remote.hpp"
 #include "store/store.hpp"
+#include "transport/agent/hub.hpp"
 #include "transport/transport.hpp"
 #include "core/spawn.hpp"
 #include "tls/asio_context.hpp"
@@ -358,11 +360,18 @@ int serve(const ServeSettings& settings) {
     co_return Status{};
   };
   if (auto opened = run_before_serving(io, open_agent_trust()); !opened) return fail(opened.error().message);
+  // With --agent-listen, the hub the agent transport runs through.
+  std::shared_ptr<transport::agent::AgentHub> agent_hub;
+  if (settings.agent_listen != "off")
+    agent_hub = std::make_shared<transport::agent::AgentHub>(
+        io.get_executor(), transport::agent::HubOptions{std::chrono::seconds(settings.agent_wait_seconds)},
+        agent_trust.get());
   transport::TransportRegistry transports;
   const transport::TransportOptions transport_options{
       .data_dir = settings.data_dir,
       .ssh_idle_timeout = std::chrono::seconds(settings.ssh_idle_timeout_seconds),
-      .ssh_keepalive = std::chrono::seconds(settings.ssh_keepalive_seconds)};
+      .ssh_keepalive = std::chrono::seconds(settings.ssh_keepalive_seconds),
+      .agents = agent_hub};
   if (auto added = transport::register_builtin_transports(transports, transport_options); !added)
     return fail(added.error().message);
   ops::OpRegistry operations;
@@ -408,6 +417,23 @@ int serve(const ServeSettings& settings) {
                  !*tls_identity ? "" : grpc_client_ca.empty() ? " over TLS" : " over TLS, client certificates required");
   }
 
+  std::optional<api::agent_rpc::AgentListener> agent_listener;
+  std::string agent_address;  // shown in join commands
+  if (agent_hub && !settings.no_agent_groups) {
+    agent_hub->on_connected([&inventory](const transport::agent::ConnectedAgent& agent) {
+      if (inventory->add_agent_host(agent.id, agent.labels))
+        spdlog::info("agent {} is not in the inventory: added as host {} (group agents)", agent.id, agent.id);
+    });
+  }
+  if (agent_hub) {
+    agent_listener.emplace(*agent_hub, *agent_trust);
+    auto port = agent_listener->listen(settings.agent_listen);
+    if (!port) return fail(port.error().message);
+    agent_address = with_port(settings.agent_listen, *port);
+    publish_address(settings, "agent.addr", agent_address);
+    spdlog::info("listening for agents on {} (CA {})", with_port(settings.agent_listen, *port), agent_trust->ca_pin());
+  }
+
   actions::ActionRouter action_router(io.get_executor());
   action_router.hide_secrets(secrets.names());
   actions::ActionLog action_log(io.get_executor(), **store);
@@ -424,7 +450,7 @@ int serve(const ServeSettings& settings) {
   LoopWatchdog watchdog(io.get_executor(), {});
   api::http::Router router;
   api::http::ApiContext context{jobs,       *inventory, scheduler, deputy, catalog, action_router,
-                                action_log, *task_file, watchdog,  tokens,    agent_trust.get(), ""};
+                                action_log, *task_file, watchdog,  tokens,    agent_trust.get(), agent_address};
   api::http::add_all_routes(router, context);
   api::http::HttpOptions http_options;
   http_options.tokens = authenticator;
@@ -454,6 +480,7 @@ int serve(const ServeSettings& settings) {
       if (!added) {
         exit_code = fail("action drivers in " + settings.drivers_dir + ": " + added.error().message);
         if (grpc) co_await grpc->shutdown();  // calls already accepted need the loop to end
+        if (agent_listener) co_await agent_listener->shutdown();
         io.stop();
         co_return;
       }
@@ -490,6 +517,7 @@ int serve(const ServeSettings& settings) {
       deputy.stop();
       co_await jobs.shutdown(std::chrono::seconds(settings.grace_seconds));
       if (grpc) co_await grpc->shutdown();
+      if (agent_listener) co_await agent_listener->shutdown();
       http.close_all();
       // Transports close their connections on the loop and their coroutines
       // end there, rather than being torn down with the loop.
@@ -511,6 +539,7 @@ int serve(const ServeSettings& settings) {
   std::error_code ignored;
   fs::remove(fs::path(settings.data_dir) / "http.addr", ignored);
   fs::remove(fs::path(settings.data_dir) / "grpc.addr", ignored);
+  fs::remove(fs::path(settings.data_dir) / "agent.addr", ignored);
   if (exit_code == 0) spdlog::info("stopped");
   return exit_code;
 }

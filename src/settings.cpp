@@ -102,6 +102,16 @@ ServeSettingsParser::ServeSettingsParser(CLI::App& cmd) : binder_(std::make_uniq
                                    return Status{};
                                  }});
   }
+  text("agent-listen", "STEWARD_AGENT_LISTEN", s.agent_listen,
+       "where `steward agent` processes dial in (ADDR:PORT, port 0 picks one; mutual TLS with the agent CA); off");
+  number("agent-wait", nullptr, s.agent_wait_seconds, 1,
+         "seconds an operation waits for its agent to (re)connect before it ends Unreachable");
+  auto* no_agent_groups = cmd.add_flag("--no-agent-groups", s.no_agent_groups,
+                                       "do not add connecting agents missing from the inventory (group `agents`, "
+                                       "label_KEY_VALUE groups)");
+  binder_->settings.push_back({"no-agent-groups", nullptr, no_agent_groups, [&s](const std::string& v) {
+                                 return parse_bool("no-agent-groups", v, s.no_agent_groups);
+                               }});
   text("data-dir", nullptr, s.data_dir, "database, token and keys");
   text("playbooks", nullptr, s.playbooks_dir, "folder with _deploy.yml: /deploy runs ansible-playbook on it");
   text("tasks", nullptr, s.tasks_file, "pipelines in servo-exec YAML (checked at start: the server refuses a bad file)");

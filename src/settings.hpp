@@ -18,6 +18,9 @@ struct ServeSettings {
   std::string config_file;
   std::string http = "127.0.0.1:16808";
   std::string grpc = "127.0.0.1:7000";  // "off" disables
+  std::string agent_listen = "off";     // the agent listener (issue 13); "off" disables
+  int agent_wait_seconds = 60;          // an agent away this long fails its operations (Unreachable)
+  bool no_agent_groups = false;         // agents missing from the inventory are not added (group `agents`)
   std::string packages_dir;             // default <data-dir>/packages
   std::string drivers_dir;              // external action drivers; empty: none
   std::string webhooks_file;            // TOML: the http driver's named webhooks; empty: none

@@ -1,5 +1,7 @@
 #include "inventory/inventory.hpp"
 
+#include <cctype>
+
 #include <algorithm>
 #include <set>
 #include <cerrno>
@@ -140,6 +142,30 @@ Result<Target> Inventory::target(std::string_view name) const {
     target.max_sessions = *value;
   }
   return target;
+}
+
+namespace {
+
+std::string group_word(std::string text) {
+  for (auto& c : text)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
+  return text;
+}
+
+}  // namespace
+
+bool Inventory::add_agent_host(const std::string& id, const std::map<std::string, std::string>& labels) {
+  if (find(id)) return false;
+  for (const auto& host : hosts_) {
+    auto var = host.vars.find("steward_agent_id");
+    if (var != host.vars.end() && trim(var->second) == id) return false;
+  }
+  Host host{id, {{"ansible_connection", "agent"}, {"steward_agent_id", id}}, {"all", "agents"}};
+  for (const auto& [key, value] : labels) host.groups.push_back("label_" + group_word(key) + "_" + group_word(value));
+  for (const auto& group : host.groups) group_members_[group].push_back(id);
+  host_index_.emplace(id, hosts_.size());
+  hosts_.push_back(std::move(host));
+  return true;
 }
 
 }  // namespace steward::inventory

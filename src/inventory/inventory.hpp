@@ -42,6 +42,13 @@ class Inventory {
   const std::vector<Host>& hosts() const { return hosts_; }
   std::vector<std::string> group_names() const;
 
+  // An agent that connected with no host naming it (by name or by
+  // steward_agent_id), issue 13: adds host ID (ansible_connection=agent) to
+  // `all`, `agents` and a group label_KEY_VALUE per label (characters other
+  // than letters, digits and _ become _). False when a host already names
+  // the agent. Loop only, like every reader.
+  bool add_agent_host(const std::string& id, const std::map<std::string, std::string>& labels);
+
   // The host as the transports see it: connection from ansible_connection
   // (default ssh; `localhost` with no connection set is local, as in Ansible),
   // max_sessions from steward_max_sessions (default 1).

@@ -125,10 +125,13 @@ class TransportRegistry {
   std::map<std::string, std::shared_ptr<Transport>> transports_;
 };
 
+namespace agent { class AgentHub; }
+
 struct TransportOptions {
   std::string data_dir = ".";  // where transports keep state (known_hosts)
   std::chrono::milliseconds ssh_idle_timeout{60000};  // a pooled connection unused this long is closed
   std::chrono::milliseconds ssh_keepalive{15000};     // how often a pooled connection sends a keepalive
+  std::shared_ptr<agent::AgentHub> agents;            // the agent listener's hub; null without --agent-listen
 };
 
 // Every built-in transport, by its ansible_connection name.

@@ -564,3 +564,35 @@ TEST(Targets, EachHostOnceInPatternOrder) {
 
 }  // namespace
 }  // namespace steward::inventory
+
+namespace steward::inventory {
+namespace {
+
+TEST(AgentHosts, AnUnlistedAgentJoinsAgentsAndItsLabelGroups) {
+  auto inventory = Inventory::parse_ini("web1 ansible_connection=local\n", "t.ini");
+  ASSERT_TRUE(inventory.ok());
+  ASSERT_TRUE(inventory->add_agent_host("agent-00aa", {{"role", "web"}, {"zone", "eu-1"}}));
+  auto target = inventory->target("agent-00aa");
+  ASSERT_TRUE(target.ok());
+  EXPECT_EQ(target->connection, "agent");
+  auto agents = inventory->match("agents");
+  ASSERT_TRUE(agents.ok());
+  EXPECT_EQ(*agents, (std::vector<std::string>{"agent-00aa"}));
+  auto labelled = inventory->match("label_zone_eu_1:&label_role_web");
+  ASSERT_TRUE(labelled.ok()) << labelled.error().message;
+  EXPECT_EQ(labelled->size(), 1u);
+  auto all = inventory->match("all");
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 2u);
+  EXPECT_FALSE(inventory->add_agent_host("agent-00aa", {}));  // once
+}
+
+TEST(AgentHosts, AnAgentTheInventoryListsIsNotAddedAgain) {
+  auto inventory = Inventory::parse_ini("edge ansible_connection=agent steward_agent_id=agent-11bb\n", "t.ini");
+  ASSERT_TRUE(inventory.ok());
+  EXPECT_FALSE(inventory->add_agent_host("agent-11bb", {}));
+  EXPECT_FALSE(inventory->match("agents").ok());
+}
+
+}  // namespace
+}  // namespace steward::inventory

@@ -1,0 +1,172 @@
+#include "api/agents/agent_listener.hpp"
+
+#include <grpcpp/grpcpp.h>
+#include <grpc/grpc_security_constants.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <thread>
+
+#include "agent.pb.h"
+#include "agent/wire.hpp"
+#include "agents/trust.hpp"
+#include "api/agents/connect_stream.hpp"
+#include "api/grpc/status.hpp"
+#include "tls/identity.hpp"
+#include "transport/agent/hub.hpp"
+
+namespace steward::api::agent_rpc {
+namespace {
+
+namespace v1 = ::steward::agent::v1;
+namespace asio = boost::asio;
+constexpr std::chrono::seconds kShutdownGrace{3};
+
+class Refused final : public ::grpc::ServerGenericBidiReactor {
+ public:
+  explicit Refused(::grpc::Status status) { Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
+// Enrol: one request, one reply; the Trust decides on the loop.
+class EnrolCall final : public ::grpc::ServerGenericBidiReactor {
+ public:
+  EnrolCall(::grpc::GenericCallbackServerContext* context, asio::any_io_executor loop,
+            steward::agents::Trust& trust, std::atomic<int>& live)
+      : peer_(context->peer()), loop_(std::move(loop)), trust_(trust), live_(live) {
+    ++live_;
+    StartRead(&buffer_);
+  }
+
+  void OnReadDone(bool ok) override {
+    v1::EnrolRequest wire;
+    if (!ok || !wire.ParseFromString(steward::agent::bytes_of(buffer_))) {
+      Finish(::grpc::Status(::grpc::StatusCode::INVALID_ARGUMENT, "Enrol takes one EnrolRequest"));
+      return;
+    }
+    steward::agents::EnrolRequest request;
+    request.join_token = wire.join_token();
+    request.csr_pem = wire.csr_pem();
+    request.hostname = wire.hostname();
+    request.labels = {wire.labels().begin(), wire.labels().end()};
+    request.version = wire.version();
+    request.peer = peer_;
+    asio::co_spawn(loop_, trust_.enrol(std::move(request)),
+                   [this](std::exception_ptr error, Result<steward::agents::EnrolReply> reply) {
+                     if (error) return Finish(::grpc::Status(::grpc::StatusCode::INTERNAL, "internal error"));
+                     if (!reply) return Finish(grpc::status_of(reply.error()));
+                     v1::EnrolReply wire_reply;
+                     wire_reply.set_approved(reply->approved);
+                     wire_reply.set_agent_id(reply->agent_id);
+                     wire_reply.set_certificate_pem(reply->certificate_pem);
+                     wire_reply.set_ca_pem(reply->ca_pem);
+                     wire_reply.set_retry_after_seconds(static_cast<std::uint32_t>(reply->retry_after.count()));
+                     std::string out;
+                     wire_reply.SerializeToString(&out);
+                     buffer_ = steward::agent::buffer_of(out);
+                     StartWriteAndFinish(&buffer_, {}, ::grpc::Status::OK);
+                   });
+  }
+
+  void OnDone() override {
+    --live_;
+    delete this;
+  }
+
+ private:
+  std::string peer_;
+  asio::any_io_executor loop_;
+  steward::agents::Trust& trust_;
+  std::atomic<int>& live_;
+  ::grpc::ByteBuffer buffer_;
+};
+
+std::string client_certificate(const ::grpc::GenericCallbackServerContext& context) {
+  auto auth = context.auth_context();
+  if (!auth || !auth->IsPeerAuthenticated()) return {};
+  auto values = auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  return values.empty() ? std::string() : std::string(values.front().data(), values.front().size());
+}
+
+}  // namespace
+
+class AgentListener::Impl final : public ::grpc::CallbackGenericService {
+ public:
+  Impl(transport::agent::AgentHub& hub, steward::agents::Trust& trust) : hub_(hub), trust_(trust) {}
+
+  ::grpc::ServerGenericBidiReactor* CreateReactor(::grpc::GenericCallbackServerContext* context) override {
+    if (context->method() == steward::agent::kEnrolMethod) return new EnrolCall(context, hub_.loop(), trust_, live_);
+    if (context->method() != steward::agent::kConnectMethod)
+      return new Refused(::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "no method " + context->method()));
+    auto certificate = client_certificate(*context);
+    if (certificate.empty())
+      return new Refused(::grpc::Status(::grpc::StatusCode::UNAUTHENTICATED,
+                                        "Connect needs the client certificate Enrol issued (mutual TLS)"));
+    auto admitted = trust_.admit(certificate);
+    if (!admitted) {
+      spdlog::info("agent connection from {} refused: {}", context->peer(), admitted.error().message);
+      return new Refused(grpc::status_of(admitted.error()));
+    }
+    return new ConnectStream(context, hub_, admitted->id, live_);
+  }
+
+  transport::agent::AgentHub& hub_;
+  steward::agents::Trust& trust_;
+  std::atomic<int> live_{0};
+  std::unique_ptr<::grpc::Server> server_;
+};
+
+AgentListener::AgentListener(transport::agent::AgentHub& hub, steward::agents::Trust& trust)
+    : impl_(std::make_unique<Impl>(hub, trust)) {
+  trust.on_revoked([&hub](const std::string& id) { hub.revoke(id); });
+}
+
+AgentListener::~AgentListener() = default;
+
+Result<int> AgentListener::listen(const std::string& address) {
+  const auto& identity = impl_->trust_.server_identity();
+  ::grpc::SslServerCredentialsOptions options(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  options.pem_key_cert_pairs.push_back({identity.private_key_pem, identity.certificate_chain_pem});
+  options.pem_root_certs = impl_->trust_.ca_pem();
+  ::grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(address, ::grpc::SslServerCredentials(options), &port);
+  builder.RegisterCallbackGenericService(impl_.get());
+  // A vanished agent is noticed within ~15 s; agents ping as often.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  impl_->server_ = builder.BuildAndStart();
+  if (!impl_->server_ || port == 0)
+    return make_error(ErrorCode::InvalidArgument, "cannot listen for agents on " + address);
+  return port;
+}
+
+asio::awaitable<void> AgentListener::shutdown() {
+  if (!impl_->server_) co_return;
+  impl_->hub_.close_all("the server is shutting down");
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer done(executor, asio::steady_timer::time_point::max());
+  std::thread stopper([this, &done, executor] {
+    auto deadline = std::chrono::steady_clock::now() + kShutdownGrace;
+    while (impl_->live_ > 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    impl_->server_->Shutdown(std::chrono::system_clock::now());
+    asio::post(executor, [&done] { done.cancel(); });
+  });
+  boost::system::error_code ignored;
+  co_await done.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  stopper.join();
+  impl_->server_.reset();
+}
+
+}  // namespace steward::api::agent_rpc

@@ -1,0 +1,107 @@
+#pragma once
+// The server's side of the agent protocol (proto/agent.proto), on the event
+// loop: one live session per agent id, the operations in flight on each, and
+// the exactly-once rules (issue 13). The listener feeds it sessions and
+// messages; the agent transport asks it to run commands and copy files.
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/cancel.hpp"
+#include "core/result.hpp"
+#include "transport/transport.hpp"
+
+namespace steward::agent::v1 {
+class AgentMessage;
+class ServerMessage;
+class Hello;
+}  // namespace steward::agent::v1
+namespace steward::agents { class Trust; }
+
+namespace steward::transport::agent {
+
+namespace v1 = ::steward::agent::v1;
+
+// One live Connect stream as the hub sees it. Thread-safe.
+class AgentSession {
+ public:
+  virtual ~AgentSession() = default;
+  virtual void send(const v1::ServerMessage& message) = 0;
+  // Ends the stream with `reason` (the agent sees it).
+  virtual void close(ErrorCode code, const std::string& reason) = 0;
+};
+
+struct HubOptions {
+  std::chrono::milliseconds agent_wait{60000};  // --agent-wait
+  std::chrono::milliseconds ping_interval{15000};
+};
+
+struct ConnectedAgent {
+  std::string id;
+  std::string hostname;
+  std::map<std::string, std::string> labels;
+};
+
+struct RunOp;
+struct FileOp;
+
+class AgentHub {
+ public:
+  AgentHub(boost::asio::any_io_executor loop, HubOptions options, agents::Trust* trust = nullptr);
+  ~AgentHub();
+  boost::asio::any_io_executor loop() const { return loop_; }
+
+  // Listener side, loop only. A session for an id that has one replaces it.
+  void attach(const std::string& agent_id, std::shared_ptr<AgentSession> session, const v1::Hello& hello,
+              const std::string& address);
+  void detach(const std::string& agent_id, const AgentSession* session);
+  void receive(const std::string& agent_id, const v1::AgentMessage& message);
+  // Closes the live stream of a revoked agent.
+  void revoke(const std::string& agent_id);
+  void close_all(const std::string& reason);
+
+  // Called on every attach (the inventory adds agents it does not list).
+  void on_connected(std::function<void(const ConnectedAgent&)> callback) { on_connected_ = std::move(callback); }
+  bool connected(const std::string& agent_id) const;
+  std::vector<ConnectedAgent> connected_agents() const;
+
+  // Transport side.
+  boost::asio::awaitable<Result<ExecOutcome>> run(std::string agent_id, ExecRequest request, ChunkSink sink,
+                                                  CancelToken cancel);
+  boost::asio::awaitable<Result<FileOutcome>> put_file(std::string agent_id, FileRequest request, CancelToken cancel);
+  boost::asio::awaitable<Result<FileOutcome>> get_file(std::string agent_id, FileRequest request, CancelToken cancel);
+
+
+ private:
+  struct AgentLink;
+  AgentLink& link_of(const std::string& agent_id);
+  AgentLink* live_link(const std::string& agent_id);
+  void send(const std::string& agent_id, const v1::ServerMessage& message);
+  void wake_agent(const std::string& agent_id);
+  void take_output(RunOp& op, const v1::AgentMessage& message);
+  void take_exit(const v1::AgentMessage& message);
+  void cancel_run(RunOp& op);
+  std::string away_message(const std::string& agent_id);
+  boost::asio::awaitable<Status> wait_for_link(std::shared_ptr<FileOp> op);
+  boost::asio::awaitable<void> ping_periodically();
+
+  boost::asio::any_io_executor loop_;
+  HubOptions options_;
+  agents::Trust* trust_;
+  double started_at_;
+  std::map<std::string, std::unique_ptr<AgentLink>> links_;
+  std::map<std::string, std::shared_ptr<RunOp>> runs_;
+  std::map<std::string, std::shared_ptr<FileOp>> files_;
+  std::function<void(const ConnectedAgent&)> on_connected_;
+  boost::asio::thread_pool disk_{1};  // file transfers' reads and writes
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace steward::transport::agent
