@@ -89,6 +89,14 @@ bool AllowList::allows(std::string_view text) const {
   return false;
 }
 
+std::string grpc_peer_address(std::string_view encoded_peer) {
+  std::string decoded = percent_decoded(encoded_peer);
+  for (std::string_view scheme : {"ipv4:", "ipv6:"}) {
+    if (decoded.starts_with(scheme)) return decoded.substr(scheme.size());
+  }
+  return decoded;
+}
+
 bool AllowList::allows_grpc_peer(std::string_view encoded_peer) const {
   const std::string decoded = percent_decoded(encoded_peer);
   std::string_view peer = decoded;

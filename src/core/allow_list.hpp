@@ -31,4 +31,8 @@ class AllowList {
   std::vector<Network> networks_;
 };
 
+// A gRPC peer string as people read addresses: "10.1.2.3:5000", "[::1]:5000"
+// (the scheme and percent-encoding removed); others are returned decoded.
+std::string grpc_peer_address(std::string_view encoded_peer);
+
 }  // namespace steward

@@ -63,3 +63,9 @@ TEST(AllowList, RefusesMalformedEntriesNamingThem) {
 }
 
 }  // namespace steward
+
+TEST(GrpcPeerAddress, DropsTheSchemeAndPercentEncoding) {
+  EXPECT_EQ(steward::grpc_peer_address("ipv4:10.160.1.2:56882"), "10.160.1.2:56882");
+  EXPECT_EQ(steward::grpc_peer_address("ipv6:%5B::1%5D:40000"), "[::1]:40000");
+  EXPECT_EQ(steward::grpc_peer_address("unix:/run/x.sock"), "unix:/run/x.sock");
+}

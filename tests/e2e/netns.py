@@ -102,6 +102,9 @@ class NatTarget:
     def set_link(self, up):
         """Cuts (or restores) the target's only link, as a network failure would."""
         _run(IP, "-n", self.target, "link", "set", "in0", "up" if up else "down")
+        if up:  # taking a link down drops the routes through it
+            k = self.server_address.split(".")[1]
+            _run(IP, "-n", self.target, "route", "replace", "default", "via", f"10.{k}.2.1")
 
     def stop(self):
         if "route" in self._made:

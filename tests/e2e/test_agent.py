@@ -8,9 +8,7 @@ run on this machine, so the contract checks shared with ssh and qga
 """
 
 import os
-import signal
 import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -18,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (JOB_DONE, OP_CHANGED, OP_FAILED, OP_OK, OP_UNREACHABLE, STEWARD_BIN, Api, Server, clean_env,
-                      free_port, qs, read_pid, wait_for, wait_process_gone)
-from transport_contract import (MiB, check_cancel_kills_the_process_tree, check_output_cap,
+from agent_process import Agent, agent_addr
+from conftest import (OP_CHANGED, OP_FAILED, OP_OK, OP_UNREACHABLE, Api, Server, free_port, qs, read_pid, wait_for,
+                      wait_process_gone)
+from transport_contract import (check_cancel_kills_the_process_tree, check_output_cap,
                                 check_timeout_kills_the_process_tree, one, sha256_of, write_random_file)
 
 AGENT_WAIT = 8  # --agent-wait: long enough to ride out a cut link, short for the away test
@@ -93,45 +92,6 @@ class Proxy(threading.Thread):
         self.cut()
 
 
-class Agent:
-    """One `steward agent` process."""
-
-    def __init__(self, server_addr, state_dir, log_path, extra_args=()):
-        self.server_addr, self.state_dir, self.log_path = server_addr, Path(state_dir), Path(log_path)
-        self.extra_args = list(extra_args)
-        self.proc = None
-
-    def start(self, *args):
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([STEWARD_BIN, "agent", "--server", self.server_addr, "--state-dir",
-                                      str(self.state_dir), *self.extra_args, *args],
-                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     env=clean_env(), start_new_session=True)
-        log.close()
-        return self
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-    def kill9(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
-
-    def log_tail(self, n=30):
-        try:
-            return "agent log tail:\n" + "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except FileNotFoundError:
-            return "(no agent log)"
-
-
 def status_kib(pid, field):
     for line in open(f"/proc/{pid}/status"):
         if line.startswith(field + ":"):
@@ -170,10 +130,6 @@ def setup(tmp_root):
     agent.stop()
     proxy.close()
     assert server.stop() == 0, server.log_tail()
-
-
-def agent_addr(server):
-    return (server.data_dir / "agent.addr").read_text().strip()
 
 
 # ---------------------------------------------------------------- tests

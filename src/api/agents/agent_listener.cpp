@@ -15,6 +15,7 @@
 
 #include "agent.pb.h"
 #include "agent/wire.hpp"
+#include "core/allow_list.hpp"
 #include "agents/trust.hpp"
 #include "api/agents/connect_stream.hpp"
 #include "api/grpc/status.hpp"
@@ -39,7 +40,7 @@ class EnrolCall final : public ::grpc::ServerGenericBidiReactor {
  public:
   EnrolCall(::grpc::GenericCallbackServerContext* context, asio::any_io_executor loop,
             steward::agents::Trust& trust, std::atomic<int>& live)
-      : peer_(context->peer()), loop_(std::move(loop)), trust_(trust), live_(live) {
+      : peer_(grpc_peer_address(context->peer())), loop_(std::move(loop)), trust_(trust), live_(live) {
     ++live_;
     StartRead(&buffer_);
   }
@@ -110,7 +111,7 @@ class AgentListener::Impl final : public ::grpc::CallbackGenericService {
                                         "Connect needs the client certificate Enrol issued (mutual TLS)"));
     auto admitted = trust_.admit(certificate);
     if (!admitted) {
-      spdlog::info("agent connection from {} refused: {}", context->peer(), admitted.error().message);
+      spdlog::info("agent connection from {} refused: {}", grpc_peer_address(context->peer()), admitted.error().message);
       return new Refused(grpc::status_of(admitted.error()));
     }
     return new ConnectStream(context, hub_, admitted->id, live_);

@@ -4,6 +4,7 @@
 
 #include "agent.pb.h"
 #include "agent/wire.hpp"
+#include "core/allow_list.hpp"
 #include "api/grpc/status.hpp"
 
 namespace steward::api::agent_rpc {
@@ -40,7 +41,7 @@ class ConnectStream::Session final : public transport::agent::AgentSession {
 
 ConnectStream::ConnectStream(::grpc::GenericCallbackServerContext* context, transport::agent::AgentHub& hub,
                              std::string agent_id, std::atomic<int>& live)
-    : context_(context), hub_(hub), agent_id_(std::move(agent_id)), peer_(context->peer()), live_(live),
+    : context_(context), hub_(hub), agent_id_(std::move(agent_id)), peer_(grpc_peer_address(context->peer())), live_(live),
       session_(std::make_shared<Session>(this)) {
   ++live_;
   StartSendInitialMetadata();
