@@ -89,6 +89,8 @@ class AgentHub {
   void take_exit(const v1::AgentMessage& message);
   void cancel_run(RunOp& op);
   std::string away_message(const std::string& agent_id);
+  std::shared_ptr<FileOp> begin_file_op(const char* kind, const std::string& agent_id, const CancelToken& cancel,
+                                        CancelState::Registration& on_cancel);
   boost::asio::awaitable<Status> wait_for_link(std::shared_ptr<FileOp> op);
   boost::asio::awaitable<void> ping_periodically();
 

@@ -69,13 +69,12 @@ asio::awaitable<Status> AgentHub::wait_for_link(std::shared_ptr<FileOp> op) {
   co_return Status{};
 }
 
-asio::awaitable<Result<FileOutcome>> AgentHub::put_file(std::string agent_id, FileRequest request, CancelToken cancel) {
-  if (auto owner = validate_owner(request.owner); !owner) co_return owner.error();
-  auto source = FileSource::open(request.source);
-  if (!source) co_return source.error();
-  auto op = std::make_shared<FileOp>(loop_, "put-" + random_hex(12), agent_id);
+// A transfer the hub routes messages to; cancelling it ends its wait and
+// tells the agent.
+std::shared_ptr<FileOp> AgentHub::begin_file_op(const char* kind, const std::string& agent_id,
+                                                const CancelToken& cancel, CancelState::Registration& on_cancel) {
+  auto op = std::make_shared<FileOp>(loop_, std::string(kind) + "-" + random_hex(12), agent_id);
   files_[op->id] = op;
-  CancelState::Registration on_cancel;
   if (cancel) on_cancel = cancel->on_cancel([this, op] {
     op->broken = make_error(ErrorCode::Cancelled, "cancelled");
     op->wake.cancel();
@@ -83,6 +82,15 @@ asio::awaitable<Result<FileOutcome>> AgentHub::put_file(std::string agent_id, Fi
     message.mutable_cancel()->set_op_id(op->id);
     send(op->agent, message);
   });
+  return op;
+}
+
+asio::awaitable<Result<FileOutcome>> AgentHub::put_file(std::string agent_id, FileRequest request, CancelToken cancel) {
+  if (auto owner = validate_owner(request.owner); !owner) co_return owner.error();
+  auto source = FileSource::open(request.source);
+  if (!source) co_return source.error();
+  CancelState::Registration on_cancel;
+  auto op = begin_file_op("put", agent_id, cancel, on_cancel);
   auto outcome = [&]() -> asio::awaitable<Result<FileOutcome>> {
     auto linked = co_await wait_for_link(op);
     if (!linked) co_return linked.error();
@@ -131,16 +139,8 @@ asio::awaitable<Result<FileOutcome>> AgentHub::put_file(std::string agent_id, Fi
 asio::awaitable<Result<FileOutcome>> AgentHub::get_file(std::string agent_id, FileRequest request, CancelToken cancel) {
   auto sink = FileSink::create(request.destination);
   if (!sink) co_return sink.error();
-  auto op = std::make_shared<FileOp>(loop_, "get-" + random_hex(12), agent_id);
-  files_[op->id] = op;
   CancelState::Registration on_cancel;
-  if (cancel) on_cancel = cancel->on_cancel([this, op] {
-    op->broken = make_error(ErrorCode::Cancelled, "cancelled");
-    op->wake.cancel();
-    v1::ServerMessage message;
-    message.mutable_cancel()->set_op_id(op->id);
-    send(op->agent, message);
-  });
+  auto op = begin_file_op("get", agent_id, cancel, on_cancel);
   auto outcome = [&]() -> asio::awaitable<Result<FileOutcome>> {
     auto linked = co_await wait_for_link(op);
     if (!linked) co_return linked.error();
