@@ -14,6 +14,7 @@
 #include <filesystem>
 
 #include "core/ids.hpp"
+#include "tls/openssl_util.hpp"
 #include "tls/x509_build.hpp"
 
 namespace steward::tls {
@@ -62,13 +63,7 @@ std::string sha256_hex(const unsigned char* data, std::size_t size) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   if (EVP_Digest(data, size, digest, &length, EVP_sha256(), nullptr) != 1) return {};
-  std::string text;
-  for (unsigned int i = 0; i < length; ++i) {
-    char pair[3];
-    std::snprintf(pair, sizeof pair, "%02x", digest[i]);
-    text += pair;
-  }
-  return text;
+  return lower_hex(digest, length);
 }
 
 std::string public_key_sha256(EVP_PKEY* key) {

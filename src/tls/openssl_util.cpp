@@ -66,17 +66,21 @@ std::string fingerprint_of(X509* certificate) {
   return text;
 }
 
+std::string lower_hex(const unsigned char* bytes, std::size_t size) {
+  std::string text;
+  for (std::size_t i = 0; i < size; ++i) {
+    char pair[3];
+    std::snprintf(pair, sizeof pair, "%02x", bytes[i]);
+    text += pair;
+  }
+  return text;
+}
+
 std::string pin_of(X509* certificate) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   if (X509_digest(certificate, EVP_sha256(), digest, &length) != 1) return {};
-  std::string text = "sha256:";
-  for (unsigned int i = 0; i < length; ++i) {
-    char pair[3];
-    std::snprintf(pair, sizeof pair, "%02x", digest[i]);
-    text += pair;
-  }
-  return text;
+  return "sha256:" + lower_hex(digest, length);
 }
 
 std::string private_key_pem(EVP_PKEY* key) {

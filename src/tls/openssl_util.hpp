@@ -35,6 +35,8 @@ std::string certificate_pem(X509* certificate);
 std::string fingerprint_of(X509* certificate);
 // "sha256:abcd..." (lower-case hex, no colons) of the certificate's DER: a CA pin.
 std::string pin_of(X509* certificate);
+// Bytes as lower-case hex, two digits each.
+std::string lower_hex(const unsigned char* bytes, std::size_t size);
 std::string private_key_pem(EVP_PKEY* key);  // PKCS#8, unencrypted
 
 // Reads a small regular file (PEM material); InvalidArgument naming `what`
