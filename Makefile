@@ -24,8 +24,14 @@ SANITIZER_ENV := \
 deps:
 	@bash scripts/install-deps.sh
 
+# CI=1 (.ci/run): the same optimised code without debug info, which is a
+# quarter of the plain build's compile time and nothing a test run needs.
+ifeq ($(CI),1)
+PLAIN_FLAGS := -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG"
+endif
+
 configure: deps
-	@test -f $(BUILD_DIR)/CMakeCache.txt || cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	@test -f $(BUILD_DIR)/CMakeCache.txt || cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(PLAIN_FLAGS)
 
 build: configure
 	cmake --build $(BUILD_DIR) -j$(JOBS)
