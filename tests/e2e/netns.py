@@ -45,6 +45,7 @@ class NatTarget:
         self.router_address = f"10.{k}.1.2"
         self.target_address = f"10.{k}.2.2"
         self.target_network = f"10.{k}.2.0/24"
+        self.gateway = f"10.{k}.2.1"  # the router, as the target sees it
         self._uplink = f"stu{pid}"  # interface names: at most 15 characters
         self._inner = f"sti{pid}"
         self._made = []
@@ -65,7 +66,6 @@ class NatTarget:
             _run(IP, "netns", "add", ns)
             self._made.append(ns)
         server, router, target = self.server_address, self.router_address, self.target_address
-        k = server.split(".")[1]
         _run(IP, "link", "add", self._uplink, "type", "veth", "peer", "name", "up0", "netns", self.router)
         self._made.append("link")
         _run(IP, "link", "add", self._inner, "type", "veth", "peer", "name", "in0", "netns", self.target)
@@ -76,14 +76,14 @@ class NatTarget:
         self._made.append("route")
         r = [IP, "-n", self.router]
         _run(*r, "addr", "add", f"{router}/30", "dev", "up0")
-        _run(*r, "addr", "add", f"10.{k}.2.1/24", "dev", self._inner)
+        _run(*r, "addr", "add", f"{self.gateway}/24", "dev", self._inner)
         for dev in ("lo", "up0", self._inner):
             _run(*r, "link", "set", dev, "up")
         t = [IP, "-n", self.target]
         _run(*t, "addr", "add", f"{target}/24", "dev", "in0")
         for dev in ("lo", "in0"):
             _run(*t, "link", "set", dev, "up")
-        _run(*t, "route", "add", "default", "via", f"10.{k}.2.1")
+        _run(*t, "route", "add", "default", "via", self.gateway)
         _run(IP, "netns", "exec", self.router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         rules = ("table ip nat {\n  chain post {\n    type nat hook postrouting priority srcnat;\n"
                  "    oifname \"up0\" masquerade\n  }\n}\n")
@@ -103,8 +103,7 @@ class NatTarget:
         """Cuts (or restores) the target's only link, as a network failure would."""
         _run(IP, "-n", self.target, "link", "set", "in0", "up" if up else "down")
         if up:  # taking a link down drops the routes through it
-            k = self.server_address.split(".")[1]
-            _run(IP, "-n", self.target, "route", "replace", "default", "via", f"10.{k}.2.1")
+            _run(IP, "-n", self.target, "route", "replace", "default", "via", self.gateway)
 
     def stop(self):
         if "route" in self._made:
