@@ -98,20 +98,14 @@ std::string grpc_peer_address(std::string_view encoded_peer) {
 }
 
 bool AllowList::allows_grpc_peer(std::string_view encoded_peer) const {
-  const std::string decoded = percent_decoded(encoded_peer);
-  std::string_view peer = decoded;
-  std::string_view host;
-  if (peer.starts_with("ipv4:")) {
-    host = peer.substr(5);
-    host = host.substr(0, host.rfind(':'));
-  } else if (peer.starts_with("ipv6:[")) {
-    host = peer.substr(6);
-    host = host.substr(0, host.find(']'));
-    host = host.substr(0, host.find('%'));  // a zone id
-  } else {
-    return false;
-  }
-  return allows(host);
+  const bool ipv4 = encoded_peer.starts_with("ipv4:");
+  if (!ipv4 && !encoded_peer.starts_with("ipv6:")) return false;
+  const std::string address = grpc_peer_address(encoded_peer);  // "HOST:PORT" or "[HOST]:PORT"
+  std::string_view host = address;
+  if (ipv4) return allows(host.substr(0, host.rfind(':')));
+  if (!host.starts_with('[')) return false;
+  host = host.substr(1, host.find(']') - 1);
+  return allows(host.substr(0, host.find('%')));  // without a zone id
 }
 
 }  // namespace steward
