@@ -1,11 +1,9 @@
 #include "agent/agent_command.hpp"
 
 #include <CLI/CLI.hpp>
-#include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 #include <malloc.h>
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -16,25 +14,24 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <cstdlib>
+#include <atomic>
 #include <fstream>
-#include <random>
+#include <thread>
 
+#include "agent/agent_loop.hpp"
 #include "agent/credentials.hpp"
-#include "agent/dial.hpp"
-#include "agent/journal.hpp"
-#include "agent/link.hpp"
-#include "agent/worker.hpp"
 #include "agents/agent_identity.hpp"
+#include "core/descriptors.hpp"
 
 namespace steward::agent {
 namespace {
 
 namespace asio = boost::asio;
-constexpr std::chrono::seconds kBackoffCap{30};
 constexpr std::chrono::minutes kExpiryPeriod{1};
 constexpr std::chrono::seconds kFirstTrim{5};
 constexpr int kBadUsage = 2;
+constexpr unsigned kParallelEnrolments = 8;
+constexpr int kSimulatedBlock = 1000;  // agents per label sim_block=K
 
 struct AgentSettings {
   std::string server;
@@ -43,6 +40,7 @@ struct AgentSettings {
   std::string state_dir;  // default: agents::default_agent_state_dir()
   std::vector<std::string> labels;
   std::string keep_results = "1h";
+  int simulate = 0;
 };
 
 // "90", "90s", "15m", "1h", "2d".
@@ -59,33 +57,6 @@ Result<std::chrono::seconds> parse_duration(const std::string& text) {
   if (value < 0 || it == kUnits.end())
     return make_error(ErrorCode::InvalidArgument, "'" + text + "' is not a duration (like 90s, 15m, 1h, 2d)");
   return std::chrono::seconds(value * it->second);
-}
-
-std::string host_name() {
-  char name[256] = {};
-  return ::gethostname(name, sizeof name - 1) == 0 ? name : "unknown";
-}
-
-v1::Hello make_hello(const std::map<std::string, std::string>& labels) {
-  v1::Hello hello;
-  hello.set_hostname(host_name());
-  hello.mutable_labels()->insert(labels.begin(), labels.end());
-  hello.set_version(STEWARD_VERSION);
-  struct utsname system {};
-  if (::uname(&system) == 0) {
-    auto& facts = *hello.mutable_facts();
-    facts["system"] = system.sysname;
-    facts["kernel"] = system.release;
-    facts["architecture"] = system.machine;
-  }
-  return hello;
-}
-
-// Jittered exponential: 1 s, 2 s, 4 s ... capped at 30 s, each times 0.5-1.
-std::chrono::milliseconds backoff(int attempt, std::mt19937& random) {
-  auto ceiling = std::min<std::chrono::milliseconds>(std::chrono::seconds(1) * (1LL << std::min(attempt, 5)), kBackoffCap);
-  std::uniform_real_distribution<double> jitter(0.5, 1.0);
-  return std::chrono::milliseconds(static_cast<long long>(ceiling.count() * jitter(random)));
 }
 
 // The agent shares the server's binary and its libraries (gRPC, OpenSSL,
@@ -106,79 +77,81 @@ void trim_resident_memory() {
   ::malloc_trim(0);
 }
 
-class Agent {
- public:
-  Agent(asio::io_context& io, std::string server, ClientCredentials credentials, Journal& journal,
-        std::map<std::string, std::string> labels)
-      : io_(io), server_(std::move(server)), credentials_(std::move(credentials)), worker_(io.get_executor(), journal),
-        journal_(journal), labels_(std::move(labels)) {}
-
-  asio::awaitable<void> connect_forever() {
-    std::mt19937 random(std::random_device{}());
-    int attempt = 0;
-    while (!stopping_) {
-      bool up = false;
-      ::grpc::Status ended_with;
-      asio::steady_timer ended(io_, asio::steady_timer::time_point::max());
-      Link::Handlers handlers{
-          [&] {
-            up = true;
-            attempt = 0;
-            spdlog::info("connected to {}", server_);
-          },
-          [this](const v1::ServerMessage& message) { worker_.handle(message); },
-          [&](const ::grpc::Status& status) {
-            ended_with = status;
-            ended.cancel();
-          }};
-      link_ = std::make_shared<Link>(io_.get_executor(), make_channel(server_, credentials_), std::move(handlers));
-      v1::AgentMessage hello;
-      *hello.mutable_hello() = make_hello(labels_);
-      worker_.connected([link = link_](v1::AgentMessage message) { link->send(message); }, *hello.mutable_hello());
-      link_->start(hello);
-      worker_.resend_results();
-      boost::system::error_code ignored;
-      co_await ended.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-      worker_.disconnected();
-      link_.reset();
-      if (stopping_) break;
-      auto delay = backoff(attempt++, random);
-      spdlog::warn("{} {}: {} (code {}); again in {} ms", up ? "lost the link to" : "cannot connect to", server_,
-                   ended_with.error_message(), static_cast<int>(ended_with.error_code()), delay.count());
-      asio::steady_timer wait(io_, delay);
-      co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-    }
-  }
-
-  // Also trims memory while idle: shortly after start, then every period.
-  asio::awaitable<void> expire_results_periodically() {
-    asio::steady_timer timer(io_, kFirstTrim);
-    boost::system::error_code ignored;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-    while (!stopping_) {
-      if (auto expired = journal_.expire(Journal::Clock::now()))
-        spdlog::info("dropped {} results the server never collected (--keep-results)", expired);
-      if (worker_.running() == 0 && worker_.transfers() == 0) trim_resident_memory();
-      timer.expires_after(kExpiryPeriod);
-      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-    }
-  }
-
-  void stop() {
-    stopping_ = true;
-    if (link_) link_->close();
-  }
-
- private:
-  asio::io_context& io_;
-  std::string server_;
-  ClientCredentials credentials_;
-  Worker worker_;
-  Journal& journal_;
-  std::map<std::string, std::string> labels_;
-  std::shared_ptr<Link> link_;
-  bool stopping_ = false;
+// One agent of this process: its journal and its loop.
+struct RunningAgent {
+  Journal journal;
+  std::unique_ptr<AgentLoop> loop;
 };
+
+// Also trims memory while every agent is idle (one real agent only: with
+// --simulate, the process is a benchmark, not an idle agent).
+asio::awaitable<void> expire_results_periodically(asio::io_context& io, std::vector<RunningAgent>& agents, bool trim) {
+  asio::steady_timer timer(io, kFirstTrim);
+  boost::system::error_code ignored;
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  while (!ignored) {
+    bool idle = true;
+    for (auto& agent : agents) {
+      agent.loop->expire_results();
+      idle = idle && agent.loop->idle();
+    }
+    if (trim && idle) trim_resident_memory();
+    timer.expires_after(kExpiryPeriod);
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+}
+
+// Runs every agent on one loop until SIGINT or SIGTERM.
+int run_loops(asio::io_context& io, std::vector<RunningAgent>& agents) {
+  std::size_t running = agents.size();
+  for (auto& agent : agents)
+    asio::co_spawn(io, agent.loop->connect_forever(), [&](std::exception_ptr) {
+      if (--running == 0) io.stop();
+    });
+  asio::co_spawn(io, expire_results_periodically(io, agents, agents.size() == 1), asio::detached);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& error, int) {
+    if (error) return;
+    spdlog::info("stopping");
+    for (auto& agent : agents) agent.loop->stop();
+  });
+  io.run();
+  return 0;
+}
+
+Result<std::map<std::string, std::string>> parse_labels(const std::vector<std::string>& texts) {
+  std::map<std::string, std::string> labels;
+  for (const auto& label : texts) {
+    auto equals = label.find('=');
+    if (equals == std::string::npos || equals == 0)
+      return make_error(ErrorCode::InvalidArgument, "--label takes KEY=VALUE, got '" + label + "'");
+    labels[label.substr(0, equals)] = label.substr(equals + 1);
+  }
+  return labels;
+}
+
+// Agent I of a simulation: its own state folder, host name and block label.
+EnrolSettings simulated(const EnrolSettings& base, int index) {
+  EnrolSettings agent = base;
+  agent.state_dir = base.state_dir + "/sim-" + std::to_string(index);
+  agent.hostname = host_name() + "-sim-" + std::to_string(index);
+  agent.labels["sim_block"] = std::to_string(index / kSimulatedBlock);
+  return agent;
+}
+
+// Enrols (or loads) `count` identities, a few at a time: each is a key, a
+// CSR and a round trip, which the server signs one by one.
+std::vector<Result<ClientCredentials>> obtain_all(const std::vector<EnrolSettings>& agents) {
+  std::vector<Result<ClientCredentials>> credentials(agents.size(), make_error(ErrorCode::Internal, "not enrolled"));
+  std::atomic<std::size_t> next{0};
+  std::vector<std::jthread> workers;
+  for (unsigned i = 0; i < std::min<std::size_t>(kParallelEnrolments, agents.size()); ++i)
+    workers.emplace_back([&] {
+      for (auto index = next++; index < agents.size(); index = next++) credentials[index] = obtain_credentials(agents[index]);
+    });
+  workers.clear();
+  return credentials;
+}
 
 int run_agent(const AgentSettings& settings) {
   ::umask(077);
@@ -188,31 +161,34 @@ int run_agent(const AgentSettings& settings) {
   }
   auto keep = parse_duration(settings.keep_results);
   if (!keep) return spdlog::critical("--keep-results: {}", keep.error().message), kBadUsage;
-  std::map<std::string, std::string> labels;
-  for (const auto& label : settings.labels) {
-    auto equals = label.find('=');
-    if (equals == std::string::npos || equals == 0)
-      return spdlog::critical("--label takes KEY=VALUE, got '{}'", label), kBadUsage;
-    labels[label.substr(0, equals)] = label.substr(equals + 1);
+  auto labels = parse_labels(settings.labels);
+  if (!labels) return spdlog::critical("{}", labels.error().message), kBadUsage;
+  if (settings.simulate < 0) return spdlog::critical("--simulate takes a count of agents"), kBadUsage;
+
+  EnrolSettings base{settings.server, settings.join_token, settings.ca_pin, settings.state_dir, "", *labels};
+  std::vector<EnrolSettings> wanted;
+  if (settings.simulate == 0) wanted.push_back(base);
+  for (int index = 0; index < settings.simulate; ++index) wanted.push_back(simulated(base, index));
+  if (settings.simulate > 0) {
+    raise_descriptor_limit();
+    spdlog::warn("simulating {} agents (state in {}/sim-*)", settings.simulate, settings.state_dir);
   }
-  auto credentials =
-      obtain_credentials({settings.server, settings.join_token, settings.ca_pin, settings.state_dir, labels});
-  if (!credentials) return spdlog::critical("{}", credentials.error().message), 1;
-  auto journal = Journal::open(settings.state_dir + "/journal", *keep);
-  if (!journal) return spdlog::critical("{}", journal.error().message), 1;
+  auto credentials = obtain_all(wanted);
 
   asio::io_context io(1);
-  Agent agent(io, settings.server, std::move(*credentials), *journal, labels);
-  asio::co_spawn(io, agent.connect_forever(), [&io](std::exception_ptr) { io.stop(); });
-  asio::co_spawn(io, agent.expire_results_periodically(), asio::detached);
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& error, int) {
-    if (error) return;
-    spdlog::info("stopping");
-    agent.stop();
-  });
-  io.run();
-  return 0;
+  std::vector<RunningAgent> agents;
+  agents.reserve(wanted.size());
+  for (std::size_t index = 0; index < wanted.size(); ++index) {
+    if (!credentials[index]) return spdlog::critical("{}", credentials[index].error().message), 1;
+    auto journal = Journal::open(wanted[index].state_dir + "/journal", *keep);
+    if (!journal) return spdlog::critical("{}", journal.error().message), 1;
+    agents.push_back({std::move(*journal), nullptr});
+    AgentIdentity identity{settings.server, std::move(*credentials[index]),
+                           wanted[index].hostname.empty() ? host_name() : wanted[index].hostname, wanted[index].labels};
+    agents.back().loop = std::make_unique<AgentLoop>(io, std::move(identity), agents.back().journal);
+  }
+  if (settings.simulate > 0) spdlog::warn("{} agents enrolled; connecting", agents.size());
+  return run_loops(io, agents);
 }
 
 }  // namespace
@@ -232,6 +208,9 @@ void add_agent_command(CLI::App& app, int& exit_code) {
   command->add_option("--keep-results", settings->keep_results,
                       "how long a result the server has not collected is kept (90s, 15m, 1h, 2d)")
       ->capture_default_str();
+  command->add_option("--simulate", settings->simulate,
+                      "benchmark: run N agents in this process, each with its own identity (STATE-DIR/sim-I) and "
+                      "stream, host name HOST-sim-I and label sim_block=I/1000");
   command->callback([settings, &exit_code] { exit_code = run_agent(*settings); });
 }
 

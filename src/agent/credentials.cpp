@@ -38,6 +38,7 @@ Result<ClientCredentials> obtain_credentials(const EnrolSettings& settings) {
   options.join_token = settings.join_token;
   options.ca_pin = settings.ca_pin;
   options.state_dir = settings.state_dir;
+  options.hostname = settings.hostname;
   options.labels = settings.labels;
   options.version = STEWARD_VERSION;
   auto credentials = agents::enrol(options, [&settings](const agents::EnrolRequest& request, const std::string& ca_pem) {

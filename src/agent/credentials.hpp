@@ -14,6 +14,7 @@ struct EnrolSettings {
   std::string join_token;
   std::string ca_pin;
   std::string state_dir;
+  std::string hostname;  // gethostname() when empty
   std::map<std::string, std::string> labels;
 };
 

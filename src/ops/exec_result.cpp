@@ -49,11 +49,16 @@ boost::asio::awaitable<OpResult> run_request(OpContext& context, transport::Exec
                                              OpState success_state) {
   auto timeout = request.timeout;
   auto outcome = co_await context.transport.run(context.target, std::move(request), context.sink, context.cancel);
+  co_return to_op_result(context, outcome, success_state, timeout);
+}
+
+OpResult to_op_result(const OpContext& context, const Result<transport::ExecOutcome>& outcome, OpState success_state,
+                      std::chrono::milliseconds timeout) {
   OpResult result = to_op_result(outcome, success_state, timeout);
   if (context.cancel && context.cancel->cancelled() && result.state == OpState::Failed) {
     result.error = "cancelled: " + context.cancel->reason();
   }
-  co_return result;
+  return result;
 }
 
 }  // namespace steward::ops

@@ -13,6 +13,10 @@ namespace steward::ops {
 OpResult to_op_result(const Result<transport::ExecOutcome>& outcome, OpState success_state,
                       std::chrono::milliseconds timeout);
 
+// The same, saying who cancelled it when the job was cancelled.
+OpResult to_op_result(const OpContext& context, const Result<transport::ExecOutcome>& outcome, OpState success_state,
+                      std::chrono::milliseconds timeout);
+
 boost::asio::awaitable<OpResult> run_request(OpContext& context, transport::ExecRequest request,
                                              OpState success_state);
 

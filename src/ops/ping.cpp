@@ -6,17 +6,16 @@ namespace {
 
 constexpr std::chrono::seconds kPingTimeout{30};
 
-// Reaching the target and running the most trivial command proves both the
-// connection and a working shell, on every transport.
+// Reaching the target and running the most trivial command (or, on an
+// agent, a round trip through the agent) proves it would run work now.
 class Ping final : public Operation {
  public:
   Status validate(const boost::json::object&) const override { return {}; }
 
   boost::asio::awaitable<OpResult> run(OpContext context, const boost::json::object&) const override {
-    transport::ExecRequest request;
-    request.command = "true";
-    request.timeout = kPingTimeout;
-    OpResult result = co_await run_request(context, std::move(request), OpState::Ok);
+    auto pinging = context.transport.ping(context.target, kPingTimeout, context.cancel);
+    auto outcome = co_await std::move(pinging);
+    OpResult result = to_op_result(context, outcome, OpState::Ok, kPingTimeout);
     if (result.state == OpState::Ok) result.rtc.reset();  // EXEd answers a ping with its status alone
     co_return result;
   }

@@ -98,6 +98,13 @@ class Transport {
   virtual boost::asio::awaitable<Result<ExecOutcome>> run(const Target& target, ExecRequest request,
                                                           ChunkSink sink, CancelToken cancel) = 0;
 
+  // The ping operation: proves the target answers and would run work now.
+  // The default runs `true`; a transport that talks to a program of its own
+  // on the target (the agent) asks that program instead, as Salt's
+  // test.ping does, so pinging thousands of targets spawns nothing.
+  virtual boost::asio::awaitable<Result<ExecOutcome>> ping(const Target& target, std::chrono::milliseconds timeout,
+                                                           CancelToken cancel);
+
   // After a restart: reads the status file of a command a crashed server
   // left behind, or else ends its process group if it still runs (its
   // leader's start time must match, so a reused pid is never signalled).

@@ -17,6 +17,16 @@ Result<std::shared_ptr<Transport>> TransportRegistry::get(const std::string& nam
                     "unknown connection type '" + name + "' (this server has: " + known + ")");
 }
 
+boost::asio::awaitable<Result<ExecOutcome>> Transport::ping(const Target& target, std::chrono::milliseconds timeout,
+                                                             CancelToken cancel) {
+  ExecRequest request;
+  request.command = "true";
+  request.timeout = timeout;
+  auto running = run(target, std::move(request), {}, std::move(cancel));
+  auto outcome = co_await std::move(running);
+  co_return outcome;
+}
+
 boost::asio::awaitable<OrphanOutcome> Transport::settle_orphan(const Target& target, RunProcess) {
   co_return OrphanOutcome{OrphanOutcome::Kind::Unknown, -1, 0,
                           "the '" + target.connection + "' transport cannot look for a command after a restart"};

@@ -30,6 +30,14 @@ class AgentTransport final : public Transport {
     co_return ran;
   }
 
+  asio::awaitable<Result<ExecOutcome>> ping(const Target& target, std::chrono::milliseconds timeout,
+                                            CancelToken cancel) override {
+    if (!hub_) co_return no_listener(target);
+    auto pinging = hub_->ping(agent_of(target), timeout, std::move(cancel));
+    auto answered = co_await std::move(pinging);
+    co_return answered;
+  }
+
   asio::awaitable<Result<FileOutcome>> put_file(const Target& target, FileRequest request, CancelToken cancel) override {
     if (!hub_) co_return no_listener(target);
     auto copying = hub_->put_file(agent_of(target), std::move(request), std::move(cancel));

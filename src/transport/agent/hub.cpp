@@ -88,6 +88,8 @@ void AgentHub::wake_agent(const std::string& agent_id) {
     if (op->agent == agent_id) op->wake.cancel();
   for (auto& [id, op] : files_)
     if (op->agent == agent_id) op->wake.cancel();
+  for (auto& [nonce, op] : pings_)
+    if (op->agent == agent_id) op->wake.cancel();
 }
 
 std::string AgentHub::away_message(const std::string& agent_id) {
@@ -108,6 +110,7 @@ void AgentHub::attach(const std::string& agent_id, std::shared_ptr<AgentSession>
         op->broken = make_error(ErrorCode::Unreachable, "agent " + agent_id + " reconnected during the transfer");
   }
   link.session = std::move(session);
+  ++link.generation;
   link.hostname = hello.hostname();
   link.labels = {hello.labels().begin(), hello.labels().end()};
   if (trust_) trust_->note_connected(agent_id, address, hello.version(), hello.hostname(), link.labels);
@@ -194,9 +197,15 @@ void AgentHub::receive(const std::string& agent_id, const v1::AgentMessage& mess
       it->second->wake.cancel();
       break;
     }
-    case v1::AgentMessage::kPong:
+    case v1::AgentMessage::kPong: {
       if (trust_) trust_->note_seen(agent_id);
+      auto it = pings_.find(message.pong().nonce());
+      if (it != pings_.end() && it->second->agent == agent_id) {
+        it->second->answered = true;
+        it->second->wake.cancel();
+      }
       break;
+    }
     default: break;
   }
 }
@@ -299,17 +308,63 @@ asio::awaitable<Result<ExecOutcome>> AgentHub::run(std::string agent_id, ExecReq
   co_return std::move(*op->outcome);
 }
 
+asio::awaitable<Result<ExecOutcome>> AgentHub::ping(std::string agent_id, std::chrono::milliseconds timeout,
+                                                    CancelToken cancel) {
+  auto op = std::make_shared<PingOp>(loop_, agent_id);
+  auto nonce = ++last_nonce_;
+  pings_[nonce] = op;
+  CancelState::Registration on_cancel;
+  if (cancel) on_cancel = cancel->on_cancel([op] {
+    op->cancelled = true;
+    op->wake.cancel();
+  });
+  auto alive = alive_;
+  auto give_up_at = std::chrono::steady_clock::now() + timeout;
+  std::optional<Result<ExecOutcome>> outcome;
+  while (!outcome) {
+    auto now = std::chrono::steady_clock::now();
+    ExecOutcome ended;
+    if (op->answered || op->cancelled || now >= give_up_at) {
+      ended.exit_code = op->answered ? 0 : -1;
+      ended.cancelled = op->cancelled && !op->answered;
+      ended.timed_out = !op->answered && !op->cancelled;
+      outcome = ended;
+      break;
+    }
+    auto* link = live_link(agent_id);
+    auto wake_at = give_up_at;
+    if (!link) {
+      auto away_deadline = link_of(agent_id).away_since_steady + options_.agent_wait;
+      if (now >= away_deadline) {
+        outcome = make_error(ErrorCode::Unreachable, away_message(agent_id));
+        break;
+      }
+      wake_at = std::min(wake_at, away_deadline);
+    } else if (op->sent_on != link->generation) {
+      v1::ServerMessage message;
+      message.mutable_ping()->set_nonce(nonce);
+      link->session->send(message);
+      op->sent_on = link->generation;
+    }
+    op->wake.expires_at(wake_at);
+    boost::system::error_code ignored;
+    co_await op->wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    if (!*alive) co_return make_error(ErrorCode::Unavailable, "the server is shutting down");
+  }
+  pings_.erase(nonce);
+  co_return std::move(*outcome);
+}
+
 asio::awaitable<void> AgentHub::ping_periodically() {
   auto alive = alive_;
   asio::steady_timer timer(loop_);
-  std::uint64_t nonce = 0;
   for (;;) {
     timer.expires_after(options_.ping_interval);
     boost::system::error_code ignored;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     if (!*alive) co_return;
     v1::ServerMessage ping;
-    ping.mutable_ping()->set_nonce(++nonce);
+    ping.mutable_ping()->set_nonce(++last_nonce_);
     for (auto& [id, link] : links_)
       if (link->session) link->session->send(ping);
   }

@@ -51,6 +51,7 @@ struct ConnectedAgent {
 
 struct RunOp;
 struct FileOp;
+struct PingOp;
 
 class AgentHub {
  public:
@@ -77,7 +78,10 @@ class AgentHub {
                                                   CancelToken cancel);
   boost::asio::awaitable<Result<FileOutcome>> put_file(std::string agent_id, FileRequest request, CancelToken cancel);
   boost::asio::awaitable<Result<FileOutcome>> get_file(std::string agent_id, FileRequest request, CancelToken cancel);
-
+  // A round trip through the agent (Ping, then its Pong), sent again on each
+  // new stream; waits for an absent agent up to --agent-wait, as run() does.
+  boost::asio::awaitable<Result<ExecOutcome>> ping(std::string agent_id, std::chrono::milliseconds timeout,
+                                                   CancelToken cancel);
 
  private:
   struct AgentLink;
@@ -101,6 +105,8 @@ class AgentHub {
   std::map<std::string, std::unique_ptr<AgentLink>> links_;
   std::map<std::string, std::shared_ptr<RunOp>> runs_;
   std::map<std::string, std::shared_ptr<FileOp>> files_;
+  std::map<std::uint64_t, std::shared_ptr<PingOp>> pings_;  // by nonce
+  std::uint64_t last_nonce_ = 0;
   std::function<void(const ConnectedAgent&)> on_connected_;
   boost::asio::thread_pool disk_{1};  // file transfers' reads and writes
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

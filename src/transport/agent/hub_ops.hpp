@@ -14,6 +14,7 @@ namespace steward::transport::agent {
 
 struct AgentHub::AgentLink {
   std::shared_ptr<AgentSession> session;
+  std::uint64_t generation = 0;  // of the session: counts attaches
   std::chrono::steady_clock::time_point away_since_steady;
   double away_since = 0;  // Unix seconds
   std::string hostname;
@@ -44,6 +45,15 @@ struct FileOp {
   bool started = false;  // sent to the agent: a dropped link ends it
   std::deque<v1::AgentMessage> inbox;  // at most the credit window of FileData
   std::optional<Error> broken;
+  boost::asio::steady_timer wake;
+};
+
+struct PingOp {
+  PingOp(boost::asio::any_io_executor loop, std::string agent_id) : agent(std::move(agent_id)), wake(loop) {}
+  std::string agent;
+  std::uint64_t sent_on = 0;  // the link generation it was last sent on
+  bool answered = false;
+  bool cancelled = false;
   boost::asio::steady_timer wake;
 };
 

@@ -1,0 +1,38 @@
+#include "core/descriptors.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+namespace steward {
+
+std::uint64_t raise_descriptor_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  rlim_t wanted = limit.rlim_max;
+  if (wanted == RLIM_INFINITY) {
+    // The kernel refuses more than fs.nr_open.
+    std::uint64_t nr_open = 1u << 20;
+    std::ifstream("/proc/sys/fs/nr_open") >> nr_open;
+    wanted = static_cast<rlim_t>(nr_open);
+  }
+  if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= wanted) {
+    spdlog::info("descriptor limit: {}", static_cast<std::uint64_t>(std::min(limit.rlim_cur, wanted)));
+    return std::min(limit.rlim_cur, wanted);
+  }
+  rlimit raised{wanted, limit.rlim_max};
+  if (::setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+    spdlog::warn("descriptor limit stays {}: cannot raise it to {}: {}", static_cast<std::uint64_t>(limit.rlim_cur),
+                 static_cast<std::uint64_t>(wanted), std::strerror(errno));
+    return limit.rlim_cur;
+  }
+  spdlog::info("descriptor limit: {} (raised from {})", static_cast<std::uint64_t>(wanted),
+               static_cast<std::uint64_t>(limit.rlim_cur));
+  return wanted;
+}
+
+}  // namespace steward

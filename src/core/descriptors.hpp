@@ -1,0 +1,10 @@
+#pragma once
+#include <cstdint>
+
+namespace steward {
+
+// Raises the soft descriptor limit to the hard one (systemd's soft default
+// is 1024, and every connection holds one); returns the limit in force.
+std::uint64_t raise_descriptor_limit();
+
+}  // namespace steward
