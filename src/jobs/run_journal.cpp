@@ -59,6 +59,12 @@ awaitable<Result<transport::FileOutcome>> JournaledTransport::get_file(const Tar
   co_return outcome;
 }
 
+awaitable<Result<transport::ExecOutcome>> JournaledTransport::ping(const Target& target, std::chrono::milliseconds timeout,
+                                                                   CancelToken cancel) {
+  auto outcome = co_await inner_.ping(target, timeout, std::move(cancel));
+  co_return outcome;
+}
+
 OpResult orphan_result(const std::vector<RunProcess>& processes,
                        const std::vector<transport::OrphanOutcome>& outcomes,
                        std::optional<OpState> clean_exit_state) {

@@ -48,6 +48,10 @@ class JournaledTransport final : public transport::Transport {
   boost::asio::awaitable<Result<transport::FileOutcome>> get_file(const Target& target,
                                                                   transport::FileRequest request,
                                                                   CancelToken cancel) override;
+  // Not journaled: a ping leaves nothing to settle after a restart (its run
+  // is then "outcome unknown", as one whose command was not recorded yet).
+  boost::asio::awaitable<Result<transport::ExecOutcome>> ping(const Target& target, std::chrono::milliseconds timeout,
+                                                              CancelToken cancel) override;
 
  private:
   transport::Transport& inner_;
