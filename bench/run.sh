@@ -5,7 +5,7 @@
 # BENCH_DURATION (seconds per wrk run, default 10) shortens or lengthens it;
 # SSH_SIZES and SSH_REPEAT shape the SSH fan-out part (bench/ssh_fanout.py);
 # CONDITIONS_DURATION (seconds per pacing, default 300) the condition part
-# (bench/conditions_bench.py).
+# (bench/conditions_bench.py); AGENT_SIZES the agent part (bench/agent_fleet.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh bench
@@ -109,5 +109,8 @@ kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true; server_p
 echo "== 1,000 conditions at 1 s over gRPC: time grid against sleep-after-run, Feature create under load"
 /usr/bin/python3 bench/conditions_bench.py --duration "${CONDITIONS_DURATION:-300}" --out "$OUT"
 { echo; cat "$OUT/conditions_summary.md"; } >> "$OUT/summary.md"
+echo "== agents: 1,000 and 10,000 simulated agents; the same server's warm SSH fan-out on 100 beside them"
+/usr/bin/python3 bench/agent_fleet.py --sizes "${AGENT_SIZES:-1000,10000}" --out "$OUT"
+{ echo; cat "$OUT/agent_summary.md"; } >> "$OUT/summary.md"
 echo
 cat "$OUT/summary.md"

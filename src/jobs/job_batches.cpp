@@ -55,7 +55,7 @@ awaitable<void> JobService::run_in_batch(std::shared_ptr<LiveJob> live, Target t
   while (!member->run_over) co_await member->wake.wait_until(kForever);
   if (live->exclusive()) leave_lane(live->job.operate, live->job.jid, member->target.name);
   // The job ends only with the run: a client that sees it Done may start the next one on these hosts.
-  if (live->job.finished_count() == live->job.runs.size()) co_await finalize(live);
+  if (live->all_finished()) co_await finalize(live);
 }
 
 // Every target still pending has joined: nobody else is coming.

@@ -160,14 +160,14 @@ awaitable<void> JobService::forget_commands(std::string jid, Target target, cons
 awaitable<void> JobService::finish_target(std::shared_ptr<LiveJob> live, const std::string& target, OpResult result,
                                           bool settle) {
   TargetRun& run = live->job.runs[target];
-  run.phase = RunPhase::Finished;
+  live->finish(run);
   run.finishat = unix_now();
   run.result = std::move(result);
   store_.save_result(live->job.jid, target, run);
   publish(*live, JobEvent{JobEvent::Kind::Result, target, {}, run, {}});
   if (!settle) co_return;
   if (live->exclusive()) leave_lane(live->job.operate, live->job.jid, target);
-  if (live->job.finished_count() == live->job.runs.size()) co_await finalize(live);
+  if (live->all_finished()) co_await finalize(live);
 }
 
 awaitable<void> JobService::finalize(std::shared_ptr<LiveJob> live) {
@@ -196,7 +196,7 @@ void JobService::publish(LiveJob& live, JobEvent event) {
 void JobService::skip_pending(LiveJob& live, const std::string& why) {
   for (auto& [name, run] : live.job.runs) {
     if (run.phase != RunPhase::Pending) continue;
-    run.phase = RunPhase::Finished;
+    live.finish(run);
     run.finishat = unix_now();
     run.result.state = OpState::Skipped;
     run.result.error = why;
@@ -218,6 +218,7 @@ awaitable<Status> JobService::recover() {
 awaitable<void> JobService::resume(Job job) {
   auto live = std::make_shared<LiveJob>();
   live->job = std::move(job);
+  live->count_finished();
   auto op = ops_.find(live->job.operate);
   if (auto chunks = co_await store_.load_output(live->job.jid, 0); chunks && !chunks->empty())
     live->next_seq = chunks->back().seq + 1;
@@ -246,7 +247,7 @@ awaitable<void> JobService::resume(Job job) {
       to_run.push_back(std::move(*target));
       continue;
     }
-    run.phase = RunPhase::Finished;
+    live->finish(run);
     run.finishat = unix_now();
     run.result = std::move(failure);
     store_.save_result(live->job.jid, name, run);
