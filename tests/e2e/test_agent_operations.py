@@ -230,8 +230,11 @@ def test_condition_streams_values_from_the_agent(rig):
         reader.wait_for_value(1.0, 5)
     finally:
         reader.cancel()
-    values = rig.api.get(f"/conditions/{cid}/values").body
-    assert values, "no values kept"
+
+    def stored():  # values are written to the store a moment after they are streamed
+        values = [v["value"] for v in rig.api.get(f"/conditions/{cid}/values").body["values"]]
+        return values if values and values[-1] == pytest.approx(1.0) else None
+    assert wait_for(stored, timeout=5, what="the streamed values to be stored")[0] == pytest.approx(0.25)
     executor.delete_condition(cid)
 
 
