@@ -10,10 +10,13 @@ a PATH whose `systemctl` and `service` record their arguments.
 Covered: ping, facts, service, execute (shell and argv, env, cwd, stdin),
 copy and fetch, deploy of a Deputy feature role, a Deputy feature created
 and deleted over the Ranger gRPC API, a condition streamed over gRPC, a task
-pipeline, a named action, and (last) a server killed with -9 mid-command.
+pipeline, a named action, and (last) the server killed with -9 while a
+command runs on the agent: stopped after the restart, or, when it ended
+while the server was down, reported with its real exit status.
 """
 
 import os
+import re
 import socket
 import time
 import types
@@ -271,29 +274,49 @@ def test_named_action_runs_on_the_agent(rig):
 
 # ---------------------------------------------------------------- last: the server dies
 
-def test_a_server_killed_mid_command_never_starts_it_again(rig):
-    """README "After a crash": an agent target's run records no command on the
-    server, so after the restart it is Failed, outcome unknown; the agent comes
-    back by itself, the server stops the orphaned command, and nothing runs twice."""
+def kill9_and_restart(rig, while_down=lambda: None):
+    rig.server.kill9()
+    while_down()
+    rig.server = rig.start_server()
+    rig.api = Api(rig.server)
+
+
+def test_a_server_killed_mid_command_has_the_agent_stop_it_and_never_start_it_again(rig):
+    """README "After a crash": the restarted server asks the agent, once it is
+    back by itself, about the operation it recorded; still running, the agent
+    stops it: Failed, "interrupted: ...", and nothing runs twice."""
     host, agent = rig.host, rig.agent
     work = fresh_dir(rig, "crash")
     marker, pidfile = work / "ran", work / "pid"
     jid = rig.api.submit("/execute", {"targets": [host], "cmd": f"echo started >> {marker}; echo $$ > {pidfile}; "
                                                                 f"sleep 30; echo finished >> {marker}"})
     pid = read_pid(pidfile)
-    rig.server.kill9()
-    rig.server = rig.start_server()
-    rig.api = Api(rig.server)
+    kill9_and_restart(rig)
     job = rig.api.wait_job(jid, timeout=20)
     e = one(job, host)
     assert job["state"] == JOB_FAILURE and e["status"] == OP_FAILED, job
-    assert e["error"].startswith("outcome unknown: server restarted"), e
-    wait_for(lambda: answers(rig.api, host), timeout=30, what="the agent to come back\n" + agent.log_tail())
+    assert re.fullmatch(r"interrupted: server restarted; its agent stopped operation op-[0-9a-f]{24}", e["error"]), e
     assert agent.proc.poll() is None, "the agent was restarted, not reconnected"
-    wait_process_gone(pid, timeout=10)  # the server ended what no one waits for
+    wait_process_gone(pid, timeout=10)
     journal = agent.state_dir / "journal"
     wait_for(lambda: not any(journal.iterdir()), timeout=10, what="the agent's journal to empty")
     time.sleep(1)
     assert marker.read_text() == "started\n", "the command ran again, or ran to its end"
     again = rig.api.run("/execute", {"targets": [host], "cmd": "echo after the crash"})
     assert one(again, host)["stdout"] == "after the crash\n", again
+
+
+def test_a_command_that_ends_while_the_server_is_down_reports_its_real_exit_status(rig):
+    host = rig.host
+    marker = fresh_dir(rig, "crash") / "ran"
+    jid = rig.api.submit("/execute", {"targets": [host], "cmd": f"echo started >> {marker}; sleep 1; "
+                                                                f"echo ended >> {marker}; exit 3"})
+    wait_for(lambda: marker.exists(), timeout=10, what="the command to start")
+    kill9_and_restart(rig, lambda: wait_for(lambda: marker.read_text() == "started\nended\n", timeout=10,
+                                            what="the command to end"))
+    job = rig.api.wait_job(jid, timeout=20)
+    e = one(job, host)
+    assert e["status"] == OP_FAILED and e["rtc"] == 3, e
+    assert e["error"] == "exit status 3 (finished while the server was down)", e
+    time.sleep(1)
+    assert marker.read_text() == "started\nended\n", "the command ran again"
