@@ -33,7 +33,6 @@ std::string utc_text(double unix_seconds) {
   return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", utc);
 }
 
-
 constexpr std::size_t kUnawaitedKept = 1024;  // per agent
 // How long settle() waits for the Exit of an operation the agent said it knows.
 constexpr std::chrono::seconds kOrphanExitWait{30};
