@@ -61,8 +61,9 @@ struct TargetRun {
 };
 
 // A command a target run started through a transport that supervises it
-// (local, ssh), recorded before the command may do anything so that a
+// (local, ssh, agent), recorded before the command may do anything so that a
 // restarted server can find out what became of it (README "After a crash").
+// An agent target's command is known by its operation id alone (status_path).
 struct RunProcess {
   std::string transport;    // the target's connection when it started
   long pgid = 0;            // its process group, on the target

@@ -48,6 +48,18 @@ void settle_job_state(Job& job, const CancelState& cancel) {
   }
 }
 
+// An agent no inventory entry names is a host (its id) only while it is
+// connected, so right after a restart it may not resolve yet; the agent
+// transport finds it by that name.
+Result<Target> orphan_target(const TargetResolver& resolver, const std::string& name, const std::string& connection) {
+  auto target = resolver(name);
+  if (target || connection != "agent") return target;
+  Target unlisted;
+  unlisted.name = name;
+  unlisted.connection = connection;
+  return unlisted;
+}
+
 }  // namespace
 
 // Exclusive operations wait for their turn on the host before they queue for it.
@@ -279,7 +291,7 @@ awaitable<void> JobService::resume(Job job) {
 awaitable<void> JobService::settle_orphan(std::shared_ptr<LiveJob> live, std::string name,
                                           std::vector<RunProcess> commands) {
   std::vector<transport::OrphanOutcome> outcomes;
-  auto target = resolver_(name);
+  auto target = orphan_target(resolver_, name, commands.back().transport);
   Result<std::shared_ptr<transport::Transport>> transport =
       target ? transports_.get(commands.back().transport) : Result<std::shared_ptr<transport::Transport>>(target.error());
   for (const auto& command : commands) {

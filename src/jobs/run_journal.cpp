@@ -70,9 +70,12 @@ OpResult orphan_result(const std::vector<RunProcess>& processes,
                        std::optional<OpState> clean_exit_state) {
   using Kind = transport::OrphanOutcome::Kind;
   for (std::size_t i = 0; i < outcomes.size() && i < processes.size(); ++i) {
-    if (outcomes[i].kind == Kind::Stopped)
-      return failed_result("interrupted: server restarted; process group " + std::to_string(processes[i].pgid) +
-                           " stopped");
+    if (outcomes[i].kind == Kind::Stopped) {
+      std::string what = outcomes[i].reason.empty()
+                             ? "process group " + std::to_string(processes[i].pgid) + " stopped"
+                             : outcomes[i].reason;
+      return failed_result("interrupted: server restarted; " + what);
+    }
   }
   if (outcomes.empty()) return unrecorded_orphan_result();
   const auto& last = outcomes.back();

@@ -61,7 +61,8 @@ class JournaledTransport final : public transport::Transport {
 // A target's result after a restart, from what became of the commands it had
 // started (in the order they started; `outcomes` matches `processes`):
 // - a process group still running was stopped: Failed, "interrupted: server
-//   restarted; process group N stopped";
+//   restarted; process group N stopped" (or the outcome's reason, for an
+//   agent's operation);
 // - its last command finished while the server was down: that exit status,
 //   as the operation reports it, when `clean_exit_state` says the command's
 //   end is the operation's end; otherwise its outcome is unknown;

@@ -32,7 +32,7 @@ using exec::ChunkSink;
 using exec::Stream;
 using ExecOutcome = exec::ProcessOutcome;
 
-// Told about each command a transport runs under supervision (local, ssh):
+// Told about each command a transport runs under supervision (local, ssh, agent):
 // the command waits for started() to complete, so a server killed at any
 // moment later finds it recorded. An error from started() stops the command
 // before it runs, and run() returns that error.
@@ -51,8 +51,9 @@ struct ExecRequest {
   std::chrono::milliseconds timeout{0};  // 0: none
   std::size_t output_cap = exec::kDefaultOutputCap;
   bool keep_tail = false;  // over the cap, keep the newest output (conditions read the last line)
-  // Set by the job service: run the command under a wrapper that records its
-  // end in a status file, and report the command to the journal first.
+  // Set by the job service: report the command to the journal first, and run
+  // it so that its end can be found after a crash (local, ssh: a wrapper that
+  // writes a status file; agent: the agent's own journal).
   std::shared_ptr<CommandJournal> journal;
 };
 
@@ -60,7 +61,7 @@ struct ExecRequest {
 struct OrphanOutcome {
   enum class Kind {
     Finished,  // its status file was there: exit_code or signal
-    Stopped,   // its process group was still running and has been ended
+    Stopped,   // its process group was still running and has been ended (reason: how, when not by pgid)
     Unknown,   // neither (reason says why)
   };
   Kind kind = Kind::Unknown;
@@ -107,7 +108,8 @@ class Transport {
 
   // After a restart: reads the status file of a command a crashed server
   // left behind, or else ends its process group if it still runs (its
-  // leader's start time must match, so a reused pid is never signalled).
+  // leader's start time must match, so a reused pid is never signalled);
+  // an agent is asked about the operation once it connects.
   // Bounded in time; an unreachable target gives Unknown with the reason.
   virtual boost::asio::awaitable<OrphanOutcome> settle_orphan(const Target& target, RunProcess process);
 

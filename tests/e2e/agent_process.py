@@ -16,10 +16,11 @@ def agent_addr(server):
 class Agent:
     """One `steward agent` process."""
 
-    def __init__(self, server_addr, state_dir, log_path, extra_args=(), prefix=()):
+    def __init__(self, server_addr, state_dir, log_path, extra_args=(), prefix=(), env=None):
         self.server_addr, self.state_dir, self.log_path = server_addr, Path(state_dir), Path(log_path)
         self.extra_args = list(extra_args)
         self.prefix = list(prefix)
+        self.env = dict(env or {})  # added to the agent's environment, which its commands inherit
         self.proc = None
 
     def start(self, *args):
@@ -28,7 +29,7 @@ class Agent:
         self.proc = subprocess.Popen([*self.prefix, STEWARD_BIN, "agent", "--server", self.server_addr, "--state-dir",
                                       str(self.state_dir), *self.extra_args, *args],
                                      stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     env=clean_env(), start_new_session=True)
+                                     env=clean_env(**self.env), start_new_session=True)
         log.close()
         return self
 

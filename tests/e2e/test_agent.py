@@ -20,7 +20,7 @@ from agent_process import Agent, agent_addr
 from conftest import (OP_CHANGED, OP_FAILED, OP_OK, OP_UNREACHABLE, SANITIZER, Api, Server, free_port, qs, read_pid,
                       wait_for, wait_process_gone)
 from transport_contract import (check_cancel_kills_the_process_tree, check_output_cap,
-                                check_timeout_kills_the_process_tree, one, sha256_of, write_random_file)
+                                check_timeout_kills_the_process_tree, one, sha256_of, write_sparse_marked_file)
 
 AGENT_WAIT = 8  # --agent-wait: long enough to ride out a cut link, short for the away test
 
@@ -167,11 +167,11 @@ def reset_peak_rss(pid):
     return status_kib(pid, "VmHWM")
 
 
-def test_copy_and_fetch_64_mib_with_bounded_memory(setup, tmp_root):
+def test_copy_and_fetch_200_mib_with_bounded_memory(setup, tmp_root):
     api, server, agent, *_ = setup
     files = server.data_dir / "files"
     files.mkdir(exist_ok=True)
-    digest = write_random_file(files / "big.bin", 64)
+    digest = write_sparse_marked_file(files / "big.bin", 200)
     dest = tmp_root / "on-agent" / "big.bin"
     dest.parent.mkdir(exist_ok=True)
     ends = {"server": server.proc.pid, "agent": agent.proc.pid}
@@ -183,13 +183,15 @@ def test_copy_and_fetch_64_mib_with_bounded_memory(setup, tmp_root):
     assert one(job, "edge")["status"] == OP_CHANGED, job
     fetched = files / "back" / "edge" / "big.bin"
     assert sha256_of(fetched) == digest
-    # Neither end's resident memory grows by anything near the file's 64 MiB.
+    # Neither end's resident memory grows by anything near the file's 200 MiB.
     for name, pid in ends.items():
         growth = status_kib(pid, "VmHWM") - before[name]
-        print(f"{name}: VmHWM {before[name]} KiB before, grew {growth} KiB during a 64 MiB copy and fetch")
+        print(f"{name}: VmHWM {before[name]} KiB before, grew {growth} KiB during a 200 MiB copy and fetch")
         # An ASan build's quarantine holds freed chunks, so its RSS says nothing about ours.
         if not SANITIZER:
-            assert growth < 24 * 1024, f"{name} peak RSS grew {growth} KiB during a 64 MiB copy and fetch"
+            assert growth < 24 * 1024, f"{name} peak RSS grew {growth} KiB during a 200 MiB copy and fetch"
+    for path in (files / "big.bin", dest, fetched):
+        path.unlink()
     missing = api.run("/fetch", {"targets": ["edge"], "src": str(tmp_root / "no-such-file")})
     e = one(missing, "edge")
     assert e["status"] == OP_FAILED and "no such file" in e["error"].lower(), e

@@ -97,6 +97,18 @@ def write_random_file(path, mib):
     return sha256_of(path)
 
 
+def write_sparse_marked_file(path, mib):
+    """A `mib` MiB file made in a moment: holes, with 16 bytes of its own every
+    64 KiB (the offset and random bytes), so a chunk lost, repeated or out of
+    order changes its SHA-256. Returns that SHA-256."""
+    with open(path, "wb") as f:
+        f.truncate(mib * MiB)
+        for offset in range(0, mib * MiB, 64 << 10):
+            f.seek(offset)
+            f.write(offset.to_bytes(8, "little") + os.urandom(8))
+    return sha256_of(path)
+
+
 def sha256_of(path):
     digest = hashlib.sha256()
     with open(path, "rb") as f:

@@ -188,5 +188,64 @@ TEST(AgentHub, APutNeverHasMoreChunksInFlightThanItsCredit) {
   std::filesystem::remove_all(dir);
 }
 
+// settle(): what became of an operation the server sent before it restarted.
+struct Settling {
+  Settling(HubHarness& harness, const std::string& agent, const std::string& op_id) {
+    boost::asio::co_spawn(harness.io, harness.hub.settle(agent, op_id),
+                          [this](std::exception_ptr, OrphanOutcome settled) { outcome = std::move(settled); });
+    harness.settle();
+  }
+  std::optional<OrphanOutcome> outcome;
+};
+
+TEST(AgentHub, AnOrphanStillRunningIsCancelledAndReportedStopped) {
+  HubHarness harness;
+  Settling settling(harness, "agent-1", "op-left");
+  EXPECT_FALSE(settling.outcome);  // waits for the agent
+  auto session = std::make_shared<FakeSession>();
+  harness.hub.attach("agent-1", session, hello_knowing("op-left", v1::KnownOperation::RUNNING), "peer");
+  harness.settle();
+  ASSERT_EQ(session->count(v1::ServerMessage::kCancel), 1u);
+  EXPECT_EQ(session->sent.back().cancel().op_id(), "op-left");
+  EXPECT_FALSE(settling.outcome);  // until its Exit comes
+  auto cancelled = exit_of("op-left", -1, "");
+  cancelled.mutable_exit()->set_cancelled(true);
+  harness.hub.receive("agent-1", cancelled);
+  harness.run_until([&] { return settling.outcome.has_value(); });
+  ASSERT_TRUE(settling.outcome);
+  EXPECT_EQ(settling.outcome->kind, OrphanOutcome::Kind::Stopped);
+  EXPECT_EQ(settling.outcome->reason, "its agent stopped operation op-left");
+}
+
+TEST(AgentHub, AnOrphanThatEndedWhileTheServerWasDownHasItsExitStatusEvenIfAskedLate) {
+  HubHarness harness;
+  auto session = std::make_shared<FakeSession>();
+  harness.hub.attach("agent-1", session, hello_knowing("op-done", v1::KnownOperation::FINISHED), "peer");
+  harness.hub.receive("agent-1", exit_of("op-done", 3, "output"));
+  EXPECT_EQ(session->count(v1::ServerMessage::kResultAck), 1u);
+  Settling settling(harness, "agent-1", "op-done");
+  ASSERT_TRUE(settling.outcome);
+  EXPECT_EQ(settling.outcome->kind, OrphanOutcome::Kind::Finished);
+  EXPECT_EQ(settling.outcome->exit_code, 3);
+}
+
+TEST(AgentHub, AnOrphanTheAgentDoesNotKnowOrThatNeverComesBackIsUnknown) {
+  HubHarness harness(50ms);
+  auto session = std::make_shared<FakeSession>();
+  harness.hub.attach("agent-1", session, {}, "peer");
+  Settling unknown(harness, "agent-1", "op-lost");
+  ASSERT_TRUE(unknown.outcome);
+  EXPECT_EQ(unknown.outcome->kind, OrphanOutcome::Kind::Unknown);
+  EXPECT_NE(unknown.outcome->reason.find("does not know operation op-lost"), std::string::npos);
+  EXPECT_FALSE(unknown.outcome->unreachable);
+
+  Settling away(harness, "agent-gone", "op-away");
+  harness.run_until([&] { return away.outcome.has_value(); });
+  ASSERT_TRUE(away.outcome);
+  EXPECT_EQ(away.outcome->kind, OrphanOutcome::Kind::Unknown);
+  EXPECT_TRUE(away.outcome->unreachable);
+  EXPECT_NE(away.outcome->reason.find("agent agent-gone not connected since"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace steward::transport::agent

@@ -1,5 +1,8 @@
 #include "transport/agent/agent_transport.hpp"
 
+#include <utility>
+
+#include "core/ids.hpp"
 #include "transport/agent/hub.hpp"
 
 namespace steward::transport {
@@ -22,10 +25,18 @@ class AgentTransport final : public Transport {
   asio::awaitable<Result<ExecOutcome>> run(const Target& target, ExecRequest request, ChunkSink sink,
                                            CancelToken cancel) override {
     if (!hub_) co_return no_listener(target);
-    // The agent's journal makes every start exactly-once; the server's own
-    // supervision journal (local, ssh) has nothing to add here.
-    request.journal = nullptr;
-    auto running = hub_->run(agent_of(target), std::move(request), std::move(sink), std::move(cancel));
+    // The agent's journal makes every start exactly-once. The server records
+    // the operation's id before sending it, so that after a crash it can ask
+    // the agent what became of it (settle_orphan).
+    std::string op_id = "op-" + random_hex(12);
+    if (auto journal = std::exchange(request.journal, nullptr)) {
+      RunProcess process;
+      process.status_path = op_id;
+      auto recording = journal->started(std::move(process));
+      auto recorded = co_await std::move(recording);
+      if (!recorded) co_return recorded.error();
+    }
+    auto running = hub_->run(agent_of(target), std::move(request), std::move(sink), std::move(cancel), op_id);
     auto ran = co_await std::move(running);
     co_return ran;
   }
@@ -36,6 +47,13 @@ class AgentTransport final : public Transport {
     auto pinging = hub_->ping(agent_of(target), timeout, std::move(cancel));
     auto answered = co_await std::move(pinging);
     co_return answered;
+  }
+
+  asio::awaitable<OrphanOutcome> settle_orphan(const Target& target, RunProcess process) override {
+    if (!hub_) co_return OrphanOutcome{OrphanOutcome::Kind::Unknown, -1, 0, no_listener(target).message, true};
+    auto settling = hub_->settle(agent_of(target), process.status_path);
+    auto settled = co_await std::move(settling);
+    co_return settled;
   }
 
   asio::awaitable<Result<FileOutcome>> put_file(const Target& target, FileRequest request, CancelToken cancel) override {

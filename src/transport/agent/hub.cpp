@@ -33,6 +33,17 @@ std::string utc_text(double unix_seconds) {
   return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", utc);
 }
 
+constexpr std::size_t kUnawaitedKept = 1024;  // per agent
+// How long settle() waits for the Exit of an operation the agent said it knows.
+constexpr std::chrono::seconds kOrphanExitWait{30};
+
+// What an Exit says of an operation the previous server process sent.
+OrphanOutcome orphan_outcome_of(const v1::Exit& exit) {
+  using Kind = OrphanOutcome::Kind;
+  if (!exit.error().empty()) return {Kind::Unknown, -1, 0, "its agent says: " + exit.error()};
+  if (exit.cancelled()) return {Kind::Stopped, -1, 0, "its agent stopped operation " + exit.op_id()};
+  return {Kind::Finished, exit.exit_code(), exit.signal(), {}};
+}
 
 v1::ServerMessage cancel_message(const std::string& op_id) {
   v1::ServerMessage message;
@@ -90,6 +101,8 @@ void AgentHub::wake_agent(const std::string& agent_id) {
     if (op->agent == agent_id) op->wake.cancel();
   for (auto& [nonce, op] : pings_)
     if (op->agent == agent_id) op->wake.cancel();
+  for (auto& [id, wait] : orphans_)
+    if (wait->agent == agent_id) wait->wake.cancel();
 }
 
 std::string AgentHub::away_message(const std::string& agent_id) {
@@ -118,8 +131,9 @@ void AgentHub::attach(const std::string& agent_id, std::shared_ptr<AgentSession>
   spdlog::info("agent {} ({}) connected from {}, {} operations in its journal", agent_id, hello.hostname(), address,
                hello.operations_size());
 
-  std::map<std::string, v1::KnownOperation::State> known;
-  for (const auto& op : hello.operations()) known[op.op_id()] = op.state();
+  link.known.clear();
+  for (const auto& op : hello.operations()) link.known[op.op_id()] = op.state();
+  const auto& known = link.known;
   for (auto& [id, op] : runs_) {
     if (op->agent != agent_id || op->outcome) continue;
     if (known.count(id)) {
@@ -182,7 +196,11 @@ void AgentHub::receive(const std::string& agent_id, const v1::AgentMessage& mess
       v1::ServerMessage ack;
       ack.mutable_result_ack()->set_op_id(message.exit().op_id());
       send(agent_id, ack);
-      if (auto* op = run_of(message.exit().op_id()); op && !op->outcome) take_exit(message);
+      if (auto* op = run_of(message.exit().op_id())) {
+        if (!op->outcome) take_exit(message);
+      } else {
+        take_unawaited_exit(agent_id, message.exit());
+      }
       break;
     }
     case v1::AgentMessage::kCredit:
@@ -253,6 +271,19 @@ void AgentHub::take_exit(const v1::AgentMessage& message) {
   op.wake.cancel();
 }
 
+void AgentHub::take_unawaited_exit(const std::string& agent_id, v1::Exit exit) {
+  exit.clear_stdout();  // settle() needs only how it ended
+  exit.clear_stderr();
+  if (auto it = orphans_.find(exit.op_id()); it != orphans_.end() && it->second->agent == agent_id) {
+    it->second->outcome = orphan_outcome_of(exit);
+    it->second->wake.cancel();
+    return;
+  }
+  auto& unawaited = link_of(agent_id).unawaited;
+  if (unawaited.size() >= kUnawaitedKept) unawaited.erase(unawaited.begin());
+  unawaited[exit.op_id()] = std::move(exit);
+}
+
 void AgentHub::cancel_run(RunOp& op) {
   if (op.outcome) return;
   if (op.sent && live_link(op.agent)) {
@@ -267,8 +298,9 @@ void AgentHub::cancel_run(RunOp& op) {
 }
 
 asio::awaitable<Result<ExecOutcome>> AgentHub::run(std::string agent_id, ExecRequest request, ChunkSink sink,
-                                                   CancelToken cancel) {
-  auto op = std::make_shared<RunOp>(loop_, "op-" + random_hex(12), agent_id);
+                                                   CancelToken cancel, std::string op_id) {
+  if (op_id.empty()) op_id = "op-" + random_hex(12);
+  auto op = std::make_shared<RunOp>(loop_, std::move(op_id), agent_id);
   auto* run = op->run.mutable_run();
   run->set_op_id(op->id);
   for (auto& word : request.argv) run->add_argv(std::move(word));
@@ -353,6 +385,50 @@ asio::awaitable<Result<ExecOutcome>> AgentHub::ping(std::string agent_id, std::c
   }
   pings_.erase(nonce);
   co_return std::move(*outcome);
+}
+
+asio::awaitable<OrphanOutcome> AgentHub::settle(std::string agent_id, std::string op_id) {
+  using Kind = OrphanOutcome::Kind;
+  auto wait = std::make_shared<OrphanWait>(loop_, agent_id);
+  orphans_[op_id] = wait;
+  auto alive = alive_;
+  std::optional<std::chrono::steady_clock::time_point> exit_deadline;
+  while (!wait->outcome) {
+    if (auto* link = live_link(agent_id)) {
+      if (auto kept = link->unawaited.find(op_id); kept != link->unawaited.end()) {
+        wait->outcome = orphan_outcome_of(kept->second);
+        link->unawaited.erase(kept);
+        break;
+      }
+      if (!link->known.count(op_id)) {
+        wait->outcome = OrphanOutcome{Kind::Unknown, -1, 0,
+                                      "agent " + agent_id + " does not know operation " + op_id +
+                                          " (it never reached the agent, or its result was delivered or expired)"};
+        break;
+      }
+      // Still running (the hello had it cancelled) or finished: its Exit comes.
+      if (!exit_deadline) exit_deadline = std::chrono::steady_clock::now() + kOrphanExitWait;
+      if (std::chrono::steady_clock::now() >= *exit_deadline) {
+        wait->outcome = OrphanOutcome{Kind::Unknown, -1, 0,
+                                      "agent " + agent_id + " did not say how operation " + op_id + " ended"};
+        break;
+      }
+      wait->wake.expires_at(*exit_deadline);
+    } else {
+      auto deadline = link_of(agent_id).away_since_steady + options_.agent_wait;
+      if (std::chrono::steady_clock::now() >= deadline) {
+        wait->outcome = OrphanOutcome{Kind::Unknown, -1, 0, "cannot reach the target to look: " + away_message(agent_id),
+                                      /*unreachable=*/true};
+        break;
+      }
+      wait->wake.expires_at(deadline);
+    }
+    boost::system::error_code ignored;
+    co_await wait->wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    if (!*alive) co_return OrphanOutcome{Kind::Unknown, -1, 0, "the server is shutting down"};
+  }
+  orphans_.erase(op_id);
+  co_return std::move(*wait->outcome);
 }
 
 asio::awaitable<void> AgentHub::ping_periodically() {

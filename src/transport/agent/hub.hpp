@@ -22,6 +22,7 @@ namespace steward::agent::v1 {
 class AgentMessage;
 class ServerMessage;
 class Hello;
+class Exit;
 }  // namespace steward::agent::v1
 namespace steward::agents { class Trust; }
 
@@ -52,6 +53,7 @@ struct ConnectedAgent {
 struct RunOp;
 struct FileOp;
 struct PingOp;
+struct OrphanWait;
 
 class AgentHub {
  public:
@@ -73,9 +75,16 @@ class AgentHub {
   bool connected(const std::string& agent_id) const;
   std::vector<ConnectedAgent> connected_agents() const;
 
-  // Transport side.
+  // Transport side. `op_id`: the operation's id, already recorded by the
+  // caller; empty, the hub makes one.
   boost::asio::awaitable<Result<ExecOutcome>> run(std::string agent_id, ExecRequest request, ChunkSink sink,
-                                                  CancelToken cancel);
+                                                  CancelToken cancel, std::string op_id = {});
+  // After a restart: what became of operation `op_id`, sent to the agent by
+  // the server before it died. Waits up to --agent-wait for the agent to
+  // connect; the agent's hello says whether it still runs (then it is
+  // cancelled, as every operation no run awaits, and reported Stopped),
+  // finished (its Exit), or is unknown to it.
+  boost::asio::awaitable<OrphanOutcome> settle(std::string agent_id, std::string op_id);
   boost::asio::awaitable<Result<FileOutcome>> put_file(std::string agent_id, FileRequest request, CancelToken cancel);
   boost::asio::awaitable<Result<FileOutcome>> get_file(std::string agent_id, FileRequest request, CancelToken cancel);
   // A round trip through the agent (Ping, then its Pong), sent again on each
@@ -91,6 +100,7 @@ class AgentHub {
   void wake_agent(const std::string& agent_id);
   void take_output(RunOp& op, const v1::AgentMessage& message);
   void take_exit(const v1::AgentMessage& message);
+  void take_unawaited_exit(const std::string& agent_id, v1::Exit exit);
   void cancel_run(RunOp& op);
   std::string away_message(const std::string& agent_id);
   std::shared_ptr<FileOp> begin_file_op(const char* kind, const std::string& agent_id, const CancelToken& cancel,
@@ -107,6 +117,7 @@ class AgentHub {
   std::map<std::string, std::shared_ptr<FileOp>> files_;
   std::map<std::uint64_t, std::shared_ptr<PingOp>> pings_;  // by nonce
   std::uint64_t last_nonce_ = 0;
+  std::map<std::string, std::shared_ptr<OrphanWait>> orphans_;
   std::function<void(const ConnectedAgent&)> on_connected_;
   boost::asio::thread_pool disk_{1};  // file transfers' reads and writes
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -19,6 +19,10 @@ struct AgentHub::AgentLink {
   double away_since = 0;  // Unix seconds
   std::string hostname;
   std::map<std::string, std::string> labels;
+  std::map<std::string, v1::KnownOperation::State> known;  // the operations in its last hello
+  // Exits of operations no run awaited (begun before a restart), kept for
+  // settle(), which may ask after they arrive; bounded.
+  std::map<std::string, v1::Exit> unawaited;
 };
 
 struct RunOp {
@@ -34,6 +38,13 @@ struct RunOp {
   std::array<std::uint64_t, 2> delivered{};  // bytes of each stream given to the sink
   std::array<bool, 2> gap{};                 // a chunk was lost: the rest comes from Exit
   std::optional<Result<ExecOutcome>> outcome;
+  boost::asio::steady_timer wake;
+};
+
+struct OrphanWait {
+  OrphanWait(boost::asio::any_io_executor loop, std::string agent_id) : agent(std::move(agent_id)), wake(loop) {}
+  std::string agent;
+  std::optional<OrphanOutcome> outcome;
   boost::asio::steady_timer wake;
 };
 
