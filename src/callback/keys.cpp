@@ -62,7 +62,11 @@ Result<PublicKey> parse_public_key(const std::string& text, const std::string& f
   if (ssh_pki_import_pubkey_base64(key.base64.c_str(), type, &parsed) != SSH_OK || !parsed)
     return invalid("the key is not readable");
   KeyPtr owned(parsed);
-  if (ssh_key_type(parsed) != type) return invalid("the key is not of type '" + key.type + "'");
+  // libssh skips the type the blob names: the key written back must be the
+  // same text, or the blob is of another type (or not canonical).
+  char* exported = nullptr;
+  const bool same = ssh_pki_export_pubkey_base64(parsed, &exported) == SSH_OK && take_string(exported) == key.base64;
+  if (ssh_key_type(parsed) != type || !same) return invalid("the key is not of type '" + key.type + "'");
   key.fingerprint = fingerprint_of(parsed);
   if (key.fingerprint.empty()) return invalid("the key has no fingerprint");
   return key;
