@@ -25,6 +25,7 @@
 
 #include "callback/registry.hpp"
 #include "callback/tunnel.hpp"
+#include "core/listen_address.hpp"
 #include "core/signal.hpp"
 #include "core/spawn.hpp"
 #include "transport/ssh/connection.hpp"
@@ -147,23 +148,6 @@ std::string utc_time(double unix_seconds) {
   return text;
 }
 
-Result<tcp::endpoint> parse_listen_address(const std::string& address) {
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos) return make_error(ErrorCode::InvalidArgument, "expected ADDR:PORT, got " + address);
-  std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty() || host == "*") host = "0.0.0.0";
-  if (host == "localhost") host = "127.0.0.1";
-  boost::system::error_code ec;
-  auto ip = asio::ip::make_address(host, ec);
-  if (ec) return make_error(ErrorCode::InvalidArgument, "not an IP address: " + host);
-  char* end = nullptr;
-  const long port = std::strtol(address.c_str() + colon + 1, &end, 10);
-  if (*end != '\0' || end == address.c_str() + colon + 1 || port < 0 || port > 65535)
-    return make_error(ErrorCode::InvalidArgument, "bad port in " + address);
-  return tcp::endpoint(ip, static_cast<unsigned short>(port));
-}
-
 }  // namespace
 
 class CallbackEndpoint::Impl : public std::enable_shared_from_this<Impl> {
@@ -279,9 +263,11 @@ awaitable<std::shared_ptr<Connection>> CallbackEndpoint::Impl::log_in(tcp::socke
   const int watched = ::dup(fd);
   ssh_session session = ssh_new();
   if (watched < 0 || !session || ssh_bind_accept_fd(bind_, session, fd) != SSH_OK) {
-    spdlog::warn("{}: cannot start a session: {}", login->who(), bind_ ? ssh_get_error(bind_) : "");
+    spdlog::warn("{}: cannot start a session: {}", login->who(), ssh_get_error(bind_));
+    // Once libssh holds the descriptor, freeing the session closes it.
+    const bool owned = session && ssh_get_fd(session) == fd;
     if (session) ssh_free(session);
-    ::close(fd);
+    if (!owned) ::close(fd);
     if (watched >= 0) ::close(watched);
     co_return nullptr;
   }
