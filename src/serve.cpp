@@ -24,6 +24,8 @@
 #include "actions/router.hpp"
 #include "actions/steward_driver.hpp"
 #include "agents/trust.hpp"
+#include "callback/endpoint.hpp"
+#include "callback/registry.hpp"
 #include "api/agents/agent_listener.hpp"
 #include "api/auth/token_registry.hpp"
 #include "api/grpc/grpc_server.hpp"
@@ -340,12 +342,36 @@ int serve(const ServeSettings& settings) {
     agent_hub = std::make_shared<transport::agent::AgentHub>(
         io.get_executor(), transport::agent::HubOptions{std::chrono::seconds(settings.agent_wait_seconds)},
         agent_trust.get());
+  // SSH callback targets (issue 14): registrations and the endpoint, with --callback only.
+  std::unique_ptr<callback::Registry> callbacks;
+  std::unique_ptr<callback::CallbackEndpoint> callback_endpoint;
+  if (settings.callback != "off") {
+    auto open_callbacks = [&]() -> asio::awaitable<Status> {
+      auto opening = callback::open_registry(settings.data_dir, **store);
+      auto opened = co_await std::move(opening);
+      if (!opened) co_return opened.error();
+      callbacks = std::move(*opened);
+      co_return Status{};
+    };
+    if (auto opened = run_before_serving(io, open_callbacks()); !opened) return fail(opened.error().message);
+    callback_endpoint = std::make_unique<callback::CallbackEndpoint>(
+        io.get_executor(), *callbacks,
+        callback::EndpointOptions{.wait = std::chrono::seconds(settings.callback_wait_seconds),
+                                  .keepalive = std::chrono::seconds(settings.ssh_keepalive_seconds)});
+  }
   transport::TransportRegistry transports;
-  const transport::TransportOptions transport_options{
-      .data_dir = settings.data_dir,
-      .ssh_idle_timeout = std::chrono::seconds(settings.ssh_idle_timeout_seconds),
-      .ssh_keepalive = std::chrono::seconds(settings.ssh_keepalive_seconds),
-      .agents = agent_hub};
+  transport::TransportOptions transport_options;
+  transport_options.data_dir = settings.data_dir;
+  transport_options.ssh_idle_timeout = std::chrono::seconds(settings.ssh_idle_timeout_seconds);
+  transport_options.ssh_keepalive = std::chrono::seconds(settings.ssh_keepalive_seconds);
+  transport_options.agents = agent_hub;
+  if (callbacks) {
+    transport_options.callback_dial = [endpoint = callback_endpoint.get()](const std::string& name) {
+      return endpoint->dial(name);
+    };
+    transport_options.callback_key_file = callbacks->keys().controller_key_file;
+    transport_options.callback_known_hosts = callbacks->keys().known_hosts;
+  }
   if (auto added = transport::register_builtin_transports(transports, transport_options); !added)
     return fail(added.error().message);
   ops::OpRegistry operations;
@@ -408,6 +434,24 @@ int serve(const ServeSettings& settings) {
     spdlog::info("listening for agents on {} (CA {})", with_port(settings.agent_listen, *port), agent_trust->ca_pin());
   }
 
+  std::string callback_address;  // shown in registrations
+  if (callback_endpoint) {
+    auto add_host = [&inventory](const callback::Registration& registration) {
+      if (inventory->add_callback_host(registration.name, registration.user))
+        spdlog::info("callback target {} added to the inventory (group callback)", registration.name);
+      else if (!inventory->find(registration.name)->vars.contains("steward_callback"))
+        spdlog::warn("callback target {}: the inventory has a host of that name without steward_callback={}: it is "
+                     "not reached through its callback", registration.name, registration.name);
+    };
+    for (const auto& registration : callbacks->list()) add_host(registration);
+    callbacks->on_added(add_host);
+    auto port = callback_endpoint->listen(settings.callback);
+    if (!port) return fail(port.error().message);
+    callback_address = with_port(settings.callback, *port);
+    publish_address(settings, "callback.addr", callback_address);
+    spdlog::info("callback endpoint (ssh -N -R) on {} ({} registered)", callback_address, callbacks->list().size());
+  }
+
   actions::ActionRouter action_router(io.get_executor());
   action_router.hide_secrets(secrets.names());
   actions::ActionLog action_log(io.get_executor(), **store);
@@ -424,7 +468,8 @@ int serve(const ServeSettings& settings) {
   LoopWatchdog watchdog(io.get_executor(), {});
   api::http::Router router;
   api::http::ApiContext context{jobs,       *inventory, scheduler, deputy, catalog, action_router,
-                                action_log, *task_file, watchdog,  tokens,    agent_trust.get(), agent_address};
+                                action_log, *task_file, watchdog,  tokens,    agent_trust.get(), agent_address,
+                                callbacks.get(), callback_address};
   api::http::add_all_routes(router, context);
   api::http::HttpOptions http_options;
   http_options.tokens = authenticator;
@@ -492,6 +537,7 @@ int serve(const ServeSettings& settings) {
       co_await jobs.shutdown(std::chrono::seconds(settings.grace_seconds));
       if (grpc) co_await grpc->shutdown();
       if (agent_listener) co_await agent_listener->shutdown();
+      if (callback_endpoint) callback_endpoint->shutdown();
       http.close_all();
       // Transports close their connections on the loop and their coroutines
       // end there, rather than being torn down with the loop.
@@ -514,6 +560,7 @@ int serve(const ServeSettings& settings) {
   fs::remove(fs::path(settings.data_dir) / "http.addr", ignored);
   fs::remove(fs::path(settings.data_dir) / "grpc.addr", ignored);
   fs::remove(fs::path(settings.data_dir) / "agent.addr", ignored);
+  fs::remove(fs::path(settings.data_dir) / "callback.addr", ignored);
   if (exit_code == 0) spdlog::info("stopped");
   return exit_code;
 }

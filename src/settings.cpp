@@ -112,6 +112,10 @@ ServeSettingsParser::ServeSettingsParser(CLI::App& cmd) : binder_(std::make_uniq
   binder_->settings.push_back({"no-agent-groups", nullptr, no_agent_groups, [&s](const std::string& v) {
                                  return parse_bool("no-agent-groups", v, s.no_agent_groups);
                                }});
+  text("callback", "STEWARD_CALLBACK", s.callback,
+       "SSH endpoint registered VMs call back to with `ssh -N -R` (ADDR:PORT, port 0 picks one); off");
+  number("callback-wait", nullptr, s.callback_wait_seconds, 1,
+         "seconds an operation waits for its callback target to (re)connect before it ends Unreachable");
   text("data-dir", nullptr, s.data_dir, "database, token and keys");
   text("playbooks", nullptr, s.playbooks_dir, "folder with _deploy.yml: /deploy runs ansible-playbook on it");
   text("tasks", nullptr, s.tasks_file, "pipelines in servo-exec YAML (checked at start: the server refuses a bad file)");

@@ -21,6 +21,8 @@ struct ServeSettings {
   std::string agent_listen = "off";     // the agent listener (issue 13); "off" disables
   int agent_wait_seconds = 60;          // an agent away this long fails its operations (Unreachable)
   bool no_agent_groups = false;         // agents missing from the inventory are not added (group `agents`)
+  std::string callback = "off";         // the SSH callback endpoint (issue 14); "off" disables
+  int callback_wait_seconds = 60;       // a callback target away this long fails its operations (Unreachable)
   std::string packages_dir;             // default <data-dir>/packages
   std::string drivers_dir;              // external action drivers; empty: none
   std::string webhooks_file;            // TOML: the http driver's named webhooks; empty: none

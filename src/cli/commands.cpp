@@ -14,6 +14,7 @@ void add_task_commands(CLI::App& app, std::shared_ptr<ClientOptions> options, in
 void add_action_commands(CLI::App& app, std::shared_ptr<ClientOptions> options, int& exit_code);
 void add_token_commands(CLI::App& app, std::shared_ptr<ClientOptions> options, int& exit_code);
 void add_agent_commands(CLI::App& app, std::shared_ptr<ClientOptions> options, int& exit_code);
+void add_callback_commands(CLI::App& app, std::shared_ptr<ClientOptions> options, int& exit_code);
 
 namespace {
 
@@ -162,6 +163,7 @@ void add_client_commands(CLI::App& app, int& exit_code) {
   add_targets(app, options, exit_code);
   add_token_commands(app, options, exit_code);
   add_agent_commands(app, options, exit_code);
+  add_callback_commands(app, options, exit_code);
 }
 
 }  // namespace steward::cli

@@ -35,17 +35,6 @@ void print_agent_rows(const boost::json::array& listed) {
   }
 }
 
-// The listener's address as an agent dials it: a wildcard host (the server
-// listens on every interface) becomes the host this CLI reached the server at.
-std::string dialable(const std::string& address, const std::string& server_host) {
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos) return address;
-  const std::string host = address.substr(0, colon);
-  if (host != "0.0.0.0" && host != "[::]" && host != "::" && !host.empty()) return address;
-  const bool v6 = server_host.find(':') != std::string::npos && server_host.front() != '[';
-  return (v6 ? "[" + server_host + "]" : server_host) + address.substr(colon);
-}
-
 void add_join_command(CLI::App& agents, std::shared_ptr<ClientOptions> options, int& exit_code) {
   struct Args {
     std::string ttl = "24h";
@@ -76,7 +65,7 @@ void add_join_command(CLI::App& agents, std::shared_ptr<ClientOptions> options, 
       }
       const auto& reply = created->as_object();
       std::string server = args->agent_server;
-      if (server.empty()) server = dialable(text_of(reply, "agent_address"), session.client().server().host);
+      if (server.empty()) server = dialable_address(text_of(reply, "agent_address"), session.client().server().host);
       if (server.empty())
         return report(make_error(ErrorCode::Unavailable,
                                  "the server publishes no agent listener address (start it with --agent-listen "

@@ -78,6 +78,15 @@ int report(const Error& error) {
   return error.code == ErrorCode::InvalidArgument ? 2 : 1;
 }
 
+std::string dialable_address(const std::string& address, const std::string& server_host) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos) return address;
+  const std::string host = address.substr(0, colon);
+  if (host != "0.0.0.0" && host != "[::]" && host != "::" && !host.empty()) return address;
+  const bool v6 = server_host.find(':') != std::string::npos && server_host.front() != '[';
+  return (v6 ? "[" + server_host + "]" : server_host) + address.substr(colon);
+}
+
 std::string url_encode(const std::string& text) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;

@@ -51,6 +51,11 @@ int report(const Error& error);
 
 std::string url_encode(const std::string& text);
 
+// A listener's address as a remote machine dials it: a wildcard host (the
+// server listens on every interface) becomes the host this CLI reached the
+// server at.
+std::string dialable_address(const std::string& address, const std::string& server_host);
+
 // Streams a job until it ends: prints each host as it finishes (a progress
 // bar on a terminal), or the final job as JSON. 0 only if no host failed.
 int follow_job(Session& session, const std::string& jid);

@@ -162,10 +162,21 @@ bool Inventory::add_agent_host(const std::string& id, const std::map<std::string
   }
   Host host{id, {{"ansible_connection", "agent"}, {"steward_agent_id", id}}, {"all", "agents"}};
   for (const auto& [key, value] : labels) host.groups.push_back("label_" + group_word(key) + "_" + group_word(value));
-  for (const auto& group : host.groups) group_members_[group].push_back(id);
-  host_index_.emplace(id, hosts_.size());
-  hosts_.push_back(std::move(host));
+  add_host(std::move(host));
   return true;
+}
+
+bool Inventory::add_callback_host(const std::string& name, const std::string& user) {
+  if (find(name)) return false;
+  add_host(Host{name, {{"ansible_connection", "ssh"}, {"steward_callback", name}, {"ansible_user", user}},
+                {"all", "callback"}});
+  return true;
+}
+
+void Inventory::add_host(Host host) {
+  for (const auto& group : host.groups) group_members_[group].push_back(host.name);
+  host_index_.emplace(host.name, hosts_.size());
+  hosts_.push_back(std::move(host));
 }
 
 }  // namespace steward::inventory

@@ -49,6 +49,11 @@ class Inventory {
   // the agent. Loop only, like every reader.
   bool add_agent_host(const std::string& id, const std::map<std::string, std::string>& labels);
 
+  // A registered callback target (issue 14) with no host of its name: adds
+  // host NAME (steward_callback=NAME, ansible_user=USER) to `all` and
+  // `callback`. False when a host of that name exists. Loop only.
+  bool add_callback_host(const std::string& name, const std::string& user);
+
   // The host as the transports see it: connection from ansible_connection
   // (default ssh; `localhost` with no connection set is local, as in Ansible),
   // max_sessions from steward_max_sessions (default 1).
@@ -61,6 +66,7 @@ class Inventory {
   // Indices of the hosts one pattern entry (no leading & or !) selects, in
   // inventory order; NotFound when it names no host and no group.
   Result<std::vector<std::size_t>> match_entry(std::string_view entry) const;
+  void add_host(Host host);
 
   std::vector<Host> hosts_;
   std::map<std::string, std::vector<std::string>, std::less<>> group_members_;  // group -> hosts (with children)

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -141,6 +142,12 @@ struct TransportOptions {
   std::chrono::milliseconds ssh_idle_timeout{60000};  // a pooled connection unused this long is closed
   std::chrono::milliseconds ssh_keepalive{15000};     // how often a pooled connection sends a keepalive
   std::shared_ptr<agent::AgentHub> agents;            // the agent listener's hub; null without --agent-listen
+  // SSH callback targets (issue 14), set with --callback: a connected socket
+  // to the named target's sshd (waits for it to call back), the controller
+  // key steward logs in with and the known_hosts of the targets' keys.
+  std::function<boost::asio::awaitable<Result<int>>(const std::string& name)> callback_dial;
+  std::string callback_key_file;
+  std::string callback_known_hosts;
 };
 
 // Every built-in transport, by its ansible_connection name.

@@ -53,7 +53,7 @@ class ServerTables : public ::testing::Test {
     tokens_ = std::make_unique<auth::TokenRegistry>(io_.get_executor(), *store_, "server-token");
     context_ = std::make_unique<http::ApiContext>(http::ApiContext{*jobs_, inventory_, *scheduler_, *deputy_, catalog_,
                                                                    actions_, *action_log_, task_file_, watchdog_,
-                                                                   *tokens_, nullptr, ""});
+                                                                   *tokens_, nullptr, "", nullptr, ""});
   }
   void TearDown() override { fs::remove_all(dir_); }
 

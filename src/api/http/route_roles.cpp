@@ -8,7 +8,8 @@ using auth::Role;
 
 // read: GET routes that look and start nothing. operate: whatever creates,
 // runs, cancels or deletes work, the blocking GETs of EXEd's operations too
-// (GET /execute?cmd=... runs a command). admin: token management, agent join tokens, approve and revoke.
+// (GET /execute?cmd=... runs a command). admin: token management, agent join tokens, approve and revoke,
+// callback registrations.
 constexpr RouteRole kRouteRoles[] = {
     {verb::get, "/healthz", kPublic},
 
@@ -28,6 +29,7 @@ constexpr RouteRole kRouteRoles[] = {
     {verb::get, "/services", Role::Read},
     {verb::get, "/actions/:id", Role::Read},
     {verb::get, "/agents", Role::Read},
+    {verb::get, "/callbacks", Role::Read},
 
     {verb::get, "/ping", Role::Operate},
     {verb::post, "/ping", Role::Operate},
@@ -61,6 +63,9 @@ constexpr RouteRole kRouteRoles[] = {
     {verb::post, "/agents/join-tokens", Role::Admin},
     {verb::post, "/agents/:id/approve", Role::Admin},
     {verb::post, "/agents/:id/revoke", Role::Admin},
+    // Which machines may call back over SSH, and as whom steward logs in to them.
+    {verb::post, "/callbacks", Role::Admin},
+    {verb::delete_, "/callbacks/:name", Role::Admin},
 };
 
 }  // namespace

@@ -14,6 +14,7 @@ namespace tasks { struct TaskFile; }
 class LoopWatchdog;
 namespace api::auth { class TokenRegistry; }
 namespace agents { class Trust; }
+namespace callback { class Registry; }
 }  // namespace steward
 
 namespace steward::api::http {
@@ -31,6 +32,8 @@ struct ApiContext {
   auth::TokenRegistry& tokens;
   agents::Trust* agents = nullptr;  // null: no agent enrolment on this server
   std::string agent_address;        // the agent listener's HOST:PORT, for join commands; empty when unknown
+  callback::Registry* callbacks = nullptr;  // null: no callback endpoint on this server
+  std::string callback_address;             // the callback endpoint's HOST:PORT
 };
 
 void add_operation_routes(Router& router, ApiContext& context);
@@ -41,6 +44,7 @@ void add_action_routes(Router& router, ApiContext& context);
 void add_task_routes(Router& router, ApiContext& context);
 void add_token_routes(Router& router, ApiContext& context);
 void add_agent_routes(Router& router, ApiContext& context);
+void add_callback_routes(Router& router, ApiContext& context);
 
 inline void add_all_routes(Router& router, ApiContext& context) {
   add_operation_routes(router, context);
@@ -51,6 +55,7 @@ inline void add_all_routes(Router& router, ApiContext& context) {
   add_task_routes(router, context);
   add_token_routes(router, context);
   add_agent_routes(router, context);
+  add_callback_routes(router, context);
 }
 
 }  // namespace steward::api::http

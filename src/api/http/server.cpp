@@ -17,6 +17,7 @@
 #include "api/auth/token_registry.hpp"
 #include "api/http/http_stream.hpp"
 #include "api/http/query.hpp"
+#include "core/listen_address.hpp"
 #include "core/loop_watchdog.hpp"
 #include "core/spawn.hpp"
 #include "core/strings.hpp"
@@ -43,26 +44,6 @@ constexpr std::chrono::seconds kTlsCloseTimeout{2};
 // client reads the answer).
 constexpr std::chrono::seconds kPlainRefusalTimeout{2};
 constexpr std::size_t kPlainRefusalDrain = 64 * 1024;
-
-Result<tcp::endpoint> parse_endpoint(const std::string& address) {
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos) return make_error(ErrorCode::InvalidArgument, "expected ADDR:PORT, got " + address);
-  std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty() || host == "*") host = "0.0.0.0";
-  if (host == "localhost") host = "127.0.0.1";
-  boost::system::error_code ec;
-  auto ip = asio::ip::make_address(host, ec);
-  if (ec) return make_error(ErrorCode::InvalidArgument, "not an IP address: " + host);
-  int port = 0;
-  try {
-    port = std::stoi(address.substr(colon + 1));
-  } catch (...) {
-    port = -1;
-  }
-  if (port < 0 || port > 65535) return make_error(ErrorCode::InvalidArgument, "bad port in " + address);
-  return tcp::endpoint(ip, static_cast<unsigned short>(port));
-}
 
 // Garbage from the client (as opposed to it leaving or timing out) earns a 400.
 bool is_parse_error(const boost::system::error_code& ec) {
@@ -188,7 +169,7 @@ HttpServer::HttpServer(asio::any_io_executor executor, const Router& router, Htt
 HttpServer::~HttpServer() = default;
 
 Result<tcp::endpoint> HttpServer::listen(const std::string& address) {
-  auto endpoint = parse_endpoint(address);
+  auto endpoint = parse_listen_address(address);
   if (!endpoint) return endpoint.error();
   boost::system::error_code ec;
   acceptor_.open(endpoint->protocol(), ec);

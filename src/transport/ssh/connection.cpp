@@ -35,10 +35,14 @@ std::string Endpoint::pool_key() const {
   // Secrets take part only as a hash, so one target reached with two
   // different accounts gets two connections.
   auto secret = std::hash<std::string>{}(key_material + '\0' + password);
+  if (!callback.empty()) return fmt::format("{}@callback:{}|{}|{:x}", user, callback, key_file, secret);
   return fmt::format("{}@{}:{}|{}|{:x}", user, host, port, key_file, secret);
 }
 
-std::string Endpoint::where() const { return fmt::format("{} ({}:{})", target, host, port); }
+std::string Endpoint::where() const {
+  if (!callback.empty()) return fmt::format("{} (callback {})", target, callback);
+  return fmt::format("{} ({}:{})", target, host, port);
+}
 
 Connection::Connection(asio::any_io_executor executor, Endpoint endpoint)
     : executor_(executor), endpoint_(std::move(endpoint)), socket_(executor), keepalive_timer_(executor) {}
@@ -62,13 +66,29 @@ awaitable<Result<std::shared_ptr<Connection>>> Connection::open(Endpoint endpoin
   if (auto shaken = co_await connection->handshake(options); !shaken) co_return shaken.error();
   if (auto authenticated = co_await connection->authenticate(); !authenticated) co_return authenticated.error();
 
-  connection->event_ = ssh_event_new();
-  ssh_event_add_session(connection->event_, connection->session_);
-  asio::co_spawn(executor, [connection]() { return connection->pump(); }, log_failure("an ssh connection's pump"));
-  asio::co_spawn(
-      executor, [connection, interval = options.keepalive_interval]() { return connection->keep_alive(interval); },
-      log_failure("an ssh connection's keepalive"));
+  connection->start(options.keepalive_interval);
   co_return connection;
+}
+
+std::shared_ptr<Connection> Connection::adopt(asio::any_io_executor executor, Endpoint endpoint, ssh_session session,
+                                              int watched, std::shared_ptr<void> attachment,
+                                              std::chrono::milliseconds keepalive_interval) {
+  std::shared_ptr<Connection> connection(new Connection(executor, std::move(endpoint)));
+  connection->session_ = session;
+  connection->socket_.assign(watched);
+  connection->attachment_ = std::move(attachment);
+  connection->start(keepalive_interval);
+  return connection;
+}
+
+void Connection::start(std::chrono::milliseconds keepalive_interval) {
+  event_ = ssh_event_new();
+  ssh_event_add_session(event_, session_);
+  auto self = shared_from_this();
+  asio::co_spawn(executor_, [self]() { return self->pump(); }, log_failure("an ssh connection's pump"));
+  asio::co_spawn(
+      executor_, [self, keepalive_interval]() { return self->keep_alive(keepalive_interval); },
+      log_failure("an ssh connection's keepalive"));
 }
 
 namespace {
@@ -94,8 +114,15 @@ awaitable<Result<asio::ip::tcp::socket>> connect_tcp(const std::string& host, in
 
 }  // namespace
 
-awaitable<Status> Connection::handshake(const ConnectOptions& options) {
-  auto deadline = Clock::now() + options.connect_timeout;
+// A callback target's socket comes from its callback session; the dial
+// waits for the target to call back and its errors name the target already.
+awaitable<Result<int>> Connection::open_socket(const ConnectOptions& options, Clock::time_point deadline) {
+  if (!endpoint_.callback.empty()) {
+    if (!options.dial_callback)
+      co_return unreachable("a callback target, and this server runs no callback endpoint (--callback)");
+    auto dialing = options.dial_callback(endpoint_.callback);
+    co_return co_await std::move(dialing);
+  }
   auto tcp = co_await connect_tcp(endpoint_.host, endpoint_.port, deadline);
   if (!tcp) {
     if (tcp.error().message == "connect timed out") {
@@ -103,7 +130,15 @@ awaitable<Status> Connection::handshake(const ConnectOptions& options) {
     }
     co_return unreachable(tcp.error().message);
   }
-  socket_t fd = tcp->release();
+  co_return static_cast<int>(tcp->release());
+}
+
+awaitable<Status> Connection::handshake(const ConnectOptions& options) {
+  auto opened = co_await open_socket(options, Clock::now() + options.connect_timeout);
+  if (!opened) co_return opened.error();
+  // A callback target may have waited to call back: the handshake's time starts now.
+  auto deadline = Clock::now() + options.connect_timeout;
+  socket_t fd = *opened;
   // The loop watches a duplicate that only this object closes. libssh closes
   // its own descriptor when the peer goes away; the number is then free for
   // the next connection, and if the loop watched that number, dropping this
@@ -126,8 +161,14 @@ awaitable<Status> Connection::handshake(const ConnectOptions& options) {
   ssh_options_set(session_, SSH_OPTIONS_HOST, endpoint_.host.c_str());
   ssh_options_set(session_, SSH_OPTIONS_PORT, &endpoint_.port);
   if (!endpoint_.user.empty()) ssh_options_set(session_, SSH_OPTIONS_USER, endpoint_.user.c_str());
-  ssh_options_set(session_, SSH_OPTIONS_KNOWNHOSTS, options.known_hosts.c_str());
-  ssh_options_set(session_, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, options.user_known_hosts.c_str());
+  if (endpoint_.callback.empty()) {
+    ssh_options_set(session_, SSH_OPTIONS_KNOWNHOSTS, options.known_hosts.c_str());
+    ssh_options_set(session_, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, options.user_known_hosts.c_str());
+  } else {
+    // Only the keys pinned at registration or recorded at a first callback.
+    ssh_options_set(session_, SSH_OPTIONS_KNOWNHOSTS, options.callback_known_hosts.c_str());
+    ssh_options_set(session_, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, options.callback_known_hosts.c_str());
+  }
   ssh_set_blocking(session_, 0);
 
   for (;;) {

@@ -32,6 +32,9 @@ struct Endpoint {
   std::string key_material;  // a private key in OpenSSH/PEM text
   std::string password;
   HostKeyPolicy host_key_policy = HostKeyPolicy::AcceptNew;
+  // A callback target (issue 14): reached through its callback session, not
+  // host:port; its host key is checked in ConnectOptions::callback_known_hosts.
+  std::string callback;
 
   // Connections are shared by requests with the same pool key.
   std::string pool_key() const;
@@ -44,6 +47,10 @@ struct ConnectOptions {
   std::string user_known_hosts;  // read-only
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::milliseconds keepalive_interval{15000};
+  // Callback targets: a connected stream socket to the target's sshd (the
+  // caller owns it), or Unreachable; unset when the server has no endpoint.
+  std::function<boost::asio::awaitable<Result<int>>(const std::string& name)> dial_callback;
+  std::string callback_known_hosts;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -52,6 +59,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // with a message naming the target.
   static boost::asio::awaitable<Result<std::shared_ptr<Connection>>> open(Endpoint endpoint,
                                                                           ConnectOptions options);
+  // A session whose handshake was made elsewhere (the callback endpoint's
+  // server side): `watched` is the loop's duplicate of its socket, `attachment`
+  // lives as long as the session (what its libssh callbacks point to).
+  static std::shared_ptr<Connection> adopt(boost::asio::any_io_executor executor, Endpoint endpoint,
+                                           ssh_session session, int watched, std::shared_ptr<void> attachment,
+                                           std::chrono::milliseconds keepalive_interval);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -80,6 +93,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   Connection(boost::asio::any_io_executor executor, Endpoint endpoint);
+  void start(std::chrono::milliseconds keepalive_interval);
+  boost::asio::awaitable<Result<int>> open_socket(const ConnectOptions& options,
+                                                  std::chrono::steady_clock::time_point deadline);
   boost::asio::awaitable<Status> handshake(const ConnectOptions& options);
   boost::asio::awaitable<Status> authenticate();
   // Waits for the socket as libssh needs it during the handshake.
@@ -101,6 +117,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool broken_ = false;
   bool closed_ = false;
   std::string broken_reason_;
+  std::shared_ptr<void> attachment_;  // destroyed after the session is freed
 };
 
 }  // namespace steward::transport::ssh

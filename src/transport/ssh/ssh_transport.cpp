@@ -39,7 +39,19 @@ std::string first_var(const Target& target, std::initializer_list<const char*> n
   return {};
 }
 
-Result<Endpoint> endpoint_for(const Target& target) {
+// A host with steward_callback=NAME is reached through NAME's callback
+// session; the controller key is its default key, and its host key is
+// trusted on first callback at most (never off).
+void use_callback(Endpoint& endpoint, const std::string& name, const std::string& controller_key) {
+  endpoint.callback = name;
+  endpoint.host = name;
+  endpoint.port = 22;
+  if (endpoint.key_file.empty() && endpoint.key_material.empty() && endpoint.password.empty())
+    endpoint.key_file = controller_key;
+  if (endpoint.host_key_policy == HostKeyPolicy::Off) endpoint.host_key_policy = HostKeyPolicy::AcceptNew;
+}
+
+Result<Endpoint> endpoint_for(const Target& target, const std::string& callback_key) {
   Endpoint endpoint;
   endpoint.target = target.name;
   endpoint.host = first_var(target, {"ansible_host", "ansible_ssh_host"});
@@ -59,17 +71,18 @@ Result<Endpoint> endpoint_for(const Target& target) {
   auto policy = parse_host_key_policy(target.var("steward_host_key_checking"));
   if (!policy) return make_error(ErrorCode::InvalidArgument, target.name + ": " + policy.error().message);
   endpoint.host_key_policy = *policy;
+  if (auto callback = target.var("steward_callback"); !callback.empty()) use_callback(endpoint, callback, callback_key);
   return endpoint;
 }
 
 class SshTransport final : public Transport {
  public:
-  explicit SshTransport(ConnectOptions options, std::chrono::milliseconds idle_timeout)
-      : pool_(std::make_shared<Pool>(std::move(options), idle_timeout)) {}
+  SshTransport(ConnectOptions options, std::chrono::milliseconds idle_timeout, std::string callback_key)
+      : pool_(std::make_shared<Pool>(std::move(options), idle_timeout)), callback_key_(std::move(callback_key)) {}
 
   awaitable<Result<ExecOutcome>> run(const Target& target, ExecRequest request, ChunkSink sink,
                                      CancelToken cancel) override {
-    auto endpoint = endpoint_for(target);
+    auto endpoint = endpoint_for(target, callback_key_);
     if (!endpoint) co_return endpoint.error();
     std::string status_path;
     std::vector<std::string> stale;
@@ -96,7 +109,7 @@ class SshTransport final : public Transport {
   }
 
   awaitable<OrphanOutcome> settle_orphan(const Target& target, RunProcess process) override {
-    auto endpoint = endpoint_for(target);
+    auto endpoint = endpoint_for(target, callback_key_);
     if (!endpoint) co_return OrphanOutcome{OrphanOutcome::Kind::Unknown, -1, 0, endpoint.error().message};
     auto lease = co_await pool_->acquire(*endpoint);
     if (!lease) {
@@ -118,7 +131,7 @@ class SshTransport final : public Transport {
   // Removed by the endpoint's next supervised command, in the same request:
   // no round trip of its own.
   void forget_status(const Target& target, const std::string& status_path) override {
-    if (auto endpoint = endpoint_for(target)) stale_status_[endpoint_key(*endpoint)].push_back(status_path);
+    if (auto endpoint = endpoint_for(target, callback_key_)) stale_status_[endpoint_key(*endpoint)].push_back(status_path);
   }
 
   awaitable<Result<FileOutcome>> put_file(const Target& target, FileRequest request, CancelToken cancel) override {
@@ -140,7 +153,7 @@ class SshTransport final : public Transport {
   // failed because a pooled connection had died is simply run again.
   template <typename Transfer>
   awaitable<Result<FileOutcome>> transfer(const Target& target, Transfer run_transfer) {
-    auto endpoint = endpoint_for(target);
+    auto endpoint = endpoint_for(target, callback_key_);
     if (!endpoint) co_return endpoint.error();
     for (int attempt = 0;; ++attempt) {
       auto lease = co_await pool_->acquire(*endpoint);
@@ -153,6 +166,7 @@ class SshTransport final : public Transport {
   }
 
   static std::string endpoint_key(const Endpoint& endpoint) {
+    if (!endpoint.callback.empty()) return endpoint.user + "@callback:" + endpoint.callback;
     return endpoint.user + "@" + endpoint.host + ":" + std::to_string(endpoint.port);
   }
 
@@ -165,6 +179,7 @@ class SshTransport final : public Transport {
   static constexpr std::chrono::milliseconds kSettleTimeout{10000};
 
   std::shared_ptr<Pool> pool_;
+  std::string callback_key_;  // the controller key, for callback targets
   // Status files of commands whose outcome is recorded, by endpoint, until
   // the endpoint's next supervised command removes them.
   std::map<std::string, std::vector<std::string>> stale_status_;
@@ -183,7 +198,9 @@ std::shared_ptr<Transport> make_ssh_transport(const TransportOptions& options) {
   connect.known_hosts = options.data_dir + "/known_hosts";
   connect.user_known_hosts = user_known_hosts();
   connect.keepalive_interval = options.ssh_keepalive;
-  return std::make_shared<SshTransport>(std::move(connect), options.ssh_idle_timeout);
+  connect.dial_callback = options.callback_dial;
+  connect.callback_known_hosts = options.callback_known_hosts;
+  return std::make_shared<SshTransport>(std::move(connect), options.ssh_idle_timeout, options.callback_key_file);
 }
 
 }  // namespace steward::transport

@@ -1,0 +1,37 @@
+#include "callback/stored.hpp"
+
+#include "callback/keys.hpp"
+
+namespace steward::callback {
+namespace {
+
+std::string string_of(const boost::json::object& json, const char* key) {
+  const auto* value = json.if_contains(key);
+  return value && value->is_string() ? std::string(value->as_string()) : std::string();
+}
+
+}  // namespace
+
+boost::json::object to_json(const Registration& registration) {
+  return {{"name", registration.name},
+          {"user", registration.user},
+          {"public_key", registration.public_key},
+          {"host_key", registration.host_key},
+          {"created_at", registration.created_at}};
+}
+
+std::optional<Registration> registration_from_json(const boost::json::object& json) {
+  Registration registration;
+  registration.name = string_of(json, "name");
+  registration.user = string_of(json, "user");
+  registration.public_key = string_of(json, "public_key");
+  registration.host_key = string_of(json, "host_key");
+  auto key = parse_public_key(registration.public_key);
+  if (!check_callback_name(registration.name) || !key || registration.user.empty()) return std::nullopt;
+  registration.key_fingerprint = key->fingerprint;
+  if (const auto* created = json.if_contains("created_at"); created && created->is_number())
+    registration.created_at = created->to_number<double>();
+  return registration;
+}
+
+}  // namespace steward::callback

@@ -1,0 +1,161 @@
+// `steward callback add NAME | ls | rm NAME`: VMs that call back over SSH
+// (issue 14). add makes the VM's key pair here (its private key goes to the
+// bundle folder only, never to the server), registers the public key and
+// writes the bundle; add and rm need an admin token, ls a read token.
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+
+#include "callback/keys.hpp"
+#include "cli/callback_bundle.hpp"
+#include "cli/render.hpp"
+#include "cli/session.hpp"
+
+namespace steward::cli {
+namespace {
+
+double time_of(const boost::json::object& object, const char* key) {
+  const auto* value = object.if_contains(key);
+  return value && value->is_number() ? value->to_number<double>() : 0;
+}
+
+std::string text_of(const boost::json::object& object, const char* key) {
+  const auto* value = object.if_contains(key);
+  return value && value->is_string() ? std::string(value->as_string()) : std::string();
+}
+
+std::string or_dash(const std::string& text) { return text.empty() ? "-" : text; }
+
+void print_callback_rows(const boost::json::array& listed) {
+  std::cout << std::left << std::setw(24) << "NAME" << std::setw(10) << "USER" << std::setw(21) << "CONNECTED SINCE"
+            << std::setw(21) << "LAST SEEN" << std::setw(24) << "ADDRESS" << "KEY\n";
+  for (const auto& entry : listed) {
+    const auto& callback = entry.as_object();
+    const auto* connected = callback.if_contains("connected");
+    const bool live = connected && connected->is_bool() && connected->as_bool();
+    std::cout << std::left << std::setw(24) << text_of(callback, "name") << std::setw(10) << text_of(callback, "user")
+              << std::setw(21) << (live ? local_time(time_of(callback, "connected_since")) : std::string("-"))
+              << std::setw(21) << local_time(time_of(callback, "last_seen")) << std::setw(24)
+              << or_dash(text_of(callback, "address")) << text_of(callback, "key_fingerprint") << "\n";
+  }
+}
+
+Result<std::pair<std::string, int>> split_endpoint(const std::string& address) {
+  const auto colon = address.rfind(':');
+  const int port = colon == std::string::npos ? 0 : std::atoi(address.c_str() + colon + 1);
+  if (colon == std::string::npos || colon == 0 || port <= 0 || port > 65535)
+    return make_error(ErrorCode::InvalidArgument, "the callback endpoint's address is not HOST:PORT: '" + address +
+                                                      "' (pass --endpoint HOST:PORT)");
+  return std::pair{address.substr(0, colon), port};
+}
+
+void add_add(CLI::App& callback, std::shared_ptr<ClientOptions> options, int& exit_code) {
+  struct Args {
+    std::string name;
+    std::string user;
+    std::string out;
+    std::string host_key;
+    std::string endpoint;
+  };
+  auto args = std::make_shared<Args>();
+  auto* add = callback.add_subcommand(
+      "add", "register a VM that calls back: makes its key pair and writes the files it needs to --out");
+  add->add_option("name", args->name, "the target's name (its inventory host, group callback)")->required();
+  add->add_option("--user", args->user, "the VM's account steward logs in to (default root)");
+  add->add_option("--out", args->out, "folder for the VM's files (default ./callback-NAME)");
+  add->add_option("--host-key", args->host_key,
+                  "the VM sshd's public key line, when known (else trusted on its first callback)");
+  add->add_option("--endpoint", args->endpoint,
+                  "HOST:PORT the VM dials (default: the address the server's callback endpoint publishes)");
+  add->footer("Example: steward callback add build-vm-7 --user admin --out ./build-vm-7");
+  add_connection_flags(*add, *options);
+  add->callback([options, args, &exit_code] {
+    with_session(*options, exit_code, [&](Session& session) {
+      if (auto valid = callback::check_callback_name(args->name); !valid) return report(valid.error());
+      const std::string out = args->out.empty() ? "callback-" + args->name : args->out;
+      if (std::filesystem::exists(std::filesystem::path(out) / "callback_key"))
+        return report(make_error(ErrorCode::Conflict, out + "/callback_key exists: choose another --out folder"));
+      auto pair = callback::generate_key_pair("steward-callback-" + args->name);
+      if (!pair) return report(pair.error());
+      boost::json::object body{{"name", args->name}, {"public_key", pair->public_line}};
+      if (!args->user.empty()) body["user"] = args->user;
+      if (!args->host_key.empty()) body["host_key"] = args->host_key;
+      auto created = session.call("POST", "/callbacks", boost::json::serialize(body));
+      if (!created) return report(created.error());
+      const auto& reply = created->as_object();
+      std::string endpoint = args->endpoint;
+      if (endpoint.empty()) endpoint = dialable_address(text_of(reply, "endpoint"), session.client().server().host);
+      auto address = split_endpoint(endpoint);
+      if (!address) return report(address.error());
+      CallbackBundleInputs inputs{.name = args->name,
+                                  .endpoint_host = address->first,
+                                  .endpoint_port = address->second,
+                                  .endpoint_host_key = text_of(reply, "endpoint_host_key"),
+                                  .callback_private_key = pair->private_key,
+                                  .callback_public_key = pair->public_line,
+                                  .controller_public_key = text_of(reply, "controller_public_key"),
+                                  .controller_user = text_of(reply, "user")};
+      if (auto written = write_callback_bundle(out, inputs); !written) {
+        report(written.error());
+        std::cerr << "the registration of " << args->name << " stands; remove it with `steward callback rm "
+                  << args->name << "` before adding it again\n";
+        return 1;
+      }
+      if (session.json()) {
+        boost::json::object shown = reply;
+        shown["bundle"] = out;
+        std::cout << pretty_json(shown) << "\n";
+        return 0;
+      }
+      std::cerr << "callback target " << args->name << " registered (key " << text_of(reply, "key_fingerprint")
+                << "); its files are in " << out << ":\n"
+                << "  copy them to the VM, add controller_key.pub to ~" << text_of(reply, "user")
+                << "/.ssh/authorized_keys there, and run steward-callback.sh at boot\n";
+      return 0;
+    });
+  });
+}
+
+void add_ls(CLI::App& callback, std::shared_ptr<ClientOptions> options, int& exit_code) {
+  auto* ls = callback.add_subcommand("ls", "list callback targets: user, connected since, last seen, address, key");
+  add_connection_flags(*ls, *options);
+  ls->callback([options, &exit_code] {
+    with_session(*options, exit_code, [](Session& session) {
+      auto listed = session.call("GET", "/callbacks");
+      if (!listed) return report(listed.error());
+      if (session.json()) std::cout << pretty_json(*listed) << "\n";
+      else print_callback_rows(listed->as_array());
+      return 0;
+    });
+  });
+}
+
+void add_rm(CLI::App& callback, std::shared_ptr<ClientOptions> options, int& exit_code) {
+  auto name = std::make_shared<std::string>();
+  auto* rm = callback.add_subcommand("rm", "remove a callback target: its live session is cut and its key refused");
+  rm->add_option("name", *name, "the target's name (steward callback ls)")->required();
+  add_connection_flags(*rm, *options);
+  rm->callback([options, name, &exit_code] {
+    with_session(*options, exit_code, [&](Session& session) {
+      auto removed = session.call("DELETE", "/callbacks/" + url_encode(*name));
+      if (!removed) return report(removed.error());
+      std::cerr << "callback target " << *name << " removed\n";
+      return 0;
+    });
+  });
+}
+
+}  // namespace
+
+void add_callback_commands(CLI::App& app, std::shared_ptr<ClientOptions> options, int& exit_code) {
+  auto* callback = app.add_subcommand("callback", "VMs that call back over SSH (ssh -N -R): add, ls, rm");
+  callback->require_subcommand(1);
+  add_add(*callback, options, exit_code);
+  add_ls(*callback, options, exit_code);
+  add_rm(*callback, options, exit_code);
+}
+
+}  // namespace steward::cli

@@ -1,0 +1,315 @@
+"""SSH callback targets (issue 14): the real `steward serve --callback`, the
+real CLI's `steward callback add` bundle, and OpenSSH on the "VM" side.
+
+The VM is a network namespace behind NAT (netns.py) running its own sshd on
+its loopback and the bundle's steward-callback.sh (`ssh -N -R`): it reaches
+the server's callback endpoint, the server cannot reach it. Then:
+- commands, a file copy and fetch and a condition stream run through the tunnel;
+- killing the VM's `ssh -R` mid-command ends the command Unreachable, and a
+  new callback brings the target back;
+- refusals, each logged with nothing run: an unregistered key, a session
+  (exec) and a direct-tcpip channel asked with a registered key, a changed
+  target host key, a removed callback (cut at once, refused when it returns).
+"""
+
+import getpass
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import (OP_CHANGED, OP_UNREACHABLE, STEWARD_BIN, TOKEN, Api, Server, assert_error, clean_env,
+                      free_port, qs, require_binary, wait_for)
+from netns import NamespacesUnavailable, NatTarget
+from sshd import SSHD, keygen
+from transport_contract import one, sha256_of, write_random_file
+
+CALLBACK_WAIT = 4  # --callback-wait: rides out a reconnect, keeps the "never called back" test short
+VM_SSHD = "127.0.0.1:2222"  # inside the VM's namespace
+
+
+@pytest.fixture(scope="module")
+def nat():
+    target = NatTarget("cb")
+    try:
+        target.start()
+    except NamespacesUnavailable as why:
+        pytest.skip(f"network namespaces cannot be made here, so no callback test: {why}")
+    yield target
+    target.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_root, nat):
+    inventory = f"direct ansible_connection=ssh ansible_host={nat.target_address} ansible_port=22\n"
+    srv = Server(tmp_root / "data", inventory=inventory, grpc=True,
+                 extra_args=["--callback", f"{nat.server_address}:{free_port()}",
+                             "--callback-wait", str(CALLBACK_WAIT)]).start()
+    yield srv
+    assert srv.stop() == 0, srv.log_tail()
+
+
+@pytest.fixture(scope="module")
+def api(server):
+    return Api(server)
+
+
+def cli(server, *args, cwd):
+    require_binary()
+    p = subprocess.run([STEWARD_BIN, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=cwd,
+                       timeout=30, env=clean_env(STEWARD_SERVER=server.url, STEWARD_TOKEN=TOKEN))
+    assert p.returncode == 0, f"{args} exited {p.returncode}: {p.stdout}{p.stderr}"
+    return p
+
+
+class Vm:
+    """The VM's side: an sshd on the namespace's loopback that accepts the
+    controller key, and the bundle's callback script."""
+
+    def __init__(self, nat, workdir, bundle):
+        self.nat = nat
+        self.workdir = workdir
+        self.bundle = bundle
+        self.host_key = keygen(workdir / "vm_host_ed25519")
+        self.sshd = None
+        self.callback = None
+
+    def start_sshd(self):
+        authorized = self.workdir / "authorized_keys"
+        authorized.write_text((self.bundle / "controller_key.pub").read_text())
+        home = self.workdir / "home"
+        home.mkdir(exist_ok=True)
+        config = self.workdir / "sshd.conf"
+        self.log = self.workdir / "sshd.log"
+        config.write_text(f"ListenAddress {VM_SSHD}\nHostKey {self.host_key}\nAuthorizedKeysFile {authorized}\n"
+                          f"PidFile {self.workdir / 'sshd.pid'}\nSetEnv HOME={home}\nStrictModes no\nUsePAM no\n"
+                          "PermitRootLogin yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+                          "UseDNS no\nSubsystem sftp internal-sftp\n")
+        self.sshd = self.nat.popen([SSHD, "-D", "-f", str(config), "-E", str(self.log)], stdin=subprocess.DEVNULL)
+        wait_for(lambda: "Server listening" in self.log.read_text(errors="replace") if self.log.exists() else False,
+                 timeout=10, what="the VM's sshd")
+        return self
+
+    def call_back(self):
+        log = open(self.workdir / "callback.log", "ab")
+        self.callback = self.nat.popen(["sh", str(self.bundle / "steward-callback.sh")], stdin=subprocess.DEVNULL,
+                                       stdout=log, stderr=log,
+                                       env=clean_env(STEWARD_CALLBACK_SSHD=VM_SSHD, HOME=str(self.workdir)))
+        log.close()
+        return self
+
+    def drop_callback(self):
+        self.callback.send_signal(signal.SIGKILL)
+        self.callback.wait(10)
+
+
+def listed(api, name):
+    return {c["name"]: c for c in api.get("/callbacks").body}.get(name)
+
+
+def wait_connected(api, name, vm):
+    return wait_for(lambda: (listed(api, name) or {}).get("connected") and listed(api, name), timeout=15,
+                    what=f"{name} to call back\n" + (vm.workdir / "callback.log").read_text(errors="replace"))
+
+
+def add_target(server, tmp_root, name, *extra):
+    bundle = tmp_root / f"bundle-{name}"
+    p = cli(server, "callback", "add", name, "--user", getpass.getuser(), "--out", str(bundle), *extra, cwd=tmp_root)
+    assert name in p.stderr and "registered" in p.stderr, p.stderr
+    return bundle
+
+
+@pytest.fixture(scope="module")
+def vm(server, api, nat, tmp_root):
+    bundle = add_target(server, tmp_root, "vm")
+    workdir = tmp_root / "vm"
+    workdir.mkdir()
+    machine = Vm(nat, workdir, bundle).start_sshd().call_back()
+    wait_connected(api, "vm", machine)
+    yield machine
+    machine.drop_callback()
+
+
+def log_has(server, text, timeout=10):
+    return wait_for(lambda: text in server.log_path.read_text(errors="replace"), timeout=timeout,
+                    what=f"'{text}' in the server's log")
+
+
+# ---------------------------------------------------------------- the bundle and the tunnel
+
+def test_the_bundle_holds_the_vm_key_alone_and_pins_the_endpoint(server, api, vm, tmp_root):
+    files = {p.name: p for p in vm.bundle.iterdir()}
+    assert set(files) == {"callback_key", "callback_key.pub", "controller_key.pub", "known_hosts",
+                          "steward-callback.sh"}, files
+    assert files["callback_key"].stat().st_mode & 0o777 == 0o600
+    assert "PRIVATE KEY" in files["callback_key"].read_text()
+    private = files["callback_key"].read_text().strip().splitlines()[1]
+    for where in (server.log_path, server.data_dir / "steward.db"):
+        assert private not in where.read_text(errors="replace"), f"the VM's private key is in {where}"
+    endpoint = (server.data_dir / "callback.addr").read_text().strip()
+    host, port = endpoint.rsplit(":", 1)
+    assert files["known_hosts"].read_text().startswith(f"[{host}]:{port} ssh-ed25519 "), files["known_hosts"]
+    assert (server.data_dir / "callback" / "controller_key").stat().st_mode & 0o777 == 0o600
+    sh = shutil.which("dash") or "sh"
+    assert subprocess.run([sh, "-n", str(files["steward-callback.sh"])]).returncode == 0
+
+
+def test_commands_run_behind_nat_where_direct_ssh_cannot_reach(server, api, vm, nat):
+    job = api.run("/execute", {"targets": ["vm"], "cmd": "ip -o -4 addr show; echo user=$(id -un)"})
+    e = one(job, "vm")
+    assert e["status"] == OP_CHANGED, e
+    assert nat.target_address in e["stdout"] and f"user={getpass.getuser()}" in e["stdout"], e
+    entry = listed(api, "vm")
+    assert entry["address"].rsplit(":", 1)[0] == nat.router_address, entry
+    assert entry["user"] == getpass.getuser() and entry["key_fingerprint"].startswith("SHA256:"), entry
+    targets = api.get(qs("/targets", pattern="callback")).body
+    assert "vm" in str(targets), targets
+    direct = api.get(qs("/ping", target="direct")).body["direct"]
+    assert direct["status"] == OP_UNREACHABLE, direct
+    # Trusted on first callback: the VM sshd's key is recorded under the target's name.
+    recorded = (server.data_dir / "callback" / "known_hosts").read_text()
+    assert recorded.startswith("vm ssh-ed25519 "), recorded
+
+
+def test_copy_and_fetch_through_the_tunnel(server, api, vm, tmp_root):
+    files = server.data_dir / "files"
+    files.mkdir(exist_ok=True)
+    digest = write_random_file(files / "blob.bin", 4)
+    dest = tmp_root / "on-vm" / f"blob-{uuid.uuid4().hex[:6]}.bin"
+    dest.parent.mkdir(exist_ok=True)
+    job = api.run("/copy", {"targets": ["vm"], "src": "blob.bin", "dest": str(dest), "mode": "0600"}, timeout=60)
+    assert one(job, "vm")["status"] == OP_CHANGED, job
+    assert sha256_of(dest) == digest
+    job = api.run("/fetch", {"targets": ["vm"], "src": str(dest), "dest": "back"}, timeout=60)
+    assert one(job, "vm")["status"] == OP_CHANGED, job
+    assert sha256_of(files / "back" / "vm" / dest.name) == digest
+
+
+def test_a_condition_streams_through_the_tunnel(server, vm):
+    from deputy_packages import StreamReader
+    from executor_client import Executor
+    executor = Executor(server.grpc_addr)
+    try:
+        cid = executor.create_condition("vm", command="echo 0.75", interval=1)
+        reader = StreamReader(executor, cid)
+        try:
+            assert reader.next_value(10) == 0.75
+            assert reader.next_value(5) == 0.75
+        finally:
+            reader.cancel()
+            executor.delete_condition(cid)
+    finally:
+        executor.close()
+
+
+# ---------------------------------------------------------------- a dropped link
+
+def test_a_dropped_callback_ends_the_command_unreachable_and_a_new_one_serves(server, api, vm, tmp_root):
+    marker = tmp_root / f"started-{uuid.uuid4().hex[:6]}"
+    jid = api.submit("/execute", {"targets": ["vm"], "cmd": f"touch {marker}; echo before; sleep 20; echo after"})
+    wait_for(marker.exists, timeout=15, what="the command to start")
+    vm.drop_callback()
+    job = api.wait_job(jid, timeout=30)
+    e = one(job, "vm")
+    assert e["status"] == OP_UNREACHABLE, e
+    wait_for(lambda: not listed(api, "vm")["connected"], timeout=10, what="the callback to be seen gone")
+    vm.call_back()
+    wait_connected(api, "vm", vm)
+    again = api.run("/execute", {"targets": ["vm"], "cmd": "echo back again"}, timeout=30)
+    assert one(again, "vm")["stdout"] == "back again\n", again
+
+
+def test_a_target_that_never_called_back_ends_unreachable_after_the_wait(server, api, tmp_root):
+    add_target(server, tmp_root, "silent")
+    started = time.monotonic()
+    job = api.run("/execute", {"targets": ["silent"], "cmd": "true"}, timeout=30)
+    e = one(job, "silent")
+    assert e["status"] == OP_UNREACHABLE and "silent never called back" in e["error"], e
+    assert time.monotonic() - started >= CALLBACK_WAIT - 0.5
+
+
+# ---------------------------------------------------------------- refusals
+
+def ssh_to_endpoint(server, key, *options, command=()):
+    host, port = (server.data_dir / "callback.addr").read_text().strip().rsplit(":", 1)
+    argv = ["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-i", str(key),
+            "-o", "StrictHostKeyChecking=no", "-o", f"UserKnownHostsFile={os.devnull}",
+            "-o", "ConnectTimeout=5", "-p", port, *options, f"x@{host}", *command]
+    return subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30)
+
+
+def test_an_unregistered_key_is_refused(server, api, vm, tmp_root):
+    stranger = keygen(tmp_root / "stranger_ed25519")
+    p = ssh_to_endpoint(server, stranger, "-N", "-R", "22:127.0.0.1:22")
+    assert p.returncode != 0 and "Permission denied" in p.stderr, p.stderr
+    log_has(server, "is not a registered callback key: refused")
+    assert listed(api, "vm")["connected"], "a refused login disturbed the live callback"
+
+
+def test_a_registered_key_gets_no_session_exec_or_direct_tcpip_channel(server, api, vm, tmp_root):
+    marker = tmp_root / f"exec-{uuid.uuid4().hex[:6]}"
+    p = ssh_to_endpoint(server, vm.bundle / "callback_key", command=[f"touch {marker}"])
+    assert p.returncode != 0 and "prohibited" in p.stderr, p.stderr
+    log_has(server, "refused a session (shell, exec, sftp) channel")
+    p = ssh_to_endpoint(server, vm.bundle / "callback_key", "-W", VM_SSHD)
+    assert p.returncode != 0, p.stderr
+    log_has(server, "refused a direct-tcpip channel")
+    assert not marker.exists(), "a command ran through the callback endpoint"
+    again = api.run("/execute", {"targets": ["vm"], "cmd": "echo still the live one"}, timeout=30)
+    assert one(again, "vm")["stdout"] == "still the live one\n", again
+
+
+def test_a_changed_target_host_key_is_refused(server, api, nat, tmp_root, vm):
+    impostor_key = keygen(tmp_root / "pinned_ed25519")
+    pinned = (impostor_key.parent / (impostor_key.name + ".pub")).read_text().strip()
+    bundle = add_target(server, tmp_root, "pinned", "--host-key", pinned)
+    workdir = tmp_root / "pinned-vm"
+    workdir.mkdir()
+    other = Vm(nat, workdir, bundle).call_back()  # forwards the same sshd, whose key is not the pinned one
+    try:
+        wait_connected(api, "pinned", other)
+        marker = tmp_root / f"pinned-{uuid.uuid4().hex[:6]}"
+        job = api.run("/execute", {"targets": ["pinned"], "cmd": f"touch {marker}"}, timeout=30)
+        e = one(job, "pinned")
+        assert e["status"] == OP_UNREACHABLE and "host key for pinned" in e["error"] and "changed" in e["error"], e
+        assert not marker.exists()
+    finally:
+        other.drop_callback()
+
+
+def test_a_removed_callback_is_cut_at_once_and_refused_when_it_returns(server, api, nat, tmp_root):
+    bundle = add_target(server, tmp_root, "gone")
+    workdir = tmp_root / "gone-vm"
+    workdir.mkdir()
+    machine = Vm(nat, workdir, bundle).call_back()
+    wait_connected(api, "gone", machine)
+    assert api.delete("/callbacks/gone").status == 204
+    assert machine.callback.wait(10) != 0, "the removed callback's session stayed open"
+    log_has(server, "callback gone removed: its session")
+    assert listed(api, "gone") is None
+    machine.call_back()
+    assert machine.callback.wait(15) != 0
+    assert "Permission denied" in (workdir / "callback.log").read_text(errors="replace")
+    job = api.run("/execute", {"targets": ["gone"], "cmd": "true"}, timeout=30)
+    e = one(job, "gone")
+    assert e["status"] == OP_UNREACHABLE and "not a registered callback target" in e["error"], e
+    assert api.delete("/callbacks/gone").status == 404
+
+
+def test_registration_errors(server, api, vm):
+    bad = [({"name": "-x", "public_key": "ssh-ed25519 AAAA"}, "name"),
+           ({"name": "ok", "public_key": "ssh-ed25519 not-base64!"}, "public_key"),
+           ({"name": "ok", "public_key": "ssh-ed25519"}, "public_key"),
+           ({"name": "ok"}, "public_key"),
+           ({"name": "ok", "public_key": 7}, "public_key")]
+    for body, word in bad:
+        assert_error(api.post("/callbacks", body), 400, word)
+    vm_key = (vm.bundle / "callback_key.pub").read_text()
+    assert_error(api.post("/callbacks", {"name": "vm", "public_key": vm_key}), 409, "registered already")
+    assert_error(api.post("/callbacks", {"name": "vm-twin", "public_key": vm_key}), 409, "for 'vm'")
+    entry = listed(api, "vm")
+    assert "public_key" not in entry and "controller_public_key" not in entry, entry
