@@ -16,6 +16,7 @@
 #include "agent.pb.h"
 #include "agent/wire.hpp"
 #include "core/allow_list.hpp"
+#include "agents/enrol_limiter.hpp"
 #include "agents/trust.hpp"
 #include "api/agents/connect_stream.hpp"
 #include "api/grpc/status.hpp"
@@ -35,19 +36,35 @@ class Refused final : public ::grpc::ServerGenericBidiReactor {
   void OnDone() override { delete this; }
 };
 
+double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 // Enrol: one request, one reply; the Trust decides on the loop.
 class EnrolCall final : public ::grpc::ServerGenericBidiReactor {
  public:
   EnrolCall(::grpc::GenericCallbackServerContext* context, asio::any_io_executor loop,
-            steward::agents::Trust& trust, std::atomic<int>& live)
-      : peer_(grpc_peer_address(context->peer())), loop_(std::move(loop)), trust_(trust), live_(live) {
+            steward::agents::Trust& trust, steward::agents::EnrolLimiter& limiter, std::atomic<int>& live)
+      : peer_(grpc_peer_address(context->peer())),
+        source_(steward::agents::address_without_port(peer_)),
+        loop_(std::move(loop)),
+        trust_(trust),
+        limiter_(limiter),
+        live_(live) {
     ++live_;
     StartRead(&buffer_);
   }
 
   void OnReadDone(bool ok) override {
+    if (const long wait = limiter_.wait_seconds(source_, steady_seconds()); wait > 0) {
+      Finish(::grpc::Status(::grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            "too many refused enrolments from " + source_ + ": try again in " +
+                                std::to_string(wait) + " s"));
+      return;
+    }
     v1::EnrolRequest wire;
     if (!ok || !wire.ParseFromString(steward::agent::bytes_of(buffer_))) {
+      refused();
       Finish(::grpc::Status(::grpc::StatusCode::INVALID_ARGUMENT, "Enrol takes one EnrolRequest"));
       return;
     }
@@ -61,7 +78,10 @@ class EnrolCall final : public ::grpc::ServerGenericBidiReactor {
     asio::co_spawn(loop_, trust_.enrol(std::move(request)),
                    [this](std::exception_ptr error, Result<steward::agents::EnrolReply> reply) {
                      if (error) return Finish(::grpc::Status(::grpc::StatusCode::INTERNAL, "internal error"));
-                     if (!reply) return Finish(grpc::status_of(reply.error()));
+                     if (!reply) {
+                       if (counts_as_refusal(reply.error().code)) refused();
+                       return Finish(grpc::status_of(reply.error()));
+                     }
                      v1::EnrolReply wire_reply;
                      wire_reply.set_approved(reply->approved);
                      wire_reply.set_agent_id(reply->agent_id);
@@ -81,9 +101,21 @@ class EnrolCall final : public ::grpc::ServerGenericBidiReactor {
   }
 
  private:
+  // The caller's fault (a bad token or request), not the server's state.
+  static bool counts_as_refusal(ErrorCode code) {
+    return code == ErrorCode::InvalidArgument || code == ErrorCode::PermissionDenied;
+  }
+
+  void refused() {
+    if (limiter_.note_refused(source_, steady_seconds()))
+      spdlog::warn("agent enrolments from {} are refused for a while: too many were refused", source_);
+  }
+
   std::string peer_;
+  std::string source_;
   asio::any_io_executor loop_;
   steward::agents::Trust& trust_;
+  steward::agents::EnrolLimiter& limiter_;
   std::atomic<int>& live_;
   ::grpc::ByteBuffer buffer_;
 };
@@ -102,7 +134,8 @@ class AgentListener::Impl final : public ::grpc::CallbackGenericService {
   Impl(transport::agent::AgentHub& hub, steward::agents::Trust& trust) : hub_(hub), trust_(trust) {}
 
   ::grpc::ServerGenericBidiReactor* CreateReactor(::grpc::GenericCallbackServerContext* context) override {
-    if (context->method() == steward::agent::kEnrolMethod) return new EnrolCall(context, hub_.loop(), trust_, live_);
+    if (context->method() == steward::agent::kEnrolMethod)
+      return new EnrolCall(context, hub_.loop(), trust_, enrol_limiter_, live_);
     if (context->method() != steward::agent::kConnectMethod)
       return new Refused(::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "no method " + context->method()));
     auto certificate = client_certificate(*context);
@@ -119,6 +152,7 @@ class AgentListener::Impl final : public ::grpc::CallbackGenericService {
 
   transport::agent::AgentHub& hub_;
   steward::agents::Trust& trust_;
+  steward::agents::EnrolLimiter enrol_limiter_;
   std::atomic<int> live_{0};
   std::unique_ptr<::grpc::Server> server_;
 };
