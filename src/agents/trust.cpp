@@ -49,6 +49,7 @@ class DirectoryTrust final : public Trust {
                                                                bool one_shot) override;
   boost::asio::awaitable<Status> approve(std::string id, std::string by) override;
   boost::asio::awaitable<Status> revoke(std::string id, std::string by) override;
+  boost::asio::awaitable<std::size_t> forget_stale_pending() override;
   std::vector<AgentRecord> list() const override;
   std::optional<AgentRecord> find(const std::string& id) const override;
 
@@ -197,6 +198,7 @@ boost::asio::awaitable<Result<EnrolReply>> DirectoryTrust::enrol(EnrolRequest re
     agent.public_key_sha256 = checked->public_key_sha256;
     agent.requested_at = now;
   }
+  if (!before || now - before->last_asked_at >= kRecordAskedEvery) agent.last_asked_at = now;
   agent.record.hostname = request.hostname;
   agent.record.labels = request.labels;
   agent.record.version = request.version;
@@ -332,6 +334,43 @@ boost::asio::awaitable<Status> DirectoryTrust::revoke(std::string id, std::strin
   co_return Status{};
 }
 
+boost::asio::awaitable<std::size_t> DirectoryTrust::forget_stale_pending() {
+  const double asked_before = options_.now() - static_cast<double>(options_.forget_pending_after.count());
+  std::vector<StoredAgent> stale;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, agent] : agents_)
+      if (agent.record.state == AgentState::Pending && agent.last_asked_at < asked_before) stale.push_back(agent);
+  }
+  std::size_t forgotten = 0;
+  for (const auto& agent : stale) {
+    auto deleted = co_await store_.delete_record(kAgentRecords, agent.record.id);
+    if (!deleted) {
+      spdlog::warn("cannot forget pending agent {}: {}", agent.record.id, deleted.error().message);
+      continue;
+    }
+    std::optional<StoredAgent> came_back;  // asked again while the record was being deleted
+    {
+      std::lock_guard lock(mutex_);
+      auto found = agents_.find(agent.record.id);
+      if (found != agents_.end() && found->second.last_asked_at >= asked_before)
+        came_back = found->second;
+      else if (found != agents_.end())
+        agents_.erase(found);
+    }
+    if (came_back) {
+      const boost::json::object json = to_json(*came_back);
+      auto restored = co_await store_.put_record(kAgentRecords, came_back->record.id, json);
+      if (!restored) spdlog::warn("cannot keep agent {}: {}", came_back->record.id, restored.error().message);
+      continue;
+    }
+    ++forgotten;
+    spdlog::info("agent {} ({}) forgotten: it waited for approval but has not asked for {} days", agent.record.id,
+                 agent.record.hostname, options_.forget_pending_after.count() / 86400);
+  }
+  co_return forgotten;
+}
+
 std::vector<AgentRecord> DirectoryTrust::list() const {
   std::vector<std::pair<double, AgentRecord>> ordered;
   {
@@ -391,6 +430,7 @@ boost::asio::awaitable<Result<std::unique_ptr<Trust>>> open_trust(const std::str
   auto trust = std::make_unique<DirectoryTrust>(std::move(*authority), std::move(*server), store, std::move(options));
   auto loaded = co_await trust->load();
   if (!loaded) co_return loaded.error();
+  co_await trust->forget_stale_pending();
   co_return std::unique_ptr<Trust>(std::move(trust));
 }
 

@@ -100,6 +100,9 @@ class Trust {
   virtual boost::asio::awaitable<Status> approve(std::string id, std::string by) = 0;
   // Also calls every on_revoked callback, so the live stream is closed at once.
   virtual boost::asio::awaitable<Status> revoke(std::string id, std::string by) = 0;
+  // Forgets the agents waiting for approval that have not asked again for
+  // TrustOptions::forget_pending_after (7 days); how many. Also at open.
+  virtual boost::asio::awaitable<std::size_t> forget_stale_pending() = 0;
   virtual std::vector<AgentRecord> list() const = 0;
   virtual std::optional<AgentRecord> find(const std::string& id) const = 0;
 

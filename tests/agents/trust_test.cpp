@@ -7,6 +7,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -330,6 +331,36 @@ TEST_F(TrustTest, PendingAgentsAreBounded) {
   EXPECT_EQ(third.error().code, ErrorCode::Unavailable);
   EXPECT_TRUE(enrol(second)) << "one already waiting may still ask";
   EXPECT_TRUE(enrol(new_key(), join_token().token)) << "a token needs no room among the pending";
+}
+
+TEST_F(TrustTest, PendingAgentsThatStopAskingAreForgottenAfterAWeek) {
+  constexpr double kDay = 86400;
+  const AgentKey gone = new_key(), stays = new_key();
+  auto gone_reply = enrol(gone, "", "gone");
+  ASSERT_TRUE(enrol(stays, "", "stays"));
+  ASSERT_TRUE(enrol(new_key(), join_token().token, "joined"));
+  now_ += 6 * kDay;
+  ASSERT_TRUE(enrol(stays, "", "stays"));
+  now_ += kDay + 1;
+  EXPECT_EQ(run_sync(trust_->forget_stale_pending()), 1u);
+  auto hostnames = [this] {
+    std::vector<std::string> names;
+    for (const auto& agent : trust_->list()) names.push_back(agent.hostname);
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  EXPECT_EQ(hostnames(), (std::vector<std::string>{"joined", "stays"})) << "approved agents are never forgotten";
+  EXPECT_EQ(everything_stored().find(gone_reply->agent_id), std::string::npos);
+  EXPECT_NE(logged_->str().find("agent " + gone_reply->agent_id + " (gone) forgotten"), std::string::npos)
+      << logged_->str();
+  EXPECT_EQ(run_sync(trust_->forget_stale_pending()), 0u);
+
+  now_ += 6 * kDay;  // "stays" last asked 7 days and 1 s ago: forgotten at the next start
+  open();
+  EXPECT_EQ(hostnames(), (std::vector<std::string>{"joined"}));
+  auto back = enrol(gone, "", "gone");
+  ASSERT_TRUE(back);
+  EXPECT_NE(back->agent_id, gone_reply->agent_id) << "a forgotten agent asks anew";
 }
 
 TEST_F(TrustTest, ApproveAndRevokeOfAnUnknownIdAreNotFound) {

@@ -11,6 +11,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <optional>
 #include <thread>
 
 #include "agent.pb.h"
@@ -29,6 +30,7 @@ namespace {
 namespace v1 = ::steward::agent::v1;
 namespace asio = boost::asio;
 constexpr std::chrono::seconds kShutdownGrace{3};
+constexpr std::chrono::hours kUpkeepEvery{24};
 
 class Refused final : public ::grpc::ServerGenericBidiReactor {
  public:
@@ -150,9 +152,43 @@ class AgentListener::Impl final : public ::grpc::CallbackGenericService {
     return new ConnectStream(context, hub_, admitted->id, live_);
   }
 
+  void start_upkeep() {
+    upkeep_timer_.emplace(hub_.loop());
+    upkeep_done_.emplace(hub_.loop(), asio::steady_timer::time_point::max());
+    upkeep_running_ = true;
+    asio::co_spawn(hub_.loop(), upkeep(), [this](std::exception_ptr error) {
+      if (error) spdlog::error("the agent listener's upkeep stopped on an unexpected error");
+      upkeep_running_ = false;
+      upkeep_done_->cancel();
+    });
+  }
+
+  // Daily, on the loop: pending agents that stopped asking are forgotten.
+  asio::awaitable<void> upkeep() {
+    while (!stopping_) {
+      upkeep_timer_->expires_after(kUpkeepEvery);
+      boost::system::error_code ignored;
+      co_await upkeep_timer_->async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      if (stopping_) break;
+      co_await trust_.forget_stale_pending();
+    }
+  }
+
+  asio::awaitable<void> stop_upkeep() {
+    stopping_ = true;
+    if (!upkeep_running_) co_return;
+    upkeep_timer_->cancel();
+    boost::system::error_code ignored;
+    co_await upkeep_done_->async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+
   transport::agent::AgentHub& hub_;
   steward::agents::Trust& trust_;
   steward::agents::EnrolLimiter enrol_limiter_;
+  std::optional<asio::steady_timer> upkeep_timer_;
+  std::optional<asio::steady_timer> upkeep_done_;  // cancelled when upkeep() has returned
+  bool upkeep_running_ = false;  // loop only, as stopping_
+  bool stopping_ = false;
   std::atomic<int> live_{0};
   std::unique_ptr<::grpc::Server> server_;
 };
@@ -183,11 +219,13 @@ Result<int> AgentListener::listen(const std::string& address) {
   impl_->server_ = builder.BuildAndStart();
   if (!impl_->server_ || port == 0)
     return make_error(ErrorCode::InvalidArgument, "cannot listen for agents on " + address);
+  impl_->start_upkeep();
   return port;
 }
 
 asio::awaitable<void> AgentListener::shutdown() {
   if (!impl_->server_) co_return;
+  co_await impl_->stop_upkeep();
   impl_->hub_.close_all("the server is shutting down");
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer done(executor, asio::steady_timer::time_point::max());
