@@ -24,22 +24,32 @@ const std::string kAgentRecords = kAgentKind;
 const std::string kJoinTokenRecords = kJoinTokenKind;
 constexpr const char* kUriPrefix = "steward-agent:";
 constexpr std::chrono::seconds kServerCertificateValidity{std::chrono::hours(24 * 397)};
-// Certificates this close to their end are replaced: the listener's at
-// start, an agent's when it asks again.
+// An agent's certificate this close to its end is replaced when it asks again.
 constexpr std::chrono::seconds kRenewWithin{std::chrono::hours(24 * 30)};
 // Expired join tokens stay this long (so their use gets "expired", not "unknown").
 constexpr double kKeepExpiredTokens = 7 * 86400;
 
+tls::CertificateNames listener_names() {
+  return tls::CertificateNames{kServerName, {kServerName, "localhost"}, {"127.0.0.1", "::1"}};
+}
+
 class DirectoryTrust final : public Trust {
  public:
-  DirectoryTrust(tls::Authority authority, tls::Identity server, store::Store& store, TrustOptions options)
-      : authority_(std::move(authority)), server_(std::move(server)), store_(store), options_(std::move(options)) {
+  DirectoryTrust(tls::Authority authority, std::string ca_dir, store::Store& store, TrustOptions options)
+      : authority_(std::move(authority)), ca_dir_(std::move(ca_dir)), store_(store), options_(std::move(options)) {
     if (!options_.now) options_.now = unix_now;
   }
 
   boost::asio::awaitable<Status> load();
+  // The listener's certificate, reissued if it ends soon, and its files.
+  Status open_server_identity();
 
-  const tls::Identity& server_identity() const override { return server_; }
+  tls::Identity server_identity() const override {
+    std::lock_guard lock(mutex_);
+    return server_;
+  }
+  const ListenerFiles& listener_files() const override { return listener_files_; }
+  Result<bool> renew_server_identity() override;
   const std::string& ca_pem() const override { return authority_.certificate_pem(); }
   const std::string& ca_pin() const override { return authority_.pin(); }
 
@@ -73,12 +83,14 @@ class DirectoryTrust final : public Trust {
   boost::asio::awaitable<void> forget_expired_tokens();
 
   tls::Authority authority_;
-  tls::Identity server_;
+  const std::string ca_dir_;
+  tls::Identity server_;  // guarded by mutex_
+  ListenerFiles listener_files_;
   store::Store& store_;
   TrustOptions options_;
   JoinTokens join_tokens_;  // loop only
   std::vector<std::function<void(const std::string&)>> revoked_callbacks_;
-  mutable std::mutex mutex_;  // guards agents_ (admit runs on gRPC threads)
+  mutable std::mutex mutex_;  // guards agents_ and server_ (admit runs on gRPC threads)
   std::map<std::string, StoredAgent> agents_;
 };
 
@@ -103,6 +115,25 @@ boost::asio::awaitable<Status> DirectoryTrust::load() {
     if (auto token = join_token_from_json(json)) join_tokens.push_back(std::move(*token));
   join_tokens_.load(std::move(join_tokens));
   co_return Status{};
+}
+
+Status DirectoryTrust::open_server_identity() {
+  auto renewed = renew_server_identity();  // also publishes the files the first time (no fingerprint yet)
+  if (!renewed) return renewed.error();
+  return {};
+}
+
+Result<bool> DirectoryTrust::renew_server_identity() {
+  auto identity = authority_.ensure_server_identity("server", listener_names(), kServerCertificateValidity,
+                                                    options_.renew_server_within);
+  if (!identity) return make_error(identity.error().code, "agent listener certificate: " + identity.error().message);
+  if (identity->fingerprint == server_identity().fingerprint) return false;
+  auto published = publish_listener_files(ca_dir_, *identity, authority_.certificate_pem());
+  if (!published) return published.error();
+  listener_files_ = std::move(*published);
+  std::lock_guard lock(mutex_);
+  server_ = std::move(*identity);
+  return true;
 }
 
 std::optional<StoredAgent> DirectoryTrust::find_stored(const std::string& id) const {
@@ -424,10 +455,8 @@ boost::asio::awaitable<Result<std::unique_ptr<Trust>>> open_trust(const std::str
   auto authority = tls::Authority::open_or_create(dir, "steward agent CA " + random_hex(4));
   if (!authority) co_return make_error(authority.error().code, "agent CA: " + authority.error().message);
   if (authority->created()) spdlog::info("agent CA created in {} (pin {})", dir, authority->pin());
-  tls::CertificateNames names{kServerName, {kServerName, "localhost"}, {"127.0.0.1", "::1"}};
-  auto server = authority->ensure_server_identity("server", names, kServerCertificateValidity, kRenewWithin);
-  if (!server) co_return make_error(server.error().code, "agent listener certificate: " + server.error().message);
-  auto trust = std::make_unique<DirectoryTrust>(std::move(*authority), std::move(*server), store, std::move(options));
+  auto trust = std::make_unique<DirectoryTrust>(std::move(*authority), dir, store, std::move(options));
+  if (auto opened = trust->open_server_identity(); !opened) co_return opened.error();
   auto loaded = co_await trust->load();
   if (!loaded) co_return loaded.error();
   co_await trust->forget_stale_pending();

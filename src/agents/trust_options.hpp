@@ -23,6 +23,9 @@ struct TrustOptions {
   std::chrono::seconds forget_pending_after{std::chrono::hours(24 * 7)};
   std::chrono::seconds retry_after{10};
   std::chrono::seconds client_certificate_validity{std::chrono::hours(24 * 365)};
+  // The listener's certificate is reissued (at open and by the listener's
+  // daily upkeep) when it ends within this.
+  std::chrono::seconds renew_server_within{std::chrono::hours(24 * 30)};
 };
 
 boost::asio::awaitable<Result<std::unique_ptr<Trust>>> open_trust(const std::string& data_dir, store::Store& store,

@@ -1,6 +1,9 @@
 #include "api/agents/agent_listener.hpp"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <grpc/grpc_security_constants.h>
 #include <spdlog/spdlog.h>
 
@@ -30,7 +33,6 @@ namespace {
 namespace v1 = ::steward::agent::v1;
 namespace asio = boost::asio;
 constexpr std::chrono::seconds kShutdownGrace{3};
-constexpr std::chrono::hours kUpkeepEvery{24};
 
 class Refused final : public ::grpc::ServerGenericBidiReactor {
  public:
@@ -133,7 +135,8 @@ std::string client_certificate(const ::grpc::GenericCallbackServerContext& conte
 
 class AgentListener::Impl final : public ::grpc::CallbackGenericService {
  public:
-  Impl(transport::agent::AgentHub& hub, steward::agents::Trust& trust) : hub_(hub), trust_(trust) {}
+  Impl(transport::agent::AgentHub& hub, steward::agents::Trust& trust, AgentListenerOptions options)
+      : hub_(hub), trust_(trust), options_(options) {}
 
   ::grpc::ServerGenericBidiReactor* CreateReactor(::grpc::GenericCallbackServerContext* context) override {
     if (context->method() == steward::agent::kEnrolMethod)
@@ -163,15 +166,26 @@ class AgentListener::Impl final : public ::grpc::CallbackGenericService {
     });
   }
 
-  // Daily, on the loop: pending agents that stopped asking are forgotten.
+  // Daily, on the loop: pending agents that stopped asking are forgotten,
+  // the certificate is renewed ahead of its end.
   asio::awaitable<void> upkeep() {
     while (!stopping_) {
-      upkeep_timer_->expires_after(kUpkeepEvery);
+      upkeep_timer_->expires_after(options_.upkeep_every);
       boost::system::error_code ignored;
       co_await upkeep_timer_->async_wait(asio::redirect_error(asio::use_awaitable, ignored));
       if (stopping_) break;
       co_await trust_.forget_stale_pending();
+      renew_certificate();
     }
+  }
+
+  void renew_certificate() {
+    auto renewed = trust_.renew_server_identity();
+    if (!renewed)
+      spdlog::warn("{} (the current one is served until it ends; retried tomorrow)", renewed.error().message);
+    else if (*renewed)
+      spdlog::info("agent listener certificate renewed ({}): served to new connections within {} s",
+                   trust_.server_identity().fingerprint, options_.certificate_reload_seconds);
   }
 
   asio::awaitable<void> stop_upkeep() {
@@ -184,6 +198,7 @@ class AgentListener::Impl final : public ::grpc::CallbackGenericService {
 
   transport::agent::AgentHub& hub_;
   steward::agents::Trust& trust_;
+  const AgentListenerOptions options_;
   steward::agents::EnrolLimiter enrol_limiter_;
   std::optional<asio::steady_timer> upkeep_timer_;
   std::optional<asio::steady_timer> upkeep_done_;  // cancelled when upkeep() has returned
@@ -193,21 +208,25 @@ class AgentListener::Impl final : public ::grpc::CallbackGenericService {
   std::unique_ptr<::grpc::Server> server_;
 };
 
-AgentListener::AgentListener(transport::agent::AgentHub& hub, steward::agents::Trust& trust)
-    : impl_(std::make_unique<Impl>(hub, trust)) {
+AgentListener::AgentListener(transport::agent::AgentHub& hub, steward::agents::Trust& trust,
+                             AgentListenerOptions options)
+    : impl_(std::make_unique<Impl>(hub, trust, options)) {
   trust.on_revoked([&hub](const std::string& id) { hub.revoke(id); });
 }
 
 AgentListener::~AgentListener() = default;
 
 Result<int> AgentListener::listen(const std::string& address) {
-  const auto& identity = impl_->trust_.server_identity();
-  ::grpc::SslServerCredentialsOptions options(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
-  options.pem_key_cert_pairs.push_back({identity.private_key_pem, identity.certificate_chain_pem});
-  options.pem_root_certs = impl_->trust_.ca_pem();
+  const auto& files = impl_->trust_.listener_files();
+  auto certificates = std::make_shared<::grpc::experimental::FileWatcherCertificateProvider>(
+      files.private_key, files.certificate_chain, files.ca, impl_->options_.certificate_reload_seconds);
+  ::grpc::experimental::TlsServerCredentialsOptions options(certificates);
+  options.watch_root_certs();
+  options.watch_identity_key_cert_pairs();
+  options.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
   ::grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(address, ::grpc::SslServerCredentials(options), &port);
+  builder.AddListeningPort(address, ::grpc::experimental::TlsServerCredentials(options), &port);
   builder.RegisterCallbackGenericService(impl_.get());
   // A vanished agent is noticed within ~15 s; agents ping as often.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
