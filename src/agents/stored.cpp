@@ -1,5 +1,7 @@
 #include "agents/stored.hpp"
 
+#include <algorithm>
+
 namespace steward::agents {
 namespace {
 
@@ -52,6 +54,7 @@ boost::json::object to_json(const StoredAgent& agent) {
           {"enrolled_at", record.enrolled_at},
           {"enrolled_by", record.enrolled_by},
           {"requested_at", agent.requested_at},
+          {"last_asked_at", agent.last_asked_at},
           {"revoked_at", agent.revoked_at},
           {"revoked_by", agent.revoked_by},
           {"version", record.version},
@@ -78,6 +81,7 @@ std::optional<StoredAgent> agent_from_json(const boost::json::object& json) {
   agent.certificate_pem = string_of(json, "certificate_pem");
   agent.certificate_expires_at = number_of(json, "certificate_expires_at");
   agent.requested_at = number_of(json, "requested_at");
+  agent.last_asked_at = std::max(number_of(json, "last_asked_at"), agent.requested_at);
   agent.revoked_at = number_of(json, "revoked_at");
   agent.revoked_by = string_of(json, "revoked_by");
   return agent;

@@ -20,6 +20,9 @@ struct StoredAgent {
   std::string certificate_pem;    // issued last (public)
   double certificate_expires_at = 0;
   double requested_at = 0;  // first Enrol
+  // Last Enrol, kept to within kRecordAskedEvery (a pending agent asks every
+  // few seconds; only a change is written). 0 in older records: requested_at.
+  double last_asked_at = 0;
   double revoked_at = 0;
   std::string revoked_by;
 };
@@ -31,6 +34,8 @@ struct StoredJoinToken {
   double expires_at = 0;
   bool one_shot = false;
 };
+
+inline constexpr double kRecordAskedEvery = 3600;
 
 boost::json::object to_json(const StoredAgent& agent);
 // Nullopt when the record lacks an id, a key hash or a known state.

@@ -24,22 +24,32 @@ const std::string kAgentRecords = kAgentKind;
 const std::string kJoinTokenRecords = kJoinTokenKind;
 constexpr const char* kUriPrefix = "steward-agent:";
 constexpr std::chrono::seconds kServerCertificateValidity{std::chrono::hours(24 * 397)};
-// Certificates this close to their end are replaced: the listener's at
-// start, an agent's when it asks again.
+// An agent's certificate this close to its end is replaced when it asks again.
 constexpr std::chrono::seconds kRenewWithin{std::chrono::hours(24 * 30)};
 // Expired join tokens stay this long (so their use gets "expired", not "unknown").
 constexpr double kKeepExpiredTokens = 7 * 86400;
 
+tls::CertificateNames listener_names() {
+  return tls::CertificateNames{kServerName, {kServerName, "localhost"}, {"127.0.0.1", "::1"}};
+}
+
 class DirectoryTrust final : public Trust {
  public:
-  DirectoryTrust(tls::Authority authority, tls::Identity server, store::Store& store, TrustOptions options)
-      : authority_(std::move(authority)), server_(std::move(server)), store_(store), options_(std::move(options)) {
+  DirectoryTrust(tls::Authority authority, std::string ca_dir, store::Store& store, TrustOptions options)
+      : authority_(std::move(authority)), ca_dir_(std::move(ca_dir)), store_(store), options_(std::move(options)) {
     if (!options_.now) options_.now = unix_now;
   }
 
   boost::asio::awaitable<Status> load();
+  // The listener's certificate, reissued if it ends soon, and its files.
+  Status open_server_identity();
 
-  const tls::Identity& server_identity() const override { return server_; }
+  tls::Identity server_identity() const override {
+    std::lock_guard lock(mutex_);
+    return server_;
+  }
+  const ListenerFiles& listener_files() const override { return listener_files_; }
+  Result<bool> renew_server_identity() override;
   const std::string& ca_pem() const override { return authority_.certificate_pem(); }
   const std::string& ca_pin() const override { return authority_.pin(); }
 
@@ -49,6 +59,7 @@ class DirectoryTrust final : public Trust {
                                                                bool one_shot) override;
   boost::asio::awaitable<Status> approve(std::string id, std::string by) override;
   boost::asio::awaitable<Status> revoke(std::string id, std::string by) override;
+  boost::asio::awaitable<std::size_t> forget_stale_pending() override;
   std::vector<AgentRecord> list() const override;
   std::optional<AgentRecord> find(const std::string& id) const override;
 
@@ -72,12 +83,14 @@ class DirectoryTrust final : public Trust {
   boost::asio::awaitable<void> forget_expired_tokens();
 
   tls::Authority authority_;
-  tls::Identity server_;
+  const std::string ca_dir_;
+  tls::Identity server_;  // guarded by mutex_
+  ListenerFiles listener_files_;
   store::Store& store_;
   TrustOptions options_;
   JoinTokens join_tokens_;  // loop only
   std::vector<std::function<void(const std::string&)>> revoked_callbacks_;
-  mutable std::mutex mutex_;  // guards agents_ (admit runs on gRPC threads)
+  mutable std::mutex mutex_;  // guards agents_ and server_ (admit runs on gRPC threads)
   std::map<std::string, StoredAgent> agents_;
 };
 
@@ -102,6 +115,25 @@ boost::asio::awaitable<Status> DirectoryTrust::load() {
     if (auto token = join_token_from_json(json)) join_tokens.push_back(std::move(*token));
   join_tokens_.load(std::move(join_tokens));
   co_return Status{};
+}
+
+Status DirectoryTrust::open_server_identity() {
+  auto renewed = renew_server_identity();  // also publishes the files the first time (no fingerprint yet)
+  if (!renewed) return renewed.error();
+  return {};
+}
+
+Result<bool> DirectoryTrust::renew_server_identity() {
+  auto identity = authority_.ensure_server_identity("server", listener_names(), kServerCertificateValidity,
+                                                    options_.renew_server_within);
+  if (!identity) return make_error(identity.error().code, "agent listener certificate: " + identity.error().message);
+  if (identity->fingerprint == server_identity().fingerprint) return false;
+  auto published = publish_listener_files(ca_dir_, *identity, authority_.certificate_pem());
+  if (!published) return published.error();
+  listener_files_ = std::move(*published);
+  std::lock_guard lock(mutex_);
+  server_ = std::move(*identity);
+  return true;
 }
 
 std::optional<StoredAgent> DirectoryTrust::find_stored(const std::string& id) const {
@@ -197,6 +229,7 @@ boost::asio::awaitable<Result<EnrolReply>> DirectoryTrust::enrol(EnrolRequest re
     agent.public_key_sha256 = checked->public_key_sha256;
     agent.requested_at = now;
   }
+  if (!before || now - before->last_asked_at >= kRecordAskedEvery) agent.last_asked_at = now;
   agent.record.hostname = request.hostname;
   agent.record.labels = request.labels;
   agent.record.version = request.version;
@@ -332,6 +365,43 @@ boost::asio::awaitable<Status> DirectoryTrust::revoke(std::string id, std::strin
   co_return Status{};
 }
 
+boost::asio::awaitable<std::size_t> DirectoryTrust::forget_stale_pending() {
+  const double asked_before = options_.now() - static_cast<double>(options_.forget_pending_after.count());
+  std::vector<StoredAgent> stale;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, agent] : agents_)
+      if (agent.record.state == AgentState::Pending && agent.last_asked_at < asked_before) stale.push_back(agent);
+  }
+  std::size_t forgotten = 0;
+  for (const auto& agent : stale) {
+    auto deleted = co_await store_.delete_record(kAgentRecords, agent.record.id);
+    if (!deleted) {
+      spdlog::warn("cannot forget pending agent {}: {}", agent.record.id, deleted.error().message);
+      continue;
+    }
+    std::optional<StoredAgent> came_back;  // asked again while the record was being deleted
+    {
+      std::lock_guard lock(mutex_);
+      auto found = agents_.find(agent.record.id);
+      if (found != agents_.end() && found->second.last_asked_at >= asked_before)
+        came_back = found->second;
+      else if (found != agents_.end())
+        agents_.erase(found);
+    }
+    if (came_back) {
+      const boost::json::object json = to_json(*came_back);
+      auto restored = co_await store_.put_record(kAgentRecords, came_back->record.id, json);
+      if (!restored) spdlog::warn("cannot keep agent {}: {}", came_back->record.id, restored.error().message);
+      continue;
+    }
+    ++forgotten;
+    spdlog::info("agent {} ({}) forgotten: it waited for approval but has not asked for {} days", agent.record.id,
+                 agent.record.hostname, options_.forget_pending_after.count() / 86400);
+  }
+  co_return forgotten;
+}
+
 std::vector<AgentRecord> DirectoryTrust::list() const {
   std::vector<std::pair<double, AgentRecord>> ordered;
   {
@@ -385,12 +455,11 @@ boost::asio::awaitable<Result<std::unique_ptr<Trust>>> open_trust(const std::str
   auto authority = tls::Authority::open_or_create(dir, "steward agent CA " + random_hex(4));
   if (!authority) co_return make_error(authority.error().code, "agent CA: " + authority.error().message);
   if (authority->created()) spdlog::info("agent CA created in {} (pin {})", dir, authority->pin());
-  tls::CertificateNames names{kServerName, {kServerName, "localhost"}, {"127.0.0.1", "::1"}};
-  auto server = authority->ensure_server_identity("server", names, kServerCertificateValidity, kRenewWithin);
-  if (!server) co_return make_error(server.error().code, "agent listener certificate: " + server.error().message);
-  auto trust = std::make_unique<DirectoryTrust>(std::move(*authority), std::move(*server), store, std::move(options));
+  auto trust = std::make_unique<DirectoryTrust>(std::move(*authority), dir, store, std::move(options));
+  if (auto opened = trust->open_server_identity(); !opened) co_return opened.error();
   auto loaded = co_await trust->load();
   if (!loaded) co_return loaded.error();
+  co_await trust->forget_stale_pending();
   co_return std::unique_ptr<Trust>(std::move(trust));
 }
 

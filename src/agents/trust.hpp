@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "agents/listener_files.hpp"
 #include "core/result.hpp"
 
 namespace steward::store { class Store; }
@@ -80,7 +81,14 @@ class Trust {
 
   // The agent listener's TLS identity: signed by the agent CA, names
   // kServerName, localhost and the loopback addresses; chain includes the CA.
-  virtual const tls::Identity& server_identity() const = 0;
+  // A copy: renew_server_identity may replace it. Any thread.
+  virtual tls::Identity server_identity() const = 0;
+  // The same identity as files for gRPC's file watcher (listener_files.hpp).
+  virtual const ListenerFiles& listener_files() const = 0;
+  // Reissues the listener's certificate when it ends within
+  // TrustOptions::renew_server_within (30 days) and publishes it to
+  // listener_files(); true when it did. Loop only.
+  virtual Result<bool> renew_server_identity() = 0;
   virtual const std::string& ca_pem() const = 0;
   // "sha256:" + lower-case hex of the CA certificate's DER (what --ca-pin takes).
   virtual const std::string& ca_pin() const = 0;
@@ -100,6 +108,9 @@ class Trust {
   virtual boost::asio::awaitable<Status> approve(std::string id, std::string by) = 0;
   // Also calls every on_revoked callback, so the live stream is closed at once.
   virtual boost::asio::awaitable<Status> revoke(std::string id, std::string by) = 0;
+  // Forgets the agents waiting for approval that have not asked again for
+  // TrustOptions::forget_pending_after (7 days); how many. Also at open.
+  virtual boost::asio::awaitable<std::size_t> forget_stale_pending() = 0;
   virtual std::vector<AgentRecord> list() const = 0;
   virtual std::optional<AgentRecord> find(const std::string& id) const = 0;
 

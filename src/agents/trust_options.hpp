@@ -18,8 +18,14 @@ struct TrustOptions {
   // Enrolments without a token that may wait for approval at once: anyone who
   // reaches the agent listener can ask, so their number is bounded.
   std::size_t max_pending = 1000;
+  // ... and the ones that stopped asking are forgotten after this long (at
+  // start and at the listener's daily upkeep).
+  std::chrono::seconds forget_pending_after{std::chrono::hours(24 * 7)};
   std::chrono::seconds retry_after{10};
   std::chrono::seconds client_certificate_validity{std::chrono::hours(24 * 365)};
+  // The listener's certificate is reissued (at open and by the listener's
+  // daily upkeep) when it ends within this.
+  std::chrono::seconds renew_server_within{std::chrono::hours(24 * 30)};
 };
 
 boost::asio::awaitable<Result<std::unique_ptr<Trust>>> open_trust(const std::string& data_dir, store::Store& store,

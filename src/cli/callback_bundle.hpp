@@ -1,8 +1,9 @@
 #pragma once
-// What `steward callback add` writes for a VM (issue 14): its callback key
-// pair, the controller's public key for authorized_keys, a known_hosts line
-// pinning the callback endpoint and a script that calls back. One function
-// with one struct of inputs, so a fuller generator can take its place.
+// The bundle `steward callback add NAME` hands over for a machine that calls
+// home: everything the machine needs, with nothing but OpenSSH installed, to
+// open an SSH connection to steward's callback endpoint and forward its own
+// sshd through it (issue 14, the "machine callback" design).
+#include <filesystem>
 #include <string>
 
 #include "core/result.hpp"
@@ -10,19 +11,35 @@
 namespace steward::cli {
 
 struct CallbackBundleInputs {
-  std::string name;                  // the target's registered name
-  std::string endpoint_host;         // where the VM dials the callback endpoint
-  int endpoint_port = 0;
-  std::string endpoint_host_key;     // "ssh-ed25519 AAAA..."
-  std::string callback_private_key;  // the VM's key (OpenSSH text): written 0600, nowhere else
-  std::string callback_public_key;
-  std::string controller_public_key;  // goes to CONTROLLER_USER's authorized_keys on the VM
-  std::string controller_user;
+  std::string name;               // the target's name in steward (A-Z a-z 0-9 . _ -)
+  std::string endpoint_host;      // where the machine connects: a host name or IP address
+  int endpoint_port = 0;          // the callback endpoint's port
+  std::string endpoint_host_key;  // the endpoint's host key: one "ssh-ed25519 AAAA..." line
+  std::string callback_private_key;  // the machine's key (OpenSSH PEM text): a secret
+  std::string callback_public_key;   // its public line, registered with steward
+  std::string controller_public_key;  // steward's key for running commands on the machine
+  std::string controller_user;        // the machine's user steward runs commands as
+  int target_ssh_port = 22;           // the machine's sshd, forwarded from localhost
+  // The user name and the -R bind port the machine asks the endpoint for.
+  // steward's endpoint ignores both (it opens the forwarded channels itself);
+  // a plain OpenSSH server as the endpoint (issue 14's literal variant)
+  // listens on 127.0.0.1:remote_listen_port for the user's account.
+  std::string endpoint_user = "callback";
+  int remote_listen_port = 22;
 };
 
-// Writes into `dir` (created 0700 when missing): callback_key (0600),
-// callback_key.pub, controller_key.pub, known_hosts and steward-callback.sh
-// (0755). Conflict when dir already holds a callback_key.
-Status write_callback_bundle(const std::string& dir, const CallbackBundleInputs& inputs);
+// The directory the bundle is meant to be installed in on the machine; the
+// script and unit read their files from there.
+inline constexpr const char* kCallbackInstallDir = "/etc/steward-callback";
+
+// Writes the bundle into `dir` (created 0700 if absent; an existing directory
+// must be empty, so a bundle is never overwritten):
+//   callback_key (0600), callback_key.pub, known_hosts (the endpoint's key
+//   pinned), authorized_keys.controller, steward-callback.sh (0755),
+//   steward-callback.service, cloud-init.yaml (0600: it holds the key), README.txt.
+// InvalidArgument for malformed inputs (never quoting a key), Conflict for a
+// non-empty directory, Internal when a file cannot be written (what was
+// written is removed again).
+Status write_callback_bundle(const std::filesystem::path& dir, const CallbackBundleInputs& in);
 
 }  // namespace steward::cli

@@ -59,6 +59,7 @@ void add_add(CLI::App& callback, std::shared_ptr<ClientOptions> options, int& ex
     std::string out;
     std::string host_key;
     std::string endpoint;
+    int ssh_port = 22;
   };
   auto args = std::make_shared<Args>();
   auto* add = callback.add_subcommand(
@@ -70,14 +71,18 @@ void add_add(CLI::App& callback, std::shared_ptr<ClientOptions> options, int& ex
                   "the VM sshd's public key line, when known (else trusted on its first callback)");
   add->add_option("--endpoint", args->endpoint,
                   "HOST:PORT the VM dials (default: the address the server's callback endpoint publishes)");
+  add->add_option("--ssh-port", args->ssh_port, "the port of the VM's sshd, forwarded from its localhost")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65535));
   add->footer("Example: steward callback add build-vm-7 --user admin --out ./build-vm-7");
   add_connection_flags(*add, *options);
   add->callback([options, args, &exit_code] {
     with_session(*options, exit_code, [&](Session& session) {
       if (auto valid = callback::check_callback_name(args->name); !valid) return report(valid.error());
       const std::string out = args->out.empty() ? "callback-" + args->name : args->out;
-      if (std::filesystem::exists(std::filesystem::path(out) / "callback_key"))
-        return report(make_error(ErrorCode::Conflict, out + "/callback_key exists: choose another --out folder"));
+      std::error_code ignored;
+      if (std::filesystem::exists(out) && !std::filesystem::is_empty(out, ignored))
+        return report(make_error(ErrorCode::Conflict, out + " is not empty: choose another --out folder"));
       auto pair = callback::generate_key_pair("steward-callback-" + args->name);
       if (!pair) return report(pair.error());
       boost::json::object body{{"name", args->name}, {"public_key", pair->public_line}};
@@ -90,14 +95,16 @@ void add_add(CLI::App& callback, std::shared_ptr<ClientOptions> options, int& ex
       if (endpoint.empty()) endpoint = dialable_address(text_of(reply, "endpoint"), session.client().server().host);
       auto address = split_endpoint(endpoint);
       if (!address) return report(address.error());
-      CallbackBundleInputs inputs{.name = args->name,
-                                  .endpoint_host = address->first,
-                                  .endpoint_port = address->second,
-                                  .endpoint_host_key = text_of(reply, "endpoint_host_key"),
-                                  .callback_private_key = pair->private_key,
-                                  .callback_public_key = pair->public_line,
-                                  .controller_public_key = text_of(reply, "controller_public_key"),
-                                  .controller_user = text_of(reply, "user")};
+      CallbackBundleInputs inputs;
+      inputs.name = args->name;
+      inputs.endpoint_host = address->first;
+      inputs.endpoint_port = address->second;
+      inputs.endpoint_host_key = text_of(reply, "endpoint_host_key");
+      inputs.callback_private_key = pair->private_key;
+      inputs.callback_public_key = pair->public_line;
+      inputs.controller_public_key = text_of(reply, "controller_public_key");
+      inputs.controller_user = text_of(reply, "user");
+      inputs.target_ssh_port = args->ssh_port;
       if (auto written = write_callback_bundle(out, inputs); !written) {
         report(written.error());
         std::cerr << "the registration of " << args->name << " stands; remove it with `steward callback rm "
@@ -112,8 +119,9 @@ void add_add(CLI::App& callback, std::shared_ptr<ClientOptions> options, int& ex
       }
       std::cerr << "callback target " << args->name << " registered (key " << text_of(reply, "key_fingerprint")
                 << "); its files are in " << out << ":\n"
-                << "  copy them to the VM, add controller_key.pub to ~" << text_of(reply, "user")
-                << "/.ssh/authorized_keys there, and run steward-callback.sh at boot\n";
+                << "  give cloud-init.yaml to the VM as user-data, or install by hand as README.txt there says\n"
+                << "  (authorized_keys.controller goes to ~" << text_of(reply, "user")
+                << "/.ssh/authorized_keys; steward-callback.service runs steward-callback.sh at boot)\n";
       return 0;
     });
   });

@@ -7,6 +7,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -65,6 +66,7 @@ class TrustTest : public ::testing::Test {
     TrustOptions options;
     options.now = [this] { return now_; };
     options.max_pending = max_pending_;
+    options.renew_server_within = renew_server_within_;
     auto trust = run_sync(open_trust(dir_.string(), *store_, std::move(options)));
     ASSERT_TRUE(trust) << trust.error().message;
     trust_ = std::move(*trust);
@@ -98,6 +100,7 @@ class TrustTest : public ::testing::Test {
   fs::path dir_;
   double now_ = 1'800'000'000;
   std::size_t max_pending_ = 1000;
+  std::chrono::seconds renew_server_within_{std::chrono::hours(24 * 30)};
   std::shared_ptr<std::ostringstream> logged_;
   std::shared_ptr<spdlog::logger> previous_logger_;
   std::unique_ptr<store::Store> store_;
@@ -330,6 +333,73 @@ TEST_F(TrustTest, PendingAgentsAreBounded) {
   EXPECT_EQ(third.error().code, ErrorCode::Unavailable);
   EXPECT_TRUE(enrol(second)) << "one already waiting may still ask";
   EXPECT_TRUE(enrol(new_key(), join_token().token)) << "a token needs no room among the pending";
+}
+
+TEST_F(TrustTest, PendingAgentsThatStopAskingAreForgottenAfterAWeek) {
+  constexpr double kDay = 86400;
+  const AgentKey gone = new_key(), stays = new_key();
+  auto gone_reply = enrol(gone, "", "gone");
+  ASSERT_TRUE(enrol(stays, "", "stays"));
+  ASSERT_TRUE(enrol(new_key(), join_token().token, "joined"));
+  now_ += 6 * kDay;
+  ASSERT_TRUE(enrol(stays, "", "stays"));
+  now_ += kDay + 1;
+  EXPECT_EQ(run_sync(trust_->forget_stale_pending()), 1u);
+  auto hostnames = [this] {
+    std::vector<std::string> names;
+    for (const auto& agent : trust_->list()) names.push_back(agent.hostname);
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  EXPECT_EQ(hostnames(), (std::vector<std::string>{"joined", "stays"})) << "approved agents are never forgotten";
+  EXPECT_EQ(everything_stored().find(gone_reply->agent_id), std::string::npos);
+  EXPECT_NE(logged_->str().find("agent " + gone_reply->agent_id + " (gone) forgotten"), std::string::npos)
+      << logged_->str();
+  EXPECT_EQ(run_sync(trust_->forget_stale_pending()), 0u);
+
+  now_ += 6 * kDay;  // "stays" last asked 7 days and 1 s ago: forgotten at the next start
+  open();
+  EXPECT_EQ(hostnames(), (std::vector<std::string>{"joined"}));
+  auto back = enrol(gone, "", "gone");
+  ASSERT_TRUE(back);
+  EXPECT_NE(back->agent_id, gone_reply->agent_id) << "a forgotten agent asks anew";
+}
+
+std::string file_text(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+TEST_F(TrustTest, TheListenerCertificateIsRenewedAheadOfItsEndAndPublishedWhole) {
+  const auto first = trust_->server_identity();
+  auto renewed = trust_->renew_server_identity();
+  ASSERT_TRUE(renewed) << renewed.error().message;
+  EXPECT_FALSE(*renewed) << "397 days left: nothing to do";
+  const ListenerFiles files = trust_->listener_files();
+  EXPECT_EQ(file_text(files.private_key), first.private_key_pem);
+  EXPECT_EQ(file_text(files.certificate_chain), first.certificate_chain_pem);
+  EXPECT_EQ(file_text(files.ca), trust_->ca_pem());
+  EXPECT_TRUE(fs::is_symlink(dir_ / "agent-ca" / "listener"));
+  EXPECT_EQ(mode_of(files.private_key), 0600u);
+
+  renew_server_within_ = std::chrono::hours(24 * 398);  // every certificate ends "soon"
+  open();
+  const auto second = trust_->server_identity();
+  EXPECT_NE(second.fingerprint, first.fingerprint) << "renewed at open";
+  renewed = trust_->renew_server_identity();
+  ASSERT_TRUE(renewed) << renewed.error().message;
+  EXPECT_TRUE(*renewed);
+  const auto third = trust_->server_identity();
+  EXPECT_NE(third.fingerprint, second.fingerprint);
+  EXPECT_EQ(trust_->listener_files().private_key, files.private_key) << "the same paths, through the link";
+  EXPECT_EQ(file_text(files.private_key), third.private_key_pem);
+  EXPECT_EQ(file_text(files.certificate_chain), third.certificate_chain_pem);
+  int folders = 0;
+  for (const auto& entry : fs::directory_iterator(dir_ / "agent-ca"))
+    folders += entry.path().filename().string().starts_with("listener-");
+  EXPECT_EQ(folders, 1) << "replaced folders are removed";
 }
 
 TEST_F(TrustTest, ApproveAndRevokeOfAnUnknownIdAreNotFound) {

@@ -95,8 +95,9 @@ class Sshd:
     """One sshd process listening on up to 16 addresses at one port."""
 
     def __init__(self, workdir, name, addresses, port, host_key, authorized_keys, home, log_level="INFO",
-                 session_env=None):
+                 session_env=None, extra_config=""):
         self.log_level = log_level  # DEBUG also logs every keepalive request answered
+        self.extra_config = extra_config  # sshd_config lines appended (e.g. forwarding permissions)
         self.session_env = dict(session_env or {})  # sessions' environment beside HOME (e.g. PATH)
         self.workdir = Path(workdir)
         self.name = name
@@ -122,7 +123,8 @@ class Sshd:
             + "PubkeyAuthentication yes\nMaxStartups 400:30:500\nMaxSessions 20\n"
             + "MaxAuthTries 20\nLoginGraceTime 30\nUseDNS no\n"
             + f"LogLevel {self.log_level}\n"
-            + "Subsystem sftp internal-sftp\n")
+            + "Subsystem sftp internal-sftp\n"
+            + self.extra_config)
 
     def start(self, timeout=10.0):
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)

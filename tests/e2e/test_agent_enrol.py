@@ -2,7 +2,8 @@
 `steward serve --agent-listen` and real `steward agent` processes.
 
 - a wrong --ca-pin, an expired join token and a used one-shot token are
-  refused, and the agent keeps no certificate;
+  refused, and the agent keeps no certificate; refusals are rate-limited per
+  source address;
 - without a token the agent waits until an administrator approves it;
 - behind NAT for real (netns.py): the agent in a namespace that reaches the
   server but that the server cannot reach runs work; a direct SSH to it
@@ -13,6 +14,7 @@
 import time
 import uuid
 
+import grpc
 import pytest
 
 from agent_process import Agent, agent_addr
@@ -104,6 +106,37 @@ def test_without_a_token_an_agent_waits_for_approval(server, api, tmp_root):
         assert enrolled_id(agent) == agent_id
     finally:
         agent.stop()
+
+
+def raw_enrol(server, payload):
+    """One Enrol call with `payload` as the request bytes; the gRPC error or None."""
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=(server.data_dir / "agent-ca" / "ca.pem").read_bytes())
+    with grpc.secure_channel(agent_addr(server), credentials,
+                             options=[("grpc.ssl_target_name_override", "steward-server")]) as channel:
+        try:
+            channel.unary_unary("/steward.agent.v1.AgentService/Enrol")(payload, timeout=10)
+        except grpc.RpcError as error:
+            return error
+    return None
+
+
+def test_refused_enrolments_are_rate_limited_per_address(tmp_root):
+    """Guessing tokens or sending junk costs a token of a bucket per source address
+    (burst 20, then 10 a minute): past it, RESOURCE_EXHAUSTED before any work."""
+    srv = Server(tmp_root / "limit-data", inventory="",
+                 extra_args=["--agent-listen", f"127.0.0.1:{free_port()}"]).start()
+    try:
+        bad_token_no_csr = b"\x0a\x09not-a-key"  # EnrolRequest{join_token: "not-a-key"}
+        codes = [raw_enrol(srv, bad_token_no_csr).code() for _ in range(20)]
+        assert codes == [grpc.StatusCode.INVALID_ARGUMENT] * 20, codes
+        limited = raw_enrol(srv, bad_token_no_csr)
+        assert limited.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, limited
+        assert "too many refused enrolments from 127.0.0.1" in limited.details(), limited.details()
+        assert raw_enrol(srv, b"\xff").code() == grpc.StatusCode.RESOURCE_EXHAUSTED, "junk is turned away too"
+        assert "agent enrolments from 127.0.0.1 are refused for a while" in srv.log_tail(200)
+    finally:
+        assert srv.stop() == 0, srv.log_tail()
 
 
 # ---------------------------------------------------------------- behind NAT

@@ -80,7 +80,7 @@ class Vm:
 
     def start_sshd(self):
         authorized = self.workdir / "authorized_keys"
-        authorized.write_text((self.bundle / "controller_key.pub").read_text())
+        authorized.write_text((self.bundle / "authorized_keys.controller").read_text())
         home = self.workdir / "home"
         home.mkdir(exist_ok=True)
         config = self.workdir / "sshd.conf"
@@ -97,13 +97,17 @@ class Vm:
     def call_back(self):
         log = open(self.workdir / "callback.log", "ab")
         self.callback = self.nat.popen(["sh", str(self.bundle / "steward-callback.sh")], stdin=subprocess.DEVNULL,
-                                       stdout=log, stderr=log,
-                                       env=clean_env(STEWARD_CALLBACK_SSHD=VM_SSHD, HOME=str(self.workdir)))
+                                       stdout=log, stderr=log, start_new_session=True,
+                                       env=clean_env(STEWARD_CALLBACK_DIR=str(self.bundle), HOME=str(self.workdir)))
         log.close()
         return self
 
     def drop_callback(self):
-        self.callback.send_signal(signal.SIGKILL)
+        """Kills the script and its ssh at once, as a crash of the VM's callback would."""
+        try:
+            os.killpg(self.callback.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self.callback.wait(10)
 
 
@@ -118,7 +122,8 @@ def wait_connected(api, name, vm):
 
 def add_target(server, tmp_root, name, *extra):
     bundle = tmp_root / f"bundle-{name}"
-    p = cli(server, "callback", "add", name, "--user", getpass.getuser(), "--out", str(bundle), *extra, cwd=tmp_root)
+    p = cli(server, "callback", "add", name, "--user", getpass.getuser(), "--out", str(bundle),
+            "--ssh-port", VM_SSHD.rsplit(":", 1)[1], *extra, cwd=tmp_root)
     assert name in p.stderr and "registered" in p.stderr, p.stderr
     return bundle
 
@@ -143,8 +148,8 @@ def log_has(server, text, timeout=10):
 
 def test_the_bundle_holds_the_vm_key_alone_and_pins_the_endpoint(server, api, vm, tmp_root):
     files = {p.name: p for p in vm.bundle.iterdir()}
-    assert set(files) == {"callback_key", "callback_key.pub", "controller_key.pub", "known_hosts",
-                          "steward-callback.sh"}, files
+    assert set(files) == {"callback_key", "callback_key.pub", "authorized_keys.controller", "known_hosts",
+                          "steward-callback.sh", "steward-callback.service", "cloud-init.yaml", "README.txt"}, files
     assert files["callback_key"].stat().st_mode & 0o777 == 0o600
     assert "PRIVATE KEY" in files["callback_key"].read_text()
     private = files["callback_key"].read_text().strip().splitlines()[1]
@@ -288,12 +293,15 @@ def test_a_removed_callback_is_cut_at_once_and_refused_when_it_returns(server, a
     machine = Vm(nat, workdir, bundle).call_back()
     wait_connected(api, "gone", machine)
     assert api.delete("/callbacks/gone").status == 204
-    assert machine.callback.wait(10) != 0, "the removed callback's session stayed open"
+    log = workdir / "callback.log"
+    wait_for(lambda: "connection ended" in log.read_text(errors="replace"), timeout=10,
+             what="the removed callback's session to be cut")
     log_has(server, "callback gone removed: its session")
     assert listed(api, "gone") is None
-    machine.call_back()
-    assert machine.callback.wait(15) != 0
-    assert "Permission denied" in (workdir / "callback.log").read_text(errors="replace")
+    # The script calls back again by itself (after 1 s), and is refused.
+    wait_for(lambda: "Permission denied" in log.read_text(errors="replace"), timeout=15,
+             what="the returning callback to be refused")
+    machine.drop_callback()
     job = api.run("/execute", {"targets": ["gone"], "cmd": "true"}, timeout=30)
     e = one(job, "gone")
     assert e["status"] == OP_UNREACHABLE and "not a registered callback target" in e["error"], e

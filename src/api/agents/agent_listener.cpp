@@ -1,6 +1,9 @@
 #include "api/agents/agent_listener.hpp"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <grpc/grpc_security_constants.h>
 #include <spdlog/spdlog.h>
 
@@ -11,11 +14,13 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <optional>
 #include <thread>
 
 #include "agent.pb.h"
 #include "agent/wire.hpp"
 #include "core/allow_list.hpp"
+#include "agents/enrol_limiter.hpp"
 #include "agents/trust.hpp"
 #include "api/agents/connect_stream.hpp"
 #include "api/grpc/status.hpp"
@@ -35,19 +40,35 @@ class Refused final : public ::grpc::ServerGenericBidiReactor {
   void OnDone() override { delete this; }
 };
 
+double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 // Enrol: one request, one reply; the Trust decides on the loop.
 class EnrolCall final : public ::grpc::ServerGenericBidiReactor {
  public:
   EnrolCall(::grpc::GenericCallbackServerContext* context, asio::any_io_executor loop,
-            steward::agents::Trust& trust, std::atomic<int>& live)
-      : peer_(grpc_peer_address(context->peer())), loop_(std::move(loop)), trust_(trust), live_(live) {
+            steward::agents::Trust& trust, steward::agents::EnrolLimiter& limiter, std::atomic<int>& live)
+      : peer_(grpc_peer_address(context->peer())),
+        source_(steward::agents::address_without_port(peer_)),
+        loop_(std::move(loop)),
+        trust_(trust),
+        limiter_(limiter),
+        live_(live) {
     ++live_;
     StartRead(&buffer_);
   }
 
   void OnReadDone(bool ok) override {
+    if (const long wait = limiter_.wait_seconds(source_, steady_seconds()); wait > 0) {
+      Finish(::grpc::Status(::grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            "too many refused enrolments from " + source_ + ": try again in " +
+                                std::to_string(wait) + " s"));
+      return;
+    }
     v1::EnrolRequest wire;
     if (!ok || !wire.ParseFromString(steward::agent::bytes_of(buffer_))) {
+      refused();
       Finish(::grpc::Status(::grpc::StatusCode::INVALID_ARGUMENT, "Enrol takes one EnrolRequest"));
       return;
     }
@@ -61,7 +82,10 @@ class EnrolCall final : public ::grpc::ServerGenericBidiReactor {
     asio::co_spawn(loop_, trust_.enrol(std::move(request)),
                    [this](std::exception_ptr error, Result<steward::agents::EnrolReply> reply) {
                      if (error) return Finish(::grpc::Status(::grpc::StatusCode::INTERNAL, "internal error"));
-                     if (!reply) return Finish(grpc::status_of(reply.error()));
+                     if (!reply) {
+                       if (counts_as_refusal(reply.error().code)) refused();
+                       return Finish(grpc::status_of(reply.error()));
+                     }
                      v1::EnrolReply wire_reply;
                      wire_reply.set_approved(reply->approved);
                      wire_reply.set_agent_id(reply->agent_id);
@@ -81,9 +105,21 @@ class EnrolCall final : public ::grpc::ServerGenericBidiReactor {
   }
 
  private:
+  // The caller's fault (a bad token or request), not the server's state.
+  static bool counts_as_refusal(ErrorCode code) {
+    return code == ErrorCode::InvalidArgument || code == ErrorCode::PermissionDenied;
+  }
+
+  void refused() {
+    if (limiter_.note_refused(source_, steady_seconds()))
+      spdlog::warn("agent enrolments from {} are refused for a while: too many were refused", source_);
+  }
+
   std::string peer_;
+  std::string source_;
   asio::any_io_executor loop_;
   steward::agents::Trust& trust_;
+  steward::agents::EnrolLimiter& limiter_;
   std::atomic<int>& live_;
   ::grpc::ByteBuffer buffer_;
 };
@@ -99,10 +135,12 @@ std::string client_certificate(const ::grpc::GenericCallbackServerContext& conte
 
 class AgentListener::Impl final : public ::grpc::CallbackGenericService {
  public:
-  Impl(transport::agent::AgentHub& hub, steward::agents::Trust& trust) : hub_(hub), trust_(trust) {}
+  Impl(transport::agent::AgentHub& hub, steward::agents::Trust& trust, AgentListenerOptions options)
+      : hub_(hub), trust_(trust), options_(options) {}
 
   ::grpc::ServerGenericBidiReactor* CreateReactor(::grpc::GenericCallbackServerContext* context) override {
-    if (context->method() == steward::agent::kEnrolMethod) return new EnrolCall(context, hub_.loop(), trust_, live_);
+    if (context->method() == steward::agent::kEnrolMethod)
+      return new EnrolCall(context, hub_.loop(), trust_, enrol_limiter_, live_);
     if (context->method() != steward::agent::kConnectMethod)
       return new Refused(::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "no method " + context->method()));
     auto certificate = client_certificate(*context);
@@ -117,27 +155,78 @@ class AgentListener::Impl final : public ::grpc::CallbackGenericService {
     return new ConnectStream(context, hub_, admitted->id, live_);
   }
 
+  void start_upkeep() {
+    upkeep_timer_.emplace(hub_.loop());
+    upkeep_done_.emplace(hub_.loop(), asio::steady_timer::time_point::max());
+    upkeep_running_ = true;
+    asio::co_spawn(hub_.loop(), upkeep(), [this](std::exception_ptr error) {
+      if (error) spdlog::error("the agent listener's upkeep stopped on an unexpected error");
+      upkeep_running_ = false;
+      upkeep_done_->cancel();
+    });
+  }
+
+  // Daily, on the loop: pending agents that stopped asking are forgotten,
+  // the certificate is renewed ahead of its end.
+  asio::awaitable<void> upkeep() {
+    while (!stopping_) {
+      upkeep_timer_->expires_after(options_.upkeep_every);
+      boost::system::error_code ignored;
+      co_await upkeep_timer_->async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      if (stopping_) break;
+      co_await trust_.forget_stale_pending();
+      renew_certificate();
+    }
+  }
+
+  void renew_certificate() {
+    auto renewed = trust_.renew_server_identity();
+    if (!renewed)
+      spdlog::warn("{} (the current one is served until it ends; retried tomorrow)", renewed.error().message);
+    else if (*renewed)
+      spdlog::info("agent listener certificate renewed ({}): served to new connections within {} s",
+                   trust_.server_identity().fingerprint, options_.certificate_reload_seconds);
+  }
+
+  asio::awaitable<void> stop_upkeep() {
+    stopping_ = true;
+    if (!upkeep_running_) co_return;
+    upkeep_timer_->cancel();
+    boost::system::error_code ignored;
+    co_await upkeep_done_->async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+
   transport::agent::AgentHub& hub_;
   steward::agents::Trust& trust_;
+  const AgentListenerOptions options_;
+  steward::agents::EnrolLimiter enrol_limiter_;
+  std::optional<asio::steady_timer> upkeep_timer_;
+  std::optional<asio::steady_timer> upkeep_done_;  // cancelled when upkeep() has returned
+  bool upkeep_running_ = false;  // loop only, as stopping_
+  bool stopping_ = false;
   std::atomic<int> live_{0};
   std::unique_ptr<::grpc::Server> server_;
 };
 
-AgentListener::AgentListener(transport::agent::AgentHub& hub, steward::agents::Trust& trust)
-    : impl_(std::make_unique<Impl>(hub, trust)) {
+AgentListener::AgentListener(transport::agent::AgentHub& hub, steward::agents::Trust& trust,
+                             AgentListenerOptions options)
+    : impl_(std::make_unique<Impl>(hub, trust, options)) {
   trust.on_revoked([&hub](const std::string& id) { hub.revoke(id); });
 }
 
 AgentListener::~AgentListener() = default;
 
 Result<int> AgentListener::listen(const std::string& address) {
-  const auto& identity = impl_->trust_.server_identity();
-  ::grpc::SslServerCredentialsOptions options(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
-  options.pem_key_cert_pairs.push_back({identity.private_key_pem, identity.certificate_chain_pem});
-  options.pem_root_certs = impl_->trust_.ca_pem();
+  const auto& files = impl_->trust_.listener_files();
+  auto certificates = std::make_shared<::grpc::experimental::FileWatcherCertificateProvider>(
+      files.private_key, files.certificate_chain, files.ca, impl_->options_.certificate_reload_seconds);
+  ::grpc::experimental::TlsServerCredentialsOptions options(certificates);
+  options.watch_root_certs();
+  options.watch_identity_key_cert_pairs();
+  options.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
   ::grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(address, ::grpc::SslServerCredentials(options), &port);
+  builder.AddListeningPort(address, ::grpc::experimental::TlsServerCredentials(options), &port);
   builder.RegisterCallbackGenericService(impl_.get());
   // A vanished agent is noticed within ~15 s; agents ping as often.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
@@ -149,11 +238,13 @@ Result<int> AgentListener::listen(const std::string& address) {
   impl_->server_ = builder.BuildAndStart();
   if (!impl_->server_ || port == 0)
     return make_error(ErrorCode::InvalidArgument, "cannot listen for agents on " + address);
+  impl_->start_upkeep();
   return port;
 }
 
 asio::awaitable<void> AgentListener::shutdown() {
   if (!impl_->server_) co_return;
+  co_await impl_->stop_upkeep();
   impl_->hub_.close_all("the server is shutting down");
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer done(executor, asio::steady_timer::time_point::max());

@@ -1,12 +1,14 @@
 #pragma once
 // The agent listener (--agent-listen, issue 13): a gRPC server of its own
 // serving steward.agent.v1.AgentService through gRPC's generic callback API.
-// TLS with the agent CA's server identity; client certificates are asked
+// TLS with the agent CA's server identity (reloaded from its files, so a
+// renewal needs no restart); client certificates are asked
 // for and verified but not required, since Enrol runs without one; Connect
 // refuses a call without a verified certificate the Trust admits. gRPC's
 // threads hand every message to the event loop (the hub).
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -17,9 +19,18 @@ namespace steward::transport::agent { class AgentHub; }
 
 namespace steward::api::agent_rpc {
 
+struct AgentListenerOptions {
+  // Pending agents that stopped asking are forgotten and the certificate is
+  // renewed when it ends within 30 days.
+  std::chrono::milliseconds upkeep_every{std::chrono::hours(24)};
+  // How often gRPC re-reads the certificate files (a renewal is served
+  // from then on, without a restart).
+  unsigned certificate_reload_seconds = 600;
+};
+
 class AgentListener {
  public:
-  AgentListener(transport::agent::AgentHub& hub, steward::agents::Trust& trust);
+  AgentListener(transport::agent::AgentHub& hub, steward::agents::Trust& trust, AgentListenerOptions options = {});
   ~AgentListener();
 
   // Binds "ADDR:PORT" (port 0 picks one); returns the port.
