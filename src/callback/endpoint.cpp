@@ -393,14 +393,14 @@ awaitable<Result<int>> CallbackEndpoint::Impl::dial(std::string name) {
     const std::string why = !live.connection->alive() ? live.connection->broken_reason()
                             : opened == SSH_AGAIN     ? std::string("timed out")
                                                       : std::string(ssh_get_error(live.connection->session()));
-    ssh_channel_free(channel);
+    live.connection->free_channel(channel);
     co_return make_error(ErrorCode::Unreachable,
                          name + ": the callback session opened no channel to its sshd (is sshd running on the VM?): " +
                              why);
   }
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
-    ssh_channel_free(channel);
+    live.connection->free_channel(channel);
     co_return make_error(ErrorCode::Internal, std::string("socketpair: ") + std::strerror(errno));
   }
   start_tunnel(executor_, live.connection, channel, pair[0]);

@@ -30,7 +30,7 @@ struct Tunnel {
   Tunnel(asio::any_io_executor executor, std::shared_ptr<Connection> connection, ssh_channel channel, int local)
       : connection(std::move(connection)), channel(channel), local(executor, local) {}
   // Closes the channel when still open; the session outlives it (held here).
-  ~Tunnel() { ssh_channel_free(channel); }
+  ~Tunnel() { connection->free_channel(channel); }
 
   // Either direction's end ends both: the other one's wait is cut short.
   void end() {

@@ -213,6 +213,23 @@ def test_a_condition_streams_through_the_tunnel(server, vm):
 
 # ---------------------------------------------------------------- a dropped link
 
+def test_a_second_callback_with_the_same_key_replaces_the_first(server, api, vm, nat, tmp_root):
+    # A pooled connection runs through the first session's tunnel when it is replaced (its
+    # channel was once freed twice: the server died at its next stop, which the fixture checks).
+    first = api.run("/execute", {"targets": ["vm"], "cmd": "echo first"}, timeout=30)
+    assert one(first, "vm")["stdout"] == "first\n", first
+    workdir = tmp_root / "vm-again"
+    workdir.mkdir()
+    second = Vm(nat, workdir, vm.bundle).call_back()
+    try:
+        log_has(server, "callback vm: a new callback from")
+        again = api.run("/execute", {"targets": ["vm"], "cmd": "echo replaced"}, timeout=30)
+        assert one(again, "vm")["stdout"] == "replaced\n", again
+    finally:
+        second.drop_callback()
+    wait_connected(api, "vm", vm)
+
+
 def test_a_dropped_callback_ends_the_command_unreachable_and_a_new_one_serves(server, api, vm, tmp_root):
     marker = tmp_root / f"started-{uuid.uuid4().hex[:6]}"
     jid = api.submit("/execute", {"targets": ["vm"], "cmd": f"touch {marker}; echo before; sleep 20; echo after"})

@@ -312,8 +312,15 @@ void Connection::close() {
   // libssh closes its own descriptor; this one is the loop's duplicate.
   boost::system::error_code ignored;
   socket_.close(ignored);
-  if (session_ && !broken_) ssh_disconnect(session_);
+  if (session_ && !broken_) {
+    ssh_disconnect(session_);
+    disconnected_ = true;
+  }
   progress_.notify_all();
+}
+
+void Connection::free_channel(ssh_channel channel) const {
+  if (channel && !disconnected_) ssh_channel_free(channel);
 }
 
 }  // namespace steward::transport::ssh

@@ -72,6 +72,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ssh_session session() const { return session_; }
   const Endpoint& endpoint() const { return endpoint_; }
   bool alive() const { return !broken_ && !closed_; }
+  // ssh_disconnect() (in close()) frees every channel of the session, so a
+  // channel is freed here only while that has not happened; otherwise its
+  // pointer is already gone.
+  void free_channel(ssh_channel channel) const;
   const std::string& broken_reason() const { return broken_reason_; }
 
   // Retries `call` (a non-blocking libssh call) until it returns something
@@ -110,6 +114,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::any_io_executor executor_;
   Endpoint endpoint_;
   ssh_session session_ = nullptr;
+  bool disconnected_ = false;  // ssh_disconnect() ran: the session's channels are freed
   ssh_event event_ = nullptr;
   boost::asio::posix::stream_descriptor socket_;
   boost::asio::steady_timer keepalive_timer_;

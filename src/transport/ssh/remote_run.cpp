@@ -84,7 +84,8 @@ void on_exit_signal(ssh_session, ssh_channel, const char* name, int, const char*
 }
 
 struct ChannelFree {
-  void operator()(ssh_channel channel) const { ssh_channel_free(channel); }
+  const Connection* connection;
+  void operator()(ssh_channel channel) const { connection->free_channel(channel); }
 };
 
 Error lost(Connection& connection, const std::string& doing) {
@@ -143,7 +144,8 @@ awaitable<Result<bool>> record_start(Connection& connection, ChannelState& state
 
 awaitable<RemoteRun> run_remote(Connection& connection, const std::string& script, const ExecRequest& request,
                                 ChunkSink sink, CancelToken cancel, const std::string& status_path) {
-  std::unique_ptr<ssh_channel_struct, ChannelFree> channel(ssh_channel_new(connection.session()));
+  std::unique_ptr<ssh_channel_struct, ChannelFree> channel(ssh_channel_new(connection.session()),
+                                                          ChannelFree{&connection});
   if (!channel) co_return RemoteRun{lost(connection, "cannot open a channel"), false};
   ChannelState state;
   state.connection = &connection;

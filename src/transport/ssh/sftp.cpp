@@ -45,9 +45,15 @@ void on_close(ssh_session, ssh_channel, void* userdata) { static_cast<SftpClient
 }  // namespace
 
 struct SftpClient::Channel {
+  explicit Channel(Connection& connection) : connection(connection) {}
+  Connection& connection;
   ssh_channel channel = nullptr;
   ssh_channel_callbacks_struct callbacks{};
   ~Channel() {
+    if (!connection.alive()) {
+      connection.free_channel(channel);
+      return;
+    }
     if (!channel) return;
     ssh_remove_channel_callbacks(channel, &callbacks);
     ssh_channel_close(channel);
@@ -55,7 +61,8 @@ struct SftpClient::Channel {
   }
 };
 
-SftpClient::SftpClient(Connection& connection) : connection_(connection), channel_(std::make_unique<Channel>()) {}
+SftpClient::SftpClient(Connection& connection)
+    : connection_(connection), channel_(std::make_unique<Channel>(connection)) {}
 
 SftpClient::~SftpClient() {
   channel_.reset();
