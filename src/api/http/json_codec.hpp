@@ -31,6 +31,11 @@ boost::json::object blocking_reply(const Job& job);
 // {"message": text}
 boost::json::object message_object(const std::string& text);
 
+// Unix seconds, or null for "never" / "not recorded".
+inline boost::json::value time_or_null(double at) {
+  return at > 0 ? boost::json::value(at) : boost::json::value(nullptr);
+}
+
 // A request body that must be a JSON object; InvalidArgument saying what is wrong.
 Result<boost::json::object> parse_object(const std::string& body);
 

@@ -20,7 +20,6 @@ namespace {
 constexpr std::chrono::seconds kDefaultJoinTtl{std::chrono::hours(24)};
 
 // Unix seconds, or null for "never".
-boost::json::value time_or_null(double at) { return at > 0 ? boost::json::value(at) : boost::json::value(nullptr); }
 
 boost::json::object agent_object(const agents::AgentRecord& agent) {
   boost::json::object labels;

@@ -16,7 +16,6 @@ using boost::asio::awaitable;
 
 namespace {
 
-boost::json::value time_or_null(double at) { return at > 0 ? boost::json::value(at) : boost::json::value(nullptr); }
 
 boost::json::object callback_object(const callback::Registration& registration) {
   return {{"name", registration.name},

@@ -16,8 +16,6 @@ using boost::asio::awaitable;
 
 namespace {
 
-// Unix seconds, or null for "never" / "not recorded".
-boost::json::value time_or_null(double at) { return at > 0 ? boost::json::value(at) : boost::json::value(nullptr); }
 
 boost::json::object token_object(const auth::TokenInfo& info) {
   return {{"name", info.name},
