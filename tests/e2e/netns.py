@@ -121,3 +121,14 @@ class NatTarget:
                         pass
                 _run(IP, "netns", "del", ns, check=False)
         self._made = []
+
+
+def nat_target_or_skip(name, what):
+    """A started NatTarget, or a pytest skip naming `what` cannot be tested here and why."""
+    import pytest
+    target = NatTarget(name)
+    try:
+        target.start()
+    except NamespacesUnavailable as why:
+        pytest.skip(f"network namespaces cannot be made here, so no {what}: {why}")
+    return target

@@ -19,7 +19,7 @@ import pytest
 
 from agent_process import Agent, agent_addr
 from conftest import OP_CHANGED, OP_OK, OP_UNREACHABLE, Api, Server, free_port, qs, wait_for
-from netns import NamespacesUnavailable, NatTarget
+from netns import nat_target_or_skip
 from transport_contract import one
 
 WRONG_PIN = "sha256:" + "0" * 64
@@ -143,11 +143,7 @@ def test_refused_enrolments_are_rate_limited_per_address(tmp_root):
 
 @pytest.fixture(scope="module")
 def nat():
-    target = NatTarget("agent")
-    try:
-        target.start()
-    except NamespacesUnavailable as why:
-        pytest.skip(f"network namespaces cannot be made here, so no NAT test: {why}")
+    target = nat_target_or_skip("agent", "NAT test")
     yield target
     target.stop()
 

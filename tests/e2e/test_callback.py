@@ -24,7 +24,7 @@ import pytest
 
 from conftest import (OP_CHANGED, OP_UNREACHABLE, STEWARD_BIN, TOKEN, Api, Server, assert_error, clean_env,
                       free_port, qs, require_binary, wait_for)
-from netns import NamespacesUnavailable, NatTarget
+from netns import nat_target_or_skip
 from sshd import SSHD, keygen
 from transport_contract import one, sha256_of, write_random_file
 
@@ -34,11 +34,7 @@ VM_SSHD = "127.0.0.1:2222"  # inside the VM's namespace
 
 @pytest.fixture(scope="module")
 def nat():
-    target = NatTarget("cb")
-    try:
-        target.start()
-    except NamespacesUnavailable as why:
-        pytest.skip(f"network namespaces cannot be made here, so no callback test: {why}")
+    target = nat_target_or_skip("cb", "callback test")
     yield target
     target.stop()
 
