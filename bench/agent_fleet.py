@@ -147,7 +147,7 @@ def main():
     fleet = SshFleet(work / "fleet", args.ssh).start()
     inventory = "[ssh]\n" + "".join(fleet.host_line(f"s{i}", a) for i, a in enumerate(fleet.addresses))
     server = Server(work, inventory)
-    rows, notes = [], []
+    rows = []
 
     def row(what, n, value, unit):
         rows.append((what, n, value, unit))
@@ -228,7 +228,6 @@ def main():
     if agent_100 and ssh_100:
         lines.append("")
         lines.append(f"`hostname` on {args.ssh}: agents take {agent_100 / ssh_100:.2f}x the time of warm SSH")
-    lines += notes
     (out / "agent_summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
