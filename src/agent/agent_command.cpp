@@ -171,7 +171,7 @@ int run_agent(const AgentSettings& settings) {
   for (int index = 0; index < settings.simulate; ++index) wanted.push_back(simulated(base, index));
   if (settings.simulate > 0) {
     raise_descriptor_limit();
-    spdlog::warn("simulating {} agents (state in {}/sim-*)", settings.simulate, settings.state_dir);
+    spdlog::info("simulating {} agents (state in {}/sim-*)", settings.simulate, settings.state_dir);
   }
   auto credentials = obtain_all(wanted);
 
@@ -187,7 +187,7 @@ int run_agent(const AgentSettings& settings) {
                            wanted[index].hostname.empty() ? host_name() : wanted[index].hostname, wanted[index].labels};
     agents.back().loop = std::make_unique<AgentLoop>(io, std::move(identity), agents.back().journal);
   }
-  if (settings.simulate > 0) spdlog::warn("{} agents enrolled; connecting", agents.size());
+  if (settings.simulate > 0) spdlog::info("{} agents enrolled; connecting", agents.size());
   return run_loops(io, agents);
 }
 
