@@ -65,6 +65,11 @@ std::string served_fingerprint(int port) {
 }
 
 TEST(AgentListener, ServesARenewedCertificateWithoutARestart) {
+#if defined(__SANITIZE_THREAD__)
+  // Debian's gRPC is not built with TSan: its poller threads' own
+  // synchronization is invisible, so every run reports races inside libgrpc.
+  GTEST_SKIP() << "a real gRPC server cannot be checked under TSan (libgrpc is not instrumented)";
+#endif
   const auto dir = steward::testing::fresh_test_dir("agent-listener");
   auto store = store::open_store({"", dir.string()});
   ASSERT_TRUE(store) << store.error().message;
