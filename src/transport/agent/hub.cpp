@@ -105,6 +105,10 @@ void AgentHub::wake_agent(const std::string& agent_id) {
     if (wait->agent == agent_id) wait->wake.cancel();
 }
 
+std::chrono::steady_clock::time_point AgentHub::away_deadline(const std::string& agent_id) {
+  return link_of(agent_id).away_since_steady + options_.agent_wait;
+}
+
 std::string AgentHub::away_message(const std::string& agent_id) {
   auto& link = link_of(agent_id);
   bool never = link.away_since == started_at_;
@@ -323,7 +327,7 @@ asio::awaitable<Result<ExecOutcome>> AgentHub::run(std::string agent_id, ExecReq
   auto alive = alive_;
   while (!op->outcome) {
     if (auto* link = live_link(agent_id); !link) {
-      auto deadline = link_of(agent_id).away_since_steady + options_.agent_wait;
+      auto deadline = away_deadline(agent_id);
       if (std::chrono::steady_clock::now() >= deadline) {
         op->outcome = make_error(ErrorCode::Unreachable, away_message(agent_id));
         break;
@@ -366,12 +370,12 @@ asio::awaitable<Result<ExecOutcome>> AgentHub::ping(std::string agent_id, std::c
     auto* link = live_link(agent_id);
     auto wake_at = give_up_at;
     if (!link) {
-      auto away_deadline = link_of(agent_id).away_since_steady + options_.agent_wait;
-      if (now >= away_deadline) {
+      auto deadline = away_deadline(agent_id);
+      if (now >= deadline) {
         outcome = make_error(ErrorCode::Unreachable, away_message(agent_id));
         break;
       }
-      wake_at = std::min(wake_at, away_deadline);
+      wake_at = std::min(wake_at, deadline);
     } else if (op->sent_on != link->generation) {
       v1::ServerMessage message;
       message.mutable_ping()->set_nonce(nonce);
@@ -415,7 +419,7 @@ asio::awaitable<OrphanOutcome> AgentHub::settle(std::string agent_id, std::strin
       }
       wait->wake.expires_at(*exit_deadline);
     } else {
-      auto deadline = link_of(agent_id).away_since_steady + options_.agent_wait;
+      auto deadline = away_deadline(agent_id);
       if (std::chrono::steady_clock::now() >= deadline) {
         wait->outcome = OrphanOutcome{Kind::Unknown, -1, 0, "cannot reach the target to look: " + away_message(agent_id),
                                       /*unreachable=*/true};

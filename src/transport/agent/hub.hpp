@@ -103,6 +103,8 @@ class AgentHub {
   void take_unawaited_exit(const std::string& agent_id, v1::Exit exit);
   void cancel_run(RunOp& op);
   std::string away_message(const std::string& agent_id);
+  // When work waiting for an absent agent gives up (--agent-wait after it left).
+  std::chrono::steady_clock::time_point away_deadline(const std::string& agent_id);
   std::shared_ptr<FileOp> begin_file_op(const char* kind, const std::string& agent_id, const CancelToken& cancel,
                                         CancelState::Registration& on_cancel);
   boost::asio::awaitable<Status> wait_for_link(std::shared_ptr<FileOp> op);

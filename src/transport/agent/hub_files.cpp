@@ -58,7 +58,7 @@ asio::awaitable<Status> AgentHub::wait_for_link(std::shared_ptr<FileOp> op) {
   auto alive = alive_;
   while (!live_link(agent_id)) {
     if (op->broken) co_return *op->broken;
-    auto deadline = link_of(agent_id).away_since_steady + options_.agent_wait;
+    auto deadline = away_deadline(agent_id);
     if (std::chrono::steady_clock::now() >= deadline) co_return make_error(ErrorCode::Unreachable, away_message(agent_id));
     op->wake.expires_at(deadline);
     boost::system::error_code ignored;
