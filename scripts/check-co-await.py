@@ -2,7 +2,8 @@
 """Fails (exit 1) on a `co_await` nested inside a call argument or a braced
 initialiser, e.g. `f(co_await g())`, `v.push_back(co_await next())`,
 `Reply{co_await read()}`, and on a string built in an awaited
-full-expression, e.g. `co_await report("cannot read " + path)`.
+full-expression, e.g. `co_await report("cannot read " + path)`, or a braced
+or lambda temporary passed in one, e.g. `co_await start({id, ttl})`.
 
 Why: GCC 12 miscompiles such coroutines (PR 99576 and relatives): the
 temporaries of the enclosing full-expression can be destroyed twice or not at
@@ -85,6 +86,29 @@ def builds_a_string(operand):
                for i, token in enumerate(operand))
 
 
+def captures_by_value(operand, start):
+    """Whether the lambda capture list opening at operand[start] copies anything (`[id]`, `[=]`)."""
+    captures = []
+    for token in operand[start + 1:]:
+        if token == "]":
+            break
+        captures.append(token)
+    names = [t for t in captures if t not in ("&", ",", "this")]
+    return any(t == "=" for t in captures) or any(
+        re.match(r"[A-Za-z_]", t) and (i == 0 or captures[i - 1] != "&") for i, t in enumerate(captures) if t in names)
+
+
+def passes_a_temporary(operand):
+    """`f({a, b})` or `f([id] { ... })` among a co_await's operand tokens: a braced argument,
+    or a lambda that copies what it captures, both temporaries with destructors."""
+    for i, token in enumerate(operand[:-1]):
+        if token not in ("(", ","):
+            continue
+        if operand[i + 1] == "{" or operand[i + 1] == "[" and captures_by_value(operand, i + 1):
+            return True
+    return False
+
+
 def violations(path):
     text = blank_comments_and_literals(Path(path).read_text(encoding="utf-8", errors="replace"))
     found = []
@@ -98,6 +122,8 @@ def violations(path):
             if token == ";" and len(stack) <= depth or token in (")", "]", "}") and len(stack) <= depth:
                 if builds_a_string(tokens):
                     found.append((at, "string concatenation in a co_await's full-expression"))
+                if passes_a_temporary(tokens):
+                    found.append((at, "braced or lambda temporary in a co_await's full-expression"))
                 operand = None
             else:
                 tokens.append(token)

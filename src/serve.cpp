@@ -62,6 +62,10 @@ namespace {
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
 constexpr std::chrono::hours kPrunePeriod{1};
+// Until --server-id exists: one server per store, so one stable name.
+constexpr const char* kServerId = "local";
+constexpr double kLeaseSeconds = 10;
+constexpr std::chrono::milliseconds kCancelRequestPoll{500};
 constexpr std::chrono::minutes kValuePrunePeriod{10};
 
 int fail(const std::string& message) {
@@ -506,6 +510,10 @@ int serve(const ServeSettings& settings) {
     }
     if (auto repaired = co_await action_log.repair_interrupted(); !repaired)
       spdlog::error("could not mark interrupted actions: {}", repaired.error().message);
+    const jobs::LeaseOptions lease{kServerId, kLeaseSeconds};
+    if (auto leased = co_await jobs.take_lease(lease); !leased)
+      spdlog::error("could not take this server's lease: {}", leased.error().message);
+    asio::co_spawn(io, jobs.keep_lease(kCancelRequestPoll), log_failure("keeping the lease"));
     if (auto recovered = co_await jobs.recover(); !recovered)
       spdlog::error("could not recover unfinished jobs: {}", recovered.error().message);
     http.start();

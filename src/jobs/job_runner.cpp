@@ -101,30 +101,36 @@ void JobService::mark_running(LiveJob& live, const std::string& target, std::chr
   ++live.running;
 }
 
-// Recorded before the operation runs, so that a restart knows it was interrupted.
-awaitable<void> JobService::record_start(LiveJob& live, const std::string& target) {
+// Recorded before the operation runs, so that a restart knows it was
+// interrupted. False when the run is no longer ours to start (our lease was
+// taken over); a store fault is logged and the run goes on.
+awaitable<bool> JobService::record_start(LiveJob& live, const std::string& target) {
   const TargetRun& run = live.job.runs[target];
-  if (auto recorded = co_await store_.mark_started(live.job.jid, target, run); !recorded) {
-    spdlog::error("job {}: could not record the start on {}: {}", live.job.jid, target, recorded.error().message);
-  }
+  auto recorded = co_await store_.mark_started(live.job.jid, target, run);
+  if (recorded) co_return true;
+  spdlog::error("job {}: could not record the start on {}: {}", live.job.jid, target, recorded.error().message);
+  co_return recorded.error().code != ErrorCode::Conflict;
 }
 
 awaitable<void> JobService::run_target(std::shared_ptr<LiveJob> live, Target target,
                                        std::chrono::nanoseconds queue_wait) {
   const TargetRun& run = live->job.runs[target.name];
-  if (run.phase != RunPhase::Pending || stopping_) co_return;  // skipped by a cancel, or left for the next start
+  // Skipped by a cancel, left for the next start, or no longer ours.
+  if (run.phase != RunPhase::Pending || stopping_ || live->ended) co_return;
   if (live->batch) {
     co_await run_in_batch(std::move(live), std::move(target), queue_wait);
     co_return;
   }
   mark_running(*live, target.name, queue_wait);
-  co_await record_start(*live, target.name);
+  const bool ours = co_await record_start(*live, target.name);
 
   OpResult result;
   std::shared_ptr<RunJournal> journal;
   auto transport = transports_.get(target.connection);
   auto args = plain_args(live->job);
-  if (live->cancel->cancelled()) {  // while the start was being recorded
+  if (!ours) {
+    result = failed_result("not started: another server owns this run now");
+  } else if (live->cancel->cancelled()) {  // while the start was being recorded
     result = failed_result("cancelled: " + live->cancel->reason());
   } else if (!transport) {
     result = failed_result(transport.error().message);
@@ -220,14 +226,22 @@ void JobService::skip_pending(LiveJob& live, const std::string& why) {
 }
 
 awaitable<Status> JobService::recover() {
+  auto taken = co_await store_.take_over(unix_now());
+  if (!taken) co_return taken.error();
+  std::map<std::string, std::map<std::string, std::string>> lost;  // jid -> target -> dead server
+  for (const auto& run : *taken)
+    if (!run.from.empty()) lost[run.jid][run.target] = run.from;
   auto unfinished = co_await store_.unfinished_jobs();
   if (!unfinished) co_return unfinished.error();
-  for (auto& job : *unfinished) co_await resume(std::move(job));
+  for (auto& job : *unfinished) {
+    auto lost_here = std::move(lost[job.jid]);
+    co_await resume(std::move(job), std::move(lost_here));
+  }
   if (!unfinished->empty()) spdlog::info("recovered {} unfinished jobs", unfinished->size());
   co_return Status{};
 }
 
-awaitable<void> JobService::resume(Job job) {
+awaitable<void> JobService::resume(Job job, std::map<std::string, std::string> lost) {
   auto live = std::make_shared<LiveJob>();
   live->job = std::move(job);
   live->count_finished();
@@ -246,13 +260,16 @@ awaitable<void> JobService::resume(Job job) {
   std::map<std::string, std::vector<RunProcess>> orphans;
   for (auto& [name, run] : live->job.runs) {
     if (run.phase == RunPhase::Finished) continue;
-    if (run.phase == RunPhase::Running && recorded.contains(name)) {
+    const bool lost_with_its_server = run.phase == RunPhase::Running && lost.contains(name);
+    if (run.phase == RunPhase::Running && recorded.contains(name) && !lost_with_its_server) {
       orphans[name] = std::move(recorded[name]);
       continue;
     }
     OpResult failure;
     Result<Target> target = resolver_(name);
-    if (run.phase == RunPhase::Running) failure = unrecorded_orphan_result();
+    // Its commands ran under another server, which cannot be asked.
+    if (lost_with_its_server) failure = failed_result("interrupted: server " + lost[name] + " lost");
+    else if (run.phase == RunPhase::Running) failure = unrecorded_orphan_result();
     else if (!op) failure = failed_result("cannot run after restart: " + op.error().message);
     else if (!target) failure = failed_result("cannot run after restart: " + target.error().message);
     else {
@@ -346,6 +363,9 @@ awaitable<void> JobService::shutdown(std::chrono::milliseconds grace) {
     co_await wait_idle(std::chrono::steady_clock::now() + kAfterCancelWait);
   }
   (void)co_await store_.flush();
+  // Targets left pending are free for another server on this store to run now.
+  if (auto released = co_await store_.release_lease(); !released)
+    spdlog::warn("could not release the lease: {}", released.error().message);
 }
 
 }  // namespace steward::jobs

@@ -2,10 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/co_spawn.hpp>
 
 #include "core/clock.hpp"
 #include "core/ids.hpp"
+#include "core/spawn.hpp"
 #include "core/secret_args.hpp"
 #include "jobs/live_job.hpp"
 #include "ops/args.hpp"
@@ -158,7 +159,7 @@ awaitable<Result<std::vector<std::string>>> JobService::list_ids(store::JobPage 
 
 awaitable<Result<Job>> JobService::wait(const std::string& jid, std::chrono::steady_clock::time_point deadline) {
   auto it = live_.find(jid);
-  if (it == live_.end()) co_return co_await get(jid);
+  if (it == live_.end()) co_return co_await wait_stored(jid, deadline);
   auto live = it->second;
   while (!live->ended) {
     if (!co_await live->ended_signal.wait_until(deadline) && !live->ended) {
@@ -169,23 +170,33 @@ awaitable<Result<Job>> JobService::wait(const std::string& jid, std::chrono::ste
 }
 
 awaitable<Result<Job>> JobService::cancel(const std::string& jid, const std::string& reason) {
-  auto it = live_.find(jid);
-  if (it == live_.end()) co_return co_await get(jid);
-  auto live = it->second;
-  if (!live->ended) {
-    live->cancel->cancel(reason);
-    skip_pending(*live, "cancelled before it started: " + reason);
-    release_waiting(*live);
-    if (live->running == 0) co_await finalize(live);
+  if (auto it = live_.find(jid); it != live_.end()) {
+    auto live = it->second;
+    cancel_live(live, reason);
+    co_await end_if_idle(live);
+  } else {
+    // Running elsewhere, or here once recover() gets to it: its owner acts on the request.
+    auto asked = co_await store_.request_cancel(jid, reason);
+    if (!asked) co_return asked.error();
   }
   co_return co_await wait(jid, std::chrono::steady_clock::now() + kCancelWait);
 }
 
+void JobService::cancel_live(const std::shared_ptr<LiveJob>& live, const std::string& reason) {
+  if (live->ended || live->cancel->cancelled()) return;
+  live->cancel->cancel(reason);
+  skip_pending(*live, "cancelled before it started: " + reason);
+  release_waiting(*live);
+}
+
+awaitable<void> JobService::end_if_idle(std::shared_ptr<LiveJob> live) {
+  if (!live->ended && live->running == 0) co_await finalize(live);
+}
+
 awaitable<Status> JobService::remove(const std::string& jid) {
-  if (live_.count(jid)) {
-    auto cancelled = co_await cancel(jid, "job deleted");
-    if (!cancelled) co_return cancelled.error();
-  }
+  // Whichever server runs it stops it first; NotFound for an unknown job.
+  auto cancelled = co_await cancel(jid, "job deleted");
+  if (!cancelled) co_return cancelled.error();
   auto deleted = co_await store_.delete_job(jid);
   if (!deleted) co_return deleted.error();
   if (!*deleted) co_return no_such_job(jid);
@@ -231,6 +242,10 @@ awaitable<Result<std::shared_ptr<Subscription>>> JobService::replay_stored(const
   auto job = co_await get(jid);
   if (!job) co_return job.error();
   auto subscription = std::make_shared<Subscription>(executor_, with_output);
+  if (job->state == JobState::Running) {  // run by another server: its events come through the store
+    boost::asio::co_spawn(executor_, follow_stored(jid, subscription), log_failure("following job " + jid));
+    co_return subscription;
+  }
   std::deque<JobEvent> history;
   if (with_output) {
     auto chunks = co_await store_.load_output(jid, 0);

@@ -33,7 +33,10 @@
 namespace steward {
 class ArgSecrets;
 namespace sched { class Scheduler; }
-namespace store { class Store; }
+namespace store {
+class Store;
+struct TakenRun;
+}  // namespace store
 namespace transport { class TransportRegistry; }
 namespace ops { class OpRegistry; }
 }  // namespace steward
@@ -51,6 +54,12 @@ struct JobRequest {
   std::string operate;
   boost::json::object args;
   std::vector<Target> targets;
+};
+
+// This server's lease on the work it owns (README "Servers and leases").
+struct LeaseOptions {
+  std::string server_id;
+  double ttl_seconds = 10;  // others take the work over this long after the last renewal
 };
 
 struct JobCounters {
@@ -93,7 +102,8 @@ class JobService {
                                            std::chrono::steady_clock::time_point deadline);
 
   // Ends the job: running targets are stopped (their processes killed),
-  // pending ones skipped. Returns the job once it has ended.
+  // pending ones skipped. Returns the job once it has ended. A job another
+  // server runs is asked to end through the store.
   boost::asio::awaitable<Result<Job>> cancel(const std::string& jid, const std::string& reason);
 
   // Cancels if running, then deletes. NotFound when unknown.
@@ -103,10 +113,27 @@ class JobService {
   boost::asio::awaitable<Result<std::shared_ptr<Subscription>>> subscribe(const std::string& jid,
                                                                           bool with_output);
 
-  // At start-up: targets that were running are settled from what became of
-  // their recorded commands (README "After a crash"; in the background, the
-  // job stays Running until then), targets that never started are run.
+  // Takes this server's lease with a new epoch, so an earlier life of it can
+  // no longer write its runs. Before recover().
+  boost::asio::awaitable<Status> take_lease(const LeaseOptions& options);
+
+  // At start-up: takes over the unfinished runs of this server's earlier
+  // lives and of servers whose lease expired. Targets that were running are
+  // settled from what became of their recorded commands (README "After a
+  // crash"; in the background, the job stays Running until then), or failed
+  // as interrupted when another server ran them; targets that never started
+  // are run.
   boost::asio::awaitable<Status> recover();
+
+  // One round of lease keeping at `now` (Unix seconds): renews the lease
+  // (when another server took it over, drops the work it held and takes a
+  // new one) and takes over the work of servers whose lease expired.
+  boost::asio::awaitable<void> keep_lease_once(double now);
+  // keep_lease_once every third of the lease time, and the cancel requests
+  // made on other servers acted on every `cancel_poll`, until shutdown.
+  boost::asio::awaitable<void> keep_lease(std::chrono::milliseconds cancel_poll);
+  // Cancels the live jobs someone asked the store to cancel.
+  boost::asio::awaitable<void> act_on_cancel_requests();
 
   // Deletes finished jobs older than `retention`, every `period`, until shutdown.
   boost::asio::awaitable<void> prune_periodically(std::chrono::seconds retention, std::chrono::seconds period);
@@ -129,7 +156,7 @@ class JobService {
   void enqueue(const std::shared_ptr<LiveJob>& live, const Target& target, std::chrono::nanoseconds waited = {});
   void leave_lane(const std::string& operate, const std::string& jid, const std::string& target);
   void mark_running(LiveJob& live, const std::string& target, std::chrono::nanoseconds queue_wait);
-  boost::asio::awaitable<void> record_start(LiveJob& live, const std::string& target);
+  boost::asio::awaitable<bool> record_start(LiveJob& live, const std::string& target);
   boost::asio::awaitable<void> run_target(std::shared_ptr<LiveJob> live, Target target,
                                           std::chrono::nanoseconds queue_wait);
   boost::asio::awaitable<void> run_in_batch(std::shared_ptr<LiveJob> live, Target target,
@@ -145,7 +172,16 @@ class JobService {
   boost::asio::awaitable<void> finish_target(std::shared_ptr<LiveJob> live, const std::string& target,
                                              OpResult result, bool settle = true);
   boost::asio::awaitable<void> finalize(std::shared_ptr<LiveJob> live);
-  boost::asio::awaitable<void> resume(Job job);
+  // `lost`: targets taken over from a server that died, by that server's id.
+  boost::asio::awaitable<void> resume(Job job, std::map<std::string, std::string> lost);
+  boost::asio::awaitable<void> resume_taken(const std::vector<store::TakenRun>& taken);
+  void cancel_live(const std::shared_ptr<LiveJob>& live, const std::string& reason);
+  boost::asio::awaitable<void> end_if_idle(std::shared_ptr<LiveJob> live);
+  void abandon_live_work(const std::string& why);
+  boost::asio::awaitable<Result<Job>> wait_stored(const std::string& jid,
+                                                  std::chrono::steady_clock::time_point deadline);
+  boost::asio::awaitable<void> follow_stored(std::string jid, std::weak_ptr<Subscription> reader,
+                                            std::uint64_t after_seq = 0);
   boost::asio::awaitable<void> settle_orphan(std::shared_ptr<LiveJob> live, std::string name,
                                              std::vector<RunProcess> commands);
   boost::asio::awaitable<void> forget_commands(std::string jid, Target target, const RunJournal& journal);
@@ -169,6 +205,7 @@ class JobService {
   std::size_t batch_waiters_ = 0;  // batch members of every job not yet running
   JobCounters counters_;
   bool stopping_ = false;
+  LeaseOptions lease_;
 };
 
 }  // namespace steward::jobs

@@ -64,6 +64,29 @@ struct OutputPage {
   bool finished = false;    // the target has finished, so the stream is complete
 };
 
+// The lease a server holds on the work it owns (README "Servers and
+// leases"). Every target run records its owner and the owner's epoch; a run
+// write made under an epoch that no longer owns the run is refused, so a
+// server whose work was taken over cannot start, settle or finish it.
+struct Lease {
+  std::string server;
+  std::uint64_t epoch = 0;
+};
+
+// An unfinished run that take_over() made ours: `from` is the server whose
+// lease had expired, or empty for an earlier life of our own server.
+struct TakenRun {
+  std::string jid;
+  std::string target;
+  std::string from;
+};
+
+// A running job someone asked to cancel, on any server.
+struct CancelRequest {
+  std::string jid;
+  std::string reason;
+};
+
 // A named API token as stored: its SHA-256, never the token itself.
 struct StoredToken {
   std::string name;
@@ -77,9 +100,12 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // Job with every target Pending.
+  // Job with every target Pending, owned by this store's lease.
   virtual boost::asio::awaitable<Status> create_job(const Job& job) = 0;
-  // Durable on completion, so a restart never runs a target twice.
+  // Durable on completion, so a restart never runs a target twice. This and
+  // the other run writes (save_result, append_output, record_process) are
+  // refused (Conflict; logged for the fire-and-forget ones) when this
+  // store's lease no longer owns the run.
   virtual boost::asio::awaitable<Status> mark_started(const std::string& jid, const std::string& target,
                                                      const TargetRun& run) = 0;
   virtual void save_result(const std::string& jid, const std::string& target, const TargetRun& run) = 0;
@@ -119,8 +145,30 @@ class Store {
                                                                               std::size_t limit) = 0;
   // False when unknown.
   virtual boost::asio::awaitable<Result<bool>> delete_job(const std::string& jid) = 0;
-  // Jobs whose state is Running, with their runs: what a restart must repair.
+  // Jobs whose state is Running and that have an unfinished run this
+  // store's lease owns, with all their runs: what a restart must repair.
   virtual boost::asio::awaitable<Result<std::vector<Job>>> unfinished_jobs() = 0;
+
+  // Takes `server`'s lease until now + ttl (Unix seconds) with a new epoch,
+  // so whatever an earlier life of that server still writes is refused; this
+  // store object then writes as that lease. Until it is called the store
+  // writes as the anonymous lease {"", 0}, which also owns runs stored
+  // before leases existed.
+  virtual boost::asio::awaitable<Result<Lease>> acquire_lease(const std::string& server, double now,
+                                                              double ttl) = 0;
+  // Extends the lease; Conflict when another server has taken it over.
+  virtual boost::asio::awaitable<Status> renew_lease(double now, double ttl) = 0;
+  // Lets other servers take this lease's unfinished runs over at once.
+  virtual boost::asio::awaitable<Status> release_lease() = 0;
+  // Makes ours the unfinished runs of servers whose lease expired before
+  // `now` (their epoch moves on, so their writes are refused from then on)
+  // and of earlier lives of our own server.
+  virtual boost::asio::awaitable<Result<std::vector<TakenRun>>> take_over(double now) = 0;
+  // Asks whichever server owns a running job to cancel it; false when the
+  // job is unknown or no longer running.
+  virtual boost::asio::awaitable<Result<bool>> request_cancel(const std::string& jid, const std::string& reason) = 0;
+  // Running jobs with a cancel request, oldest first.
+  virtual boost::asio::awaitable<Result<std::vector<CancelRequest>>> cancel_requests() = 0;
   // Deletes finished jobs that finished before `finished_before` (Unix seconds); returns how many.
   virtual boost::asio::awaitable<Result<std::size_t>> prune(double finished_before) = 0;
 

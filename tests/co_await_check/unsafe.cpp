@@ -7,4 +7,6 @@ awaitable<void> unsafe(std::vector<std::string>& out, Exchange& exchange) {
   steady_timer timer(co_await this_coro::executor, deadline); // constructor argument
   auto n = std::get<0>((co_await read_some()));               // inside parentheses inside a call
   co_await report(id, "cannot read " + path);                 // a string built across the await
+  co_await take_lease({"a", 10.0});                           // a braced temporary argument
+  auto done = co_await call([id](int db) { return db; });     // a lambda temporary argument
 }

@@ -202,7 +202,8 @@ def test_old_ids_in_an_existing_store_keep_working(tmp_root):
     srv.stop()
     old = "20251126101010123456"
     with sqlite3.connect(data / "steward.db") as db:
-        db.execute("INSERT INTO jobs VALUES (?, 0, '', ?, ?, 'ping', '{}', '[\"localhost\"]')",
+        db.execute("INSERT INTO jobs(jid, state, error, startat, finishat, operate, operate_args, targets) "
+                   "VALUES (?, 0, '', ?, ?, 'ping', '{}', '[\"localhost\"]')",
                    (old, time.time() - 3600, time.time() - 3599))
         db.execute("INSERT INTO runs(jid, target, position, phase, status, rtc, signal, stdout, stderr, "
                    "stdout_truncated, stderr_truncated, facts, error, startat, finishat, queue_wait) "

@@ -41,6 +41,12 @@ class SqliteStoreTest : public ::testing::Test {
     for (const auto& t : job.targets) job.runs[t] = TargetRun{};
     return job;
   }
+  static TargetRun finished_run() {
+    TargetRun run;
+    run.phase = RunPhase::Finished;
+    run.result.state = OpState::Ok;
+    return run;
+  }
   fs::path dir_;
   std::unique_ptr<Store> store_;
 };
@@ -75,6 +81,10 @@ TEST_F(SqliteStoreTest, ResultsAndFinishRoundTrip) {
   run.finishat = 102;
   run.queue_wait = 0.25;
   store_->save_result("j2", "web1", run);
+  TargetRun skipped;
+  skipped.phase = RunPhase::Finished;
+  skipped.result.state = OpState::Skipped;
+  store_->save_result("j2", "web2", skipped);  // a job ends once every run has
   job.state = JobState::Failure;
   job.error = "1 target failed";
   job.finishat = 103;
@@ -92,6 +102,7 @@ TEST_F(SqliteStoreTest, ResultsAndFinishRoundTrip) {
   EXPECT_EQ((*loaded)->state, JobState::Failure);
   EXPECT_EQ((*loaded)->error, "1 target failed");
   EXPECT_FALSE((*loaded)->runs.at("web2").result.rtc.has_value());
+  EXPECT_EQ((*loaded)->runs.at("web2").result.state, OpState::Skipped);
 }
 
 TEST_F(SqliteStoreTest, OutputChunksInOrderAfterSeq) {
@@ -113,6 +124,7 @@ TEST_F(SqliteStoreTest, UnfinishedListDeleteAndPrune) {
   ASSERT_TRUE(run_sync(store_->create_job(running)).ok());
   old_job.state = JobState::Done;
   old_job.finishat = 50;
+  for (const auto& target : old_job.targets) store_->save_result(old_job.jid, target, finished_run());
   ASSERT_TRUE(run_sync(store_->finish_job(old_job)).ok());
 
   auto unfinished = run_sync(store_->unfinished_jobs());
@@ -334,7 +346,7 @@ TEST_F(SqliteStoreTest, Schema0StoreMigratesKeepingJobsAndOutputs) {
   EXPECT_EQ((*page)->total, out.size());
 
   store_.reset();
-  EXPECT_EQ(column_of(db_path, "PRAGMA user_version"), "1");
+  EXPECT_EQ(column_of(db_path, "PRAGMA user_version"), "2");
   EXPECT_EQ(column_of(db_path, "SELECT sql FROM sqlite_master WHERE name='runs'").find("WITHOUT ROWID"),
             std::string::npos);
   EXPECT_EQ(column_of(db_path, "SELECT count(*) FROM sqlite_master WHERE name='runs_v0'"), "0");

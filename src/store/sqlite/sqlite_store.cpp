@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "store/sqlite/leases.hpp"
 #include "store/sqlite/records.hpp"
 #include "store/sqlite/sqlite_worker.hpp"
 #include "store/sqlite/statement.hpp"
@@ -33,11 +34,13 @@ CREATE TABLE IF NOT EXISTS runs(
   error TEXT NOT NULL, startat REAL NOT NULL, finishat REAL NOT NULL, queue_wait REAL NOT NULL,
   stdout_size INTEGER NOT NULL DEFAULT 0, stderr_size INTEGER NOT NULL DEFAULT 0,
   stdout_tail BLOB NOT NULL DEFAULT x'', stderr_tail BLOB NOT NULL DEFAULT x'',
+  owner TEXT NOT NULL DEFAULT '', epoch INTEGER NOT NULL DEFAULT 0,
   stdout BLOB NOT NULL, stderr BLOB NOT NULL,
   PRIMARY KEY(jid, target));
 )sql";
-// Schema 0 (user_version 0) kept whole streams in a WITHOUT ROWID runs table.
-constexpr int kSchemaVersion = 1;
+// Schema 0 (user_version 0) kept whole streams in a WITHOUT ROWID runs table;
+// schema 1 had no run owners nor cancel requests.
+constexpr int kSchemaVersion = 2;
 constexpr const char* kMigrateRunsFrom0 = R"sql(
 ALTER TABLE runs RENAME TO runs_v0;
 %RUNS%
@@ -55,7 +58,7 @@ constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS jobs(
   jid TEXT PRIMARY KEY, state INTEGER NOT NULL, error TEXT NOT NULL,
   startat REAL NOT NULL, finishat REAL NOT NULL, operate TEXT NOT NULL,
-  operate_args TEXT NOT NULL, targets TEXT NOT NULL);
+  operate_args TEXT NOT NULL, targets TEXT NOT NULL, cancel_reason TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 CREATE INDEX IF NOT EXISTS jobs_by_start ON jobs(startat DESC, jid DESC);
 CREATE TABLE IF NOT EXISTS chunks(
@@ -181,12 +184,14 @@ Result<std::optional<OutputPage>> select_output_page(sqlite3* db, const std::str
   return std::optional<OutputPage>(std::move(page));
 }
 
-Status write_run(sqlite3* db, const std::string& jid, const std::string& target, const TargetRun& run) {
+// Refused (lease_lost) unless `lease` owns the run.
+Status write_run(sqlite3* db, const Lease& lease, const std::string& jid, const std::string& target,
+                 const TargetRun& run) {
   Statement q(db,
               "UPDATE runs SET phase=?1, status=?2, rtc=?3, signal=?4, stdout=?5, stderr=?6, stdout_truncated=?7, "
               "stderr_truncated=?8, facts=?9, error=?10, startat=?11, finishat=?12, queue_wait=?13, "
               "stdout_size=length(?5), stderr_size=length(?6), stdout_tail=ifnull(substr(?5, -?16), x''), "
-              "stderr_tail=ifnull(substr(?6, -?16), x'') WHERE jid=?14 AND target=?15");
+              "stderr_tail=ifnull(substr(?6, -?16), x'') WHERE jid=?14 AND target=?15 AND owner=?17 AND epoch=?18");
   const OpResult& r = run.result;
   q.bind(1, static_cast<int>(run.phase)).bind(2, static_cast<int>(r.state)).bind(3, r.rtc).bind(4, r.signal);
   q.bind_blob(5, r.stdout_data).bind_blob(6, r.stderr_data);
@@ -194,10 +199,20 @@ Status write_run(sqlite3* db, const std::string& jid, const std::string& target,
   q.bind(9, r.facts.is_null() ? std::string() : boost::json::serialize(r.facts)).bind(10, r.error);
   q.bind(11, run.startat).bind(12, run.finishat).bind(13, run.queue_wait).bind(14, jid).bind(15, target);
   q.bind(16, static_cast<std::int64_t>(kStoredTail));
-  return q.run();
+  q.bind(17, lease.server).bind(18, static_cast<std::int64_t>(lease.epoch));
+  if (auto s = q.run(); !s) return s;
+  if (sqlite3_changes(db) == 0) return lease_lost(jid, target);
+  return {};
 }
 
-Status insert_job(sqlite3* db, const Job& job) {
+// Output and command records of a run `lease` no longer owns are refused too.
+constexpr const char* kOwnedRun = "EXISTS(SELECT 1 FROM runs WHERE jid=?1 AND target=?2 AND owner=?3 AND epoch=?4)";
+
+void bind_owned_run(Statement& q, const std::string& jid, const std::string& target, const Lease& lease) {
+  q.bind(1, jid).bind(2, target).bind(3, lease.server).bind(4, static_cast<std::int64_t>(lease.epoch));
+}
+
+Status insert_job(sqlite3* db, const Lease& lease, const Job& job) {
   Statement q(db,
               "INSERT INTO jobs(jid, state, error, startat, finishat, operate, operate_args, targets) "
               "VALUES(?,?,?,?,?,?,?,?)");
@@ -209,9 +224,10 @@ Status insert_job(sqlite3* db, const Job& job) {
   for (const auto& target : job.targets) {
     Statement r(db,
                 "INSERT INTO runs(jid, target, position, phase, status, stdout, stderr, stdout_truncated, "
-                "stderr_truncated, facts, error, startat, finishat, queue_wait) "
-                "VALUES(?,?,?,0,0,x'',x'',0,0,'','',0,0,0)");
+                "stderr_truncated, facts, error, startat, finishat, queue_wait, owner, epoch) "
+                "VALUES(?,?,?,0,0,x'',x'',0,0,'','',0,0,0,?,?)");
     r.bind(1, job.jid).bind(2, target).bind(3, position++);
+    r.bind(4, lease.server).bind(5, static_cast<std::int64_t>(lease.epoch));
     if (auto s = r.run(); !s) return s;
   }
   return {};
@@ -224,41 +240,48 @@ class SqliteStore final : public Store {
         reader_(reader, SqliteWorker::Mode::Reader, "store reader") {}
 
   awaitable<Status> create_job(const Job& job) override {
-    return writer_.call<Status>([job](sqlite3* db) { return insert_job(db, job); });
+    return writer_.call<Status>([lease = lease_, job](sqlite3* db) { return insert_job(db, lease, job); });
   }
 
   awaitable<Status> mark_started(const std::string& jid, const std::string& target, const TargetRun& run) override {
-    return writer_.call<Status>([jid, target, run](sqlite3* db) { return write_run(db, jid, target, run); });
+    return writer_.call<Status>(
+        [lease = lease_, jid, target, run](sqlite3* db) { return write_run(db, lease, jid, target, run); });
   }
 
   void save_result(const std::string& jid, const std::string& target, const TargetRun& run) override {
     writer_.enqueue(
-        [jid, target, run](sqlite3* db) -> SqliteWorker::Notifier {
-          log_failure(write_run(db, jid, target, run));
+        [lease = lease_, jid, target, run](sqlite3* db) -> SqliteWorker::Notifier {
+          log_failure(write_run(db, lease, jid, target, run));
           return {};
         },
         /*urgent=*/false);
   }
 
   void append_output(const std::string& jid, const OutputChunk& chunk) override {
-    writer_.enqueue([jid, chunk](sqlite3* db) -> SqliteWorker::Notifier {
-      Statement q(db, "INSERT OR REPLACE INTO chunks(jid, seq, target, stream, data, at) VALUES(?,?,?,?,?,?)");
-      q.bind(1, jid).bind(2, static_cast<std::int64_t>(chunk.seq)).bind(3, chunk.target);
-      q.bind(4, static_cast<int>(chunk.stream)).bind_blob(5, chunk.data).bind(6, chunk.at);
+    writer_.enqueue([lease = lease_, jid, chunk](sqlite3* db) -> SqliteWorker::Notifier {
+      Statement q(db, (std::string("INSERT OR REPLACE INTO chunks(jid, seq, target, stream, data, at) "
+                                   "SELECT ?1, ?5, ?2, ?6, ?7, ?8 WHERE ") + kOwnedRun).c_str());
+      bind_owned_run(q, jid, chunk.target, lease);
+      q.bind(5, static_cast<std::int64_t>(chunk.seq)).bind(6, static_cast<int>(chunk.stream));
+      q.bind_blob(7, chunk.data).bind(8, chunk.at);
       log_failure(q.run());
+      if (sqlite3_changes(db) == 0) log_failure(lease_lost(jid, chunk.target));
       return {};
     }, /*urgent=*/false);
   }
 
   awaitable<Status> record_process(const std::string& jid, const std::string& target,
                                    const RunProcess& process) override {
-    return writer_.call<Status>([jid, target, process](sqlite3* db) {
-      Statement q(db,
-                  "INSERT OR REPLACE INTO run_processes(jid, target, status_path, transport, pgid, start_time, seq) "
-                  "VALUES(?,?,?,?,?,?,(SELECT ifnull(max(seq), 0) + 1 FROM run_processes))");
-      q.bind(1, jid).bind(2, target).bind(3, process.status_path).bind(4, process.transport);
-      q.bind(5, static_cast<std::int64_t>(process.pgid)).bind(6, process.start_time);
-      return q.run();
+    return writer_.call<Status>([lease = lease_, jid, target, process](sqlite3* db) -> Status {
+      Statement q(db, (std::string("INSERT OR REPLACE INTO run_processes(jid, target, status_path, transport, pgid, "
+                                   "start_time, seq) SELECT ?1, ?2, ?5, ?6, ?7, ?8, "
+                                   "(SELECT ifnull(max(seq), 0) + 1 FROM run_processes) WHERE ") + kOwnedRun).c_str());
+      bind_owned_run(q, jid, target, lease);
+      q.bind(5, process.status_path).bind(6, process.transport);
+      q.bind(7, static_cast<std::int64_t>(process.pgid)).bind(8, process.start_time);
+      if (auto s = q.run(); !s) return s;
+      if (sqlite3_changes(db) == 0) return lease_lost(jid, target);
+      return {};
     });
   }
 
@@ -289,10 +312,18 @@ class SqliteStore final : public Store {
 
   awaitable<Status> finish_job(const Job& job) override {
     return writer_.call<Status>([jid = job.jid, state = job.state, error = job.error,
-                                 finishat = job.finishat](sqlite3* db) {
-      Statement q(db, "UPDATE jobs SET state=?, error=?, finishat=? WHERE jid=?");
+                                 finishat = job.finishat](sqlite3* db) -> Status {
+      // Only once every run's result is stored: a server whose results were
+      // refused (its lease was taken over) cannot end the job.
+      Statement q(db,
+                  "UPDATE jobs SET state=?1, error=?2, finishat=?3 WHERE jid=?4 AND "
+                  "NOT EXISTS(SELECT 1 FROM runs WHERE jid=?4 AND phase!=?5)");
       q.bind(1, static_cast<int>(state)).bind(2, error).bind(3, finishat).bind(4, jid);
-      return q.run();
+      q.bind(5, static_cast<int>(RunPhase::Finished));
+      if (auto s = q.run(); !s) return s;
+      if (sqlite3_changes(db) == 0)
+        return make_error(ErrorCode::Conflict, "job " + jid + " has runs this server no longer owns, or is gone");
+      return {};
     });
   }
 
@@ -365,11 +396,44 @@ class SqliteStore final : public Store {
   }
 
   awaitable<Result<std::vector<Job>>> unfinished_jobs() override {
-    return reader_.call<Result<std::vector<Job>>>([](sqlite3* db) {
-      Statement q(db, (std::string(kSelectJob) + " WHERE state = ? ORDER BY startat, jid").c_str());
-      q.bind(1, static_cast<int>(JobState::Running));
+    return reader_.call<Result<std::vector<Job>>>([lease = lease_](sqlite3* db) {
+      Statement q(db, (std::string(kSelectJob) +
+                       " WHERE state=?1 AND jid IN (SELECT jid FROM runs WHERE owner=?2 AND epoch=?3 AND phase!=?4)"
+                       " ORDER BY startat, jid").c_str());
+      q.bind(1, static_cast<int>(JobState::Running)).bind(2, lease.server);
+      q.bind(3, static_cast<std::int64_t>(lease.epoch)).bind(4, static_cast<int>(RunPhase::Finished));
       return select_jobs(db, q, OutputLimit{});
     });
+  }
+
+  awaitable<Result<Lease>> acquire_lease(const std::string& server, double now, double ttl) override {
+    // The awaitable is a local, not a temporary of the co_await (GCC 12, PR 99576).
+    auto acquiring =
+        writer_.call<Result<Lease>>([server, now, ttl](sqlite3* db) { return acquire_lease_row(db, server, now, ttl); });
+    auto acquired = co_await std::move(acquiring);
+    if (acquired) lease_ = *acquired;
+    co_return acquired;
+  }
+
+  awaitable<Status> renew_lease(double now, double ttl) override {
+    return writer_.call<Status>([lease = lease_, now, ttl](sqlite3* db) { return renew_lease_row(db, lease, now, ttl); });
+  }
+
+  awaitable<Status> release_lease() override {
+    return writer_.call<Status>([lease = lease_](sqlite3* db) { return release_lease_row(db, lease); });
+  }
+
+  awaitable<Result<std::vector<TakenRun>>> take_over(double now) override {
+    return writer_.call<Result<std::vector<TakenRun>>>(
+        [lease = lease_, now](sqlite3* db) { return take_over_rows(db, lease, now); });
+  }
+
+  awaitable<Result<bool>> request_cancel(const std::string& jid, const std::string& reason) override {
+    return writer_.call<Result<bool>>([jid, reason](sqlite3* db) { return request_cancel_row(db, jid, reason); });
+  }
+
+  awaitable<Result<std::vector<CancelRequest>>> cancel_requests() override {
+    return reader_.call<Result<std::vector<CancelRequest>>>([](sqlite3* db) { return select_cancel_requests(db); });
   }
 
   awaitable<Result<std::size_t>> prune(double finished_before) override {
@@ -484,6 +548,7 @@ class SqliteStore final : public Store {
     return jobs;
   }
 
+  Lease lease_;  // loop thread only; each write takes a copy
   // Declaration order matters: the reader closes before the writer checkpoints.
   SqliteWorker writer_;
   SqliteWorker reader_;
@@ -504,6 +569,26 @@ bool has_table(sqlite3* db, const char* name) {
   return q.step();
 }
 
+bool has_column(sqlite3* db, const char* table, const char* column) {
+  Statement q(db, "SELECT 1 FROM pragma_table_info(?) WHERE name=?");
+  q.bind(1, std::string_view(table)).bind(2, std::string_view(column));
+  return q.step();
+}
+
+// Added columns go after the streams; only take_over() and fenced writes
+// (which rewrite the row anyway) read them, through runs_by_owner.
+Status add_ownership_columns(sqlite3* db) {
+  if (has_table(db, "runs") && !has_column(db, "runs", "owner")) {
+    if (auto s = exec_sql(db, "ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+                              "ALTER TABLE runs ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;");
+        !s)
+      return s;
+  }
+  if (has_table(db, "jobs") && !has_column(db, "jobs", "cancel_reason"))
+    return exec_sql(db, "ALTER TABLE jobs ADD COLUMN cancel_reason TEXT NOT NULL DEFAULT ''");
+  return {};
+}
+
 std::string replaced(std::string text, const std::string& marker, const std::string& with) {
   for (auto at = text.find(marker); at != std::string::npos; at = text.find(marker, at + with.size()))
     text.replace(at, marker.size(), with);
@@ -520,6 +605,7 @@ Status migrate_in_transaction(sqlite3* db) {
     if (auto s = exec_sql(db, sql.c_str()); !s) return s;
     spdlog::info("store: moved run outputs behind per-stream sizes and tails (schema {})", kSchemaVersion);
   }
+  if (auto s = add_ownership_columns(db); !s) return s;
   return exec_sql(db, ("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
 }
 
@@ -541,7 +627,8 @@ Status prepare_schema(sqlite3* db) {
   if (auto s = migrate_to_current(db); !s) return s;
   if (auto s = exec_sql(db, kRunsTable); !s) return s;
   if (auto s = exec_sql(db, kSchema); !s) return s;
-  return prepare_token_schema(db);
+  if (auto s = prepare_token_schema(db); !s) return s;
+  return prepare_lease_schema(db);
 }
 
 }  // namespace

@@ -1,0 +1,204 @@
+// The half of JobService that deals with other servers on the same store
+// (README "Servers and leases"): this server's lease, taking over the work of
+// servers that died, cancel requests made elsewhere, and following or waiting
+// for jobs that another server runs.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <set>
+
+#include "core/clock.hpp"
+#include "core/spawn.hpp"
+#include "jobs/job_service.hpp"
+#include "jobs/live_job.hpp"
+#include "store/store.hpp"
+
+namespace steward::jobs {
+
+using boost::asio::awaitable;
+
+namespace {
+
+// How often a follower or a waiter looks at a job another server runs.
+constexpr std::chrono::milliseconds kStoredJobPoll{200};
+
+awaitable<void> sleep_for(std::chrono::steady_clock::duration duration) {
+  auto executor = co_await boost::asio::this_coro::executor;
+  boost::asio::steady_timer timer(executor, duration);
+  (void)co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+}
+
+}  // namespace
+
+// Pass a local, never a braced temporary: PR 99576 destroys those twice.
+awaitable<Status> JobService::take_lease(const LeaseOptions& options) {
+  lease_ = options;
+  auto acquired = co_await store_.acquire_lease(lease_.server_id, unix_now(), lease_.ttl_seconds);
+  if (!acquired) co_return acquired.error();
+  spdlog::info("server {} holds its lease (epoch {})", acquired->server, acquired->epoch);
+  co_return Status{};
+}
+
+awaitable<void> JobService::keep_lease_once(double now) {
+  auto renewed = co_await store_.renew_lease(now, lease_.ttl_seconds);
+  if (!renewed && renewed.error().code != ErrorCode::Conflict) {
+    // The store is away: the work goes on, and is another's only if the lease expires meanwhile.
+    spdlog::warn("could not renew the lease of server {}: {}", lease_.server_id, renewed.error().message);
+    co_return;
+  }
+  if (!renewed) {
+    spdlog::error("{}: its live work is dropped, another server runs it now", renewed.error().message);
+    abandon_live_work(renewed.error().message);
+    auto again = co_await store_.acquire_lease(lease_.server_id, now, lease_.ttl_seconds);
+    if (!again) {
+      spdlog::error("could not take a new lease: {}", again.error().message);
+      co_return;
+    }
+    spdlog::info("server {} holds a new lease (epoch {})", again->server, again->epoch);
+  }
+  auto taken = co_await store_.take_over(now);
+  if (!taken) {
+    spdlog::warn("could not take over expired work: {}", taken.error().message);
+  } else if (!taken->empty()) {
+    co_await resume_taken(*taken);
+  }
+}
+
+awaitable<void> JobService::resume_taken(const std::vector<store::TakenRun>& taken) {
+  std::map<std::string, std::map<std::string, std::string>> lost;  // jid -> target -> dead server
+  for (const auto& run : taken) {
+    lost[run.jid][run.target] = run.from;
+    spdlog::warn("job {}: {} taken over from server {}", run.jid, run.target, run.from.empty() ? "(earlier life)" : run.from);
+  }
+  for (auto& [jid, runs] : lost) {
+    if (live_.contains(jid)) continue;
+    auto job = co_await store_.load_job(jid, store::OutputLimit{});
+    if (!job || !job->has_value() || (*job)->state != JobState::Running) continue;
+    std::erase_if(runs, [](const auto& entry) { return entry.second.empty(); });
+    co_await resume(std::move(**job), std::move(runs));
+  }
+}
+
+// Our lease was taken over, so every run we hold is another server's now:
+// our processes are stopped and our writes are refused from here on.
+// Readers of these jobs go on following them through the store.
+void JobService::abandon_live_work(const std::string& why) {
+  auto abandoned = std::move(live_);
+  live_.clear();
+  for (auto& [jid, live] : abandoned) {
+    live->ended = true;  // its scheduled targets do not start
+    live->cancel->cancel(why);
+    release_waiting(*live);
+    live->deferred.clear();
+    for (auto& weak : live->subscribers) {
+      if (weak.expired()) continue;
+      boost::asio::co_spawn(executor_, follow_stored(jid, weak, live->next_seq - 1),
+                            log_failure("following job " + jid));
+    }
+    live->subscribers.clear();
+    live->ended_signal.notify_all();
+    for (const auto& [name, run] : live->job.runs) {
+      if (live->exclusive() && run.phase == RunPhase::Pending) leave_lane(live->job.operate, jid, name);
+    }
+  }
+}
+
+awaitable<void> JobService::keep_lease(std::chrono::milliseconds cancel_poll) {
+  const auto renew_every = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(lease_.ttl_seconds / 3));
+  auto next_renewal = std::chrono::steady_clock::now() + renew_every;
+  while (!stopping_) {
+    if (std::chrono::steady_clock::now() >= next_renewal) {
+      co_await keep_lease_once(unix_now());
+      next_renewal = std::chrono::steady_clock::now() + renew_every;
+    }
+    co_await act_on_cancel_requests();
+    co_await sleep_for(cancel_poll);
+  }
+}
+
+awaitable<void> JobService::act_on_cancel_requests() {
+  auto requests = co_await store_.cancel_requests();
+  if (!requests) {
+    spdlog::warn("could not read cancel requests: {}", requests.error().message);
+    co_return;
+  }
+  for (const auto& request : *requests) {
+    auto it = live_.find(request.jid);
+    if (it == live_.end()) continue;
+    auto live = it->second;
+    if (live->ended || live->cancel->cancelled()) continue;
+    spdlog::info("job {}: cancelled through the store: {}", request.jid, request.reason);
+    cancel_live(live, request.reason);
+    co_await end_if_idle(live);
+  }
+}
+
+awaitable<Result<Job>> JobService::wait_stored(const std::string& jid, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    if (live_.contains(jid)) co_return co_await wait(jid, deadline);
+    auto job = co_await get(jid);
+    if (!job || job->state != JobState::Running) co_return job;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) co_return make_error(ErrorCode::Timeout, "job " + jid + " is still running");
+    co_await sleep_for(std::min<std::chrono::steady_clock::duration>(kStoredJobPoll, deadline - now));
+  }
+}
+
+// Output chunks after `after_seq`, then each target's result as it is
+// stored, then the end. Stops when the reader goes away.
+awaitable<void> JobService::follow_stored(std::string jid, std::weak_ptr<Subscription> reader, std::uint64_t after_seq) {
+  std::set<std::string> reported;
+  if (auto job = co_await store_.load_job(jid, store::OutputLimit{0}); job && job->has_value()) {
+    if (after_seq > 0) {  // a live follower already saw the targets finished so far
+      for (const auto& [name, run] : (*job)->runs)
+        if (run.phase == RunPhase::Finished) reported.insert(name);
+    }
+  }
+  for (;;) {
+    auto subscription = reader.lock();
+    if (!subscription) co_return;
+    if (subscription->wants_output()) {
+      auto chunks = co_await store_.load_output(jid, after_seq);
+      if (chunks) {
+        for (auto& chunk : *chunks) {
+          after_seq = chunk.seq;
+          subscription->push(JobEvent{JobEvent::Kind::Output, chunk.target, std::move(chunk), {}, {}});
+        }
+      }
+    }
+    auto light = co_await store_.load_job(jid, store::OutputLimit{0});
+    if (!light || !light->has_value()) {
+      subscription->push(JobEvent{JobEvent::Kind::Done, "", {}, {}, {}});
+      co_return;
+    }
+    const bool ended = (*light)->state != JobState::Running;
+    bool news = false;
+    for (const auto& [name, run] : (*light)->runs) news |= run.phase == RunPhase::Finished && !reported.contains(name);
+    if (ended && subscription->wants_output()) {  // what was written after the read above
+      auto rest = co_await store_.load_output(jid, after_seq);
+      if (rest) {
+        for (auto& chunk : *rest) subscription->push(JobEvent{JobEvent::Kind::Output, chunk.target, std::move(chunk), {}, {}});
+      }
+    }
+    if (news || ended) {
+      auto full = co_await store_.load_job(jid, store::OutputLimit{});
+      const Job& job = full && full->has_value() ? **full : **light;
+      for (const auto& name : job.targets) {
+        const auto& run = job.runs.at(name);
+        if (run.phase != RunPhase::Finished || !reported.insert(name).second) continue;
+        subscription->push(JobEvent{JobEvent::Kind::Result, name, {}, run, {}});
+      }
+      if (ended) {
+        subscription->push(JobEvent{JobEvent::Kind::Done, "", {}, {}, job});
+        co_return;
+      }
+    }
+    subscription.reset();
+    co_await sleep_for(kStoredJobPoll);
+  }
+}
+
+}  // namespace steward::jobs

@@ -1,0 +1,29 @@
+#pragma once
+// SQL for server leases, run ownership and cancel requests; run on the
+// store's worker threads (README "Servers and leases").
+#include <sqlite3.h>
+
+#include <string>
+#include <vector>
+
+#include "store/store.hpp"
+
+namespace steward::store {
+
+// The servers table. Runs and jobs gain their owner and cancel columns in
+// the schema migration; this only adds what older stores lack entirely.
+Status prepare_lease_schema(sqlite3* db);
+
+Result<Lease> acquire_lease_row(sqlite3* db, const std::string& server, double now, double ttl);
+// Conflict when the lease's epoch has moved on (another server took it over).
+Status renew_lease_row(sqlite3* db, const Lease& lease, double now, double ttl);
+Status release_lease_row(sqlite3* db, const Lease& lease);
+Result<std::vector<TakenRun>> take_over_rows(sqlite3* db, const Lease& lease, double now);
+
+Result<bool> request_cancel_row(sqlite3* db, const std::string& jid, const std::string& reason);
+Result<std::vector<CancelRequest>> select_cancel_requests(sqlite3* db);
+
+// Conflict saying the run belongs to another server, for a fenced write that changed no row.
+Error lease_lost(const std::string& jid, const std::string& target);
+
+}  // namespace steward::store

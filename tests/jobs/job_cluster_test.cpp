@@ -1,0 +1,136 @@
+// Two servers on one store (README "Servers and leases"): JobService A is the
+// fixture's, B a second one with its own store connection and scheduler.
+// They share the loop and the fake transport, as two servers share targets.
+#include "jobs/job_service_fixture.hpp"
+
+namespace steward::jobs::testing {
+namespace {
+
+constexpr double kLeaseTtl = 10;
+
+class JobClusterTest : public JobServiceTest {
+ protected:
+  void SetUp() override {
+    JobServiceTest::SetUp();
+    auto opened = store::open_store({"", dir_.string()});
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    store_b_ = std::move(opened).value();
+    scheduler_b_ = std::make_unique<sched::Scheduler>(io_.get_executor(), clock_, /*max_connections=*/8);
+    service_b_ = std::make_unique<JobService>(
+        io_.get_executor(), *store_b_, *scheduler_b_, transports_, ops_,
+        [](const std::string& name) -> Result<Target> { return fake_target(name); });
+    ASSERT_TRUE(await(service_->take_lease({"a", kLeaseTtl})).ok());
+    ASSERT_TRUE(await(service_b_->take_lease({"b", kLeaseTtl})).ok());
+  }
+
+  void TearDown() override {
+    for (const auto& jid : submitted_) (void)await(service_b_->cancel(jid, "test teardown"));
+    JobServiceTest::TearDown();
+    service_b_.reset();
+    scheduler_b_.reset();
+    store_b_.reset();
+  }
+
+  // Starts `task` on the loop; the returned slot holds its result once it completes.
+  template <typename T>
+  std::shared_ptr<std::optional<T>> start(asio::awaitable<T> task) {
+    auto slot = std::make_shared<std::optional<T>>();
+    asio::co_spawn(io_, std::move(task), [slot](std::exception_ptr e, T value) {
+      if (e) std::rethrow_exception(e);
+      slot->emplace(std::move(value));
+    });
+    return slot;
+  }
+
+  std::unique_ptr<store::Store> store_b_;
+  std::unique_ptr<sched::Scheduler> scheduler_b_;
+  std::unique_ptr<JobService> service_b_;
+};
+
+TEST_F(JobClusterTest, CancelThroughAServerThatDoesNotRunTheJobStopsItsProcessOnTheOwner) {
+  fake_->script("busy", FakeScript::hangs());
+  std::string jid = submit(execute_request({fake_target("busy")}));
+  ASSERT_TRUE(pump_until([&] { return fake_->running() == 1; }));
+  EXPECT_FALSE(service_b_->is_live(jid));
+
+  auto cancelled = start(service_b_->cancel(jid, "stopped from b"));
+  // A acts on requests in its keep_lease loop; here by hand until the request has landed.
+  for (int round = 0; round < 100 && fake_->cancelled().empty(); ++round) {
+    ASSERT_TRUE(await_void(service_->act_on_cancel_requests()));
+    pump_until([] { return false; }, 50ms);
+  }
+  EXPECT_EQ(fake_->cancelled(), (std::vector<std::string>{"busy"}));
+  EXPECT_EQ(fake_->cancel_reasons(), (std::vector<std::string>{"stopped from b"}));
+  ASSERT_TRUE(pump_until([&] { return cancelled->has_value(); }));
+  ASSERT_TRUE((*cancelled)->ok()) << (*cancelled)->error().message;
+  const Job& job = ***cancelled;
+  EXPECT_EQ(job.state, JobState::Failure);
+  EXPECT_NE(job.error.find("stopped from b"), std::string::npos) << job.error;
+  EXPECT_EQ(job.runs.at("busy").result.state, OpState::Failed);
+}
+
+TEST_F(JobClusterTest, AFollowerOnAnotherServerGetsOutputResultsAndTheEnd) {
+  fake_->script("web", FakeScript::exits(0, {"one\n", "two\n"}).after(400ms));
+  std::string jid = submit(execute_request({fake_target("web")}));
+  auto followed = await(service_b_->subscribe(jid, /*with_output=*/true));
+  ASSERT_TRUE(followed.ok()) << followed.error().message;
+  auto events = collect(*followed);
+  ASSERT_FALSE(events.empty());
+  std::string output;
+  std::size_t results = 0;
+  for (const auto& event : events) {
+    if (event.kind == JobEvent::Kind::Output) output += event.chunk.data;
+    if (event.kind == JobEvent::Kind::Result) {
+      ++results;
+      EXPECT_EQ(event.target, "web");
+      EXPECT_EQ(event.run.result.state, OpState::Changed);  // what execute reports for exit 0
+    }
+  }
+  EXPECT_EQ(output, "one\ntwo\n");
+  EXPECT_EQ(results, 1u);
+  EXPECT_EQ(events.back().kind, JobEvent::Kind::Done);
+  EXPECT_EQ(events.back().job.state, JobState::Done);
+
+  auto waited = await(service_b_->wait(jid, std::chrono::steady_clock::now() + 5s));
+  ASSERT_TRUE(waited.ok());
+  EXPECT_EQ(waited->state, JobState::Done);
+}
+
+TEST_F(JobClusterTest, AnExpiredServersWorkIsTakenOverOnceAndItsOwnWritesAreRefused) {
+  fake_->script("h", FakeScript::hangs());
+  std::string first = submit(execute_request({fake_target("h")}));
+  ASSERT_TRUE(pump_until([&] { return fake_->running() == 1; }));
+  std::string second = submit(execute_request({fake_target("h")}));  // waits for "h" on A
+  fake_->script("h", FakeScript::exits(0, {"by b\n"}));
+
+  // A stops renewing; once its lease has expired, B takes its work.
+  ASSERT_TRUE(await_void(service_b_->keep_lease_once(unix_now() + kLeaseTtl + 1)));
+  EXPECT_TRUE(service_b_->is_live(second));
+  auto second_done = await(service_b_->wait(second, std::chrono::steady_clock::now() + 5s));
+  ASSERT_TRUE(second_done.ok()) << second_done.error().message;
+  EXPECT_EQ(second_done->state, JobState::Done);
+  EXPECT_EQ(second_done->runs.at("h").result.stdout_data, "by b\n");
+
+  auto first_stored = stored(first);
+  ASSERT_TRUE(first_stored.has_value());
+  EXPECT_EQ(first_stored->state, JobState::Failure);
+  EXPECT_EQ(first_stored->runs.at("h").result.error, "interrupted: server a lost");
+
+  // A wakes up: its renewal fails, it drops its work and stops its process;
+  // nothing it writes lands.
+  ASSERT_TRUE(await_void(service_->keep_lease_once(unix_now())));
+  EXPECT_EQ(fake_->cancelled(), (std::vector<std::string>{"h"}));
+  EXPECT_FALSE(service_->is_live(first));
+  EXPECT_FALSE(service_->is_live(second));
+  pump_until([] { return false; }, 300ms);
+  EXPECT_EQ(fake_->calls_to("h"), 2u) << "the second job ran once, on B";
+  auto after = stored(first);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->runs.at("h").result.error, "interrupted: server a lost");
+  auto second_after = stored(second);
+  ASSERT_TRUE(second_after.has_value());
+  EXPECT_EQ(second_after->state, JobState::Done);
+}
+
+}  // namespace
+}  // namespace steward::jobs::testing
