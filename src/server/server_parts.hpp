@@ -112,6 +112,7 @@ Status build_actions(Server::Parts& parts);
 Status listen_http(Server::Parts& parts);
 // Writes <data-dir>/NAME with the address, for clients and tests using port 0.
 void publish_address(Server::Parts& parts, const std::string& name, const std::string& address);
+// "ADDR:PORT" with the port the server picked for port 0.
 std::string with_port(const std::string& address, int port);
 }  // namespace server
 
