@@ -117,6 +117,9 @@ ServeSettingsParser::ServeSettingsParser(CLI::App& cmd) : binder_(std::make_uniq
   number("callback-wait", nullptr, s.callback_wait_seconds, 1,
          "seconds an operation waits for its callback target to (re)connect before it ends Unreachable");
   text("data-dir", nullptr, s.data_dir, "database, token and keys");
+  text("server-id", "STEWARD_SERVER_ID", s.server_id,
+       "this server's id among servers sharing a store (letters, digits, . _ -; default: one created once in "
+       "<data-dir>/server-id)");
   text("playbooks", nullptr, s.playbooks_dir, "folder with _deploy.yml: /deploy runs ansible-playbook on it");
   text("tasks", nullptr, s.tasks_file, "pipelines in servo-exec YAML (checked at start: the server refuses a bad file)");
   text("webhooks", nullptr, s.webhooks_file, "TOML file of named webhooks (the `http` action service)");

@@ -29,6 +29,7 @@ struct ServeSettings {
   std::string tasks_file;               // pipelines in servo-exec YAML; empty: none
   std::string playbooks_dir;            // /deploy runs DIR/_deploy.yml when present
   std::string data_dir = "./.steward";
+  std::string server_id;  // STEWARD_SERVER_ID; else <data-dir>/server-id, created once
   std::string files_dir;  // default <data-dir>/files
   std::string inventory;  // empty: the built-in `localhost`
   std::string store;      // empty: sqlite:<data-dir>/steward.db

@@ -10,16 +10,27 @@
 
 namespace steward {
 
+namespace {
+
+// The kernel refuses more descriptors than fs.nr_open.
+rlim_t kernel_limit() {
+  std::uint64_t nr_open = 1u << 20;
+  std::ifstream("/proc/sys/fs/nr_open") >> nr_open;
+  return static_cast<rlim_t>(nr_open);
+}
+
+}  // namespace
+
+std::uint64_t descriptor_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  return limit.rlim_cur == RLIM_INFINITY ? kernel_limit() : limit.rlim_cur;
+}
+
 std::uint64_t raise_descriptor_limit() {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
-  rlim_t wanted = limit.rlim_max;
-  if (wanted == RLIM_INFINITY) {
-    // The kernel refuses more than fs.nr_open.
-    std::uint64_t nr_open = 1u << 20;
-    std::ifstream("/proc/sys/fs/nr_open") >> nr_open;
-    wanted = static_cast<rlim_t>(nr_open);
-  }
+  rlim_t wanted = limit.rlim_max == RLIM_INFINITY ? kernel_limit() : limit.rlim_max;
   if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= wanted) {
     spdlog::info("descriptor limit: {}", static_cast<std::uint64_t>(std::min(limit.rlim_cur, wanted)));
     return std::min(limit.rlim_cur, wanted);

@@ -7,4 +7,8 @@ namespace steward {
 // is 1024, and every connection holds one); returns the limit in force.
 std::uint64_t raise_descriptor_limit();
 
+// The soft descriptor limit in force (an unlimited one as the kernel's
+// fs.nr_open), without changing or logging it.
+std::uint64_t descriptor_limit();
+
 }  // namespace steward

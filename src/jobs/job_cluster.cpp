@@ -11,8 +11,10 @@
 
 #include "core/clock.hpp"
 #include "core/spawn.hpp"
+#include "core/timer.hpp"
 #include "jobs/job_service.hpp"
 #include "jobs/live_job.hpp"
+#include "sched/scheduler.hpp"
 #include "store/store.hpp"
 
 namespace steward::jobs {
@@ -106,17 +108,23 @@ void JobService::abandon_live_work(const std::string& why) {
 }
 
 awaitable<void> JobService::keep_lease(std::chrono::milliseconds cancel_poll) {
+  const Clock& clock = scheduler_.clock();
   const auto renew_every = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(lease_.ttl_seconds / 3));
-  auto next_renewal = std::chrono::steady_clock::now() + renew_every;
+  auto next_renewal = clock.now() + renew_every;
   while (!stopping_) {
-    if (std::chrono::steady_clock::now() >= next_renewal) {
+    if (clock.now() >= next_renewal) {
       co_await keep_lease_once(unix_now());
-      next_renewal = std::chrono::steady_clock::now() + renew_every;
+      next_renewal = clock.now() + renew_every;
     }
     co_await act_on_cancel_requests();
-    co_await sleep_for(cancel_poll);
+    co_await steward::sleep_for(clock, cancel_poll);
   }
+}
+
+awaitable<void> JobService::release_lease() {
+  if (auto released = co_await store_.release_lease(); !released)
+    spdlog::warn("could not release the lease of server {}: {}", lease_.server_id, released.error().message);
 }
 
 awaitable<void> JobService::act_on_cancel_requests() {

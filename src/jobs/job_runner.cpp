@@ -363,9 +363,6 @@ awaitable<void> JobService::shutdown(std::chrono::milliseconds grace) {
     co_await wait_idle(std::chrono::steady_clock::now() + kAfterCancelWait);
   }
   (void)co_await store_.flush();
-  // Targets left pending are free for another server on this store to run now.
-  if (auto released = co_await store_.release_lease(); !released)
-    spdlog::warn("could not release the lease: {}", released.error().message);
 }
 
 }  // namespace steward::jobs

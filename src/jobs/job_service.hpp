@@ -132,6 +132,8 @@ class JobService {
   // keep_lease_once every third of the lease time, and the cancel requests
   // made on other servers acted on every `cancel_poll`, until shutdown.
   boost::asio::awaitable<void> keep_lease(std::chrono::milliseconds cancel_poll);
+  // After shutdown(): lets other servers take what is left pending at once.
+  boost::asio::awaitable<void> release_lease();
   // Cancels the live jobs someone asked the store to cancel.
   boost::asio::awaitable<void> act_on_cancel_requests();
 

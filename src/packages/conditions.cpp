@@ -3,9 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -13,6 +10,7 @@
 #include "core/cancel.hpp"
 #include "core/clock.hpp"
 #include "core/strings.hpp"
+#include "core/timer.hpp"
 #include "sched/grid.hpp"
 #include "sched/scheduler.hpp"
 #include "transport/transport.hpp"
@@ -32,8 +30,9 @@ bool worth_logging(std::uint64_t count) { return (count & (count - 1)) == 0; }
 }  // namespace
 
 struct ConditionHub::Runner : std::enable_shared_from_this<Runner> {
-  Runner(asio::any_io_executor executor, ConditionSpec spec, std::shared_ptr<ConditionCounters> counters)
-      : spec(std::move(spec)), counters(std::move(counters)), timer(executor), run_ended(executor) {}
+  Runner(const Clock& clock, ConditionSpec spec, std::shared_ptr<ConditionCounters> counters)
+      : spec(std::move(spec)), counters(std::move(counters)), timer(clock.make_timer()),
+        run_ended(clock.make_timer()) {}
 
   struct Subscriber {
     Listener listener;
@@ -43,8 +42,8 @@ struct ConditionHub::Runner : std::enable_shared_from_this<Runner> {
   ConditionSpec spec;
   std::shared_ptr<ConditionCounters> counters;
   std::map<std::uint64_t, Subscriber> subscribers;
-  asio::steady_timer timer;
-  asio::steady_timer run_ended;  // SleepAfterRun: woken when a run ends
+  std::unique_ptr<Timer> timer;
+  std::unique_ptr<Timer> run_ended;  // SleepAfterRun: woken when a run ends
   CancelToken cancel = make_cancel_token();
   bool stopped = false;
   bool in_flight = false;
@@ -52,8 +51,8 @@ struct ConditionHub::Runner : std::enable_shared_from_this<Runner> {
 
   void stop(const std::string& reason) {
     stopped = true;
-    timer.cancel();
-    run_ended.cancel();
+    timer->cancel();
+    run_ended->cancel();
     cancel->cancel(reason);
   }
 
@@ -148,13 +147,8 @@ void start_run(const std::shared_ptr<ConditionHub::Runner>& runner, const Runner
                            [runner, context](std::chrono::nanoseconds) -> awaitable<void> {
                              if (!runner->stopped) co_await run_once(runner, context);
                              runner->in_flight = false;
-                             runner->run_ended.cancel();
+                             runner->run_ended->cancel();
                            });
-}
-
-awaitable<void> wait(asio::steady_timer& timer) {
-  boost::system::error_code ignored;
-  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
 }
 
 // Where in its interval a condition's grid starts, spread by its id: a
@@ -167,10 +161,11 @@ std::chrono::nanoseconds phase_of(const ConditionSpec& spec) {
 }
 
 awaitable<void> run_on_grid(std::shared_ptr<ConditionHub::Runner> runner, RunnerContext context) {
-  sched::TimeGrid grid(std::chrono::steady_clock::now() + phase_of(runner->spec), runner->spec.interval);
+  const Clock& clock = context.scheduler.clock();
+  sched::TimeGrid grid(clock.now() + phase_of(runner->spec), runner->spec.interval);
   while (!runner->stopped) {
-    runner->timer.expires_at(grid.next(std::chrono::steady_clock::now(), runner->counters->skipped_busy));
-    co_await wait(runner->timer);
+    const SteadyTime due = grid.next(clock.now(), runner->counters->skipped_busy);
+    co_await runner->timer->wait_until(due);
     if (runner->stopped) break;
     if (runner->in_flight) {
       ++runner->counters->skipped_busy;
@@ -183,12 +178,9 @@ awaitable<void> run_on_grid(std::shared_ptr<ConditionHub::Runner> runner, Runner
 awaitable<void> run_sleeping_after_each(std::shared_ptr<ConditionHub::Runner> runner, RunnerContext context) {
   while (!runner->stopped) {
     start_run(runner, context);
-    while (runner->in_flight && !runner->stopped) {
-      runner->run_ended.expires_at(asio::steady_timer::time_point::max());
-      co_await wait(runner->run_ended);
-    }
-    runner->timer.expires_after(runner->spec.interval);
-    co_await wait(runner->timer);
+    while (runner->in_flight && !runner->stopped) co_await runner->run_ended->wait_until(SteadyTime::max());
+    const SteadyTime due = context.scheduler.clock().now() + runner->spec.interval;
+    co_await runner->timer->wait_until(due);
   }
 }
 
@@ -211,6 +203,8 @@ ConditionHub::ConditionHub(asio::any_io_executor executor, sched::Scheduler& sch
     : executor_(std::move(executor)), scheduler_(scheduler), transports_(transports), store_(store),
       pacing_(pacing) {}
 
+const Clock& ConditionHub::clock() const { return scheduler_.clock(); }
+
 ConditionHub::~ConditionHub() { stop_all(make_error(ErrorCode::Unavailable, "server shutting down")); }
 
 std::uint64_t ConditionHub::subscribe(const ConditionSpec& spec, Listener listener, Closer closer) {
@@ -218,7 +212,7 @@ std::uint64_t ConditionHub::subscribe(const ConditionSpec& spec, Listener listen
   if (!runner) {
     auto& counters = counters_[spec.id];
     if (!counters) counters = std::make_shared<ConditionCounters>();
-    runner = std::make_shared<Runner>(executor_, spec, counters);
+    runner = std::make_shared<Runner>(scheduler_.clock(), spec, counters);
     RunnerContext context{scheduler_, transports_, store_, pacing_};
     // A runner that throws ends its streams rather than leaving them waiting.
     auto on_end = [this, id = spec.id, started = std::weak_ptr<Runner>(runner)](std::exception_ptr failure) {

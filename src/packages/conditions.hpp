@@ -20,6 +20,7 @@
 #include "store/store.hpp"
 
 namespace steward {
+class Clock;
 namespace sched { class Scheduler; }
 namespace transport { class TransportRegistry; }
 }  // namespace steward
@@ -70,6 +71,8 @@ class ConditionHub {
   void stop_all(const Error& why);
 
   std::size_t subscribers(const std::string& id) const;
+  // What the runners time themselves on (the scheduler's clock).
+  const Clock& clock() const;
   // Since the server started; nullopt if the condition never ran here.
   std::optional<ConditionCounters> counters(const std::string& id) const;
 

@@ -3,13 +3,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "core/clock.hpp"
 #include "core/ids.hpp"
+#include "core/timer.hpp"
 #include "core/secret_args.hpp"
 #include "inventory/inventory.hpp"
 #include "jobs/job_service.hpp"
@@ -317,16 +315,16 @@ awaitable<Result<std::vector<store::ConditionValue>>> DeputyService::condition_v
 
 awaitable<void> DeputyService::prune_values_periodically(std::chrono::seconds retention,
                                                         std::chrono::seconds period) {
-  auto executor = co_await boost::asio::this_coro::executor;
-  prune_timer_ = std::make_shared<boost::asio::steady_timer>(executor);
+  const Clock& clock = conditions_.clock();
+  prune_timer_ = clock.make_timer();
   auto timer = prune_timer_;
   while (!stopping_) {
     auto pruned = co_await store_.prune_condition_values(unix_now() - static_cast<double>(retention.count()));
     if (!pruned) spdlog::warn("pruning old condition values failed: {}", pruned.error().message);
     else if (*pruned > 0) spdlog::info("pruned {} condition values older than {} s", *pruned, retention.count());
-    timer->expires_after(period);
-    auto [ec] = co_await timer->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-    if (ec) break;
+    const SteadyTime next = clock.now() + period;
+    bool came = co_await timer->wait_until(next);
+    if (!came) break;
   }
 }
 

@@ -4,7 +4,6 @@
 // under the job's id so delete knows what to remove), and create, stream and
 // delete conditions. The REST API uses the same service. Loop-thread only.
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/json/array.hpp>
 
 #include <chrono>
@@ -21,6 +20,7 @@
 
 namespace steward {
 class ArgSecrets;
+class Timer;
 namespace jobs { class JobService; }
 namespace inventory { class Inventory; }
 }  // namespace steward
@@ -116,7 +116,7 @@ class DeputyService {
   const ArgSecrets* secrets_;
   std::map<std::string, Account> accounts_;  // per identifier, for this server's life only
   std::set<std::string> deleting_;           // conditions whose delete has begun: no new runner
-  std::shared_ptr<boost::asio::steady_timer> prune_timer_;
+  std::shared_ptr<Timer> prune_timer_;
   bool stopping_ = false;
 };
 

@@ -40,6 +40,8 @@ class Scheduler {
   std::size_t waiting() const { return queue_.waiting(); }
   std::size_t running() const { return queue_.running(); }
   int max_connections() const { return max_connections_; }
+  // The time base of queue waits; what runs on this scheduler times itself on it too.
+  const Clock& clock() const { return clock_; }
   const WaitStats& wait_stats() const { return stats_; }
 
  private:

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "core/manual_clock.hpp"
 #include "fakes/fake_transport.hpp"
 #include "sched/grid.hpp"
 #include "sched/scheduler.hpp"
@@ -46,6 +47,46 @@ TEST(TimeGridTest, SlotsStayOnTheGridWhateverRunsTake) {
   EXPECT_EQ(grid.next(start + 4500ms, skipped), start + 4s);
   EXPECT_EQ(skipped, 1u);
   EXPECT_EQ(grid.next(start + 4600ms, skipped), start + 5s);
+}
+
+// On a ManualClock the grid's runs happen when the clock reaches their
+// slots, one per interval, and never while time stands still.
+TEST(ConditionGridClockTest, RunsOnlyWhenTheClockReachesEachSlot) {
+  const auto dir = steward::testing::fresh_test_dir("cond-grid");
+  auto store = store::open_store({"", dir.string()});
+  ASSERT_TRUE(store) << store.error().message;
+  auto fake = std::make_shared<FakeTransport>();
+  fake->script("vm-grid", FakeScript::exits(0, {"0.5\n"}));
+  transport::TransportRegistry transports;
+  ASSERT_TRUE(transports.add("fake", fake).ok());
+  ManualClock clock;
+  std::vector<double> values;
+  {
+    boost::asio::io_context io;
+    sched::Scheduler scheduler(io.get_executor(), clock, 8);
+    ConditionHub hub(io.get_executor(), scheduler, transports, **store, Pacing::Grid);
+    Target target;
+    target.name = "vm-grid";
+    target.connection = "fake";
+    hub.subscribe(ConditionSpec{"grid", target, "check", {}, 10s},
+                  [&values](const store::ConditionValue& value) { values.push_back(value.value); },
+                  [](const Error&) {});
+    io.poll();
+    // The first slot is within the first interval (its phase), at once only for phase 0.
+    const std::size_t at_start = values.size();
+    EXPECT_LE(at_start, 1u);
+    io.poll();
+    EXPECT_EQ(values.size(), at_start);
+    clock.advance(100s, [&io] { io.poll(); });
+    EXPECT_EQ(values.size(), at_start + 10);
+    clock.advance(9s, [&io] { io.poll(); });
+    EXPECT_LE(values.size(), at_start + 11);
+    hub.stop_all(make_error(ErrorCode::Unavailable, "test over"));
+    io.poll();
+    EXPECT_EQ(clock.waiting(), 0u);
+  }
+  store->reset();
+  fs::remove_all(dir);
 }
 
 class ConditionHubTest : public ::testing::Test {
