@@ -149,13 +149,17 @@ bool SecretNames::matches(std::string_view name) const {
 }
 
 Result<boost::json::object> ArgSecrets::seal(boost::json::object args) const {
-  auto seal_one = [this](std::string_view plain, const std::string& shown) -> Result<boost::json::value> {
-    auto sealed = box_.seal(plain);
-    if (!sealed) return sealed.error();
-    return boost::json::value(boost::json::object{{kSealedKey, *sealed}, {kShownKey, shown}});
-  };
+  auto seal_one = [this](std::string_view plain, const std::string& shown) { return sealed_value(plain, shown); };
   if (auto done = protect_args(args, names_, seal_one); !done) return done.error();
   return args;
+}
+
+Result<boost::json::value> ArgSecrets::seal_value(std::string_view plain) const { return sealed_value(plain, kMask); }
+
+Result<boost::json::value> ArgSecrets::sealed_value(std::string_view plain, const std::string& shown) const {
+  auto sealed = box_.seal(plain);
+  if (!sealed) return sealed.error();
+  return boost::json::value(boost::json::object{{kSealedKey, *sealed}, {kShownKey, shown}});
 }
 
 // The arguments themselves are never a sealed value (a body {"$sealed": ...}

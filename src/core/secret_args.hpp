@@ -43,6 +43,9 @@ class ArgSecrets {
 
   // Secret strings replaced by sealed values; values already sealed stay as they are.
   Result<boost::json::object> seal(boost::json::object args) const;
+  // One string sealed whatever its name (shown as "***"), for a record that
+  // needs the value again later, such as a feature's account for its delete.
+  Result<boost::json::value> seal_value(std::string_view plain) const;
   // Every sealed value, wherever it is, back to its plain string. The error
   // names the key that failed and why, never the value.
   Result<boost::json::object> open(boost::json::object args) const;
@@ -50,6 +53,8 @@ class ArgSecrets {
   const SecretNames& names() const { return names_; }
 
  private:
+  Result<boost::json::value> sealed_value(std::string_view plain, const std::string& shown) const;
+
   SecretBox box_;
   SecretNames names_;
 };

@@ -66,6 +66,28 @@ bool has_credentials(const Account& account) {
   return !account.username.empty() || !account.password.empty() || !account.private_key.empty();
 }
 
+// The account a record keeps for later runs (a feature's delete, a
+// condition's every run, on any server, after restarts), its secrets sealed.
+Result<boost::json::object> stored_account(const Account& account, const ArgSecrets& secrets) {
+  boost::json::object out;
+  if (!account.username.empty()) out["username"] = account.username;
+  for (const auto& [key, value] : {std::pair{"password", &account.password}, {"private_key", &account.private_key}}) {
+    if (value->empty()) continue;
+    auto sealed = secrets.seal_value(*value);
+    if (!sealed) return sealed.error();
+    out[key] = std::move(*sealed);
+  }
+  return out;
+}
+
+// The account of an opened record; none when it kept none.
+Account account_of(const boost::json::object& record) {
+  const auto* account = record.if_contains("account");
+  if (!account || !account->is_object()) return {};
+  const auto& fields = account->as_object();
+  return Account{text_of(fields, "username"), text_of(fields, "password"), text_of(fields, "private_key")};
+}
+
 Error failed_run(const Target& target, const OpResult& result) {
   ErrorCode code = result.state == OpState::Unreachable ? ErrorCode::Unreachable : ErrorCode::Internal;
   return make_error(code, fmt::format("{}: {}", target.name, result.error.empty() ? "failed" : result.error));
@@ -82,8 +104,13 @@ DeputyService::DeputyService(jobs::JobService& jobs, const inventory::Inventory&
       catalog_(catalog),
       secrets_(secrets) {}
 
-Result<boost::json::object> DeputyService::sealed(boost::json::object record) const {
-  if (!secrets_) return record;
+Result<boost::json::object> DeputyService::sealed(boost::json::object record, const Account& account) const {
+  if (!secrets_) return record;  // without a secret box the account is not kept
+  if (has_credentials(account)) {
+    auto kept = stored_account(account, *secrets_);
+    if (!kept) return kept.error();
+    record["account"] = std::move(*kept);
+  }
   return secrets_->seal(std::move(record));
 }
 
@@ -151,10 +178,9 @@ awaitable<Result<DeployOutcome>> DeputyService::deploy(DeployRequest request) {
     record["delete_action"] = *delete_action;
     record["environment"] = json_strings(request.environment);
   }
-  auto to_store = sealed(std::move(record));
+  auto to_store = sealed(std::move(record), request.account);
   if (!to_store) co_return to_store.error();
   if (auto saved = co_await store_.put_record(kDeployment, jid, *to_store); !saved) co_return saved.error();
-  if (has_credentials(request.account)) accounts_[jid] = request.account;
   co_return DeployOutcome{jid, installed->stdout_data, installed->stderr_data};
 }
 
@@ -163,7 +189,7 @@ awaitable<Status> DeputyService::undeploy(const std::string& identifier) {
   if (!stored) co_return stored.error();
   auto record = opened(std::move(*stored));  // the delete action needs the environment in clear
   if (!record) co_return record.error();
-  auto target = target_for(text_of(*record, "target"), accounts_[identifier]);
+  auto target = target_for(text_of(*record, "target"), account_of(*record));
   if (!target) co_return target.error();
   std::string jid;
   boost::json::object args{{"files", record->at("installed")}};
@@ -175,7 +201,6 @@ awaitable<Status> DeputyService::undeploy(const std::string& identifier) {
   if (!removed) co_return removed.error();
   auto deleted = co_await store_.delete_record(kDeployment, identifier);
   if (!deleted) co_return deleted.error();
-  accounts_.erase(identifier);
   co_return Status{};
 }
 
@@ -221,20 +246,18 @@ awaitable<Result<std::string>> DeputyService::create_condition(ConditionRequest 
                              {"installed", installed}, {"created", unix_now()}};
   record["virtual_machine_id"] = request.vm;
   if (package) record["source"] = {{"name", package->name}, {"version", package->version}};
-  auto to_store = sealed(std::move(record));
+  auto to_store = sealed(std::move(record), request.account);
   if (!to_store) co_return to_store.error();
   if (auto saved = co_await store_.put_record(kCondition, id, *to_store); !saved) co_return saved.error();
-  if (has_credentials(request.account)) accounts_[id] = request.account;
   co_return id;
 }
 
 Result<ConditionSpec> DeputyService::spec_of(const boost::json::object& record) const {
   std::string id = text_of(record, "id");
-  auto account = accounts_.find(id);
-  auto target = target_for(text_of(record, "target"), account == accounts_.end() ? Account{} : account->second);
-  if (!target) return target.error();
   auto plain = opened(record);
   if (!plain) return make_error(plain.error().code, "condition " + id + " cannot run: " + plain.error().message);
+  auto target = target_for(text_of(record, "target"), account_of(*plain));
+  if (!target) return target.error();
   boost::json::value environment = plain->contains("environment") ? plain->at("environment") : boost::json::array();
   auto parsed = parse_environment(&environment);
   if (!parsed) return parsed.error();
@@ -268,7 +291,8 @@ awaitable<Status> DeputyService::delete_condition(const std::string& id) {
   auto files = strings_of(*record, "installed");
   if (!files.empty()) {
     // The condition is gone either way; files left on an unreachable target are logged.
-    auto target = target_for(text_of(*record, "target"), accounts_[id]);
+    auto plain = opened(*record);
+    auto target = plain ? target_for(text_of(*record, "target"), account_of(*plain)) : Result<Target>(plain.error());
     Status removed = target.ok() ? Status{} : Status(target.error());
     if (target) {
       std::string jid;
@@ -278,7 +302,6 @@ awaitable<Status> DeputyService::delete_condition(const std::string& id) {
     }
     if (!removed) spdlog::warn("condition {}: its files could not be removed: {}", id, removed.error().message);
   }
-  accounts_.erase(id);
   co_return Status{};
 }
 
@@ -288,6 +311,7 @@ awaitable<Result<boost::json::array>> DeputyService::list_conditions() {
   boost::json::array out;
   for (auto& record : *records) {
     std::string id = text_of(record, "id");
+    record.erase("account");
     record["subscribers"] = conditions_.subscribers(id);
     record["running"] = conditions_.subscribers(id) > 0;
     if (auto counters = conditions_.counters(id)) {

@@ -27,7 +27,8 @@ namespace inventory { class Inventory; }
 
 namespace steward::packages {
 
-// Credentials for one request; empty fields keep the inventory's. Never stored.
+// Credentials for one request; empty fields keep the inventory's. Kept in the
+// feature's or condition's record for its later runs, password and key sealed.
 struct Account {
   std::string username;
   std::string password;
@@ -104,8 +105,8 @@ class DeputyService {
                                                   boost::json::object args, std::string& jid);
   boost::asio::awaitable<Result<boost::json::object>> load(const std::string& kind, const std::string& id);
   Result<ConditionSpec> spec_of(const boost::json::object& record) const;
-  // A record to store, its secrets sealed; and a stored one, opened.
-  Result<boost::json::object> sealed(boost::json::object record) const;
+  // A record to store with the request's account, its secrets sealed; and a stored one, opened.
+  Result<boost::json::object> sealed(boost::json::object record, const Account& account) const;
   Result<boost::json::object> opened(boost::json::object record) const;
 
   jobs::JobService& jobs_;
@@ -114,7 +115,6 @@ class DeputyService {
   ConditionHub& conditions_;
   const Catalog& catalog_;
   const ArgSecrets* secrets_;
-  std::map<std::string, Account> accounts_;  // per identifier, for this server's life only
   std::set<std::string> deleting_;           // conditions whose delete has begun: no new runner
   std::shared_ptr<Timer> prune_timer_;
   bool stopping_ = false;

@@ -51,6 +51,19 @@ TEST(ArgSecrets, SealsEverySecretAndOpensThemBack) {
   EXPECT_EQ(*opened, original);
 }
 
+TEST(ArgSecrets, ASingleValueIsSealedWhateverItsNameAndOpensBack) {
+  const auto secrets = secrets_with('k');
+  auto sealed = secrets.seal_value("key material");
+  ASSERT_TRUE(sealed.ok());
+  boost::json::object record{{"account", {{"username", "ops"}, {"private_key", *sealed}}}};
+  EXPECT_EQ(boost::json::serialize(record).find("key material"), std::string::npos);
+  EXPECT_EQ(redacted(record).at("account").at("private_key"), "***");
+  auto opened = secrets.open(record);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_EQ(opened->at("account").at("private_key"), "key material");
+  EXPECT_EQ(opened->at("account").at("username"), "ops");
+}
+
 TEST(ArgSecrets, SealingTwiceKeepsTheSealedValues) {
   auto secrets = secrets_with('k');
   auto once = secrets.seal(object_of(kRequest)).value();

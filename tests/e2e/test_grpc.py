@@ -359,6 +359,31 @@ def test_account_private_key_overrides_the_inventory(executor, shelf, fleet):
     assert not (prefix / "inject" / "note.sh").exists()
 
 
+def test_the_account_outlives_a_restart_sealed_in_the_store(root, inventory, shelf, fleet):
+    from executor_client import Executor
+    prefix = shelf.new_prefix("restart")
+    name = shelf.add("note-inject", prefix)
+    key = fleet.client_key.read_text()
+    srv = start_with(Server(root / "data-restart", inventory=inventory, grpc=True,
+                            extra_args=["--packages", str(shelf.root)]), **WAIT_ENV)
+    try:
+        client = Executor(srv.grpc_addr)
+        account = common_pb2.Account(username=fleet.user, private_key=key)
+        reply = client.create_inject("keyless", name, environment=["NOTE=kept"], account=account)
+        client.close()
+        srv.stop()
+        stored = b"".join(p.read_bytes() for p in (root / "data-restart").glob("steward.db*"))
+        key_lines = [line for line in key.splitlines() if line and not line.startswith("-----")]
+        assert key_lines and not any(line.encode() in stored for line in key_lines), "the key is stored in clear"
+        srv.start()
+        client = Executor(srv.grpc_addr)
+        client.delete_inject(reply.identifier.value)  # over "keyless": only the kept account gets in
+        client.close()
+        assert not (prefix / "inject" / "note.sh").exists()
+    finally:
+        srv.stop()
+
+
 def test_account_password_overrides_the_inventory_and_never_shows(executor, shelf, server, api, password_user):
     if not password_user:
         pytest.skip("needs root to create the password test user")
