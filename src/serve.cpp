@@ -437,9 +437,9 @@ int serve(const ServeSettings& settings) {
   std::string callback_address;  // shown in registrations
   if (callback_endpoint) {
     auto add_host = [&inventory](const callback::Registration& registration) {
-      if (inventory->add_callback_host(registration.name, registration.user))
+      if (inventory->add_callback_host(registration.name, callback::callback_host_vars(registration)))
         spdlog::info("callback target {} added to the inventory (group callback)", registration.name);
-      else if (!inventory->find(registration.name)->vars.contains("steward_callback"))
+      else if (!registration.sshd_port && !inventory->find(registration.name)->vars.contains("steward_callback"))
         spdlog::warn("callback target {}: the inventory has a host of that name without steward_callback={}: it is "
                      "not reached through its callback", registration.name, registration.name);
     };

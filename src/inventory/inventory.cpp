@@ -166,10 +166,9 @@ bool Inventory::add_agent_host(const std::string& id, const std::map<std::string
   return true;
 }
 
-bool Inventory::add_callback_host(const std::string& name, const std::string& user) {
+bool Inventory::add_callback_host(const std::string& name, std::map<std::string, std::string> vars) {
   if (find(name)) return false;
-  add_host(Host{name, {{"ansible_connection", "ssh"}, {"steward_callback", name}, {"ansible_user", user}},
-                {"all", "callback"}});
+  add_host(Host{name, std::move(vars), {"all", "callback"}});
   return true;
 }
 

@@ -50,9 +50,9 @@ class Inventory {
   bool add_agent_host(const std::string& id, const std::map<std::string, std::string>& labels);
 
   // A registered callback target (issue 14) with no host of its name: adds
-  // host NAME (steward_callback=NAME, ansible_user=USER) to `all` and
-  // `callback`. False when a host of that name exists. Loop only.
-  bool add_callback_host(const std::string& name, const std::string& user);
+  // host NAME with `vars` to `all` and `callback`. False when a host of that
+  // name exists. Loop only.
+  bool add_callback_host(const std::string& name, std::map<std::string, std::string> vars);
 
   // The host as the transports see it: connection from ansible_connection
   // (default ssh; `localhost` with no connection set is local, as in Ansible),

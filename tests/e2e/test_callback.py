@@ -15,21 +15,19 @@ the server's callback endpoint, the server cannot reach it. Then:
 import getpass
 import os
 import shutil
-import signal
 import subprocess
 import time
 import uuid
 
 import pytest
 
-from conftest import (OP_CHANGED, OP_UNREACHABLE, STEWARD_BIN, TOKEN, Api, Server, assert_error, clean_env,
-                      free_port, qs, require_binary, wait_for)
+from callback_vm import VM_SSHD, Vm, cli, listed
+from conftest import OP_CHANGED, OP_UNREACHABLE, Api, Server, assert_error, free_port, qs, wait_for
 from netns import nat_target_or_skip
-from sshd import SSHD, keygen
+from sshd import keygen
 from transport_contract import one, sha256_of, write_random_file
 
 CALLBACK_WAIT = 4  # --callback-wait: rides out a reconnect, keeps the "never called back" test short
-VM_SSHD = "127.0.0.1:2222"  # inside the VM's namespace
 
 
 @pytest.fixture(scope="module")
@@ -52,63 +50,6 @@ def server(tmp_root, nat):
 @pytest.fixture(scope="module")
 def api(server):
     return Api(server)
-
-
-def cli(server, *args, cwd):
-    require_binary()
-    p = subprocess.run([STEWARD_BIN, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=cwd,
-                       timeout=30, env=clean_env(STEWARD_SERVER=server.url, STEWARD_TOKEN=TOKEN))
-    assert p.returncode == 0, f"{args} exited {p.returncode}: {p.stdout}{p.stderr}"
-    return p
-
-
-class Vm:
-    """The VM's side: an sshd on the namespace's loopback that accepts the
-    controller key, and the bundle's callback script."""
-
-    def __init__(self, nat, workdir, bundle):
-        self.nat = nat
-        self.workdir = workdir
-        self.bundle = bundle
-        self.host_key = keygen(workdir / "vm_host_ed25519")
-        self.sshd = None
-        self.callback = None
-
-    def start_sshd(self):
-        authorized = self.workdir / "authorized_keys"
-        authorized.write_text((self.bundle / "authorized_keys.controller").read_text())
-        home = self.workdir / "home"
-        home.mkdir(exist_ok=True)
-        config = self.workdir / "sshd.conf"
-        self.log = self.workdir / "sshd.log"
-        config.write_text(f"ListenAddress {VM_SSHD}\nHostKey {self.host_key}\nAuthorizedKeysFile {authorized}\n"
-                          f"PidFile {self.workdir / 'sshd.pid'}\nSetEnv HOME={home}\nStrictModes no\nUsePAM no\n"
-                          "PermitRootLogin yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-                          "UseDNS no\nSubsystem sftp internal-sftp\n")
-        self.sshd = self.nat.popen([SSHD, "-D", "-f", str(config), "-E", str(self.log)], stdin=subprocess.DEVNULL)
-        wait_for(lambda: "Server listening" in self.log.read_text(errors="replace") if self.log.exists() else False,
-                 timeout=10, what="the VM's sshd")
-        return self
-
-    def call_back(self):
-        log = open(self.workdir / "callback.log", "ab")
-        self.callback = self.nat.popen(["sh", str(self.bundle / "steward-callback.sh")], stdin=subprocess.DEVNULL,
-                                       stdout=log, stderr=log, start_new_session=True,
-                                       env=clean_env(STEWARD_CALLBACK_DIR=str(self.bundle), HOME=str(self.workdir)))
-        log.close()
-        return self
-
-    def drop_callback(self):
-        """Kills the script and its ssh at once, as a crash of the VM's callback would."""
-        try:
-            os.killpg(self.callback.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.callback.wait(10)
-
-
-def listed(api, name):
-    return {c["name"]: c for c in api.get("/callbacks").body}.get(name)
 
 
 def wait_connected(api, name, vm):
