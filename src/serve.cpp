@@ -445,6 +445,9 @@ int serve(const ServeSettings& settings) {
     };
     for (const auto& registration : callbacks->list()) add_host(registration);
     callbacks->on_added(add_host);
+    callbacks->on_removed([&inventory](const std::string& name) {
+      if (inventory->remove_callback_host(name)) spdlog::info("callback target {} left the inventory", name);
+    });
     auto port = callback_endpoint->listen(settings.callback);
     if (!port) return fail(port.error().message);
     callback_address = with_port(settings.callback, *port);

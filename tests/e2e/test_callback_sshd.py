@@ -8,7 +8,8 @@ account's authorized_keys holds only the line `callback add --sshd` printed,
 and steward reaches the VM as the plain SSH host 127.0.0.1:PORT. Then:
 commands and a file copy run on it; the restricted key gets no shell or
 command and no other listening port (OpenSSH's own refusals); the port stays
-the VM's across a server restart.
+the VM's across a server restart; `callback rm` takes the host out of the
+inventory at once.
 """
 
 import getpass
@@ -182,3 +183,12 @@ def test_the_port_stays_the_vms_across_a_restart(server, api, controller, vm, tm
     other = listed(api, "vm2")["sshd_port"]
     assert other != vm.port and f"127.0.0.1:{other}" in second.stdout
 
+
+
+def test_rm_takes_the_host_out_of_the_inventory_at_once(server, api, vm):
+    cli(server, "callback", "rm", "vm2", cwd=vm.workdir)
+    assert listed(api, "vm2") is None
+    assert "vm2" not in api.get(qs("/targets", pattern="callback")).body
+    r = api.post("/execute", {"targets": ["vm2"], "cmd": "true"})
+    assert r.status == 404 and "vm2" in str(r.body), r
+    assert "vm" in api.get(qs("/targets", pattern="callback")).body
