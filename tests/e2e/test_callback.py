@@ -6,7 +6,8 @@ its loopback and the bundle's steward-callback.sh (`ssh -N -R`): it reaches
 the server's callback endpoint, the server cannot reach it. Then:
 - commands, a file copy and fetch and a condition stream run through the tunnel;
 - killing the VM's `ssh -R` mid-command ends the command Unreachable, and a
-  new callback brings the target back;
+  new callback brings the target back; a condition stream on it skips ticks
+  (unreachable) while it is down and resumes once it calls back;
 - refusals, each logged with nothing run: an unregistered key, a session
   (exec) and a direct-tcpip channel asked with a registered key, a changed
   target host key, a removed callback (cut at once, refused when it returns).
@@ -182,6 +183,41 @@ def test_a_dropped_callback_ends_the_command_unreachable_and_a_new_one_serves(se
     assert one(again, "vm")["stdout"] == "back again\n", again
 
 
+def condition_counters(api, identifier):
+    found = [c for c in api.get("/conditions").body if c["id"] == identifier]
+    assert len(found) == 1, found
+    return found[0].get("counters") or {}
+
+
+def test_a_condition_skips_while_the_callback_is_down_and_resumes_after_it_returns(server, api, vm):
+    from deputy_packages import StreamReader
+    from executor_client import Executor
+    executor = Executor(server.grpc_addr)
+    try:
+        cid = executor.create_condition("vm", command="echo 0.25", interval=1)
+        reader = StreamReader(executor, cid)
+        try:
+            assert reader.next_value(10) == 0.25
+            vm.drop_callback()
+            wait_for(lambda: not listed(api, "vm")["connected"], timeout=10, what="the callback to be seen gone")
+            reader.drain()  # what was on its way before the drop
+            skipped = condition_counters(api, cid).get("skipped_unreachable", 0)
+            # A tick waits --callback-wait for the VM, then counts as unreachable.
+            wait_for(lambda: condition_counters(api, cid).get("skipped_unreachable", 0) > skipped,
+                     timeout=CALLBACK_WAIT + 10, what="a tick skipped as unreachable while the callback is down")
+            assert reader.drain() == [], "a value while the VM had not called back"
+            assert not reader.ended.is_set(), f"the stream ended with the outage: {reader.describe_end()}"
+            vm.call_back()
+            wait_connected(api, "vm", vm)
+            assert reader.next_value(CALLBACK_WAIT + 10) == 0.25
+            assert reader.next_value(5) == 0.25
+        finally:
+            reader.cancel()
+            executor.delete_condition(cid)
+    finally:
+        executor.close()
+
+
 def test_a_target_that_never_called_back_ends_unreachable_after_the_wait(server, api, tmp_root):
     add_target(server, tmp_root, "silent")
     started = time.monotonic()
@@ -275,3 +311,4 @@ def test_registration_errors(server, api, vm):
     assert_error(api.post("/callbacks", {"name": "vm-twin", "public_key": vm_key}), 409, "for 'vm'")
     entry = listed(api, "vm")
     assert "public_key" not in entry and "controller_public_key" not in entry, entry
+
