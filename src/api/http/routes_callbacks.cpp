@@ -51,9 +51,9 @@ Result<callback::NewRegistration> parse_registration(const std::string& body) {
                          : key == "host_key"   ? &request.host_key
                                                : nullptr;
     if (!field || !value.is_string())
-      return make_error(ErrorCode::InvalidArgument, "expected {\"name\": string, \"public_key\": string, \"user\"?: "
-                                                    "string, \"host_key\"?: string, \"sshd\"?: bool}; '" + std::string(key) +
-                                                        "' is not one of them or is not a string");
+      return make_error(ErrorCode::InvalidArgument,
+                        "expected {\"name\": string, \"public_key\": string, \"user\"?: string, \"host_key\"?: "
+                        "string, \"sshd\"?: bool}; '" + std::string(key) + "' is not one of them or is not a string");
     *field = std::string(value.as_string());
   }
   if (request.name.empty() || request.public_key.empty())
