@@ -5,7 +5,8 @@
 # BENCH_DURATION (seconds per wrk run, default 10) shortens or lengthens it;
 # SSH_SIZES and SSH_REPEAT shape the SSH fan-out part (bench/ssh_fanout.py);
 # CONDITIONS_DURATION (seconds per pacing, default 300) the condition part
-# (bench/conditions_bench.py); AGENT_SIZES the agent part (bench/agent_fleet.py).
+# (bench/conditions_bench.py); AGENT_SIZES the agent part (bench/agent_fleet.py);
+# CALLBACK_TARGETS the SSH callback part (bench/callback_fleet.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh bench
@@ -112,5 +113,8 @@ echo "== 1,000 conditions at 1 s over gRPC: time grid against sleep-after-run, F
 echo "== agents: 1,000 and 10,000 simulated agents; the same server's warm SSH fan-out on 100 beside them"
 /usr/bin/python3 bench/agent_fleet.py --sizes "${AGENT_SIZES:-1000,10000}" --out "$OUT"
 { echo; cat "$OUT/agent_summary.md"; } >> "$OUT/summary.md"
+echo "== SSH callback targets: 100 ssh -N -R clients, first command and warm fan-out against direct SSH"
+/usr/bin/python3 bench/callback_fleet.py --targets "${CALLBACK_TARGETS:-100}" --out "$OUT"
+{ echo; cat "$OUT/callback_summary.md"; } >> "$OUT/summary.md"
 echo
 cat "$OUT/summary.md"

@@ -91,6 +91,11 @@ int on_public_key(ssh_session, const char* user, ssh_key key, char signature_sta
                  user ? user : "");
     return SSH_AUTH_DENIED;
   }
+  if (registration->sshd_port != 0) {
+    spdlog::warn("{}: key {} is registered for {} calling back to the controller's sshd (--sshd), not here: refused",
+                 login.who(), fingerprint, registration->name);
+    return SSH_AUTH_DENIED;
+  }
   if (signature_state == SSH_PUBLICKEY_STATE_NONE) return SSH_AUTH_SUCCESS;  // "would this key do?"
   if (signature_state != SSH_PUBLICKEY_STATE_VALID) {
     spdlog::warn("{}: key {} came with a wrong signature: refused", login.who(), fingerprint);

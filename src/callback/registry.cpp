@@ -1,10 +1,15 @@
 #include "callback/registry.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "callback/keys.hpp"
@@ -27,6 +32,24 @@ Status check_user(const std::string& user) {
     return make_error(ErrorCode::InvalidArgument, "user: 1 to 32 letters, digits, '.', '_' or '-', not starting "
                                                   "with '-'");
   return {};
+}
+
+// A port the kernel finds free on the loopback address (bound, then let go),
+// or 0. The controller's sshd listens there once the VM calls back.
+int free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = 0;
+  ::inet_pton(AF_INET, kSshdListenHost, &address.sin_addr);
+  socklen_t size = sizeof(address);
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0)
+    port = ntohs(address.sin_port);
+  ::close(fd);
+  return port;
 }
 
 // The lines of the targets' known_hosts: "NAME TYPE BASE64", one name per
@@ -96,6 +119,11 @@ class StoredRegistry final : public Registry {
       co_return make_error(ErrorCode::Conflict, "this key is registered already, for '" + same->name + "'");
 
     Registration registration;
+    if (request.sshd) {
+      registration.sshd_port = allocate_sshd_port();
+      if (registration.sshd_port == 0)
+        co_return make_error(ErrorCode::Unavailable, "no free loopback port found for " + request.name);
+    }
     registration.name = request.name;
     registration.user = request.user;
     registration.public_key = key->line();
@@ -103,7 +131,7 @@ class StoredRegistry final : public Registry {
     registration.host_key = host_key;
     registration.created_at = unix_now();
     // The pin (or, without one, no stale key of an earlier target of this name).
-    if (auto pinned = KnownHosts(keys_.known_hosts).replace(registration.name, host_key); !pinned)
+    if (auto pinned = KnownHosts(keys_.known_hosts).replace(known_hosts_name(registration), host_key); !pinned)
       co_return pinned.error();
     registrations_[registration.name] = registration;
     auto saved = co_await store_.put_record(kRecords, registration.name, to_json(registration));
@@ -119,10 +147,12 @@ class StoredRegistry final : public Registry {
     auto found = registrations_.find(name);
     if (found == registrations_.end())
       co_return make_error(ErrorCode::NotFound, "no callback target '" + name + "'");
+    const std::string pinned_as = known_hosts_name(found->second);
     auto deleted = co_await store_.delete_record(kRecords, name);
     if (!deleted) co_return deleted.error();
     registrations_.erase(name);
-    if (auto forgotten = KnownHosts(keys_.known_hosts).replace(name, ""); !forgotten)
+    // A later --sshd registration given the same port must not meet this key.
+    if (auto forgotten = KnownHosts(keys_.known_hosts).replace(pinned_as, ""); !forgotten)
       spdlog::warn("callback {}: {}", name, forgotten.error().message);
     for (const auto& callback : removed_callbacks_) callback(name);
     co_return Status{};
@@ -174,6 +204,21 @@ class StoredRegistry final : public Registry {
   }
 
  private:
+  static std::string known_hosts_name(const Registration& registration) {
+    return registration.sshd_port ? sshd_known_hosts_name(registration.sshd_port) : registration.name;
+  }
+
+  int allocate_sshd_port() const {
+    std::set<int> taken;
+    for (const auto& [name, registration] : registrations_)
+      if (registration.sshd_port) taken.insert(registration.sshd_port);
+    for (int attempt = 0; attempt < 64; ++attempt) {
+      const int port = free_loopback_port();
+      if (port != 0 && !taken.contains(port)) return port;
+    }
+    return 0;
+  }
+
   ServerKeys keys_;
   store::Store& store_;
   std::map<std::string, Registration> registrations_;  // loop only
@@ -182,6 +227,18 @@ class StoredRegistry final : public Registry {
 };
 
 }  // namespace
+
+std::map<std::string, std::string> callback_host_vars(const Registration& registration) {
+  if (registration.sshd_port == 0)
+    return {{"ansible_connection", "ssh"}, {"steward_callback", registration.name}, {"ansible_user", registration.user}};
+  return {{"ansible_connection", "ssh"},
+          {"ansible_host", kSshdListenHost},
+          {"ansible_port", std::to_string(registration.sshd_port)},
+          {"ansible_user", registration.user},
+          {"steward_callback_sshd", registration.name}};
+}
+
+std::string sshd_known_hosts_name(int port) { return "[" + std::string(kSshdListenHost) + "]:" + std::to_string(port); }
 
 boost::asio::awaitable<Result<std::unique_ptr<Registry>>> open_registry(const std::string& data_dir,
                                                                         store::Store& store) {

@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +27,11 @@ struct Registration {
   std::string key_fingerprint;  // "SHA256:..." of public_key
   std::string host_key;         // the VM sshd's key pinned at registration; empty: trust on first callback
   double created_at = 0;        // Unix seconds
+  // Issue 14's literal variant (`callback add --sshd`): the VM forwards its
+  // sshd to 127.0.0.1:sshd_port on the controller's own OpenSSH server, and
+  // steward reaches it there as a plain SSH host; 0 for a callback to
+  // steward's endpoint. Unique among registrations, persisted.
+  int sshd_port = 0;
   // Live, kept in memory by the endpoint (not persisted).
   bool connected = false;
   double connected_since = 0;
@@ -38,7 +44,18 @@ struct NewRegistration {
   std::string public_key;
   std::string user;      // empty: root
   std::string host_key;  // optional
+  bool sshd = false;     // the literal variant: a loopback port is allocated
 };
+
+// The loopback address the controller's sshd listens on for --sshd targets.
+inline constexpr const char* kSshdListenHost = "127.0.0.1";
+// How --sshd targets' host keys are named in ServerKeys::known_hosts.
+std::string sshd_known_hosts_name(int port);
+
+// The variables of the inventory host a registration adds: reached through
+// its callback session (steward_callback=NAME), or for --sshd as a plain SSH
+// host at 127.0.0.1:sshd_port (steward_callback_sshd=NAME).
+std::map<std::string, std::string> callback_host_vars(const Registration& registration);
 
 // Where the server's keys are; the public halves as OpenSSH lines.
 struct ServerKeys {
@@ -56,7 +73,9 @@ class Registry {
   virtual const ServerKeys& keys() const = 0;
 
   // InvalidArgument for a bad name or key, Conflict when the name or the key
-  // is registered already. Calls every on_added callback.
+  // is registered already. With `sshd`, allocates a loopback port that no
+  // other registration holds and nothing listens on right now (Unavailable
+  // when none is found). Calls every on_added callback.
   virtual boost::asio::awaitable<Result<Registration>> add(NewRegistration request) = 0;
   // NotFound when unknown. Calls every on_removed callback (the endpoint cuts
   // a live session) and forgets the target's recorded host key.

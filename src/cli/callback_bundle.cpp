@@ -170,6 +170,7 @@ std::vector<BundleFile> render(const CallbackBundleInputs& in, CheckedKeys keys)
   files.push_back({"steward-callback.service", std::move(texts.unit), 0644});
   files.push_back({"cloud-init.yaml", std::move(cloud_init), 0600});
   files.push_back({"README.txt", callback_readme(in), 0644});
+  if (in.sshd) files.push_back({"authorized_keys.sshd", callback_sshd_authorized_keys(in, keys.public_key), 0644});
   return files;
 }
 

@@ -26,6 +26,10 @@ struct CallbackBundleInputs {
   // listens on 127.0.0.1:remote_listen_port for the user's account.
   std::string endpoint_user = "callback";
   int remote_listen_port = 22;
+  // The endpoint is the controller's plain OpenSSH server (`callback add
+  // --sshd`): the bundle also holds authorized_keys.sshd, the restricted
+  // line for endpoint_user's account there.
+  bool sshd = false;
 };
 
 // The directory the bundle is meant to be installed in on the machine; the
@@ -36,7 +40,8 @@ inline constexpr const char* kCallbackInstallDir = "/etc/steward-callback";
 // must be empty, so a bundle is never overwritten):
 //   callback_key (0600), callback_key.pub, known_hosts (the endpoint's key
 //   pinned), authorized_keys.controller, steward-callback.sh (0755),
-//   steward-callback.service, cloud-init.yaml (0600: it holds the key), README.txt.
+//   steward-callback.service, cloud-init.yaml (0600: it holds the key), README.txt;
+//   with `sshd`, authorized_keys.sshd too (for the controller's sshd).
 // InvalidArgument for malformed inputs (never quoting a key), Conflict for a
 // non-empty directory, Internal when a file cannot be written (what was
 // written is removed again).

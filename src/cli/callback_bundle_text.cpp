@@ -21,9 +21,10 @@ constexpr std::string_view kScript = R"SH(#!/bin/sh
 # 60 s, and after 1 s again once a connection has lasted more than 60 s. Logs
 # to stderr (the journal under systemd).
 #
-# The -R spec asks the endpoint for localhost:@LISTEN_PORT@. steward's endpoint
+# The -R spec asks the endpoint for 127.0.0.1:@LISTEN_PORT@. steward's endpoint
 # ignores that address and port (it opens its channels to this machine's sshd
-# itself); a plain OpenSSH server as the endpoint listens there.
+# itself); the controller's plain OpenSSH server (`callback add --sshd`)
+# listens there, and permits this key that port alone.
 #
 # Environment (optional): STEWARD_CALLBACK_DIR, the folder holding callback_key
 # and known_hosts (default @INSTALL_DIR@); STEWARD_CALLBACK_KEY and
@@ -36,7 +37,7 @@ known_hosts=${STEWARD_CALLBACK_KNOWN_HOSTS:-$dir/known_hosts}
 endpoint_host='@HOST@'
 endpoint_port='@PORT@'
 endpoint_user='@USER@'
-forward='localhost:@LISTEN_PORT@:localhost:@TARGET_PORT@'
+forward='127.0.0.1:@LISTEN_PORT@:localhost:@TARGET_PORT@'
 max_delay=60
 
 log() {
@@ -160,6 +161,12 @@ constexpr std::string_view kReadme = R"TXT(steward callback bundle for target '@
 Or give cloud-init.yaml to a new machine as its user-data: it does all of this at first boot.
 )TXT";
 
+constexpr std::string_view kSshdReadme = R"TXT(
+This machine calls back to the controller's own OpenSSH server (@USER@@@HOST@ port @PORT@), which must
+permit it: on the controller, as root, append authorized_keys.sshd to ~@USER@/.ssh/authorized_keys (it allows
+this key nothing but listening on 127.0.0.1:@LISTEN_PORT@; steward reaches the machine there).
+)TXT";
+
 std::string fill(std::string_view text, std::initializer_list<std::pair<std::string_view, std::string>> values) {
   std::string out(text);
   for (const auto& [placeholder, value] : values) {
@@ -205,6 +212,11 @@ std::string callback_authorized_keys(const std::string& controller_key) {
   return "from=\"127.0.0.1,::1\" " + controller_key + "\n";
 }
 
+std::string callback_sshd_authorized_keys(const CallbackBundleInputs& in, const std::string& callback_key) {
+  return "restrict,port-forwarding,permitlisten=\"127.0.0.1:" + std::to_string(in.remote_listen_port) +
+         "\",command=\"/bin/false\" " + callback_key + "\n";
+}
+
 std::string callback_script(const CallbackBundleInputs& in) {
   return fill(kScript, {{"@NAME@", in.name},
                         {"@INSTALL_DIR@", kCallbackInstallDir},
@@ -241,9 +253,16 @@ std::string callback_cloud_init(const CallbackBundleInputs& in, const CallbackFi
 }
 
 std::string callback_readme(const CallbackBundleInputs& in) {
-  return fill(kReadme, {{"@NAME@", in.name},
-                        {"@INSTALL_DIR@", kCallbackInstallDir},
-                        {"@CONTROLLER_USER@", in.controller_user}});
+  std::string readme = fill(kReadme, {{"@NAME@", in.name},
+                                      {"@INSTALL_DIR@", kCallbackInstallDir},
+                                      {"@CONTROLLER_USER@", in.controller_user}});
+  if (in.sshd) {
+    readme += fill(kSshdReadme, {{"@USER@", in.endpoint_user},
+                                 {"@HOST@", in.endpoint_host},
+                                 {"@PORT@", std::to_string(in.endpoint_port)},
+                                 {"@LISTEN_PORT@", std::to_string(in.remote_listen_port)}});
+  }
+  return readme;
 }
 
 }  // namespace steward::cli

@@ -15,6 +15,11 @@ std::string callback_known_hosts(const CallbackBundleInputs& in, const std::stri
 // which is where the tunnel delivers them.
 std::string callback_authorized_keys(const std::string& controller_key);
 
+// For --sshd: the line for the controller sshd's account, allowing the
+// machine's callback key to listen on 127.0.0.1:remote_listen_port alone
+// (no shell or command: a session runs /bin/false).
+std::string callback_sshd_authorized_keys(const CallbackBundleInputs& in, const std::string& callback_key);
+
 std::string callback_script(const CallbackBundleInputs& in);
 std::string callback_unit(const CallbackBundleInputs& in);
 

@@ -6,8 +6,10 @@
 #include <boost/json.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include "callback/keys.hpp"
 #include "cli/callback_bundle.hpp"
@@ -29,6 +31,13 @@ std::string text_of(const boost::json::object& object, const char* key) {
 
 std::string or_dash(const std::string& text) { return text.empty() ? "-" : text; }
 
+// Where the callback came from; for --sshd targets, where steward reaches them.
+std::string address_column(const boost::json::object& callback) {
+  const auto* port = callback.if_contains("sshd_port");
+  if (port && port->is_int64()) return "sshd 127.0.0.1:" + std::to_string(port->as_int64());
+  return or_dash(text_of(callback, "address"));
+}
+
 void print_callback_rows(const boost::json::array& listed) {
   std::cout << std::left << std::setw(24) << "NAME" << std::setw(10) << "USER" << std::setw(21) << "CONNECTED SINCE"
             << std::setw(21) << "LAST SEEN" << std::setw(24) << "ADDRESS" << "KEY\n";
@@ -39,7 +48,7 @@ void print_callback_rows(const boost::json::array& listed) {
     std::cout << std::left << std::setw(24) << text_of(callback, "name") << std::setw(10) << text_of(callback, "user")
               << std::setw(21) << (live ? local_time(time_of(callback, "connected_since")) : std::string("-"))
               << std::setw(21) << local_time(time_of(callback, "last_seen")) << std::setw(24)
-              << or_dash(text_of(callback, "address")) << text_of(callback, "key_fingerprint") << "\n";
+              << address_column(callback) << text_of(callback, "key_fingerprint") << "\n";
   }
 }
 
@@ -52,6 +61,27 @@ Result<std::pair<std::string, int>> split_endpoint(const std::string& address) {
   return std::pair{address.substr(0, colon), port};
 }
 
+// Where Debian's openssh-server keeps the host key the VM pins with --sshd.
+constexpr const char* kDefaultSshdHostKey = "/etc/ssh/ssh_host_ed25519_key.pub";
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// A public key line given as is, or the file holding it.
+Result<std::string> read_host_key(const std::string& given) {
+  if (given.starts_with("ssh-") || given.starts_with("ecdsa-")) return given;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(given, ec))
+    return make_error(ErrorCode::InvalidArgument, "--sshd-host-key: " + given +
+                                                      " is neither a public key line nor a readable file (pass the "
+                                                      "controller sshd's host key)");
+  return read_text(given);
+}
+
 void add_add(CLI::App& callback, std::shared_ptr<ClientOptions> options, int& exit_code) {
   struct Args {
     std::string name;
@@ -60,6 +90,9 @@ void add_add(CLI::App& callback, std::shared_ptr<ClientOptions> options, int& ex
     std::string host_key;
     std::string endpoint;
     int ssh_port = 22;
+    bool sshd = false;
+    std::string sshd_user = "callback";
+    std::string sshd_host_key = kDefaultSshdHostKey;
   };
   auto args = std::make_shared<Args>();
   auto* add = callback.add_subcommand(
@@ -74,7 +107,17 @@ void add_add(CLI::App& callback, std::shared_ptr<ClientOptions> options, int& ex
   add->add_option("--ssh-port", args->ssh_port, "the port of the VM's sshd, forwarded from its localhost")
       ->capture_default_str()
       ->check(CLI::Range(1, 65535));
-  add->footer("Example: steward callback add build-vm-7 --user admin --out ./build-vm-7");
+  add->add_flag("--sshd", args->sshd,
+                "call back to the controller's own OpenSSH server instead of steward's endpoint: steward allocates a "
+                "loopback port and reaches the VM at 127.0.0.1:PORT (--endpoint then defaults to the server's "
+                "host, port 22)");
+  add->add_option("--sshd-user", args->sshd_user, "with --sshd: the controller's account the VM logs in to")
+      ->capture_default_str();
+  add->add_option("--sshd-host-key", args->sshd_host_key,
+                  "with --sshd: the controller sshd's public host key, a line or a file holding it")
+      ->capture_default_str();
+  add->footer("Example: steward callback add build-vm-7 --user admin --out ./build-vm-7\n"
+              "         steward callback add build-vm-8 --sshd --endpoint controller.example.net:22");
   add_connection_flags(*add, *options);
   add->callback([options, args, &exit_code] {
     with_session(*options, exit_code, [&](Session& session) {
@@ -85,13 +128,21 @@ void add_add(CLI::App& callback, std::shared_ptr<ClientOptions> options, int& ex
         return report(make_error(ErrorCode::Conflict, out + " is not empty: choose another --out folder"));
       auto pair = callback::generate_key_pair("steward-callback-" + args->name);
       if (!pair) return report(pair.error());
+      std::string sshd_host_key;
+      if (args->sshd) {
+        auto read = read_host_key(args->sshd_host_key);
+        if (!read) return report(read.error());
+        sshd_host_key = std::move(*read);
+      }
       boost::json::object body{{"name", args->name}, {"public_key", pair->public_line}};
+      if (args->sshd) body["sshd"] = true;
       if (!args->user.empty()) body["user"] = args->user;
       if (!args->host_key.empty()) body["host_key"] = args->host_key;
       auto created = session.call("POST", "/callbacks", boost::json::serialize(body));
       if (!created) return report(created.error());
       const auto& reply = created->as_object();
       std::string endpoint = args->endpoint;
+      if (endpoint.empty() && args->sshd) endpoint = session.client().server().host + ":22";
       if (endpoint.empty()) endpoint = dialable_address(text_of(reply, "endpoint"), session.client().server().host);
       auto address = split_endpoint(endpoint);
       if (!address) return report(address.error());
@@ -105,6 +156,13 @@ void add_add(CLI::App& callback, std::shared_ptr<ClientOptions> options, int& ex
       inputs.controller_public_key = text_of(reply, "controller_public_key");
       inputs.controller_user = text_of(reply, "user");
       inputs.target_ssh_port = args->ssh_port;
+      if (args->sshd) {
+        inputs.sshd = true;
+        inputs.endpoint_host_key = sshd_host_key;
+        inputs.endpoint_user = args->sshd_user;
+        const auto* port = reply.if_contains("sshd_port");
+        inputs.remote_listen_port = port && port->is_int64() ? static_cast<int>(port->as_int64()) : 0;
+      }
       if (auto written = write_callback_bundle(out, inputs); !written) {
         report(written.error());
         std::cerr << "the registration of " << args->name << " stands; remove it with `steward callback rm "
@@ -116,6 +174,14 @@ void add_add(CLI::App& callback, std::shared_ptr<ClientOptions> options, int& ex
         shown["bundle"] = out;
         std::cout << pretty_json(shown) << "\n";
         return 0;
+      }
+      if (args->sshd) {
+        // The line the controller's account needs, on stdout for a pipe.
+        std::cout << read_text(std::filesystem::path(out) / "authorized_keys.sshd");
+        std::cerr << "callback target " << args->name << " registered for the controller's sshd: it is reached at "
+                  << "127.0.0.1:" << inputs.remote_listen_port << "; append the line above ("
+                  << out << "/authorized_keys.sshd) to ~" << args->sshd_user
+                  << "/.ssh/authorized_keys on the controller\n";
       }
       std::cerr << "callback target " << args->name << " registered (key " << text_of(reply, "key_fingerprint")
                 << "); its files are in " << out << ":\n"

@@ -166,10 +166,27 @@ bool Inventory::add_agent_host(const std::string& id, const std::map<std::string
   return true;
 }
 
-bool Inventory::add_callback_host(const std::string& name, const std::string& user) {
+bool Inventory::add_callback_host(const std::string& name, std::map<std::string, std::string> vars) {
   if (find(name)) return false;
-  add_host(Host{name, {{"ansible_connection", "ssh"}, {"steward_callback", name}, {"ansible_user", user}},
-                {"all", "callback"}});
+  add_host(Host{name, std::move(vars), {"all", "callback"}});
+  added_callback_hosts_.insert(name);
+  return true;
+}
+
+bool Inventory::remove_callback_host(const std::string& name) {
+  if (!added_callback_hosts_.erase(name)) return false;
+  auto found = host_index_.find(name);
+  if (found == host_index_.end()) return false;
+  const std::size_t index = found->second;
+  host_index_.erase(found);
+  hosts_.erase(hosts_.begin() + static_cast<std::ptrdiff_t>(index));
+  for (auto& [group, members] : group_members_) std::erase(members, name);
+  // Every later host moved up by one.
+  for (auto& [host, at] : host_index_)
+    if (at > index) --at;
+  std::erase_if(vm_index_, [index](const auto& entry) { return entry.second == index; });
+  for (auto& [id, at] : vm_index_)
+    if (at > index) --at;
   return true;
 }
 

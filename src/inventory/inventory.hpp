@@ -2,6 +2,7 @@
 // Ansible inventories (INI and YAML), read unchanged, and Ansible host patterns.
 #include <cstddef>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,9 +51,13 @@ class Inventory {
   bool add_agent_host(const std::string& id, const std::map<std::string, std::string>& labels);
 
   // A registered callback target (issue 14) with no host of its name: adds
-  // host NAME (steward_callback=NAME, ansible_user=USER) to `all` and
-  // `callback`. False when a host of that name exists. Loop only.
-  bool add_callback_host(const std::string& name, const std::string& user);
+  // host NAME with `vars` to `all` and `callback`. False when a host of that
+  // name exists. Loop only.
+  bool add_callback_host(const std::string& name, std::map<std::string, std::string> vars);
+  // Removes a host add_callback_host added (never one of the inventory's
+  // own): a removed registration leaves the inventory at once. False when
+  // there is none of that name. Loop only.
+  bool remove_callback_host(const std::string& name);
 
   // The host as the transports see it: connection from ansible_connection
   // (default ssh; `localhost` with no connection set is local, as in Ansible),
@@ -72,6 +77,7 @@ class Inventory {
   std::map<std::string, std::vector<std::string>, std::less<>> group_members_;  // group -> hosts (with children)
   std::map<std::string, std::size_t, std::less<>> host_index_;                  // host -> index in hosts_
   std::map<std::string, std::size_t, std::less<>> vm_index_;                    // lower-case steward_vm_id -> index
+  std::set<std::string, std::less<>> added_callback_hosts_;
   friend class InventoryBuilder;
 };
 

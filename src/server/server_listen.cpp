@@ -79,14 +79,17 @@ Status listen_agents(Server::Parts& parts) {
 Status listen_callbacks(Server::Parts& parts) {
   if (!parts.callback_endpoint) return {};
   auto add_host = [inventory = &*parts.inventory](const callback::Registration& registration) {
-    if (inventory->add_callback_host(registration.name, registration.user))
+    if (inventory->add_callback_host(registration.name, callback::callback_host_vars(registration)))
       spdlog::info("callback target {} added to the inventory (group callback)", registration.name);
-    else if (!inventory->find(registration.name)->vars.contains("steward_callback"))
+    else if (!registration.sshd_port && !inventory->find(registration.name)->vars.contains("steward_callback"))
       spdlog::warn("callback target {}: the inventory has a host of that name without steward_callback={}: it is "
                    "not reached through its callback", registration.name, registration.name);
   };
   for (const auto& registration : parts.callbacks->list()) add_host(registration);
   parts.callbacks->on_added(add_host);
+  parts.callbacks->on_removed([inventory = &*parts.inventory](const std::string& name) {
+    if (inventory->remove_callback_host(name)) spdlog::info("callback target {} left the inventory", name);
+  });
   auto port = parts.callback_endpoint->listen(parts.settings.callback);
   if (!port) return port.error();
   parts.callback_port = *port;

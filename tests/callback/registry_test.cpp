@@ -135,6 +135,34 @@ TEST_F(RegistryTest, APinnedHostKeyIsWrittenAndRemovalForgetsItAndTellsTheEndpoi
   EXPECT_TRUE(registry_->find("vm1"));
 }
 
+TEST_F(RegistryTest, SshdRegistrationsGetDistinctFreeLoopbackPortsThatPersist) {
+  auto first = run_sync(registry_->add({"vm1", new_public_key(), "", "", true}));
+  auto second = run_sync(registry_->add({"vm2", new_public_key(), "", new_public_key(), true}));
+  auto plain = add("vm3", new_public_key());
+  ASSERT_TRUE(first && second && plain);
+  EXPECT_GT(first->sshd_port, 0);
+  EXPECT_GT(second->sshd_port, 0);
+  EXPECT_NE(first->sshd_port, second->sshd_port);
+  EXPECT_EQ(plain->sshd_port, 0);
+  // Pinned under the address steward reaches it at, and forgotten with it.
+  const std::string known_hosts = registry_->keys().known_hosts;
+  const std::string pin = sshd_known_hosts_name(second->sshd_port);
+  EXPECT_EQ(pin, "[127.0.0.1]:" + std::to_string(second->sshd_port));
+  EXPECT_NE(read_file(known_hosts).find(pin + " ssh-ed25519 "), std::string::npos);
+  const auto vars = callback_host_vars(*first);
+  EXPECT_EQ(vars.at("ansible_host"), "127.0.0.1");
+  EXPECT_EQ(vars.at("ansible_port"), std::to_string(first->sshd_port));
+  EXPECT_EQ(vars.at("steward_callback_sshd"), "vm1");
+  EXPECT_FALSE(vars.contains("steward_callback"));
+  EXPECT_EQ(callback_host_vars(*plain).at("steward_callback"), "vm3");
+  open();
+  EXPECT_EQ(registry_->find("vm1")->sshd_port, first->sshd_port);
+  EXPECT_EQ(registry_->find("vm2")->sshd_port, second->sshd_port);
+  EXPECT_EQ(registry_->find("vm3")->sshd_port, 0);
+  ASSERT_TRUE(run_sync(registry_->remove("vm2")));
+  EXPECT_EQ(read_file(known_hosts).find(pin), std::string::npos);
+}
+
 TEST_F(RegistryTest, LiveStateIsKeptInMemoryOnly) {
   ASSERT_TRUE(add("vm1", new_public_key()));
   registry_->note_connected("vm1", "10.0.0.2:40000");

@@ -100,7 +100,7 @@ TEST_F(CallbackBundleTest, ScriptForwardsTheTargetSshdWithThePinnedKey) {
   const auto script = read(root_ / "b" / "steward-callback.sh");
   EXPECT_TRUE(script.starts_with("#!/bin/sh\n"));
   for (const char* expected :
-       {"ssh -N -R \"$forward\"", "forward='localhost:22:localhost:2200'", "endpoint_host='steward.example.net'",
+       {"ssh -N -R \"$forward\"", "forward='127.0.0.1:22:localhost:2200'", "endpoint_host='steward.example.net'",
         "endpoint_port='2222'", "endpoint_user='callback'", "-o ExitOnForwardFailure=yes",
         "-o ServerAliveInterval=10", "-o ServerAliveCountMax=3", "-o BatchMode=yes", "-o StrictHostKeyChecking=yes",
         "-o UserKnownHostsFile=\"$known_hosts\"", "-o IdentitiesOnly=yes", "-i \"$key\"",
@@ -108,6 +108,22 @@ TEST_F(CallbackBundleTest, ScriptForwardsTheTargetSshdWithThePinnedKey) {
     EXPECT_NE(script.find(expected), std::string::npos) << expected;
   }
   EXPECT_EQ(script.find('\t'), std::string::npos) << "tabs cannot sit in the YAML block";
+}
+
+TEST_F(CallbackBundleTest, ForTheControllersSshdTheCallbackKeyMayOnlyListenOnItsPort) {
+  auto in = sample_inputs();
+  in.sshd = true;
+  in.endpoint_user = "callback";
+  in.remote_listen_port = 40123;
+  ASSERT_TRUE(write_callback_bundle(root_ / "b", in));
+  EXPECT_EQ(read(root_ / "b" / "authorized_keys.sshd"),
+            "restrict,port-forwarding,permitlisten=\"127.0.0.1:40123\",command=\"/bin/false\" " +
+                std::string(kCallbackKey) + "\n");
+  EXPECT_NE(read(root_ / "b" / "steward-callback.sh").find("forward='127.0.0.1:40123:localhost:22'"),
+            std::string::npos);
+  EXPECT_NE(read(root_ / "b" / "README.txt").find("~callback/.ssh/authorized_keys"), std::string::npos);
+  ASSERT_TRUE(write_callback_bundle(root_ / "plain", sample_inputs()));
+  EXPECT_FALSE(fs::exists(root_ / "plain" / "authorized_keys.sshd"));
 }
 
 TEST_F(CallbackBundleTest, UnitRunsTheScriptAfterTheNetworkAndRestarts) {

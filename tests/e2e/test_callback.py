@@ -6,7 +6,8 @@ its loopback and the bundle's steward-callback.sh (`ssh -N -R`): it reaches
 the server's callback endpoint, the server cannot reach it. Then:
 - commands, a file copy and fetch and a condition stream run through the tunnel;
 - killing the VM's `ssh -R` mid-command ends the command Unreachable, and a
-  new callback brings the target back;
+  new callback brings the target back; a condition stream on it skips ticks
+  (unreachable) while it is down and resumes once it calls back;
 - refusals, each logged with nothing run: an unregistered key, a session
   (exec) and a direct-tcpip channel asked with a registered key, a changed
   target host key, a removed callback (cut at once, refused when it returns).
@@ -15,21 +16,19 @@ the server's callback endpoint, the server cannot reach it. Then:
 import getpass
 import os
 import shutil
-import signal
 import subprocess
 import time
 import uuid
 
 import pytest
 
-from conftest import (OP_CHANGED, OP_UNREACHABLE, STEWARD_BIN, TOKEN, Api, Server, assert_error, clean_env,
-                      free_port, qs, require_binary, wait_for)
+from callback_vm import VM_SSHD, Vm, cli, listed
+from conftest import OP_CHANGED, OP_UNREACHABLE, Api, Server, assert_error, free_port, qs, wait_for
 from netns import nat_target_or_skip
-from sshd import SSHD, keygen
+from sshd import keygen
 from transport_contract import one, sha256_of, write_random_file
 
 CALLBACK_WAIT = 4  # --callback-wait: rides out a reconnect, keeps the "never called back" test short
-VM_SSHD = "127.0.0.1:2222"  # inside the VM's namespace
 
 
 @pytest.fixture(scope="module")
@@ -52,63 +51,6 @@ def server(tmp_root, nat):
 @pytest.fixture(scope="module")
 def api(server):
     return Api(server)
-
-
-def cli(server, *args, cwd):
-    require_binary()
-    p = subprocess.run([STEWARD_BIN, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=cwd,
-                       timeout=30, env=clean_env(STEWARD_SERVER=server.url, STEWARD_TOKEN=TOKEN))
-    assert p.returncode == 0, f"{args} exited {p.returncode}: {p.stdout}{p.stderr}"
-    return p
-
-
-class Vm:
-    """The VM's side: an sshd on the namespace's loopback that accepts the
-    controller key, and the bundle's callback script."""
-
-    def __init__(self, nat, workdir, bundle):
-        self.nat = nat
-        self.workdir = workdir
-        self.bundle = bundle
-        self.host_key = keygen(workdir / "vm_host_ed25519")
-        self.sshd = None
-        self.callback = None
-
-    def start_sshd(self):
-        authorized = self.workdir / "authorized_keys"
-        authorized.write_text((self.bundle / "authorized_keys.controller").read_text())
-        home = self.workdir / "home"
-        home.mkdir(exist_ok=True)
-        config = self.workdir / "sshd.conf"
-        self.log = self.workdir / "sshd.log"
-        config.write_text(f"ListenAddress {VM_SSHD}\nHostKey {self.host_key}\nAuthorizedKeysFile {authorized}\n"
-                          f"PidFile {self.workdir / 'sshd.pid'}\nSetEnv HOME={home}\nStrictModes no\nUsePAM no\n"
-                          "PermitRootLogin yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-                          "UseDNS no\nSubsystem sftp internal-sftp\n")
-        self.sshd = self.nat.popen([SSHD, "-D", "-f", str(config), "-E", str(self.log)], stdin=subprocess.DEVNULL)
-        wait_for(lambda: "Server listening" in self.log.read_text(errors="replace") if self.log.exists() else False,
-                 timeout=10, what="the VM's sshd")
-        return self
-
-    def call_back(self):
-        log = open(self.workdir / "callback.log", "ab")
-        self.callback = self.nat.popen(["sh", str(self.bundle / "steward-callback.sh")], stdin=subprocess.DEVNULL,
-                                       stdout=log, stderr=log, start_new_session=True,
-                                       env=clean_env(STEWARD_CALLBACK_DIR=str(self.bundle), HOME=str(self.workdir)))
-        log.close()
-        return self
-
-    def drop_callback(self):
-        """Kills the script and its ssh at once, as a crash of the VM's callback would."""
-        try:
-            os.killpg(self.callback.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.callback.wait(10)
-
-
-def listed(api, name):
-    return {c["name"]: c for c in api.get("/callbacks").body}.get(name)
 
 
 def wait_connected(api, name, vm):
@@ -241,6 +183,41 @@ def test_a_dropped_callback_ends_the_command_unreachable_and_a_new_one_serves(se
     assert one(again, "vm")["stdout"] == "back again\n", again
 
 
+def condition_counters(api, identifier):
+    found = [c for c in api.get("/conditions").body if c["id"] == identifier]
+    assert len(found) == 1, found
+    return found[0].get("counters") or {}
+
+
+def test_a_condition_skips_while_the_callback_is_down_and_resumes_after_it_returns(server, api, vm):
+    from deputy_packages import StreamReader
+    from executor_client import Executor
+    executor = Executor(server.grpc_addr)
+    try:
+        cid = executor.create_condition("vm", command="echo 0.25", interval=1)
+        reader = StreamReader(executor, cid)
+        try:
+            assert reader.next_value(10) == 0.25
+            vm.drop_callback()
+            wait_for(lambda: not listed(api, "vm")["connected"], timeout=10, what="the callback to be seen gone")
+            reader.drain()  # what was on its way before the drop
+            skipped = condition_counters(api, cid).get("skipped_unreachable", 0)
+            # A tick waits --callback-wait for the VM, then counts as unreachable.
+            wait_for(lambda: condition_counters(api, cid).get("skipped_unreachable", 0) > skipped,
+                     timeout=CALLBACK_WAIT + 10, what="a tick skipped as unreachable while the callback is down")
+            assert reader.drain() == [], "a value while the VM had not called back"
+            assert not reader.ended.is_set(), f"the stream ended with the outage: {reader.describe_end()}"
+            vm.call_back()
+            wait_connected(api, "vm", vm)
+            assert reader.next_value(CALLBACK_WAIT + 10) == 0.25
+            assert reader.next_value(5) == 0.25
+        finally:
+            reader.cancel()
+            executor.delete_condition(cid)
+    finally:
+        executor.close()
+
+
 def test_a_target_that_never_called_back_ends_unreachable_after_the_wait(server, api, tmp_root):
     add_target(server, tmp_root, "silent")
     started = time.monotonic()
@@ -315,9 +292,9 @@ def test_a_removed_callback_is_cut_at_once_and_refused_when_it_returns(server, a
     wait_for(lambda: "Permission denied" in log.read_text(errors="replace"), timeout=15,
              what="the returning callback to be refused")
     machine.drop_callback()
-    job = api.run("/execute", {"targets": ["gone"], "cmd": "true"}, timeout=30)
-    e = one(job, "gone")
-    assert e["status"] == OP_UNREACHABLE and "not a registered callback target" in e["error"], e
+    # Its inventory host left with it: nothing can be aimed at it any more.
+    assert "gone" not in api.get(qs("/targets", pattern="callback")).body
+    assert_error(api.post("/execute", {"targets": ["gone"], "cmd": "true"}), 404, "gone")
     assert api.delete("/callbacks/gone").status == 404
 
 
@@ -334,3 +311,4 @@ def test_registration_errors(server, api, vm):
     assert_error(api.post("/callbacks", {"name": "vm-twin", "public_key": vm_key}), 409, "for 'vm'")
     entry = listed(api, "vm")
     assert "public_key" not in entry and "controller_public_key" not in entry, entry
+

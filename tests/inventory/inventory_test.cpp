@@ -587,6 +587,28 @@ TEST(AgentHosts, AnUnlistedAgentJoinsAgentsAndItsLabelGroups) {
   EXPECT_FALSE(inventory->add_agent_host("agent-00aa", {}));  // once
 }
 
+TEST(CallbackHosts, ARemovedRegistrationsHostLeavesButTheInventorysOwnStay) {
+  auto inventory = Inventory::parse_ini(
+      "own ansible_host=10.0.0.1 steward_callback=own\nvm ansible_host=10.0.0.2 steward_vm_id=AB-12\n", "t.ini");
+  ASSERT_TRUE(inventory.ok());
+  ASSERT_TRUE(inventory->add_callback_host("first", {{"steward_callback", "first"}}));
+  ASSERT_TRUE(inventory->add_callback_host("second", {{"ansible_port", "40001"}}));
+  EXPECT_FALSE(inventory->add_callback_host("own", {}));
+  EXPECT_FALSE(inventory->remove_callback_host("own"));  // the inventory's own host
+  EXPECT_TRUE(inventory->find("own"));
+  EXPECT_TRUE(inventory->remove_callback_host("first"));
+  EXPECT_FALSE(inventory->remove_callback_host("first"));
+  EXPECT_FALSE(inventory->find("first"));
+  EXPECT_FALSE(inventory->target("first").ok());
+  EXPECT_EQ(*inventory->match("callback"), std::vector<std::string>{"second"});
+  EXPECT_EQ(*inventory->match("all"), (std::vector<std::string>{"own", "vm", "second"}));
+  // The indexes follow the hosts that moved up.
+  EXPECT_EQ(inventory->find("second")->vars.at("ansible_port"), "40001");
+  EXPECT_EQ(*inventory->host_for_vm("ab-12"), "vm");
+  EXPECT_TRUE(inventory->remove_callback_host("second"));
+  EXPECT_EQ(*inventory->match("all"), (std::vector<std::string>{"own", "vm"}));
+}
+
 TEST(AgentHosts, AnAgentTheInventoryListsIsNotAddedAgain) {
   auto inventory = Inventory::parse_ini("edge ansible_connection=agent steward_agent_id=agent-11bb\n", "t.ini");
   ASSERT_TRUE(inventory.ok());

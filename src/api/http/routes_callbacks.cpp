@@ -16,6 +16,10 @@ using boost::asio::awaitable;
 
 namespace {
 
+boost::json::value sshd_port_or_null(const callback::Registration& registration) {
+  if (registration.sshd_port == 0) return nullptr;
+  return registration.sshd_port;
+}
 
 boost::json::object callback_object(const callback::Registration& registration) {
   return {{"name", registration.name},
@@ -27,7 +31,8 @@ boost::json::object callback_object(const callback::Registration& registration) 
           {"connected_since",
            registration.connected ? time_or_null(registration.connected_since) : boost::json::value(nullptr)},
           {"address", registration.address},
-          {"last_seen", time_or_null(registration.last_seen)}};
+          {"last_seen", time_or_null(registration.last_seen)},
+          {"sshd_port", sshd_port_or_null(registration)}};
 }
 
 Result<callback::NewRegistration> parse_registration(const std::string& body) {
@@ -35,15 +40,20 @@ Result<callback::NewRegistration> parse_registration(const std::string& body) {
   if (!object) return object.error();
   callback::NewRegistration request;
   for (const auto& [key, value] : *object) {
+    if (key == "sshd") {
+      if (!value.is_bool()) return make_error(ErrorCode::InvalidArgument, "sshd must be true or false");
+      request.sshd = value.as_bool();
+      continue;
+    }
     std::string* field = key == "name"         ? &request.name
                          : key == "public_key" ? &request.public_key
                          : key == "user"       ? &request.user
                          : key == "host_key"   ? &request.host_key
                                                : nullptr;
     if (!field || !value.is_string())
-      return make_error(ErrorCode::InvalidArgument, "expected {\"name\": string, \"public_key\": string, \"user\"?: "
-                                                    "string, \"host_key\"?: string}; '" + std::string(key) +
-                                                        "' is not one of them or is not a string");
+      return make_error(ErrorCode::InvalidArgument,
+                        "expected {\"name\": string, \"public_key\": string, \"user\"?: string, \"host_key\"?: "
+                        "string, \"sshd\"?: bool}; '" + std::string(key) + "' is not one of them or is not a string");
     *field = std::string(value.as_string());
   }
   if (request.name.empty() || request.public_key.empty())
@@ -70,15 +80,17 @@ awaitable<void> add_callback(ApiContext& context, Exchange& exchange) {
   auto adding = context.callbacks->add(std::move(*request));
   auto added = co_await std::move(adding);
   if (!added) co_return co_await exchange.reply_error(added.error());
-  spdlog::info("callback target {} registered by {} (key {}, user {})", added->name, exchange.caller.name,
-               added->key_fingerprint, added->user);
+  spdlog::info("callback target {} registered by {} (key {}, user {}{})", added->name, exchange.caller.name,
+               added->key_fingerprint, added->user,
+               added->sshd_port ? ", via the controller's sshd on port " + std::to_string(added->sshd_port) : "");
   const auto& keys = context.callbacks->keys();
   const boost::json::value reply = boost::json::object{{"name", added->name},
                                   {"user", added->user},
                                   {"key_fingerprint", added->key_fingerprint},
                                   {"controller_public_key", keys.controller_public_key},
                                   {"endpoint", context.callback_address},
-                                  {"endpoint_host_key", keys.endpoint_public_key}};
+                                  {"endpoint_host_key", keys.endpoint_public_key},
+                                  {"sshd_port", sshd_port_or_null(*added)}};
   co_await exchange.reply(http::status::created, reply);
 }
 

@@ -161,7 +161,7 @@ awaitable<Status> Connection::handshake(const ConnectOptions& options) {
   ssh_options_set(session_, SSH_OPTIONS_HOST, endpoint_.host.c_str());
   ssh_options_set(session_, SSH_OPTIONS_PORT, &endpoint_.port);
   if (!endpoint_.user.empty()) ssh_options_set(session_, SSH_OPTIONS_USER, endpoint_.user.c_str());
-  if (endpoint_.callback.empty()) {
+  if (!endpoint_.callback_host_keys) {
     ssh_options_set(session_, SSH_OPTIONS_KNOWNHOSTS, options.known_hosts.c_str());
     ssh_options_set(session_, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, options.user_known_hosts.c_str());
   } else {

@@ -35,6 +35,10 @@ struct Endpoint {
   // A callback target (issue 14): reached through its callback session, not
   // host:port; its host key is checked in ConnectOptions::callback_known_hosts.
   std::string callback;
+  // Its host key is checked in ConnectOptions::callback_known_hosts: a
+  // callback target, or one reached through the controller's sshd
+  // (steward_callback_sshd, issue 14's literal variant).
+  bool callback_host_keys = false;
 
   // Connections are shared by requests with the same pool key.
   std::string pool_key() const;

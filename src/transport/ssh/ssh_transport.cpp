@@ -39,13 +39,10 @@ std::string first_var(const Target& target, std::initializer_list<const char*> n
   return {};
 }
 
-// A host with steward_callback=NAME is reached through NAME's callback
-// session; the controller key is its default key, and its host key is
-// trusted on first callback at most (never off).
-void use_callback(Endpoint& endpoint, const std::string& name, const std::string& controller_key) {
-  endpoint.callback = name;
-  endpoint.host = name;
-  endpoint.port = 22;
+// A callback target's default key is the controller key, and its host key,
+// kept in the callback known_hosts, is trusted on first use at most (never off).
+void use_callback_keys(Endpoint& endpoint, const std::string& controller_key) {
+  endpoint.callback_host_keys = true;
   if (endpoint.key_file.empty() && endpoint.key_material.empty() && endpoint.password.empty())
     endpoint.key_file = controller_key;
   if (endpoint.host_key_policy == HostKeyPolicy::Off) endpoint.host_key_policy = HostKeyPolicy::AcceptNew;
@@ -71,7 +68,16 @@ Result<Endpoint> endpoint_for(const Target& target, const std::string& callback_
   auto policy = parse_host_key_policy(target.var("steward_host_key_checking"));
   if (!policy) return make_error(ErrorCode::InvalidArgument, target.name + ": " + policy.error().message);
   endpoint.host_key_policy = *policy;
-  if (auto callback = target.var("steward_callback"); !callback.empty()) use_callback(endpoint, callback, callback_key);
+  // steward_callback=NAME: reached through NAME's callback session.
+  if (auto callback = target.var("steward_callback"); !callback.empty()) {
+    endpoint.callback = callback;
+    endpoint.host = callback;
+    endpoint.port = 22;
+    use_callback_keys(endpoint, callback_key);
+  }
+  // steward_callback_sshd=NAME: NAME calls back to the controller's own sshd
+  // and is reached at its ansible_host:ansible_port like any host.
+  if (!target.var("steward_callback_sshd").empty() && !callback_key.empty()) use_callback_keys(endpoint, callback_key);
   return endpoint;
 }
 
