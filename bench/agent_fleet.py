@@ -29,7 +29,7 @@ from sshd import SshFleet  # noqa: E402
 
 STEWARD = str(REPO / "build" / "steward")
 TOKEN = "bench"
-IDLE_SECONDS = 30  # covers two of the server's 15 s keepalive pings
+IDLE_SECONDS = 30  # covers three rounds of gRPC keepalive pings (10 s, both ends)
 
 
 def proc_usage(pid):
