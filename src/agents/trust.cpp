@@ -423,7 +423,7 @@ std::optional<AgentRecord> DirectoryTrust::find(const std::string& id) const {
 
 // A connected agent is seen now: gRPC keepalive (10 s, 5 s timeout) drops a
 // silent stream within ~15 s, so the server needs no ping of its own to
-// prove it (issue 13: that ping was a third of the idle CPU at 10,000).
+// prove it (issue 13: that ping was 667 messages a second at 10,000 agents).
 AgentRecord DirectoryTrust::as_seen_now(AgentRecord record) const {
   if (record.connected) record.last_seen = options_.now();
   return record;
