@@ -29,7 +29,7 @@ from sshd import SshFleet  # noqa: E402
 
 STEWARD = str(REPO / "build" / "steward")
 TOKEN = "bench"
-IDLE_SECONDS = 30  # covers two of the server's 15 s keepalive pings
+IDLE_SECONDS = 30  # covers three rounds of gRPC keepalive pings (10 s, both ends)
 
 
 def proc_usage(pid):
@@ -177,11 +177,19 @@ def main():
             row("server CPU while idle", n, 100 * (server_cpu1 - server_cpu0) / IDLE_SECONDS, "% of a core")
             row("simulator CPU while idle", n, 100 * (sim_cpu1 - sim_cpu0) / IDLE_SECONDS, "% of a core")
 
+            ping_cpu = {"server": [], "simulator": []}
+
             def ping_all():
+                server_before, _ = proc_usage(server.proc.pid)
+                sim_before, _ = proc_usage(simulator.proc.pid)
                 seconds, result = server.timed("/ping?target=agents")
+                ping_cpu["server"].append(proc_usage(server.proc.pid)[0] - server_before)
+                ping_cpu["simulator"].append(proc_usage(simulator.proc.pid)[0] - sim_before)
                 check(result, n, 1, "ping")
                 return seconds
             row("ping all as one job", n, median_of(args.repeat, ping_all), "s")
+            row("  server CPU during that ping", n, statistics.median(ping_cpu["server"]), "CPU-s")
+            row("  simulator CPU during that ping", n, statistics.median(ping_cpu["simulator"]), "CPU-s")
             if n >= 1000:
                 def true_on_1000():
                     seconds, result = server.timed("/execute?target=label_sim_block_0&cmd=true")

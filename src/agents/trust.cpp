@@ -61,6 +61,7 @@ class DirectoryTrust final : public Trust {
   boost::asio::awaitable<Status> revoke(std::string id, std::string by) override;
   boost::asio::awaitable<std::size_t> forget_stale_pending() override;
   std::vector<AgentRecord> list() const override;
+  AgentRecord as_seen_now(AgentRecord record) const;
   std::optional<AgentRecord> find(const std::string& id) const override;
 
   void note_connected(const std::string& id, const std::string& address, const std::string& version,
@@ -410,14 +411,22 @@ std::vector<AgentRecord> DirectoryTrust::list() const {
   }
   std::stable_sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<AgentRecord> records;
-  for (auto& [at, record] : ordered) records.push_back(std::move(record));
+  for (auto& [at, record] : ordered) records.push_back(as_seen_now(std::move(record)));
   return records;
 }
 
 std::optional<AgentRecord> DirectoryTrust::find(const std::string& id) const {
   auto agent = find_stored(id);
   if (!agent) return std::nullopt;
-  return agent->record;
+  return as_seen_now(std::move(agent->record));
+}
+
+// A connected agent is seen now: gRPC keepalive (10 s, 5 s timeout) drops a
+// silent stream within ~15 s, so the server needs no ping of its own to
+// prove it (issue 13: that ping was 667 messages a second at 10,000 agents).
+AgentRecord DirectoryTrust::as_seen_now(AgentRecord record) const {
+  if (record.connected) record.last_seen = options_.now();
+  return record;
 }
 
 void DirectoryTrust::note_connected(const std::string& id, const std::string& address, const std::string& version,

@@ -434,10 +434,15 @@ TEST_F(TrustTest, LiveStateIsKeptInMemory) {
   EXPECT_EQ(record->address, "192.0.2.1:5000");
   EXPECT_EQ(record->hostname, "renamed");
   now_ += 5;
+  EXPECT_DOUBLE_EQ(trust_->find(id)->last_seen, now_);  // connected: seen now (keepalive proves the stream)
+  EXPECT_DOUBLE_EQ(trust_->list().front().last_seen, now_);
   trust_->note_seen(id);
   EXPECT_DOUBLE_EQ(trust_->find(id)->last_seen, now_);
   trust_->note_disconnected(id);
   EXPECT_FALSE(trust_->find(id)->connected);
+  const double gone_at = now_;
+  now_ += 60;
+  EXPECT_DOUBLE_EQ(trust_->find(id)->last_seen, gone_at);  // away: when the stream ended
   trust_->note_seen("agent-unknown");  // ignored
 }
 

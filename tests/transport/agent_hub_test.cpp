@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/executor_work_guard.hpp>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -64,6 +66,9 @@ struct HubHarness {
   }
 
   boost::asio::io_context io;
+  // The hub itself keeps no work on the loop: without this, a loop that ran
+  // out of work once would stay stopped.
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> busy{io.get_executor()};
   AgentHub hub;
   std::string streamed;
   std::optional<Result<ExecOutcome>> result;

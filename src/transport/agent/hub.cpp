@@ -4,8 +4,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -54,9 +52,7 @@ v1::ServerMessage cancel_message(const std::string& op_id) {
 }  // namespace
 
 AgentHub::AgentHub(asio::any_io_executor loop, HubOptions options, agents::Trust* trust)
-    : loop_(std::move(loop)), options_(options), trust_(trust), started_at_(unix_now()) {
-  asio::co_spawn(loop_, ping_periodically(), asio::detached);
-}
+    : loop_(std::move(loop)), options_(options), trust_(trust), started_at_(unix_now()) {}
 
 AgentHub::~AgentHub() {
   *alive_ = false;
@@ -433,21 +429,6 @@ asio::awaitable<OrphanOutcome> AgentHub::settle(std::string agent_id, std::strin
   }
   orphans_.erase(op_id);
   co_return std::move(*wait->outcome);
-}
-
-asio::awaitable<void> AgentHub::ping_periodically() {
-  auto alive = alive_;
-  asio::steady_timer timer(loop_);
-  for (;;) {
-    timer.expires_after(options_.ping_interval);
-    boost::system::error_code ignored;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-    if (!*alive) co_return;
-    v1::ServerMessage ping;
-    ping.mutable_ping()->set_nonce(++last_nonce_);
-    for (auto& [id, link] : links_)
-      if (link->session) link->session->send(ping);
-  }
 }
 
 }  // namespace steward::transport::agent

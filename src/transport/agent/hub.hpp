@@ -41,7 +41,6 @@ class AgentSession {
 
 struct HubOptions {
   std::chrono::milliseconds agent_wait{60000};  // --agent-wait
-  std::chrono::milliseconds ping_interval{15000};
 };
 
 struct ConnectedAgent {
@@ -108,7 +107,6 @@ class AgentHub {
   std::shared_ptr<FileOp> begin_file_op(const char* kind, const std::string& agent_id, const CancelToken& cancel,
                                         CancelState::Registration& on_cancel);
   boost::asio::awaitable<Status> wait_for_link(std::shared_ptr<FileOp> op);
-  boost::asio::awaitable<void> ping_periodically();
 
   boost::asio::any_io_executor loop_;
   HubOptions options_;
