@@ -12,8 +12,6 @@ usage: /usr/bin/python3 bench/agent_fleet.py [--sizes 1000,10000] [--ssh 100] [-
 """
 
 import argparse
-import http.client
-import json
 import os
 import signal
 import statistics
@@ -26,9 +24,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 from sshd import SshFleet  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_server import STEWARD, BenchServer  # noqa: E402
 
-STEWARD = str(REPO / "build" / "steward")
-TOKEN = "bench"
 IDLE_SECONDS = 30  # covers three rounds of gRPC keepalive pings (10 s, both ends)
 
 
@@ -42,39 +40,10 @@ def proc_usage(pid):
     return cpu, 0.0
 
 
-class Server:
+class Server(BenchServer):
     def __init__(self, work, inventory):
-        self.data = work / "server"
-        self.data.mkdir()
-        (work / "inventory.ini").write_text(inventory)
-        self.log = open(work / "server.log", "ab")
-        self.proc = subprocess.Popen(
-            [STEWARD, "serve", "--http", "127.0.0.1:0", "--agent-listen", "127.0.0.1:0", "--data-dir", str(self.data),
-             "--inventory", str(work / "inventory.ini"), "--max-connections", "1024", "--log-level", "warn"],
-            env=dict(os.environ, STEWARD_TOKEN=TOKEN), stdin=subprocess.DEVNULL, stdout=self.log,
-            stderr=subprocess.STDOUT)
-        for _ in range(300):
-            addr = (self.data / "http.addr").read_text().strip() if (self.data / "http.addr").exists() else ""
-            if addr and not addr.endswith(":0") and (self.data / "agent.addr").exists():
-                host, port = addr.rsplit(":", 1)
-                self.addr = (host, int(port))
-                self.agent_addr = (self.data / "agent.addr").read_text().strip()
-                return
-            time.sleep(0.05)
-        raise RuntimeError("steward serve did not start")
-
-    def request(self, method, path, body=None):
-        conn = http.client.HTTPConnection(*self.addr, timeout=600)
-        headers = {"Authorization": f"Bearer {TOKEN}"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-        reply = conn.getresponse()
-        data = reply.read()
-        conn.close()
-        if reply.status >= 300:
-            raise RuntimeError(f"{method} {path}: {reply.status} {data[:300]!r}")
-        return json.loads(data) if data else None
+        super().__init__(work, inventory, "--agent-listen", "agent.addr")
+        self.agent_addr = self.listener_addr
 
     def timed(self, path):
         t0 = time.monotonic()
@@ -83,11 +52,6 @@ class Server:
 
     def connected(self):
         return [a for a in self.request("GET", "/agents") if a.get("connected")]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(60)
 
 
 class Simulator:

@@ -12,8 +12,6 @@ usage: /usr/bin/python3 bench/callback_fleet.py [--targets 100] [--repeat 5] [--
 """
 
 import argparse
-import http.client
-import json
 import os
 import shutil
 import statistics
@@ -26,44 +24,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 from sshd import SshFleet  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_server import BenchServer  # noqa: E402
 
-STEWARD = str(REPO / "build" / "steward")
-TOKEN = "bench"
 
 
-class Server:
+class Server(BenchServer):
     def __init__(self, work, inventory):
-        self.data = work / "server"
-        self.data.mkdir()
-        (work / "inventory.ini").write_text(inventory)
-        self.log = open(work / "server.log", "ab")
-        self.proc = subprocess.Popen(
-            [STEWARD, "serve", "--http", "127.0.0.1:0", "--callback", "127.0.0.1:0", "--data-dir", str(self.data),
-             "--inventory", str(work / "inventory.ini"), "--max-connections", "1024", "--log-level", "warn"],
-            env=dict(os.environ, STEWARD_TOKEN=TOKEN), stdin=subprocess.DEVNULL, stdout=self.log,
-            stderr=subprocess.STDOUT)
-        for _ in range(300):
-            addr = (self.data / "http.addr").read_text().strip() if (self.data / "http.addr").exists() else ""
-            if addr and not addr.endswith(":0") and (self.data / "callback.addr").exists():
-                host, port = addr.rsplit(":", 1)
-                self.addr = (host, int(port))
-                self.callback_addr = (self.data / "callback.addr").read_text().strip()
-                return
-            time.sleep(0.05)
-        raise RuntimeError("steward serve did not start")
-
-    def request(self, method, path, body=None):
-        conn = http.client.HTTPConnection(*self.addr, timeout=600)
-        headers = {"Authorization": f"Bearer {TOKEN}"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-        reply = conn.getresponse()
-        data = reply.read()
-        conn.close()
-        if reply.status >= 300:
-            raise RuntimeError(f"{method} {path}: {reply.status} {data[:300]!r}")
-        return json.loads(data) if data else None
+        super().__init__(work, inventory, "--callback", "callback.addr")
+        self.callback_addr = self.listener_addr
 
     def true_on(self, pattern, count):
         t0 = time.monotonic()
@@ -74,11 +43,6 @@ class Server:
             bad = [(k, v) for k, v in result.items() if v.get("status") != 5][:3]
             raise RuntimeError(f"true on {pattern}: {len(good)}/{count} succeeded, e.g. {bad}")
         return seconds
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(60)
 
 
 def callback_client(key, endpoint, forward_to, log):
