@@ -6,9 +6,11 @@ steward-callback.sh (`ssh -N -R`)."""
 import os
 import signal
 import subprocess
+import uuid
 
-from conftest import STEWARD_BIN, TOKEN, clean_env, require_binary, wait_for
+from conftest import OP_CHANGED, STEWARD_BIN, TOKEN, clean_env, require_binary, wait_for
 from sshd import SSHD, keygen
+from transport_contract import one, sha256_of, write_random_file
 
 VM_SSHD = "127.0.0.1:2222"  # inside the VM's namespace
 
@@ -19,6 +21,19 @@ def cli(server, *args, cwd):
                        timeout=30, env=clean_env(STEWARD_SERVER=server.url, STEWARD_TOKEN=TOKEN))
     assert p.returncode == 0, f"{args} exited {p.returncode}: {p.stdout}{p.stderr}"
     return p
+
+
+def copy_to_vm(server, api, tmp_root, mib):
+    """Copies a random file of `mib` MiB to the target "vm"; asserts it arrived whole; returns its path there."""
+    files = server.data_dir / "files"
+    files.mkdir(exist_ok=True)
+    digest = write_random_file(files / "blob.bin", mib)
+    dest = tmp_root / "on-vm" / f"blob-{uuid.uuid4().hex[:6]}.bin"
+    dest.parent.mkdir(exist_ok=True)
+    job = api.run("/copy", {"targets": ["vm"], "src": "blob.bin", "dest": str(dest), "mode": "0600"}, timeout=60)
+    assert one(job, "vm")["status"] == OP_CHANGED, job
+    assert sha256_of(dest) == digest
+    return dest
 
 
 def listed(api, name):

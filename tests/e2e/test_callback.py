@@ -22,11 +22,11 @@ import uuid
 
 import pytest
 
-from callback_vm import VM_SSHD, Vm, cli, listed
+from callback_vm import VM_SSHD, Vm, cli, copy_to_vm, listed
 from conftest import OP_CHANGED, OP_UNREACHABLE, Api, Server, assert_error, free_port, qs, wait_for
 from netns import nat_target_or_skip
 from sshd import keygen
-from transport_contract import one, sha256_of, write_random_file
+from transport_contract import one, sha256_of
 
 CALLBACK_WAIT = 4  # --callback-wait: rides out a reconnect, keeps the "never called back" test short
 
@@ -119,17 +119,10 @@ def test_commands_run_behind_nat_where_direct_ssh_cannot_reach(server, api, vm, 
 
 
 def test_copy_and_fetch_through_the_tunnel(server, api, vm, tmp_root):
-    files = server.data_dir / "files"
-    files.mkdir(exist_ok=True)
-    digest = write_random_file(files / "blob.bin", 4)
-    dest = tmp_root / "on-vm" / f"blob-{uuid.uuid4().hex[:6]}.bin"
-    dest.parent.mkdir(exist_ok=True)
-    job = api.run("/copy", {"targets": ["vm"], "src": "blob.bin", "dest": str(dest), "mode": "0600"}, timeout=60)
-    assert one(job, "vm")["status"] == OP_CHANGED, job
-    assert sha256_of(dest) == digest
+    dest = copy_to_vm(server, api, tmp_root, 4)
     job = api.run("/fetch", {"targets": ["vm"], "src": str(dest), "dest": "back"}, timeout=60)
     assert one(job, "vm")["status"] == OP_CHANGED, job
-    assert sha256_of(files / "back" / "vm" / dest.name) == digest
+    assert sha256_of(server.data_dir / "files" / "back" / "vm" / dest.name) == sha256_of(dest)
 
 
 def test_a_condition_streams_through_the_tunnel(server, vm):

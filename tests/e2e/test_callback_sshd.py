@@ -19,11 +19,11 @@ import uuid
 
 import pytest
 
-from callback_vm import VM_SSHD, Vm, cli, listed
+from callback_vm import VM_SSHD, Vm, cli, copy_to_vm, listed
 from conftest import OP_CHANGED, Api, Server, free_port, qs, wait_for
 from netns import nat_target_or_skip
 from sshd import Sshd, free_port_on, keygen
-from transport_contract import one, sha256_of, write_random_file
+from transport_contract import one
 
 USER = getpass.getuser()  # the controller's account the VM logs in to, and the VM's account steward uses
 
@@ -148,14 +148,7 @@ def test_commands_and_copy_run_through_the_controllers_sshd(server, api, vm, nat
     assert not listed(api, "vm")["connected"]
     assert "Accepted publickey" in controller.sshd.log.read_text(errors="replace")
 
-    files = server.data_dir / "files"
-    files.mkdir(exist_ok=True)
-    digest = write_random_file(files / "blob.bin", 2)
-    dest = tmp_root / "on-vm" / f"blob-{uuid.uuid4().hex[:6]}.bin"
-    dest.parent.mkdir(exist_ok=True)
-    job = api.run("/copy", {"targets": ["vm"], "src": "blob.bin", "dest": str(dest), "mode": "0600"}, timeout=60)
-    assert one(job, "vm")["status"] == OP_CHANGED, job
-    assert sha256_of(dest) == digest
+    copy_to_vm(server, api, tmp_root, 2)
 
 
 def test_the_restricted_key_gets_no_shell_and_no_other_port(controller, vm, tmp_root):
