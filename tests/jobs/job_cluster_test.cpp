@@ -53,7 +53,8 @@ TEST_F(JobClusterTest, CancelThroughAServerThatDoesNotRunTheJobStopsItsProcessOn
   ASSERT_TRUE(pump_until([&] { return fake_->running() == 1; }));
   EXPECT_FALSE(service_b_->is_live(jid));
 
-  auto cancelled = start(service_b_->cancel(jid, "stopped from b"));
+  const std::string reason = "stopped from b";  // cancel() keeps references: they must outlive it
+  auto cancelled = start(service_b_->cancel(jid, reason));
   // A acts on requests in its keep_lease loop; here by hand until the request has landed.
   for (int round = 0; round < 100 && fake_->cancelled().empty(); ++round) {
     ASSERT_TRUE(await_void(service_->act_on_cancel_requests()));
