@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "core/json_text.hpp"
 #include "core/strings.hpp"
 #include "exec/process.hpp"
 
@@ -36,11 +37,6 @@ Result<std::vector<std::string>> names(const boost::json::object& object, const 
   return out;
 }
 
-std::string text(const boost::json::object& object, const char* key) {
-  const auto* value = object.if_contains(key);
-  return value && value->is_string() ? std::string(value->as_string()) : std::string();
-}
-
 Result<DriverDescription> parse_description(const std::string& output, const std::string& path) {
   const std::string where = path + " --describe";
   boost::system::error_code ec;
@@ -49,8 +45,8 @@ Result<DriverDescription> parse_description(const std::string& output, const std
     return make_error(ErrorCode::InvalidArgument, where + " did not print a JSON object: " + tail_of(output));
   const auto& object = value.as_object();
   DriverDescription description;
-  description.service = text(object, "service");
-  description.description = text(object, "description");
+  description.service = text_of(object, "service");
+  description.description = text_of(object, "description");
   if (description.service.empty() || description.service.find(':') != std::string::npos)
     return make_error(ErrorCode::InvalidArgument, where + ": 'service' must be a non-empty name without ':'");
   if (const auto* concurrency = object.if_contains("concurrency")) {
@@ -62,14 +58,14 @@ Result<DriverDescription> parse_description(const std::string& output, const std
   if (!actions || !actions->is_array() || actions->as_array().empty())
     return make_error(ErrorCode::InvalidArgument, where + ": 'actions' must be a non-empty list");
   for (const auto& entry : actions->as_array()) {
-    if (!entry.is_object() || text(entry.as_object(), "name").empty())
+    if (!entry.is_object() || text_of(entry.as_object(), "name").empty())
       return make_error(ErrorCode::InvalidArgument, where + ": every action needs a 'name'");
     const auto& action = entry.as_object();
     auto args = names(action, "args", where);
     if (!args) return args.error();
     auto options = names(action, "options", where);
     if (!options) return options.error();
-    description.actions.push_back({text(action, "name"), text(action, "description"), *args, *options});
+    description.actions.push_back({text_of(action, "name"), text_of(action, "description"), *args, *options});
   }
   return description;
 }

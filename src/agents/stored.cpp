@@ -2,13 +2,10 @@
 
 #include <algorithm>
 
+#include "core/json_text.hpp"
+
 namespace steward::agents {
 namespace {
-
-std::string string_of(const boost::json::object& json, const char* key) {
-  const auto* value = json.if_contains(key);
-  return value && value->is_string() ? std::string(value->as_string()) : std::string();
-}
 
 double number_of(const boost::json::object& json, const char* key) {
   const auto* value = json.if_contains(key);
@@ -64,26 +61,26 @@ boost::json::object to_json(const StoredAgent& agent) {
 std::optional<StoredAgent> agent_from_json(const boost::json::object& json) {
   StoredAgent agent;
   AgentRecord& record = agent.record;
-  record.id = string_of(json, "id");
-  agent.public_key_sha256 = string_of(json, "public_key_sha256");
-  auto state = parse_agent_state(string_of(json, "state"));
+  record.id = text_of(json, "id");
+  agent.public_key_sha256 = text_of(json, "public_key_sha256");
+  auto state = parse_agent_state(text_of(json, "state"));
   if (record.id.empty() || agent.public_key_sha256.empty() || !state) return std::nullopt;
   record.state = *state;
-  record.hostname = string_of(json, "hostname");
+  record.hostname = text_of(json, "hostname");
   if (const auto* labels = json.if_contains("labels"); labels && labels->is_object())
     for (const auto& [key, value] : labels->as_object())
       if (value.is_string()) record.labels[std::string(key)] = std::string(value.as_string());
-  record.certificate_fingerprint = string_of(json, "certificate_fingerprint");
+  record.certificate_fingerprint = text_of(json, "certificate_fingerprint");
   record.enrolled_at = number_of(json, "enrolled_at");
-  record.enrolled_by = string_of(json, "enrolled_by");
-  record.version = string_of(json, "version");
-  record.address = string_of(json, "address");
-  agent.certificate_pem = string_of(json, "certificate_pem");
+  record.enrolled_by = text_of(json, "enrolled_by");
+  record.version = text_of(json, "version");
+  record.address = text_of(json, "address");
+  agent.certificate_pem = text_of(json, "certificate_pem");
   agent.certificate_expires_at = number_of(json, "certificate_expires_at");
   agent.requested_at = number_of(json, "requested_at");
   agent.last_asked_at = std::max(number_of(json, "last_asked_at"), agent.requested_at);
   agent.revoked_at = number_of(json, "revoked_at");
-  agent.revoked_by = string_of(json, "revoked_by");
+  agent.revoked_by = text_of(json, "revoked_by");
   return agent;
 }
 
@@ -97,8 +94,8 @@ boost::json::object to_json(const StoredJoinToken& token) {
 
 std::optional<StoredJoinToken> join_token_from_json(const boost::json::object& json) {
   StoredJoinToken token;
-  token.name = string_of(json, "name");
-  token.hash = string_of(json, "sha256");
+  token.name = text_of(json, "name");
+  token.hash = text_of(json, "sha256");
   if (token.name.empty() || token.hash.empty()) return std::nullopt;
   token.created_at = number_of(json, "created_at");
   token.expires_at = number_of(json, "expires_at");

@@ -1,16 +1,9 @@
 #include "callback/stored.hpp"
 
 #include "callback/keys.hpp"
+#include "core/json_text.hpp"
 
 namespace steward::callback {
-namespace {
-
-std::string string_of(const boost::json::object& json, const char* key) {
-  const auto* value = json.if_contains(key);
-  return value && value->is_string() ? std::string(value->as_string()) : std::string();
-}
-
-}  // namespace
 
 boost::json::object to_json(const Registration& registration) {
   return {{"name", registration.name},
@@ -23,10 +16,10 @@ boost::json::object to_json(const Registration& registration) {
 
 std::optional<Registration> registration_from_json(const boost::json::object& json) {
   Registration registration;
-  registration.name = string_of(json, "name");
-  registration.user = string_of(json, "user");
-  registration.public_key = string_of(json, "public_key");
-  registration.host_key = string_of(json, "host_key");
+  registration.name = text_of(json, "name");
+  registration.user = text_of(json, "user");
+  registration.public_key = text_of(json, "public_key");
+  registration.host_key = text_of(json, "host_key");
   auto key = parse_public_key(registration.public_key);
   if (!check_callback_name(registration.name) || !key || registration.user.empty()) return std::nullopt;
   registration.key_fingerprint = key->fingerprint;

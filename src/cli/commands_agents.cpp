@@ -8,16 +8,12 @@
 
 #include "cli/render.hpp"
 #include "cli/session.hpp"
+#include "core/json_text.hpp"
 
 namespace steward::cli {
 namespace {
 
 double time_of(const boost::json::value& value) { return value.is_number() ? value.to_number<double>() : 0; }
-
-std::string text_of(const boost::json::object& object, const char* key) {
-  const auto* value = object.if_contains(key);
-  return value && value->is_string() ? std::string(value->as_string()) : std::string();
-}
 
 void print_agent_rows(const boost::json::array& listed) {
   std::cout << std::left << std::setw(24) << "ID" << std::setw(24) << "HOSTNAME" << std::setw(10) << "STATE"

@@ -15,6 +15,7 @@
 #include "cli/callback_bundle.hpp"
 #include "cli/render.hpp"
 #include "cli/session.hpp"
+#include "core/json_text.hpp"
 
 namespace steward::cli {
 namespace {
@@ -22,11 +23,6 @@ namespace {
 double time_of(const boost::json::object& object, const char* key) {
   const auto* value = object.if_contains(key);
   return value && value->is_number() ? value->to_number<double>() : 0;
-}
-
-std::string text_of(const boost::json::object& object, const char* key) {
-  const auto* value = object.if_contains(key);
-  return value && value->is_string() ? std::string(value->as_string()) : std::string();
 }
 
 std::string or_dash(const std::string& text) { return text.empty() ? "-" : text; }

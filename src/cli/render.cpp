@@ -7,6 +7,8 @@
 #include <ctime>
 #include <iostream>
 
+#include "core/json_text.hpp"
+
 namespace steward::cli {
 
 std::string status_name(std::int64_t status) {
@@ -48,15 +50,10 @@ std::int64_t status_of(const boost::json::object& entry) {
   return status && status->is_int64() ? status->as_int64() : -1;
 }
 
-std::string string_field(const boost::json::object& entry, const char* key) {
-  auto* value = entry.if_contains(key);
-  return value && value->is_string() ? std::string(value->as_string()) : "";
-}
-
 std::string detail(const boost::json::object& entry) {
   std::string out;
   if (auto* rtc = entry.if_contains("rtc"); rtc && rtc->is_int64()) out += "rtc " + std::to_string(rtc->as_int64());
-  if (auto error = string_field(entry, "error"); !error.empty()) out += (out.empty() ? "" : ", ") + error;
+  if (auto error = text_of(entry, "error"); !error.empty()) out += (out.empty() ? "" : ", ") + error;
   return out;
 }
 
@@ -73,8 +70,8 @@ void print_host_block(const std::string& host, const boost::json::object& entry)
   std::string extra = detail(entry);
   std::cout << "=== " << host << ": " << status_name(status_of(entry)) << (extra.empty() ? "" : " (" + extra + ")")
             << " ===\n";
-  print_stream(string_field(entry, "stdout"), entry.contains("stdout_truncated"), std::cout);
-  std::string err = string_field(entry, "stderr");
+  print_stream(text_of(entry, "stdout"), entry.contains("stdout_truncated"), std::cout);
+  std::string err = text_of(entry, "stderr");
   if (!err.empty()) {
     std::cout << "--- stderr ---\n";
     print_stream(err, entry.contains("stderr_truncated"), std::cout);

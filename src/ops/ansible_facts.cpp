@@ -10,6 +10,8 @@
 #include <set>
 #include <sstream>
 
+#include "core/json_text.hpp"
+
 namespace steward::ops {
 namespace {
 
@@ -36,11 +38,6 @@ const std::map<std::string, std::string>& os_families() {
       {"opensuse-leap", "Suse"}, {"opensuse-tumbleweed", "Suse"}, {"arch", "Archlinux"},
       {"manjaro", "Archlinux"}, {"alpine", "Alpine"}, {"gentoo", "Gentoo"}};
   return families;
-}
-
-std::string text_of(const boost::json::object& object, const char* key) {
-  const auto* value = object.if_contains(key);
-  return value && value->is_string() ? std::string(value->as_string()) : std::string();
 }
 
 std::int64_t number_of(const boost::json::object& object, const char* key) {

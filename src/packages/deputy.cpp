@@ -7,6 +7,7 @@
 
 #include "core/clock.hpp"
 #include "core/ids.hpp"
+#include "core/json_text.hpp"
 #include "core/timer.hpp"
 #include "core/secret_args.hpp"
 #include "inventory/inventory.hpp"
@@ -38,11 +39,6 @@ std::vector<std::string> strings_of(const boost::json::object& record, const cha
       if (value.is_string()) values.emplace_back(value.as_string());
   }
   return values;
-}
-
-std::string text_of(const boost::json::object& record, const char* key) {
-  const auto* value = record.if_contains(key);
-  return value && value->is_string() ? std::string(value->as_string()) : std::string();
 }
 
 // Replaces every spelling of a credential the transports read, so the
