@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <set>
 
@@ -25,12 +24,6 @@ namespace {
 
 // How often a follower or a waiter looks at a job another server runs.
 constexpr std::chrono::milliseconds kStoredJobPoll{200};
-
-awaitable<void> sleep_for(std::chrono::steady_clock::duration duration) {
-  auto executor = co_await boost::asio::this_coro::executor;
-  boost::asio::steady_timer timer(executor, duration);
-  (void)co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-}
 
 }  // namespace
 
@@ -68,18 +61,26 @@ awaitable<void> JobService::keep_lease_once(double now) {
   }
 }
 
+JobService::LostRuns JobService::lost_runs(const std::vector<store::TakenRun>& taken) {
+  LostRuns lost;
+  for (const auto& run : taken)
+    if (!run.from.empty()) lost[run.jid][run.target] = run.from;
+  return lost;
+}
+
 awaitable<void> JobService::resume_taken(const std::vector<store::TakenRun>& taken) {
-  std::map<std::string, std::map<std::string, std::string>> lost;  // jid -> target -> dead server
+  std::set<std::string> jids;
   for (const auto& run : taken) {
-    lost[run.jid][run.target] = run.from;
+    jids.insert(run.jid);
     spdlog::warn("job {}: {} taken over from server {}", run.jid, run.target, run.from.empty() ? "(earlier life)" : run.from);
   }
-  for (auto& [jid, runs] : lost) {
+  auto lost = lost_runs(taken);
+  for (const auto& jid : jids) {
     if (live_.contains(jid)) continue;
     auto job = co_await store_.load_job(jid, store::OutputLimit{});
     if (!job || !job->has_value() || (*job)->state != JobState::Running) continue;
-    std::erase_if(runs, [](const auto& entry) { return entry.second.empty(); });
-    co_await resume(std::move(**job), std::move(runs));
+    auto lost_here = std::move(lost[jid]);
+    co_await resume(std::move(**job), std::move(lost_here));
   }
 }
 
@@ -151,7 +152,8 @@ awaitable<Result<Job>> JobService::wait_stored(const std::string& jid, std::chro
     if (!job || job->state != JobState::Running) co_return job;
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) co_return make_error(ErrorCode::Timeout, "job " + jid + " is still running");
-    co_await sleep_for(std::min<std::chrono::steady_clock::duration>(kStoredJobPoll, deadline - now));
+    co_await steward::sleep_for(scheduler_.clock(),
+                                std::min<std::chrono::steady_clock::duration>(kStoredJobPoll, deadline - now));
   }
 }
 
@@ -159,8 +161,8 @@ awaitable<Result<Job>> JobService::wait_stored(const std::string& jid, std::chro
 // stored, then the end. Stops when the reader goes away.
 awaitable<void> JobService::follow_stored(std::string jid, std::weak_ptr<Subscription> reader, std::uint64_t after_seq) {
   std::set<std::string> reported;
-  if (auto job = co_await store_.load_job(jid, store::OutputLimit{0}); job && job->has_value()) {
-    if (after_seq > 0) {  // a live follower already saw the targets finished so far
+  if (after_seq > 0) {  // a live follower already saw the targets finished so far
+    if (auto job = co_await store_.load_job(jid, store::OutputLimit{0}); job && job->has_value()) {
       for (const auto& [name, run] : (*job)->runs)
         if (run.phase == RunPhase::Finished) reported.insert(name);
     }
@@ -205,7 +207,7 @@ awaitable<void> JobService::follow_stored(std::string jid, std::weak_ptr<Subscri
       }
     }
     subscription.reset();
-    co_await sleep_for(kStoredJobPoll);
+    co_await steward::sleep_for(scheduler_.clock(), kStoredJobPoll);
   }
 }
 

@@ -228,9 +228,7 @@ void JobService::skip_pending(LiveJob& live, const std::string& why) {
 awaitable<Status> JobService::recover() {
   auto taken = co_await store_.take_over(unix_now());
   if (!taken) co_return taken.error();
-  std::map<std::string, std::map<std::string, std::string>> lost;  // jid -> target -> dead server
-  for (const auto& run : *taken)
-    if (!run.from.empty()) lost[run.jid][run.target] = run.from;
+  auto lost = lost_runs(*taken);
   auto unfinished = co_await store_.unfinished_jobs();
   if (!unfinished) co_return unfinished.error();
   for (auto& job : *unfinished) {

@@ -176,6 +176,9 @@ class JobService {
   boost::asio::awaitable<void> finalize(std::shared_ptr<LiveJob> live);
   // `lost`: targets taken over from a server that died, by that server's id.
   boost::asio::awaitable<void> resume(Job job, std::map<std::string, std::string> lost);
+  // jid -> target -> the dead server it was taken from (runs of our own earlier lives are not lost).
+  using LostRuns = std::map<std::string, std::map<std::string, std::string>>;
+  static LostRuns lost_runs(const std::vector<store::TakenRun>& taken);
   boost::asio::awaitable<void> resume_taken(const std::vector<store::TakenRun>& taken);
   void cancel_live(const std::shared_ptr<LiveJob>& live, const std::string& reason);
   boost::asio::awaitable<void> end_if_idle(std::shared_ptr<LiveJob> live);

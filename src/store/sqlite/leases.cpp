@@ -21,6 +21,7 @@ Result<std::vector<TakenRun>> runs_owned_by(sqlite3* db, const std::string& serv
                       : "SELECT jid, target FROM runs WHERE owner=?1 AND phase!=?3");
   q.bind(1, server).bind(2, static_cast<std::int64_t>(lease.epoch)).bind(3, kFinished);
   std::vector<TakenRun> runs;
+  // Our own earlier lives and the unowned runs of older stores come from no other server.
   const std::string from = server == lease.server ? "" : server;
   while (q.step()) runs.push_back({q.text(0), q.text(1), from});
   if (auto s = q.status(); !s) return s.error();
@@ -91,7 +92,6 @@ Result<std::vector<TakenRun>> take_over_rows(sqlite3* db, const Lease& lease, do
   if (!lease.server.empty()) {  // runs stored before leases existed: ours as an earlier life's
     auto unowned = runs_owned_by(db, "", lease, /*earlier_epochs_only=*/false);
     if (!unowned) return unowned.error();
-    for (auto& run : *unowned) run.from.clear();
     taken->insert(taken->end(), unowned->begin(), unowned->end());
   }
   auto servers = expired_servers(db, lease, now);
