@@ -15,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <fstream>
 #include <thread>
 
@@ -155,6 +156,9 @@ std::vector<Result<ClientCredentials>> obtain_all(const std::vector<EnrolSetting
 
 int run_agent(const AgentSettings& settings) {
   ::umask(077);
+  // OpenSSL writes to the link with write(): a link the server closed must
+  // end the link, not the agent (commands get SIGPIPE back, exec/spawn.cpp).
+  ::signal(SIGPIPE, SIG_IGN);
   if (settings.server.empty()) {
     spdlog::critical("steward agent: --server HOST:PORT (or STEWARD_AGENT_SERVER) is required");
     return kBadUsage;
@@ -180,10 +184,12 @@ int run_agent(const AgentSettings& settings) {
   agents.reserve(wanted.size());
   for (std::size_t index = 0; index < wanted.size(); ++index) {
     if (!credentials[index]) return spdlog::critical("{}", credentials[index].error().message), 1;
+    auto context = make_context(*credentials[index]);
+    if (!context) return spdlog::critical("agent credentials: {}", context.error().message), 1;
     auto journal = Journal::open(wanted[index].state_dir + "/journal", *keep);
     if (!journal) return spdlog::critical("{}", journal.error().message), 1;
     agents.push_back({std::move(*journal), nullptr});
-    AgentIdentity identity{settings.server, std::move(*credentials[index]),
+    AgentIdentity identity{settings.server, std::move(*context),
                            wanted[index].hostname.empty() ? host_name() : wanted[index].hostname, wanted[index].labels};
     agents.back().loop = std::make_unique<AgentLoop>(io, std::move(identity), agents.back().journal);
   }

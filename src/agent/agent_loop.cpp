@@ -57,7 +57,7 @@ asio::awaitable<void> AgentLoop::connect_forever() {
   const std::string& server = identity_.server;
   int attempt = 0;
   while (!stopping_) {
-    ::grpc::Status ended_with;
+    Error ended_with;
     asio::steady_timer ended(io_, asio::steady_timer::time_point::max());
     Link::Handlers handlers{
         [&] {
@@ -66,11 +66,11 @@ asio::awaitable<void> AgentLoop::connect_forever() {
           spdlog::info("connected to {}", server);
         },
         [this](const v1::ServerMessage& message) { worker_.handle(message); },
-        [&](const ::grpc::Status& status) {
-          ended_with = status;
+        [&](const Error& why) {
+          ended_with = why;
           ended.cancel();
         }};
-    link_ = std::make_shared<Link>(io_.get_executor(), make_channel(server, identity_.credentials), std::move(handlers));
+    link_ = std::make_shared<Link>(io_.get_executor(), server, identity_.context, std::move(handlers));
     v1::AgentMessage hello;
     *hello.mutable_hello() = make_hello(identity_);
     worker_.connected([link = link_](v1::AgentMessage message) { link->send(message); }, *hello.mutable_hello());
@@ -84,8 +84,8 @@ asio::awaitable<void> AgentLoop::connect_forever() {
     link_.reset();
     if (stopping_) break;
     auto delay = backoff(attempt++, random);
-    spdlog::warn("{} {}: {} (code {}); again in {} ms", was_up ? "lost the link to" : "cannot connect to", server,
-                 ended_with.error_message(), static_cast<int>(ended_with.error_code()), delay.count());
+    spdlog::warn("{} {}: {} ({}); again in {} ms", was_up ? "lost the link to" : "cannot connect to", server,
+                 ended_with.message, to_string(ended_with.code), delay.count());
     asio::steady_timer wait(io_, delay);
     co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
   }

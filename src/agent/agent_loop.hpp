@@ -19,7 +19,7 @@ class Link;
 
 struct AgentIdentity {
   std::string server;
-  ClientCredentials credentials;
+  tls::LinkContext context;  // its CA, certificate and key
   std::string hostname;
   std::map<std::string, std::string> labels;
 };

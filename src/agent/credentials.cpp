@@ -9,8 +9,8 @@ namespace {
 
 constexpr std::chrono::seconds kEnrolTimeout{30};
 
-// The real Enrol call behind agents::enrol (which tests drive with a Trust).
-Result<agents::EnrolReply> enrol_over_grpc(const std::string& server, const agents::EnrolRequest& request,
+// The real Enrol exchange behind agents::enrol (which tests drive with a Trust).
+Result<agents::EnrolReply> enrol_over_link(const std::string& server, const agents::EnrolRequest& request,
                                            const std::string& ca_pem) {
   v1::EnrolRequest wire;
   wire.set_join_token(request.join_token);
@@ -42,7 +42,7 @@ Result<ClientCredentials> obtain_credentials(const EnrolSettings& settings) {
   options.labels = settings.labels;
   options.version = STEWARD_VERSION;
   auto credentials = agents::enrol(options, [&settings](const agents::EnrolRequest& request, const std::string& ca_pem) {
-    return enrol_over_grpc(settings.server, request, ca_pem);
+    return enrol_over_link(settings.server, request, ca_pem);
   });
   if (!credentials) return credentials.error();
   spdlog::info("agent {} (state in {})", credentials->agent_id, settings.state_dir);

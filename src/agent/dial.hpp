@@ -1,16 +1,22 @@
 #pragma once
-// Dialling the server's agent listener: the channel (mutual TLS, the pinned
-// CA as the only root, the fixed server name) and the one-shot Enrol call.
+// Dialling the server's agent listener (proto/agent.proto): a TLS link that
+// trusts only the pinned CA and expects the fixed server name, and the
+// one-shot Enrol exchange.
+#include <boost/asio/awaitable.hpp>
+
 #include <chrono>
 #include <memory>
 #include <string>
 
 #include "agent.pb.h"
 #include "core/result.hpp"
+#include "tls/link_context.hpp"
 
-namespace grpc { class Channel; }
+namespace steward::tls { class FrameStream; }
 
 namespace steward::agent {
+
+namespace v1 = ::steward::agent::v1;
 
 struct ClientCredentials {
   std::string ca_pem;
@@ -18,12 +24,19 @@ struct ClientCredentials {
   std::string private_key_pem;  // secret
 };
 
-// Keepalive pings every few seconds, so a dead link is noticed within ~15 s.
-std::shared_ptr<::grpc::Channel> make_channel(const std::string& server, const ClientCredentials& credentials);
+Result<tls::LinkContext> make_context(const ClientCredentials& credentials);
 
-// The Enrol call, blocking (the agent enrols before its loop starts).
-// Unreachable when the server cannot be reached; PermissionDenied or
-// InvalidArgument with the server's message when it refuses.
+// Connected and through the TLS handshake within `timeout`; Unreachable
+// otherwise, with the reason (a refused certificate says so).
+boost::asio::awaitable<Result<std::shared_ptr<tls::FrameStream>>> dial(std::string server, tls::LinkContext context,
+                                                                      std::chrono::milliseconds timeout);
+
+// The server's last word as an error.
+Error error_of(const v1::Goodbye& goodbye);
+
+// The Enrol exchange, blocking (the agent enrols before its loop starts).
+// Unreachable when the server cannot be reached; the server's code and
+// message (PermissionDenied, InvalidArgument, ...) when it refuses.
 Result<v1::EnrolReply> call_enrol(const std::string& server, const std::string& ca_pem, const v1::EnrolRequest& request,
                                   std::chrono::seconds timeout);
 

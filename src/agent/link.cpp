@@ -1,77 +1,85 @@
 #include "agent/link.hpp"
 
-#include <boost/asio/post.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
+#include "agent/dial.hpp"
 #include "agent/wire.hpp"
 
 namespace steward::agent {
+namespace {
+namespace asio = boost::asio;
+constexpr std::chrono::seconds kDialTimeout{20};
+}  // namespace
 
-Link::Link(boost::asio::any_io_executor loop, std::shared_ptr<::grpc::Channel> channel, Handlers handlers)
-    : loop_(std::move(loop)), channel_(std::move(channel)), stub_(channel_), handlers_(std::move(handlers)) {}
+Link::Link(asio::any_io_executor loop, std::string server, tls::LinkContext context, Handlers handlers)
+    : loop_(loop), server_(std::move(server)), context_(std::move(context)), handlers_(std::move(handlers)),
+      wake_writer_(loop, asio::steady_timer::time_point::max()) {}
+
+Link::~Link() = default;
 
 void Link::start(const v1::AgentMessage& hello) {
-  self_ = shared_from_this();
-  stub_.PrepareBidiStreamingCall(&context_, kConnectMethod, {}, this);
   send(hello);
-  StartRead(&reading_);
-  StartCall();
+  asio::co_spawn(loop_, [self = shared_from_this()] { return self->run(); }, asio::detached);
 }
 
 void Link::send(const v1::AgentMessage& message) {
-  std::string bytes;
-  message.SerializeToString(&bytes);
-  std::lock_guard lock(mutex_);
   if (ended_) return;
-  queued_.push_back(std::move(bytes));
-  if (!writing_now_) write_next();
-}
-
-void Link::write_next() {
-  writing_ = buffer_of(queued_.front());
-  queued_.pop_front();
-  writing_now_ = true;
-  StartWrite(&writing_);
-}
-
-void Link::OnWriteDone(bool ok) {
-  std::lock_guard lock(mutex_);
-  writing_now_ = false;
-  if (!ok) {
-    ended_ = true;
-    queued_.clear();
-    return;
-  }
-  if (!queued_.empty()) write_next();
-}
-
-void Link::OnReadInitialMetadataDone(bool ok) {
-  if (ok) boost::asio::post(loop_, [self = shared_from_this()] { self->handlers_.up(); });
-}
-
-void Link::OnReadDone(bool ok) {
-  if (!ok) return;  // the stream ended: OnDone follows
-  v1::ServerMessage message;
-  bool parsed = message.ParseFromString(bytes_of(reading_));
-  // The hold keeps the call from ending before the loop asks for the next read.
-  AddHold();
-  boost::asio::post(loop_, [self = shared_from_this(), message = std::move(message), parsed] {
-    if (parsed) self->handlers_.message(message);
-    self->StartRead(&self->reading_);
-    self->RemoveHold();
-  });
+  queued_.push_back(frame_of(message));
+  wake_writer_.cancel();
 }
 
 void Link::close() {
-  context_.TryCancel();
+  end(make_error(ErrorCode::Cancelled, "closed by the agent"));
 }
 
-void Link::OnDone(const ::grpc::Status& status) {
-  {
-    std::lock_guard lock(mutex_);
-    ended_ = true;
-    queued_.clear();
+asio::awaitable<void> Link::run() {
+  auto dialled = co_await dial(server_, context_, kDialTimeout);
+  if (!dialled) co_return end(dialled.error());
+  stream_ = std::move(*dialled);
+  if (ended_) co_return stream_->close();
+  asio::co_spawn(loop_, [self = shared_from_this()] { return self->write_queued(); }, asio::detached);
+  while (!ended_) {
+    auto frame = co_await stream_->read_frame(kMaxFrame);
+    if (!frame) co_return end(frame.error());
+    v1::ServerMessage message;
+    if (!message.ParseFromString(*frame))
+      co_return end(make_error(ErrorCode::InvalidArgument, "the server sent something that is not a ServerMessage"));
+    if (message.has_goodbye()) co_return end(error_of(message.goodbye()));
+    if (ended_) break;
+    if (message.has_welcome())
+      handlers_.up();
+    else
+      handlers_.message(message);
   }
-  boost::asio::post(loop_, [self = std::move(self_), status] { self->handlers_.done(status); });
+}
+
+asio::awaitable<void> Link::write_queued() {
+  while (!ended_) {
+    while (!queued_.empty() && !ended_) {
+      const std::string frame = std::move(queued_.front());
+      queued_.pop_front();
+      auto written = co_await stream_->write_frame(frame);
+      if (!written) co_return end(written.error());
+    }
+    if (ended_) break;
+    wake_writer_.expires_at(asio::steady_timer::time_point::max());
+    boost::system::error_code woken;
+    co_await wake_writer_.async_wait(asio::redirect_error(asio::use_awaitable, woken));
+  }
+}
+
+void Link::end(const Error& why) {
+  if (ended_) return;
+  ended_ = true;
+  queued_.clear();
+  wake_writer_.cancel();
+  if (stream_) stream_->shutdown();
+  // Nothing calls the handlers after this one (they may refer to what it ends).
+  auto done = std::move(handlers_.done);
+  done(why);
 }
 
 }  // namespace steward::agent

@@ -1,61 +1,55 @@
 #pragma once
-// One Connect stream from the agent to the server (gRPC's generic callback
-// API, no generated stubs). gRPC calls back on its own threads; messages are
-// handed to the loop one at a time, and the next is read only once the loop
-// has handled the last (back-pressure, nothing dropped). send() is
-// thread-safe and never drops while the stream is up.
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/generic/generic_stub.h>
-#include <grpcpp/support/client_callback.h>
-
+// One Connect link from the agent to the server (proto/agent.proto), on the
+// agent's loop: dial, send the hello, hand each server message to the
+// loop's handler and read the next only once it returned (back-pressure,
+// nothing dropped), write queued messages in order.
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
+#include <string>
 
 #include "agent.pb.h"
+#include "core/result.hpp"
+#include "tls/link_context.hpp"
+
+namespace steward::tls { class FrameStream; }
 
 namespace steward::agent {
 
 namespace v1 = ::steward::agent::v1;
 
-class Link final : public ::grpc::ClientBidiReactor<::grpc::ByteBuffer, ::grpc::ByteBuffer>,
-                   public std::enable_shared_from_this<Link> {
+class Link final : public std::enable_shared_from_this<Link> {
  public:
   struct Handlers {
-    std::function<void()> up;  // the server answered (initial metadata)
+    std::function<void()> up;  // the server admitted the agent (Welcome)
     std::function<void(const v1::ServerMessage&)> message;
-    std::function<void(const ::grpc::Status&)> done;  // last call
+    std::function<void(const Error&)> done;  // the last call: why the link ended
   };
 
-  Link(boost::asio::any_io_executor loop, std::shared_ptr<::grpc::Channel> channel, Handlers handlers);
-  // Starts the call with `hello` as its first message.
+  Link(boost::asio::any_io_executor loop, std::string server, tls::LinkContext context, Handlers handlers);
+  ~Link();
+  // Dials, then sends `hello` before anything sent later.
   void start(const v1::AgentMessage& hello);
+  // In order; dropped once the link has ended.
   void send(const v1::AgentMessage& message);
   void close();
 
-  void OnReadInitialMetadataDone(bool ok) override;
-  void OnReadDone(bool ok) override;
-  void OnWriteDone(bool ok) override;
-  void OnDone(const ::grpc::Status& status) override;
-
  private:
-  void write_next();  // mutex held
+  boost::asio::awaitable<void> run();
+  boost::asio::awaitable<void> write_queued();
+  void end(const Error& why);
 
   boost::asio::any_io_executor loop_;
-  std::shared_ptr<::grpc::Channel> channel_;
-  ::grpc::GenericStub stub_;
-  ::grpc::ClientContext context_;
+  std::string server_;
+  tls::LinkContext context_;
   Handlers handlers_;
-  std::shared_ptr<Link> self_;  // alive until OnDone
-  ::grpc::ByteBuffer reading_;
-
-  std::mutex mutex_;
+  std::shared_ptr<tls::FrameStream> stream_;
   std::deque<std::string> queued_;
-  ::grpc::ByteBuffer writing_;
-  bool writing_now_ = false;
+  boost::asio::steady_timer wake_writer_;
   bool ended_ = false;
 };
 

@@ -1,28 +1,25 @@
 #pragma once
-// The agent protocol on gRPC's generic API, shared by both ends: the method
-// names and serialized messages in and out of gRPC's ByteBuffer.
-#include <grpcpp/support/byte_buffer.h>
+// The agent protocol's framing, shared by both ends (proto/agent.proto):
+// messages as frames, and the frame size limits.
+#include <google/protobuf/message_lite.h>
 
+#include <cstddef>
 #include <string>
-#include <vector>
+
+#include "tls/frame_stream.hpp"
 
 namespace steward::agent {
 
-inline constexpr const char* kConnectMethod = "/steward.agent.v1.AgentService/Connect";
-inline constexpr const char* kEnrolMethod = "/steward.agent.v1.AgentService/Enrol";
+// Before the peer is known (an Enrol request, a Hello): a CSR and a few labels.
+inline constexpr std::size_t kMaxFirstFrame = 256 * 1024;
+// Later: an Exit carries up to both streams' output caps, a FileData 256 KiB.
+inline constexpr std::size_t kMaxFrame = 64 * 1024 * 1024;
 
-inline ::grpc::ByteBuffer buffer_of(const std::string& bytes) {
-  ::grpc::Slice slice(bytes);
-  return ::grpc::ByteBuffer(&slice, 1);
-}
-
-// Empty when the buffer cannot be read (which no message parses from).
-inline std::string bytes_of(const ::grpc::ByteBuffer& buffer) {
-  std::vector<::grpc::Slice> slices;
-  std::string bytes;
-  if (!buffer.Dump(&slices).ok()) return bytes;
-  for (const auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  return bytes;
+inline std::string frame_of(const google::protobuf::MessageLite& message) {
+  std::string frame = tls::frame_buffer(message.ByteSizeLong());
+  message.AppendToString(&frame);
+  tls::seal_frame(frame);
+  return frame;
 }
 
 }  // namespace steward::agent

@@ -2,7 +2,7 @@
 // The agent's side of the protocol (proto/agent.proto), on the agent's event
 // loop: runs what the server sends (exactly once, through the journal),
 // streams output, answers file transfers under credit, and keeps results
-// the server has not acknowledged. Knows nothing of gRPC: a Send function
+// the server has not acknowledged. Knows nothing of the link: a Send function
 // carries its messages while a stream is up.
 #include <boost/asio/any_io_executor.hpp>
 

@@ -1,6 +1,6 @@
 // The agent listener serves a renewed certificate without a restart: its
-// upkeep reissues it (here: every time, as if it always ended soon) and
-// gRPC's file watcher reloads it for new connections.
+// upkeep reissues it (here: every time, as if it always ended soon) and new
+// links are served the new one.
 #include "api/agents/agent_listener.hpp"
 
 #include <arpa/inet.h>
@@ -32,8 +32,8 @@ namespace {
 
 namespace asio = boost::asio;
 
-// The fingerprint of the certificate a new TLS connection is served (ALPN
-// h2, as a gRPC client asks); empty when the handshake fails.
+// The fingerprint of the certificate a new TLS connection is served; empty
+// when the handshake fails.
 std::string served_fingerprint(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
@@ -43,8 +43,6 @@ std::string served_fingerprint(int port) {
   std::string fingerprint;
   SSL_CTX* context = SSL_CTX_new(TLS_client_method());
   SSL* session = SSL_new(context);
-  static const unsigned char kAlpn[] = {2, 'h', '2'};
-  SSL_set_alpn_protos(session, kAlpn, sizeof kAlpn);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 && SSL_set_fd(session, fd) == 1 &&
       SSL_connect(session) == 1) {
     if (X509* certificate = SSL_get1_peer_certificate(session)) {
@@ -65,11 +63,6 @@ std::string served_fingerprint(int port) {
 }
 
 TEST(AgentListener, ServesARenewedCertificateWithoutARestart) {
-#if defined(__SANITIZE_THREAD__)
-  // Debian's gRPC is not built with TSan: its poller threads' own
-  // synchronization is invisible, so every run reports races inside libgrpc.
-  GTEST_SKIP() << "a real gRPC server cannot be checked under TSan (libgrpc is not instrumented)";
-#endif
   const auto dir = steward::testing::fresh_test_dir("agent-listener");
   auto store = store::open_store({"", dir.string()});
   ASSERT_TRUE(store) << store.error().message;
@@ -81,15 +74,13 @@ TEST(AgentListener, ServesARenewedCertificateWithoutARestart) {
   const std::string at_start = (*trust)->server_identity().fingerprint;
   {
     transport::agent::AgentHub hub(io.get_executor(), {}, trust->get());
-    AgentListener listener(hub, **trust, {.upkeep_every = std::chrono::milliseconds(300),
-                                          .certificate_reload_seconds = 1});
+    AgentListener listener(hub, **trust, {.upkeep_every = std::chrono::milliseconds(300)});
     auto port = listener.listen("127.0.0.1:0");
     ASSERT_TRUE(port) << port.error().message;
-    EXPECT_EQ(served_fingerprint(*port), at_start);
-
     auto work = asio::make_work_guard(io);
     io.restart();  // run_sync ran it to the end
     std::thread loop([&io] { io.run(); });
+    EXPECT_FALSE(served_fingerprint(*port).empty()) << "the listener's first certificate was not served";
     std::string served;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {

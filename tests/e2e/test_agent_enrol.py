@@ -14,10 +14,9 @@
 import time
 import uuid
 
-import grpc
 import pytest
 
-from agent_process import Agent, agent_addr
+from agent_process import ERROR_INVALID_ARGUMENT, ERROR_UNAVAILABLE, Agent, agent_addr, enrol_raw
 from conftest import OP_CHANGED, OP_OK, OP_UNREACHABLE, Api, Server, free_port, qs, wait_for
 from netns import nat_target_or_skip
 from transport_contract import one
@@ -108,32 +107,19 @@ def test_without_a_token_an_agent_waits_for_approval(server, api, tmp_root):
         agent.stop()
 
 
-def raw_enrol(server, payload):
-    """One Enrol call with `payload` as the request bytes; the gRPC error or None."""
-    credentials = grpc.ssl_channel_credentials(
-        root_certificates=(server.data_dir / "agent-ca" / "ca.pem").read_bytes())
-    with grpc.secure_channel(agent_addr(server), credentials,
-                             options=[("grpc.ssl_target_name_override", "steward-server")]) as channel:
-        try:
-            channel.unary_unary("/steward.agent.v1.AgentService/Enrol")(payload, timeout=10)
-        except grpc.RpcError as error:
-            return error
-    return None
-
-
 def test_refused_enrolments_are_rate_limited_per_address(tmp_root):
     """Guessing tokens or sending junk costs a token of a bucket per source address
-    (burst 20, then 10 a minute): past it, RESOURCE_EXHAUSTED before any work."""
+    (burst 20, then 10 a minute): past it, Unavailable before any work."""
     srv = Server(tmp_root / "limit-data", inventory="",
                  extra_args=["--agent-listen", f"127.0.0.1:{free_port()}"]).start()
     try:
         bad_token_no_csr = b"\x0a\x09not-a-key"  # EnrolRequest{join_token: "not-a-key"}
-        codes = [raw_enrol(srv, bad_token_no_csr).code() for _ in range(20)]
-        assert codes == [grpc.StatusCode.INVALID_ARGUMENT] * 20, codes
-        limited = raw_enrol(srv, bad_token_no_csr)
-        assert limited.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, limited
-        assert "too many refused enrolments from 127.0.0.1" in limited.details(), limited.details()
-        assert raw_enrol(srv, b"\xff").code() == grpc.StatusCode.RESOURCE_EXHAUSTED, "junk is turned away too"
+        codes = [enrol_raw(srv, bad_token_no_csr)[0] for _ in range(20)]
+        assert codes == [ERROR_INVALID_ARGUMENT] * 20, codes
+        code, message = enrol_raw(srv, bad_token_no_csr)
+        assert code == ERROR_UNAVAILABLE, (code, message)
+        assert "too many refused enrolments from 127.0.0.1" in message, message
+        assert enrol_raw(srv, b"\xff")[0] == ERROR_UNAVAILABLE, "junk is turned away too"
         assert "agent enrolments from 127.0.0.1 are refused for a while" in srv.log_tail(200)
     finally:
         assert srv.stop() == 0, srv.log_tail()

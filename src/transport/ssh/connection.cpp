@@ -22,6 +22,7 @@
 
 #include "transport/ssh/host_key.hpp"
 #include "core/spawn.hpp"
+#include "core/tcp_connect.hpp"
 
 namespace steward::transport::ssh {
 
@@ -90,29 +91,6 @@ void Connection::start(std::chrono::milliseconds keepalive_interval) {
       executor_, [self, keepalive_interval]() { return self->keep_alive(keepalive_interval); },
       log_failure("an ssh connection's keepalive"));
 }
-
-namespace {
-
-awaitable<Result<asio::ip::tcp::socket>> connect_tcp(const std::string& host, int port, Clock::time_point deadline) {
-  auto executor = co_await asio::this_coro::executor;
-  asio::ip::tcp::resolver resolver(executor);
-  asio::steady_timer timer(executor, deadline);
-  auto resolved = co_await (resolver.async_resolve(host, std::to_string(port), kNoThrow) || timer.async_wait(kNoThrow));
-  if (resolved.index() == 1) co_return make_error(ErrorCode::Unreachable, "name resolution timed out");
-  auto [resolve_error, endpoints] = std::get<0>(resolved);
-  if (resolve_error) co_return make_error(ErrorCode::Unreachable, "cannot resolve host: " + resolve_error.message());
-
-  asio::ip::tcp::socket socket(executor);
-  auto connected = co_await (asio::async_connect(socket, endpoints, kNoThrow) || timer.async_wait(kNoThrow));
-  if (connected.index() == 1) co_return make_error(ErrorCode::Unreachable, "connect timed out");
-  if (auto [error, ignored] = std::get<0>(connected); error) {
-    co_return make_error(ErrorCode::Unreachable, "connect failed: " + error.message());
-  }
-  socket.set_option(asio::ip::tcp::no_delay(true));
-  co_return std::move(socket);
-}
-
-}  // namespace
 
 // A callback target's socket comes from its callback session; the dial
 // waits for the target to call back and its errors name the target already.
