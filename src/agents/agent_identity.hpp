@@ -46,7 +46,7 @@ Result<std::optional<AgentCredentials>> load_agent_credentials(const std::string
 Result<std::string> pin_server_ca(const std::string& server, const std::string& ca_pin, const std::string& state_dir,
                                   std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
-// The server's Enrol (the gRPC call in `steward agent`; a Trust in tests),
+// The server's Enrol (the Enrol link in `steward agent`; a Trust in tests),
 // made over TLS that trusts `ca_pem` only.
 using EnrolCall = std::function<Result<EnrolReply>(const EnrolRequest& request, const std::string& ca_pem)>;
 

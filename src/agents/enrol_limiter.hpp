@@ -4,7 +4,7 @@
 // CSRs costs a token from that address's bucket; an address with none left
 // is turned away before any work until the bucket refills. Enrolments that
 // succeed or wait for approval cost nothing: many agents behind one NAT
-// address are never slowed. Thread-safe (gRPC threads and the loop).
+// address are never slowed. Thread-safe.
 #include <cstddef>
 #include <map>
 #include <mutex>

@@ -35,8 +35,8 @@ tls::CertificateNames listener_names() {
 
 class DirectoryTrust final : public Trust {
  public:
-  DirectoryTrust(tls::Authority authority, std::string ca_dir, store::Store& store, TrustOptions options)
-      : authority_(std::move(authority)), ca_dir_(std::move(ca_dir)), store_(store), options_(std::move(options)) {
+  DirectoryTrust(tls::Authority authority, store::Store& store, TrustOptions options)
+      : authority_(std::move(authority)), store_(store), options_(std::move(options)) {
     if (!options_.now) options_.now = unix_now;
   }
 
@@ -48,7 +48,6 @@ class DirectoryTrust final : public Trust {
     std::lock_guard lock(mutex_);
     return server_;
   }
-  const ListenerFiles& listener_files() const override { return listener_files_; }
   Result<bool> renew_server_identity() override;
   const std::string& ca_pem() const override { return authority_.certificate_pem(); }
   const std::string& ca_pin() const override { return authority_.pin(); }
@@ -84,14 +83,12 @@ class DirectoryTrust final : public Trust {
   boost::asio::awaitable<void> forget_expired_tokens();
 
   tls::Authority authority_;
-  const std::string ca_dir_;
   tls::Identity server_;  // guarded by mutex_
-  ListenerFiles listener_files_;
   store::Store& store_;
   TrustOptions options_;
   JoinTokens join_tokens_;  // loop only
   std::vector<std::function<void(const std::string&)>> revoked_callbacks_;
-  mutable std::mutex mutex_;  // guards agents_ and server_ (admit runs on gRPC threads)
+  mutable std::mutex mutex_;  // guards agents_ and server_ (the interface promises any thread)
   std::map<std::string, StoredAgent> agents_;
 };
 
@@ -119,7 +116,7 @@ boost::asio::awaitable<Status> DirectoryTrust::load() {
 }
 
 Status DirectoryTrust::open_server_identity() {
-  auto renewed = renew_server_identity();  // also publishes the files the first time (no fingerprint yet)
+  auto renewed = renew_server_identity();  // also loads it the first time (no fingerprint yet)
   if (!renewed) return renewed.error();
   return {};
 }
@@ -129,9 +126,6 @@ Result<bool> DirectoryTrust::renew_server_identity() {
                                                     options_.renew_server_within);
   if (!identity) return make_error(identity.error().code, "agent listener certificate: " + identity.error().message);
   if (identity->fingerprint == server_identity().fingerprint) return false;
-  auto published = publish_listener_files(ca_dir_, *identity, authority_.certificate_pem());
-  if (!published) return published.error();
-  listener_files_ = std::move(*published);
   std::lock_guard lock(mutex_);
   server_ = std::move(*identity);
   return true;
@@ -421,8 +415,8 @@ std::optional<AgentRecord> DirectoryTrust::find(const std::string& id) const {
   return as_seen_now(std::move(agent->record));
 }
 
-// A connected agent is seen now: gRPC keepalive (10 s, 5 s timeout) drops a
-// silent stream within ~15 s, so the server needs no ping of its own to
+// A connected agent is seen now: TCP keepalive (tls::keep_alive) drops a
+// silent link within ~15 s, so the server needs no ping of its own to
 // prove it (issue 13: that ping was 667 messages a second at 10,000 agents).
 AgentRecord DirectoryTrust::as_seen_now(AgentRecord record) const {
   if (record.connected) record.last_seen = options_.now();
@@ -464,7 +458,7 @@ boost::asio::awaitable<Result<std::unique_ptr<Trust>>> open_trust(const std::str
   auto authority = tls::Authority::open_or_create(dir, "steward agent CA " + random_hex(4));
   if (!authority) co_return make_error(authority.error().code, "agent CA: " + authority.error().message);
   if (authority->created()) spdlog::info("agent CA created in {} (pin {})", dir, authority->pin());
-  auto trust = std::make_unique<DirectoryTrust>(std::move(*authority), dir, store, std::move(options));
+  auto trust = std::make_unique<DirectoryTrust>(std::move(*authority), store, std::move(options));
   if (auto opened = trust->open_server_identity(); !opened) co_return opened.error();
   auto loaded = co_await trust->load();
   if (!loaded) co_return loaded.error();

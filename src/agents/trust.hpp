@@ -19,7 +19,6 @@
 #include <string>
 #include <vector>
 
-#include "agents/listener_files.hpp"
 #include "core/result.hpp"
 
 namespace steward::store { class Store; }
@@ -83,11 +82,8 @@ class Trust {
   // kServerName, localhost and the loopback addresses; chain includes the CA.
   // A copy: renew_server_identity may replace it. Any thread.
   virtual tls::Identity server_identity() const = 0;
-  // The same identity as files for gRPC's file watcher (listener_files.hpp).
-  virtual const ListenerFiles& listener_files() const = 0;
   // Reissues the listener's certificate when it ends within
-  // TrustOptions::renew_server_within (30 days) and publishes it to
-  // listener_files(); true when it did. Loop only.
+  // TrustOptions::renew_server_within (30 days); true when it did. Loop only.
   virtual Result<bool> renew_server_identity() = 0;
   virtual const std::string& ca_pem() const = 0;
   // "sha256:" + lower-case hex of the CA certificate's DER (what --ca-pin takes).
