@@ -18,6 +18,28 @@ void add_callback_commands(CLI::App& app, std::shared_ptr<ClientOptions> options
 
 namespace {
 
+// --batch and --max-failures (README "Rolling batches"): sent only when given.
+struct RolloutFlags {
+  std::string batch;
+  std::string max_failures;
+
+  void add_to(CLI::App& command) {
+    command.add_option("--batch", batch, "run N hosts (or N%) at a time, a batch after the one before has ended");
+    command.add_option("--max-failures", max_failures,
+                       "start no further batch once more than N hosts (or N%) have failed; the rest are skipped");
+  }
+  void put_in(boost::json::object& body) const {
+    if (!batch.empty()) body["batch"] = batch;
+    if (!max_failures.empty()) body["max_failures"] = max_failures;
+  }
+  std::string query() const {
+    std::string query;
+    if (!batch.empty()) query += "&batch=" + url_encode(batch);
+    if (!max_failures.empty()) query += "&max_failures=" + url_encode(max_failures);
+    return query;
+  }
+};
+
 // Prints one line per host of a blocking reply; 1 if any host failed.
 int print_blocking_reply(Session& session, const boost::json::value& reply) {
   if (session.json()) std::cout << pretty_json(reply) << "\n";
@@ -37,6 +59,7 @@ void add_run(CLI::App& app, std::shared_ptr<ClientOptions> options, int& exit_co
     double timeout = 0;
     std::vector<std::string> env;
     std::string cwd;
+    RolloutFlags rollout;
   };
   auto args = std::make_shared<Args>();
   auto* run = app.add_subcommand("run", "run a command on every host matching PATTERN and show each host's output");
@@ -49,6 +72,7 @@ void add_run(CLI::App& app, std::shared_ptr<ClientOptions> options, int& exit_co
   // One value per --env, so `--env K=V PATTERN -- CMD` leaves PATTERN alone.
   run->add_option("--env", args->env, "KEY=VALUE for the command's environment (repeatable)")->allow_extra_args(false);
   run->add_option("--cwd", args->cwd, "working directory on the hosts");
+  args->rollout.add_to(*run);
   add_connection_flags(*run, *options);
   run->callback([options, args, &exit_code] {
     with_session(*options, exit_code, [&](Session& session) {
@@ -65,6 +89,7 @@ void add_run(CLI::App& app, std::shared_ptr<ClientOptions> options, int& exit_co
         env[pair.substr(0, eq)] = pair.substr(eq + 1);
       }
       if (!env.empty()) body["env"] = std::move(env);
+      args->rollout.put_in(body);
       auto created = session.call("POST", "/execute", boost::json::serialize(body));
       if (!created) return report(created.error());
       return follow_job(session, std::string(created->as_object().at("jid").as_string()));
@@ -73,13 +98,18 @@ void add_run(CLI::App& app, std::shared_ptr<ClientOptions> options, int& exit_co
 }
 
 void add_ping(CLI::App& app, std::shared_ptr<ClientOptions> options, int& exit_code) {
-  auto pattern = std::make_shared<std::string>();
+  struct Args {
+    std::string pattern;
+    RolloutFlags rollout;
+  };
+  auto args = std::make_shared<Args>();
   auto* ping = app.add_subcommand("ping", "check that every host matching PATTERN is reachable");
-  ping->add_option("pattern", *pattern, "hosts (default all)")->default_val("all");
+  ping->add_option("pattern", args->pattern, "hosts (default all)")->default_val("all");
+  args->rollout.add_to(*ping);
   add_connection_flags(*ping, *options);
-  ping->callback([options, pattern, &exit_code] {
+  ping->callback([options, args, &exit_code] {
     with_session(*options, exit_code, [&](Session& session) {
-      auto reply = session.call("GET", "/ping?target=" + url_encode(*pattern));
+      auto reply = session.call("GET", "/ping?target=" + url_encode(args->pattern) + args->rollout.query());
       return reply ? print_blocking_reply(session, *reply) : report(reply.error());
     });
   });
@@ -113,6 +143,7 @@ void add_service(CLI::App& app, std::shared_ptr<ClientOptions> options, int& exi
   struct Args {
     std::string pattern, name, action;
     bool graceful = false;
+    RolloutFlags rollout;
   };
   auto args = std::make_shared<Args>();
   auto* service = app.add_subcommand("service", "start, stop or restart a service on every host matching PATTERN");
@@ -120,12 +151,14 @@ void add_service(CLI::App& app, std::shared_ptr<ClientOptions> options, int& exi
   service->add_option("name", args->name, "service (unit) name")->required();
   service->add_option("action", args->action, "start | stop | restart")->required()->check(CLI::IsMember({"start", "stop", "restart"}));
   service->add_flag("--graceful", args->graceful, "with restart: reload instead");
+  args->rollout.add_to(*service);
   add_connection_flags(*service, *options);
   service->callback([options, args, &exit_code] {
     with_session(*options, exit_code, [&](Session& session) {
       int state = args->action == "start" ? 0 : args->action == "stop" ? 1 : 2;
       auto reply = session.call("GET", "/service?target=" + url_encode(args->pattern) + "&name=" + url_encode(args->name) +
-                                           "&state=" + std::to_string(state) + "&graceful=" + (args->graceful ? "true" : "false"));
+                                           "&state=" + std::to_string(state) + "&graceful=" + (args->graceful ? "true" : "false") +
+                                           args->rollout.query());
       return reply ? print_blocking_reply(session, *reply) : report(reply.error());
     });
   });

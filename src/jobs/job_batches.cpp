@@ -20,10 +20,11 @@ namespace {
 
 constexpr auto kForever = std::chrono::steady_clock::time_point::max();
 
-std::size_t pending_targets(const Job& job) {
+// Pending targets let in so far: a later rolling batch is not coming yet.
+std::size_t pending_targets(const LiveJob& live) {
   std::size_t pending = 0;
-  for (const auto& [name, run] : job.runs) pending += run.phase == RunPhase::Pending ? 1 : 0;
-  return pending;
+  for (const auto& [name, run] : live.job.runs) pending += run.phase == RunPhase::Pending ? 1 : 0;
+  return pending - live.rollout.waiting.size();
 }
 
 }  // namespace
@@ -60,7 +61,7 @@ awaitable<void> JobService::run_in_batch(std::shared_ptr<LiveJob> live, Target t
 
 // Every target still pending has joined: nobody else is coming.
 void JobService::flush_if_complete(const std::shared_ptr<LiveJob>& live) {
-  if (!live->waiting.empty() && live->waiting.size() == pending_targets(live->job)) flush(live);
+  if (!live->waiting.empty() && live->waiting.size() == pending_targets(*live)) flush(live);
 }
 
 // When every running work item waits in a batch, none of them can make room

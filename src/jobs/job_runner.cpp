@@ -183,6 +183,7 @@ awaitable<void> JobService::finish_target(std::shared_ptr<LiveJob> live, const s
   run.result = std::move(result);
   store_.save_result(live->job.jid, target, run);
   publish(*live, JobEvent{JobEvent::Kind::Result, target, {}, run, {}});
+  advance_rollout(live, run);
   if (!settle) co_return;
   if (live->exclusive()) leave_lane(live->job.operate, live->job.jid, target);
   if (live->all_finished()) co_await finalize(live);
@@ -213,16 +214,9 @@ void JobService::publish(LiveJob& live, JobEvent event) {
 
 void JobService::skip_pending(LiveJob& live, const std::string& why) {
   for (auto& [name, run] : live.job.runs) {
-    if (run.phase != RunPhase::Pending) continue;
-    live.finish(run);
-    run.finishat = unix_now();
-    run.result.state = OpState::Skipped;
-    run.result.error = why;
-    store_.save_result(live.job.jid, name, run);
-    publish(live, JobEvent{JobEvent::Kind::Result, name, {}, run, {}});
-    live.deferred.erase(name);
-    if (live.exclusive()) leave_lane(live.job.operate, live.job.jid, name);
+    if (run.phase == RunPhase::Pending) skip_run(live, name, why);
   }
+  live.rollout.waiting.clear();
 }
 
 awaitable<Status> JobService::recover() {
@@ -256,7 +250,8 @@ awaitable<void> JobService::resume(Job job, std::map<std::string, std::string> l
   ++counters_.recovered;
   std::vector<Target> to_run;
   std::map<std::string, std::vector<RunProcess>> orphans;
-  for (auto& [name, run] : live->job.runs) {
+  for (const auto& name : live->job.targets) {  // in the job's order, for its batches
+    TargetRun& run = live->job.runs[name];
     if (run.phase == RunPhase::Finished) continue;
     const bool lost_with_its_server = run.phase == RunPhase::Running && lost.contains(name);
     if (run.phase == RunPhase::Running && recorded.contains(name) && !lost_with_its_server) {
@@ -297,8 +292,9 @@ awaitable<void> JobService::resume(Job job, std::map<std::string, std::string> l
   }
   for (const auto& target : to_run) {
     if (live->exclusive()) lanes_.enter(live->job.operate, target.name, live->job.jid);
-    admit(live, target);
   }
+  start_rollout(live, std::move(to_run), orphans.size());
+  if (live->all_finished()) co_await finalize(live);  // a threshold already passed skipped the rest
 }
 
 // Finds out what became of the commands a target was running when the

@@ -9,6 +9,7 @@
 #include "core/spawn.hpp"
 #include "core/secret_args.hpp"
 #include "jobs/live_job.hpp"
+#include "jobs/rollout.hpp"
 #include "ops/args.hpp"
 #include "ops/operation.hpp"
 #include "sched/scheduler.hpp"
@@ -72,6 +73,7 @@ Status JobService::validate(const std::string& operate, const boost::json::objec
   if (!op) return op.error();
   boost::json::object op_args = args;
   if (auto queue = take_queue_flag(**op, op_args); !queue) return queue.error();
+  if (auto rollout = take_rollout(op_args); !rollout) return rollout.error();
   return (*op)->validate(op_args);
 }
 
@@ -82,11 +84,15 @@ awaitable<Result<std::string>> JobService::submit(JobRequest request) {
   if (!op) co_return op.error();
   auto queue = take_queue_flag(**op, request.args);
   if (!queue) co_return queue.error();
-  if (auto valid = (*op)->validate(request.args); !valid) co_return valid.error();
+  // Kept in the stored arguments, so a restart goes on batch by batch.
+  boost::json::object op_args = request.args;
+  auto rollout = take_rollout(op_args);
+  if (!rollout) co_return rollout.error();
+  if (auto valid = (*op)->validate(op_args); !valid) co_return valid.error();
 
   auto live = std::make_shared<LiveJob>();
   live->op = *op;
-  live->batch = (*op)->batched(request.args);
+  live->batch = (*op)->batched(op_args);
   if (secrets_) {
     auto sealed = secrets_->seal(std::move(request.args));
     if (!sealed) co_return sealed.error();
@@ -97,8 +103,11 @@ awaitable<Result<std::string>> JobService::submit(JobRequest request) {
   job.startat = unix_now();
   job.operate = request.operate;
   job.operate_args = std::move(request.args);
-  for (const auto& target : request.targets) {
-    if (job.runs.emplace(target.name, TargetRun{}).second) job.targets.push_back(target.name);
+  std::vector<Target> distinct;
+  for (auto& target : request.targets) {
+    if (!job.runs.emplace(target.name, TargetRun{}).second) continue;
+    job.targets.push_back(target.name);
+    distinct.push_back(std::move(target));
   }
   // Checked and taken before the first suspension, so two requests cannot both pass.
   if (live->exclusive()) {
@@ -113,11 +122,7 @@ awaitable<Result<std::string>> JobService::submit(JobRequest request) {
   }
   live_[job.jid] = live;
   ++counters_.accepted;
-  std::map<std::string, bool> queued;
-  for (const auto& target : request.targets) {
-    if (!queued[target.name]) admit(live, target);
-    queued[target.name] = true;
-  }
+  start_rollout(live, std::move(distinct));
   co_return job.jid;
 }
 
@@ -262,10 +267,14 @@ awaitable<Result<std::shared_ptr<Subscription>>> JobService::replay_stored(const
 }
 
 Result<boost::json::object> JobService::plain_args(const Job& job) const {
-  if (!secrets_) return job.operate_args;
-  auto opened = secrets_->open(job.operate_args);
-  if (!opened) return make_error(opened.error().code, "cannot run: " + opened.error().message);
-  return opened;
+  boost::json::object args = job.operate_args;
+  if (secrets_) {
+    auto opened = secrets_->open(args);
+    if (!opened) return make_error(opened.error().code, "cannot run: " + opened.error().message);
+    args = std::move(*opened);
+  }
+  (void)take_rollout(args);  // how to run the job, not what the operation does
+  return args;
 }
 
 std::size_t JobService::running_targets() const {

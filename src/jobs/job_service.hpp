@@ -154,6 +154,16 @@ class JobService {
   const JobCounters& counters() const { return counters_; }
 
  private:
+  // Lets the targets in: all at once, or batch by batch (jobs/rollout.hpp).
+  // `running`: targets of the job already running (after a restart), the
+  // batch in progress.
+  void start_rollout(const std::shared_ptr<LiveJob>& live, std::vector<Target> targets, std::size_t running = 0);
+  void let_next_batch_in(const std::shared_ptr<LiveJob>& live);
+  void admit_next_batch(const std::shared_ptr<LiveJob>& live);
+  // A target let in has finished: counts its failure, and past the batch's
+  // end lets the next batch in or skips the rest.
+  void advance_rollout(const std::shared_ptr<LiveJob>& live, const TargetRun& run);
+  void skip_run(LiveJob& live, const std::string& name, const std::string& why);
   void admit(const std::shared_ptr<LiveJob>& live, const Target& target);
   void enqueue(const std::shared_ptr<LiveJob>& live, const Target& target, std::chrono::nanoseconds waited = {});
   void leave_lane(const std::string& operate, const std::string& jid, const std::string& target);

@@ -1,6 +1,7 @@
 #pragma once
 // What the job service keeps in memory for a job that has not ended.
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -9,6 +10,7 @@
 #include "core/cancel.hpp"
 #include "core/model.hpp"
 #include "core/signal.hpp"
+#include "jobs/rollout.hpp"
 #include "jobs/subscription.hpp"
 #include "ops/operation.hpp"
 
@@ -32,6 +34,16 @@ struct DeferredTarget {
   std::chrono::steady_clock::time_point since;
 };
 
+// Rolling batches (jobs/rollout.hpp): the targets not yet let in, in the
+// job's order, and how the batch let in last is doing.
+struct RolloutState {
+  Rollout sizes;
+  std::deque<Target> waiting;
+  std::size_t open = 0;  // targets let in that have not finished
+  std::size_t failures = 0;
+  bool active() const { return sizes.batch > 0 || sizes.max_failures.has_value(); }
+};
+
 struct LiveJob {
   Job job;
   const ops::Operation* op = nullptr;
@@ -44,6 +56,7 @@ struct LiveJob {
   std::vector<std::weak_ptr<Subscription>> subscribers;
   std::vector<std::shared_ptr<BatchMember>> waiting;  // batch members not yet running
   std::map<std::string, DeferredTarget> deferred;      // by target name
+  RolloutState rollout;
 
   bool exclusive() const { return op && op->exclusive_per_host(); }
   // Every run that ends goes through here, so the job's end is known
