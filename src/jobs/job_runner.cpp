@@ -194,6 +194,7 @@ awaitable<void> JobService::finalize(std::shared_ptr<LiveJob> live) {
   live->ended = true;
   settle_job_state(live->job, *live->cancel);
   ++counters_.finished;
+  ++counters_.finished_by_operation[{live->job.operate, live->job.state}];
   publish(*live, JobEvent{JobEvent::Kind::Done, "", {}, {}, live->job});
   live->subscribers.clear();
   live->ended_signal.notify_all();

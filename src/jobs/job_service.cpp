@@ -122,6 +122,7 @@ awaitable<Result<std::string>> JobService::submit(JobRequest request) {
   }
   live_[job.jid] = live;
   ++counters_.accepted;
+  ++counters_.accepted_by_operation[job.operate];
   start_rollout(live, std::move(distinct));
   co_return job.jid;
 }

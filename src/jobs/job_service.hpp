@@ -66,6 +66,8 @@ struct JobCounters {
   std::uint64_t accepted = 0;
   std::uint64_t finished = 0;
   std::uint64_t recovered = 0;
+  std::map<std::string, std::uint64_t> accepted_by_operation;
+  std::map<std::pair<std::string, JobState>, std::uint64_t> finished_by_operation;  // (operation, state)
 };
 
 class JobService {

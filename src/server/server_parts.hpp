@@ -15,6 +15,7 @@
 #include "api/agents/agent_listener.hpp"
 #include "api/auth/token_registry.hpp"
 #include "api/grpc/grpc_server.hpp"
+#include "api/http/http_metrics.hpp"
 #include "api/http/routes.hpp"
 #include "api/http/server.hpp"
 #include "callback/endpoint.hpp"
@@ -92,6 +93,7 @@ struct Server::Parts {
   std::string callback_address;  // shown in registrations
   std::optional<LoopWatchdog> watchdog;
   api::http::Router router;
+  api::http::HttpMetrics http_metrics;
   std::optional<api::http::ApiContext> api_context;
   std::optional<api::http::HttpServer> http;
   boost::asio::ip::tcp::endpoint http_endpoint;

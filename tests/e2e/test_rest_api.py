@@ -55,15 +55,17 @@ def test_401_on_post_and_jobs(api):
 
 
 def metrics(api):
-    """{sample name (with its labels): value} of GET /metrics."""
+    """{sample name (with its labels, sorted): value} of GET /metrics, read by
+    Prometheus' own text-format parser (python3-prometheus-client)."""
+    from prometheus_client.parser import text_string_to_metric_families
     r = api.get("/metrics")
     assert r.status == 200, r
     assert r.headers.get("content-type", "").startswith("text/plain"), r.headers
     samples = {}
-    for line in r.body.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            samples[name] = float(value)
+    for family in text_string_to_metric_families(r.body):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples[sample.name + (f"{{{labels}}}" if labels else "")] = sample.value
     return samples
 
 
@@ -92,6 +94,18 @@ def test_metrics(api, scratch, reap):
     assert after[wait_count] == before[wait_count] + 3, (before, after)  # one wait per target run
     assert after[inf_bucket] == after[wait_count], after
     assert after["steward_queue_wait_seconds_sum"] >= before["steward_queue_wait_seconds_sum"], after
+
+    def grew(name, by):
+        assert after.get(name, 0) == before.get(name, 0) + by, (name, before.get(name), after.get(name))
+
+    grew('steward_jobs_accepted_by_operation_total{operation="execute"}', 2)
+    grew('steward_jobs_finished_by_operation_total{operation="execute",state="failure"}', 1)  # the cancelled one
+    grew('steward_jobs_finished_by_operation_total{operation="execute",state="done"}', 1)
+    grew('steward_http_requests_total{route="POST /execute",status="201"}', 2)
+    grew('steward_http_requests_total{route="POST /jobs/:jid/cancel",status="200"}', 1)
+    grew('steward_http_request_duration_seconds_count{route="POST /execute"}', 2)
+    assert after['steward_http_requests_total{route="GET /metrics",status="401"}'] >= 1, after
+    assert not [name for name in after if "/jobs/0" in name], "a job id became a label"
 
 
 # ---------------------------------------------------------------- targets

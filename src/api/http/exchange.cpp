@@ -40,6 +40,7 @@ http::status status_for(ErrorCode code) {
 template <typename Body>
 boost::asio::awaitable<void> Exchange::send(http::response<Body> response) {
   replied_ = true;
+  status_ = response.result_int();
   keep_alive_ = request_.keep_alive();
   response.version(request_.version());
   response.keep_alive(keep_alive_);
@@ -91,6 +92,7 @@ boost::asio::awaitable<void> Exchange::reply_error(http::status status, const st
 
 boost::asio::awaitable<bool> Exchange::begin_stream(const std::string& content_type) {
   replied_ = true;
+  status_ = 200;
   keep_alive_ = false;  // a stream ends the connection; simpler for every client
   http::response<http::empty_body> response{http::status::ok, request_.version()};
   response.set(http::field::content_type, content_type);

@@ -63,6 +63,10 @@ class Exchange {
 
   bool replied() const { return replied_; }
   bool keep_alive() const { return keep_alive_; }
+  // The status sent (200 for a stream); 0 before any reply.
+  unsigned status() const { return status_; }
+  // The route that served the request ("GET /jobs/:jid"); empty when none did.
+  std::string route;
 
  private:
   template <typename Body>
@@ -74,6 +78,7 @@ class Exchange {
   std::vector<std::pair<beast::http::field, std::string>> headers_;
   bool replied_ = false;
   bool keep_alive_ = true;
+  unsigned status_ = 0;
 };
 
 beast::http::status status_for(ErrorCode code);

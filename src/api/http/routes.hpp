@@ -19,6 +19,8 @@ namespace callback { class Registry; }
 
 namespace steward::api::http {
 
+class HttpMetrics;
+
 struct ApiContext {
   jobs::JobService& jobs;
   const inventory::Inventory& inventory;
@@ -34,6 +36,7 @@ struct ApiContext {
   std::string agent_address;        // the agent listener's HOST:PORT, for join commands; empty when unknown
   callback::Registry* callbacks = nullptr;  // null: no callback endpoint on this server
   std::string callback_address;             // the callback endpoint's HOST:PORT
+  const HttpMetrics* http_metrics = nullptr;  // null: /metrics has no request counts
 };
 
 void add_operation_routes(Router& router, ApiContext& context);

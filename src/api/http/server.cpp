@@ -1,5 +1,7 @@
 #include "api/http/server.hpp"
 
+#include "api/http/http_metrics.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -281,11 +283,15 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
     Request request = parser.release();
     auto target = split_target(request.target());
     Exchange exchange(stream, request, target ? target->second : std::map<std::string, std::string>{});
+    const auto received = std::chrono::steady_clock::now();
     if (!target) {
       co_await exchange.reply_error(target.error());
     } else {
       co_await dispatch(exchange, strip_version_prefix(target->first), allowed_peer);
     }
+    if (options_.metrics)
+      options_.metrics->observe(exchange.route, exchange.status(),
+                                std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count());
     if (!exchange.keep_alive()) break;
   }
   set_idle(connection, false);
@@ -321,6 +327,7 @@ std::optional<auth::Caller> HttpServer::identify(const Request& request, const s
 
 asio::awaitable<void> HttpServer::dispatch(Exchange& exchange, std::string_view path, const std::string& allowed_peer) {
   auto match = router_.find(exchange.request().method(), path);
+  exchange.route = match.label;
   if (!match.handler || match.role) {
     auto caller = identify(exchange.request(), allowed_peer);
     if (!caller) {

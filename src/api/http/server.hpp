@@ -37,6 +37,8 @@ namespace steward::api::auth { class TokenRegistry; }
 
 namespace steward::api::http {
 
+class HttpMetrics;
+
 struct HttpOptions {
   auth::TokenRegistry* tokens = nullptr;  // null: no authentication (everyone is admin)
   AllowList allow;  // clients from these addresses need no token, and get the operate role
@@ -45,6 +47,7 @@ struct HttpOptions {
   std::chrono::seconds header_timeout{10};  // from a request's first byte to its last header line
   std::size_t max_connections = 768;
   std::shared_ptr<boost::asio::ssl::context> tls;  // null: plain HTTP
+  HttpMetrics* metrics = nullptr;                  // null: requests are not counted
 };
 
 class HttpServer {
