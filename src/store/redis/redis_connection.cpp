@@ -90,6 +90,7 @@ void arm(const std::shared_ptr<Link>& link, bool read) {
 struct Pending {
   RedisConnection::Done done;
   Clock::time_point sent;
+  bool vital = false;  // AUTH, SELECT: an error reply ends the connection
 };
 
 }  // namespace
@@ -174,6 +175,14 @@ struct RedisConnection::State {
       result = unavailable(state->shown(), why.empty() ? "connection lost" : why);
     } else if (auto* r = static_cast<redisReply*>(reply); r->type == REDIS_REPLY_ERROR) {
       result = reply_error(state->shown(), std::string(r->str, r->len));
+      if (done->vital) {
+        // Freed once this callback returns: the commands behind it fail
+        // with this reason instead of Redis's replies to a connection
+        // that is not ready.
+        state->drop_reason = std::string(r->str, r->len);
+        state->note_down(state->drop_reason);
+        redisAsyncFree(ac);
+      }
     } else {
       result = copy_reply(*r);
     }
@@ -223,11 +232,15 @@ struct RedisConnection::State {
     }
     if (endpoint.db != 0) first.push_back({"SELECT", std::to_string(endpoint.db)});
     first.insert(first.end(), greeting.begin(), greeting.end());
-    for (auto& command : first) {
-      const std::string what = command.front() == "AUTH" ? "AUTH" : command.front() + " " + command.at(1).substr(0, 8);
-      submit(command, [what, shown = shown()](Result<Reply> result) {
-        if (!result) spdlog::error("store: redis at {}: {} failed: {}", shown, what, result.error().message);
-      });
+    const std::size_t vital = first.size() - greeting.size();
+    for (std::size_t i = 0; i < first.size(); ++i) {
+      // Never the AUTH arguments: they hold the password.
+      const std::string what = first[i].front() + (i < vital ? "" : " " + first[i].at(1));
+      submit(first[i], [what, shown = shown()](Result<Reply> result) {
+        // Unavailable is the connection's failure, reported once by note_down().
+        if (!result && result.error().code != ErrorCode::Unavailable)
+          spdlog::error("store: redis at {}: {} failed: {}", shown, what, result.error().message);
+      }, /*vital=*/i < vital);
     }
   }
 
@@ -239,14 +252,14 @@ struct RedisConnection::State {
     submit(command, std::move(done));
   }
 
-  void submit(const Command& command, Done done) {
+  void submit(const Command& command, Done done, bool vital = false) {
     std::vector<const char*> argv;
     std::vector<std::size_t> lengths;
     for (const auto& arg : command) {
       argv.push_back(arg.data());
       lengths.push_back(arg.size());
     }
-    auto entry = std::make_unique<Pending>(Pending{std::move(done), Clock::now()});
+    auto entry = std::make_unique<Pending>(Pending{std::move(done), Clock::now(), vital});
     if (redisAsyncCommandArgv(link->ac, on_reply, entry.get(), static_cast<int>(argv.size()), argv.data(),
                               lengths.data()) != REDIS_OK)
       return complete(std::move(entry->done), unavailable(shown(), "the connection is closing"));

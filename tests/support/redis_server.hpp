@@ -1,0 +1,105 @@
+#pragma once
+// Debian's real redis-server for a test: its own config in a folder of the
+// test (no TCP port, a unix socket, AOF on with fsync on every write, no RDB
+// snapshots), started and stopped by the test. kill() is a SIGKILL;
+// start() again on the same folder replays the AOF.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+extern char** environ;
+
+namespace steward::testing {
+
+class RedisServer {
+ public:
+  static constexpr const char* kBinary = "/usr/bin/redis-server";
+  static bool installed() { return ::access(kBinary, X_OK) == 0; }
+
+  // The socket lives in the temp folder under a short name: a test folder
+  // may be longer than a unix socket path can be (108 bytes).
+  explicit RedisServer(std::filesystem::path dir)
+      : dir_(std::move(dir)),
+        socket_path_((std::filesystem::temp_directory_path() /
+                      ("steward-redis-" + std::to_string(::getpid()) + "-" + std::to_string(next_id()) + ".sock"))
+                         .string()) {}
+  ~RedisServer() {
+    stop();
+    std::filesystem::remove(socket_path_);
+  }
+  RedisServer(const RedisServer&) = delete;
+  RedisServer& operator=(const RedisServer&) = delete;
+
+  const std::string& socket_path() const { return socket_path_; }
+  std::string url() const { return "unix://" + socket_path(); }
+
+  // Lines added to the config, e.g. "requirepass secret".
+  void set_extra_config(std::string lines) { extra_config_ = std::move(lines); }
+
+  // True once it answers PING (its AOF loaded; with a password, NOAUTH counts).
+  bool start() {
+    std::filesystem::create_directories(dir_);
+    const auto config = dir_ / "redis.conf";
+    std::ofstream(config) << "port 0\nunixsocket " << socket_path() << "\nunixsocketperm 700\n"
+                          << "appendonly yes\nappendfsync always\nsave \"\"\ndir " << dir_.string() << "\n"
+                          << "logfile " << (dir_ / "redis.log").string() << "\ndaemonize no\n"
+                          << extra_config_ << "\n";
+    std::string binary = kBinary, config_path = config.string();
+    char* argv[] = {binary.data(), config_path.data(), nullptr};
+    if (::posix_spawn(&pid_, kBinary, nullptr, nullptr, argv, environ) != 0) return false;
+    for (int i = 0; i < 500; ++i) {
+      if (answers_ping()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+  void kill() { end(SIGKILL); }
+  void stop() { end(SIGTERM); }
+
+ private:
+  void end(int signal) {
+    if (pid_ <= 0) return;
+    ::kill(pid_, signal);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  bool answers_ping() const {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, socket_path().c_str(), sizeof(address.sun_path) - 1);
+    bool pong = false;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+        ::send(fd, "PING\r\n", 6, MSG_NOSIGNAL) == 6) {
+      char reply[64] = {};
+      pong = ::recv(fd, reply, sizeof reply - 1, 0) > 0 &&
+             (std::strncmp(reply, "+PONG", 5) == 0 || std::strncmp(reply, "-NOAUTH", 7) == 0);
+    }
+    ::close(fd);
+    return pong;
+  }
+
+  static int next_id() {
+    static int id = 0;
+    return ++id;
+  }
+
+  std::filesystem::path dir_;
+  std::string socket_path_;
+  std::string extra_config_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace steward::testing
