@@ -66,11 +66,15 @@ class RedisServer {
 
   void kill() { end(SIGKILL); }
   void stop() { end(SIGTERM); }
+  // SIGSTOP: it keeps its connections and answers nothing until resume().
+  void pause() { ::kill(pid_, SIGSTOP); }
+  void resume() { ::kill(pid_, SIGCONT); }
 
  private:
   void end(int signal) {
     if (pid_ <= 0) return;
     ::kill(pid_, signal);
+    ::kill(pid_, SIGCONT);  // a paused server takes its signal too
     ::waitpid(pid_, nullptr, 0);
     pid_ = -1;
   }
