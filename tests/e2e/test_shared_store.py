@@ -106,9 +106,9 @@ def pair(store):
             srv.stop()
 
 
-def test_a_job_run_by_one_server_is_cancelled_through_the_other(pair, tmp_root, reap):
+def test_a_job_run_by_one_server_is_cancelled_through_the_other(pair, store, reap):
     a, b = pair
-    pidfile = tmp_root / "cancel.pid"
+    pidfile = store[0] / "cancel.pid"
     jid = Api(a).submit("/execute", {"targets": ["localhost"], "cmd": f"echo $$ > {pidfile}; exec sleep 60"})
     pid = read_pid(pidfile)
     reap(pid)
@@ -138,10 +138,10 @@ def test_a_follower_on_the_other_server_sees_each_result_and_the_end(pair):
     assert Api(b).job(jid)["state"] == JOB_DONE
 
 
-def test_a_killed_servers_work_is_taken_over_and_each_pending_target_runs_once(pair, tmp_root, reap):
+def test_a_killed_servers_work_is_taken_over_and_each_pending_target_runs_once(pair, store, reap):
     a, b = pair
-    pidfile = tmp_root / "takeover.pid"
-    ran = tmp_root / "ran-once"
+    pidfile = store[0] / "takeover.pid"
+    ran = store[0] / "ran-once"
     api_a = Api(a)
     running = api_a.submit("/execute", {"targets": ["localhost"], "cmd": f"echo $$ > {pidfile}; exec sleep 60"})
     reap(read_pid(pidfile))

@@ -69,16 +69,23 @@ void read_job_fields(const std::vector<Reply>& fields, Job& job) {
   for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
     const std::string& name = fields[i].str();
     const std::string& value = fields[i + 1].str();
-    if (name == "state") job.state = static_cast<JobState>(to_integer(value));
-    else if (name == "error") job.error = value;
-    else if (name == "startat") job.startat = to_double(value);
-    else if (name == "finishat") job.finishat = to_double(value);
-    else if (name == "operate") job.operate = value;
-    else if (auto args = name == "args" ? parse_or_null(value) : boost::json::value(); args.is_object())
-      job.operate_args = args.as_object();
-    else if (auto targets = name == "targets" ? parse_or_null(value) : boost::json::value(); targets.is_array()) {
-      for (const auto& t : targets.as_array())
-        if (t.is_string()) job.targets.emplace_back(t.as_string());
+    if (name == "state") {
+      job.state = static_cast<JobState>(to_integer(value));
+    } else if (name == "error") {
+      job.error = value;
+    } else if (name == "startat") {
+      job.startat = to_double(value);
+    } else if (name == "finishat") {
+      job.finishat = to_double(value);
+    } else if (name == "operate") {
+      job.operate = value;
+    } else if (name == "args") {
+      if (auto args = parse_or_null(value); args.is_object()) job.operate_args = args.as_object();
+    } else if (name == "targets") {
+      if (auto targets = parse_or_null(value); targets.is_array()) {
+        for (const auto& t : targets.as_array())
+          if (t.is_string()) job.targets.emplace_back(t.as_string());
+      }
     }
   }
 }
