@@ -77,6 +77,23 @@ TEST_F(RedisStoreTest, ARedisThatStopsAnsweringIsUnavailableAfterTheReplyTimeout
   EXPECT_EQ(again->size(), 1u);
 }
 
+// After SCRIPT FLUSH, EVALSHA finds nothing: awaited and fire-and-forget
+// writes fall back to EVAL.
+TEST_F(RedisStoreTest, ScriptsFlushedFromRedisAreSentWhole) {
+  auto store = open();
+  ASSERT_TRUE(sync(store->create_job(job("before"))).ok());
+  ASSERT_EQ(redis_->inline_command("SCRIPT FLUSH").rfind("+OK", 0), 0u);
+  ASSERT_TRUE(sync(store->create_job(job("after"))).ok());
+  TargetRun done;
+  done.phase = RunPhase::Finished;
+  done.result.state = OpState::Ok;
+  store->save_result("after", "web1", done);
+  ASSERT_TRUE(sync(store->flush()).ok());
+  auto loaded = sync(store->load_job("after", {}));
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  EXPECT_EQ((*loaded)->runs.at("web1").phase, RunPhase::Finished);
+}
+
 TEST_F(RedisStoreTest, AStoreThatCannotReachRedisIsUnavailableNamingTheUrl) {
   redis_->stop();
   auto store = open();

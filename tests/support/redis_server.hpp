@@ -80,20 +80,30 @@ class RedisServer {
   }
 
   bool answers_ping() const {
+    const std::string reply = inline_command("PING");
+    return reply.rfind("+PONG", 0) == 0 || reply.rfind("-NOAUTH", 0) == 0;
+  }
+
+ public:
+  // One inline command ("SCRIPT FLUSH") on a connection of its own; the
+  // start of the reply, or "" when it could not be sent.
+  std::string inline_command(const std::string& line) const {
     int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     std::strncpy(address.sun_path, socket_path().c_str(), sizeof(address.sun_path) - 1);
-    bool pong = false;
+    const std::string request = line + "\r\n";
+    std::string reply;
     if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-        ::send(fd, "PING\r\n", 6, MSG_NOSIGNAL) == 6) {
-      char reply[64] = {};
-      pong = ::recv(fd, reply, sizeof reply - 1, 0) > 0 &&
-             (std::strncmp(reply, "+PONG", 5) == 0 || std::strncmp(reply, "-NOAUTH", 7) == 0);
+        ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
+      char buffer[256] = {};
+      if (::recv(fd, buffer, sizeof buffer - 1, 0) > 0) reply = buffer;
     }
     ::close(fd);
-    return pong;
+    return reply;
   }
+
+ private:
 
   static int next_id() {
     static int id = 0;

@@ -318,6 +318,13 @@ const std::string& RedisConnection::shown_url() const { return state_->shown(); 
 
 void RedisConnection::send(Command command, Done done) { state_->send(std::move(command), std::move(done)); }
 
+std::function<void(Command, RedisConnection::Done)> RedisConnection::sender() const {
+  return [weak = std::weak_ptr<State>(state_)](Command command, Done done) {
+    if (auto state = weak.lock()) return state->send(std::move(command), std::move(done));
+    done(make_error(ErrorCode::Unavailable, "store unavailable: the store is closed"));
+  };
+}
+
 asio::awaitable<Result<Reply>> RedisConnection::run(Command command) {
   return asio::async_initiate<const asio::use_awaitable_t<>, void(Result<Reply>)>(
       [state = state_, command = std::move(command)](auto handler) mutable {

@@ -53,6 +53,10 @@ class RedisConnection {
   using Done = std::function<void(Result<Reply>)>;
   void send(Command command, Done done);
 
+  // send() for a completion that may run after this connection is gone
+  // (a retry): then `done` gets Unavailable at once.
+  std::function<void(Command, Done)> sender() const;
+
   const std::string& shown_url() const;
 
   struct State;  // redis_connection.cpp

@@ -406,11 +406,17 @@ std::vector<Command> Scripts::load_commands() const {
   return commands;
 }
 
-Command Scripts::call(Script script, const std::vector<std::string>& args, bool by_sha) const {
+namespace {
+Command script_command(Script script, const std::string& prefix, const std::vector<std::string>& args, bool by_sha) {
   const Compiled& compiled_script = compiled()[static_cast<std::size_t>(script)];
-  Command command{by_sha ? "EVALSHA" : "EVAL", by_sha ? compiled_script.sha : compiled_script.source, "0", prefix_};
+  Command command{by_sha ? "EVALSHA" : "EVAL", by_sha ? compiled_script.sha : compiled_script.source, "0", prefix};
   command.insert(command.end(), args.begin(), args.end());
   return command;
+}
+}  // namespace
+
+Command Scripts::call(Script script, const std::vector<std::string>& args, bool by_sha) const {
+  return script_command(script, prefix_, args, by_sha);
 }
 
 boost::asio::awaitable<Result<Reply>> Scripts::eval(Script script, std::vector<std::string> args) {
@@ -422,11 +428,14 @@ boost::asio::awaitable<Result<Reply>> Scripts::eval(Script script, std::vector<s
 }
 
 void Scripts::eval_detached(Script script, std::vector<std::string> args, RedisConnection::Done done) {
-  auto retry = [this, script, args, done](Result<Reply> reply) mutable {
+  // Nothing of this object in the retry: it may run after the store is gone.
+  Command first = call(script, args, /*by_sha=*/true);
+  auto retry = [send = connection_.sender(), script, prefix = prefix_, args = std::move(args),
+                done = std::move(done)](Result<Reply> reply) mutable {
     if (reply || !is_noscript(reply.error())) return done(std::move(reply));
-    connection_.send(call(script, args, /*by_sha=*/false), std::move(done));
+    send(script_command(script, prefix, args, /*by_sha=*/false), std::move(done));
   };
-  connection_.send(call(script, args, /*by_sha=*/true), std::move(retry));
+  connection_.send(std::move(first), std::move(retry));
 }
 
 }  // namespace steward::store::redis
