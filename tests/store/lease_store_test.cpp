@@ -1,5 +1,5 @@
 // Leases, fenced run writes and cancel requests: two store objects on one
-// SQLite file act as two servers.
+// store (a SQLite file or a Redis) act as two servers.
 #include <gtest/gtest.h>
 
 #include <filesystem>
