@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libsqlite3-dev libyaml-cpp-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev
+  libsqlite3-dev libhiredis-dev redis-server libyaml-cpp-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev
   libssh-dev libssl-dev openssl libcurl4-openssl-dev openssh-server openssh-client qemu-guest-agent
   libgrpc++-dev libprotobuf-dev protobuf-compiler python3-grpcio python3-grpc-tools python3-protobuf

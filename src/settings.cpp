@@ -127,7 +127,9 @@ ServeSettingsParser::ServeSettingsParser(CLI::App& cmd) : binder_(std::make_uniq
   text("packages", nullptr, s.packages_dir, "Deputy packages: DIR/<name>/<version>/package.toml (default <data-dir>/packages)");
   text("inventory", nullptr, s.inventory, "Ansible INI or YAML inventory (default: one host, localhost)");
   text("files-dir", nullptr, s.files_dir, "server side of copy and fetch (default <data-dir>/files)");
-  text("store", nullptr, s.store, "sqlite:PATH (default sqlite:<data-dir>/steward.db)");
+  text("store", nullptr, s.store,
+       "sqlite:PATH (default sqlite:<data-dir>/steward.db), redis://[:PASSWORD@]HOST:PORT/DB or "
+       "unix:///path/redis.sock[?db=N] (password also from STEWARD_REDIS_PASSWORD)");
   number("max-connections", nullptr, s.max_connections, 1, "operations running at once");
   auto* no_auth = cmd.add_flag("--no-auth", s.no_auth, "turn authentication off (not for shared machines)");
   binder_->settings.push_back({"no-auth", nullptr, no_auth, [&s](const std::string& v) {

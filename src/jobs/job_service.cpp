@@ -118,6 +118,8 @@ awaitable<Result<std::string>> JobService::submit(JobRequest request) {
   if (auto stored = co_await store_.create_job(job); !stored) {
     spdlog::error("job not accepted, store failed: {}", stored.error().message);
     for (const auto& target : job.targets) leave_lane(job.operate, job.jid, target);
+    // A store that is away (Redis down) is a 503 "store unavailable: ...", which a client may retry.
+    if (stored.error().code == ErrorCode::Unavailable) co_return stored.error();
     co_return make_error(ErrorCode::Internal, "could not record the job: " + stored.error().message);
   }
   live_[job.jid] = live;

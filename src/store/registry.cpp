@@ -1,3 +1,5 @@
+#include "store/redis/redis_store.hpp"
+#include "store/redis/redis_url.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/store.hpp"
 
@@ -13,8 +15,10 @@ Result<std::unique_ptr<Store>> open_store(const StoreOptions& options) {
     if (path.empty()) return make_error(ErrorCode::InvalidArgument, "store URL has no path: " + url);
     return open_sqlite_store(path);
   }
+  if (redis::is_redis_url(url)) return open_redis_store(url, options.executor);
   return make_error(ErrorCode::InvalidArgument,
-                    "unsupported store URL '" + url + "' (supported: sqlite:PATH)");
+                    "unsupported store URL '" + url +
+                        "' (supported: sqlite:PATH, redis://[:PASSWORD@]HOST:PORT/DB, unix:///path/redis.sock)");
 }
 
 }  // namespace steward::store

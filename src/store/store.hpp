@@ -10,6 +10,7 @@
 //   right after must find it on restart.
 // - The fire-and-forget writes (progress and output) are durable no later
 //   than the next awaited write completes; their failures are logged.
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
@@ -205,8 +206,11 @@ class Store {
 };
 
 struct StoreOptions {
-  std::string url;       // sqlite:PATH (redis:// in a later release)
+  std::string url;       // sqlite:PATH, redis://HOST:PORT/DB or unix:///path/redis.sock
   std::string data_dir;  // default location for file-backed stores
+  // The server's event loop, which a network store (Redis) runs on; destroy
+  // the store before the loop's io_context. Unused by SQLite.
+  boost::asio::any_io_executor executor = {};
 };
 
 // InvalidArgument naming the supported schemes for an unknown URL.

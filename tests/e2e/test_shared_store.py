@@ -1,8 +1,18 @@
-"""Two real servers on one SQLite store (README "Servers and leases"): any
-server cancels or follows a job the other runs, and a server killed with -9
-has its work taken over once its lease expires, each pending target run once."""
+"""Two real servers on one store, a SQLite file or a Redis (README "Servers
+and leases", "Redis"): any server cancels or follows a job the other runs,
+and a server killed with -9 has its work taken over once its lease expires,
+each pending target run once. With Redis, a redis-server killed mid-use
+makes requests fail with 503 until it is back, with every acknowledged job."""
 
 import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from conftest import (JOB_DONE, JOB_FAILURE, JOB_RUNNING, OP_CHANGED, OP_FAILED, Api, Server,
@@ -13,18 +23,81 @@ SECRET_KEY = "5e" * 32
 LEASE_SECONDS = 10
 
 
-def shared_server(tmp_root, server_id):
-    return Server(tmp_root / f"data-{server_id}",
-                  extra_args=["--store", f"sqlite:{tmp_root / 'shared.db'}", "--server-id", server_id],
+REDIS_SERVER = "/usr/bin/redis-server"
+
+
+class RedisServer:
+    """Debian's redis-server on a unix socket with its own config: AOF on,
+    no snapshots, no TCP port. start() again replays the AOF."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # A socket path is at most 108 bytes: a short folder of its own.
+        self.socket_dir = Path(tempfile.mkdtemp(prefix="stw-redis-"))
+        self.socket = self.socket_dir / "redis.sock"
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"unix://{self.socket}"
+
+    def start(self, timeout=10.0):
+        config = self.folder / "redis.conf"
+        config.write_text(f"port 0\nunixsocket {self.socket}\nunixsocketperm 700\nappendonly yes\n"
+                          f"appendfsync always\nsave \"\"\ndir {self.folder}\n"
+                          f"logfile {self.folder / 'redis.log'}\n")
+        self.proc = subprocess.Popen([REDIS_SERVER, str(config)], stdin=subprocess.DEVNULL)
+        wait_for(self._answers, timeout=timeout, what="redis-server to answer PING")
+
+    def _answers(self):
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(str(self.socket))
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def kill9(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store(request, tmp_root):
+    """The --store URL both servers share, and the redis-server behind it."""
+    root = tmp_root / f"{request.node.name[:20]}-{request.param}"
+    root.mkdir()
+    if request.param == "sqlite":
+        yield root, f"sqlite:{root / 'shared.db'}", None
+        return
+    if not os.access(REDIS_SERVER, os.X_OK):
+        pytest.skip("redis-server is not installed (Debian package redis-server)")
+    redis = RedisServer(root / "redis")
+    redis.start()
+    yield root, redis.url, redis
+    redis.stop()
+
+
+def shared_server(root, store_url, server_id):
+    return Server(root / f"data-{server_id}",
+                  extra_args=["--store", store_url, "--server-id", server_id],
                   env={"STEWARD_SECRET_KEY": SECRET_KEY})
 
 
 @pytest.fixture
-def pair(tmp_root, request):
-    root = tmp_root / request.node.name[:20]
-    root.mkdir()
-    a = shared_server(root, "a")
-    b = shared_server(root, "b")
+def pair(store):
+    root, store_url, _ = store
+    a = shared_server(root, store_url, "a")
+    b = shared_server(root, store_url, "b")
     a.start()
     b.start()
     yield a, b
@@ -33,9 +106,9 @@ def pair(tmp_root, request):
             srv.stop()
 
 
-def test_a_job_run_by_one_server_is_cancelled_through_the_other(pair, tmp_root, reap):
+def test_a_job_run_by_one_server_is_cancelled_through_the_other(pair, store, reap):
     a, b = pair
-    pidfile = tmp_root / "cancel.pid"
+    pidfile = store[0] / "cancel.pid"
     jid = Api(a).submit("/execute", {"targets": ["localhost"], "cmd": f"echo $$ > {pidfile}; exec sleep 60"})
     pid = read_pid(pidfile)
     reap(pid)
@@ -65,10 +138,10 @@ def test_a_follower_on_the_other_server_sees_each_result_and_the_end(pair):
     assert Api(b).job(jid)["state"] == JOB_DONE
 
 
-def test_a_killed_servers_work_is_taken_over_and_each_pending_target_runs_once(pair, tmp_root, reap):
+def test_a_killed_servers_work_is_taken_over_and_each_pending_target_runs_once(pair, store, reap):
     a, b = pair
-    pidfile = tmp_root / "takeover.pid"
-    ran = tmp_root / "ran-once"
+    pidfile = store[0] / "takeover.pid"
+    ran = store[0] / "ran-once"
     api_a = Api(a)
     running = api_a.submit("/execute", {"targets": ["localhost"], "cmd": f"echo $$ > {pidfile}; exec sleep 60"})
     reap(read_pid(pidfile))
@@ -91,3 +164,26 @@ def test_a_killed_servers_work_is_taken_over_and_each_pending_target_runs_once(p
     wait_for(lambda: "holds its lease" in a.log_path.read_text(), what="a's new lease")
     assert ran.read_text() == "ran\n"
     assert Api(a).job(pending)["state"] == JOB_DONE
+
+
+def test_a_killed_redis_is_503_and_after_its_restart_keeps_every_acknowledged_job(pair, store):
+    _, _, redis = store
+    if redis is None:
+        pytest.skip("Redis only")
+    a, b = pair
+    jid = Api(a).submit("/execute", {"targets": ["localhost"], "cmd": "echo kept"})
+    before = Api(a).wait_job(jid)
+    assert before["state"] == JOB_DONE, before
+
+    redis.kill9()
+    r = request(b.addr, "GET", f"/jobs/{jid}")
+    assert r.status == 503, r
+    assert "store unavailable" in r.body["message"], r.body
+    r = request(a.addr, "POST", "/execute", {"targets": ["localhost"], "cmd": "true"})
+    assert r.status == 503, r
+
+    redis.start()
+    wait_for(lambda: request(b.addr, "GET", f"/jobs/{jid}").status == 200, what="b to read the store again")
+    assert Api(b).job(jid, outputs=True) == before
+    again = Api(a).run("/execute", {"targets": ["localhost"], "cmd": "echo back"})
+    assert again["return_data"]["localhost"]["status"] == OP_CHANGED, again

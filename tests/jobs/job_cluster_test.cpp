@@ -1,20 +1,31 @@
-// Two servers on one store (README "Servers and leases"): JobService A is the
-// fixture's, B a second one with its own store connection and scheduler.
-// They share the loop and the fake transport, as two servers share targets.
+// Two servers on one store (README "Servers and leases"), a SQLite file or a
+// redis-server of the test's own: JobService A is the fixture's, B a second
+// one with its own store connection and scheduler. They share the loop and
+// the fake transport, as two servers share targets.
 #include "jobs/job_service_fixture.hpp"
+#include "support/redis_server.hpp"
 
 namespace steward::jobs::testing {
 namespace {
 
 constexpr double kLeaseTtl = 10;
 
-class JobClusterTest : public JobServiceTest {
+class JobClusterTest : public JobServiceTest, public ::testing::WithParamInterface<std::string> {
  protected:
   void SetUp() override {
     JobServiceTest::SetUp();
-    auto opened = store::open_store({"", dir_.string()});
-    ASSERT_TRUE(opened.ok()) << opened.error().message;
-    store_b_ = std::move(opened).value();
+    if (GetParam() == "redis") {
+      if (!steward::testing::RedisServer::installed()) GTEST_SKIP() << "redis-server is not installed";
+      ::signal(SIGPIPE, SIG_IGN);  // as `steward serve` does
+      redis_ = std::make_unique<steward::testing::RedisServer>(dir_ / "redis");
+      ASSERT_TRUE(redis_->start());
+      service_.reset();  // A moves from the fixture's SQLite file to the Redis
+      store_ = open_shared();
+      ASSERT_TRUE(store_);
+      service_ = make_service();
+    }
+    store_b_ = open_shared();
+    ASSERT_TRUE(store_b_);
     scheduler_b_ = std::make_unique<sched::Scheduler>(io_.get_executor(), clock_, /*max_connections=*/8);
     service_b_ = std::make_unique<JobService>(
         io_.get_executor(), *store_b_, *scheduler_b_, transports_, ops_,
@@ -24,11 +35,20 @@ class JobClusterTest : public JobServiceTest {
   }
 
   void TearDown() override {
-    for (const auto& jid : submitted_) (void)await(service_b_->cancel(jid, "test teardown"));
+    if (service_b_)
+      for (const auto& jid : submitted_) (void)await(service_b_->cancel(jid, "test teardown"));
     JobServiceTest::TearDown();
     service_b_.reset();
     scheduler_b_.reset();
     store_b_.reset();
+    redis_.reset();
+  }
+
+  // Another connection to the store A uses.
+  std::unique_ptr<store::Store> open_shared() {
+    auto opened = store::open_store({redis_ ? redis_->url() : "", dir_.string(), io_.get_executor()});
+    EXPECT_TRUE(opened.ok()) << opened.error().message;
+    return opened.ok() ? std::move(opened).value() : nullptr;
   }
 
   // Starts `task` on the loop; the returned slot holds its result once it completes.
@@ -42,12 +62,15 @@ class JobClusterTest : public JobServiceTest {
     return slot;
   }
 
+  std::unique_ptr<steward::testing::RedisServer> redis_;
   std::unique_ptr<store::Store> store_b_;
   std::unique_ptr<sched::Scheduler> scheduler_b_;
   std::unique_ptr<JobService> service_b_;
 };
+INSTANTIATE_TEST_SUITE_P(Stores, JobClusterTest, ::testing::Values(std::string("sqlite"), std::string("redis")),
+                         [](const auto& info) { return info.param; });
 
-TEST_F(JobClusterTest, CancelThroughAServerThatDoesNotRunTheJobStopsItsProcessOnTheOwner) {
+TEST_P(JobClusterTest, CancelThroughAServerThatDoesNotRunTheJobStopsItsProcessOnTheOwner) {
   fake_->script("busy", FakeScript::hangs());
   std::string jid = submit(execute_request({fake_target("busy")}));
   ASSERT_TRUE(pump_until([&] { return fake_->running() == 1; }));
@@ -70,7 +93,7 @@ TEST_F(JobClusterTest, CancelThroughAServerThatDoesNotRunTheJobStopsItsProcessOn
   EXPECT_EQ(job.runs.at("busy").result.state, OpState::Failed);
 }
 
-TEST_F(JobClusterTest, AFollowerOnAnotherServerGetsOutputResultsAndTheEnd) {
+TEST_P(JobClusterTest, AFollowerOnAnotherServerGetsOutputResultsAndTheEnd) {
   fake_->script("web", FakeScript::exits(0, {"one\n", "two\n"}).after(400ms));
   std::string jid = submit(execute_request({fake_target("web")}));
   auto followed = await(service_b_->subscribe(jid, /*with_output=*/true));
@@ -97,7 +120,7 @@ TEST_F(JobClusterTest, AFollowerOnAnotherServerGetsOutputResultsAndTheEnd) {
   EXPECT_EQ(waited->state, JobState::Done);
 }
 
-TEST_F(JobClusterTest, AnExpiredServersWorkIsTakenOverOnceAndItsOwnWritesAreRefused) {
+TEST_P(JobClusterTest, AnExpiredServersWorkIsTakenOverOnceAndItsOwnWritesAreRefused) {
   fake_->script("h", FakeScript::hangs());
   std::string first = submit(execute_request({fake_target("h")}));
   ASSERT_TRUE(pump_until([&] { return fake_->running() == 1; }));

@@ -1,5 +1,5 @@
 // Leases, fenced run writes and cancel requests: two store objects on one
-// SQLite file act as two servers.
+// store (a SQLite file or a Redis) act as two servers.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -7,32 +7,24 @@
 #include <sqlite3.h>
 
 #include "store/store.hpp"
-#include "support/run_sync.hpp"
-#include "support/test_dir.hpp"
+#include "store/store_fixture.hpp"
 
 namespace steward::store {
 namespace {
 
-using testing::run_sync;
 namespace fs = std::filesystem;
 
 constexpr double kTtl = 10;
 constexpr double kNow = 1'000'000;
 
-class LeaseStoreTest : public ::testing::Test {
+class LeaseStoreBase : public StoreFixture {
  protected:
-  void SetUp() override { dir_ = steward::testing::fresh_test_dir("lease-store"); }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::unique_ptr<Store> open() {
-    auto opened = open_store({"", dir_.string()});
-    EXPECT_TRUE(opened.ok()) << opened.error().message;
-    return opened.ok() ? std::move(opened).value() : nullptr;
-  }
+  explicit LeaseStoreBase(std::string backend) : StoreFixture(std::move(backend)) {}
+  void SetUp() override { prepare("lease-store"); }
   // A store acting for `server`, its lease taken at kNow.
   std::unique_ptr<Store> server(const std::string& id) {
     auto store = open();
-    auto lease = run_sync(store->acquire_lease(id, kNow, kTtl));
+    auto lease = sync(store->acquire_lease(id, kNow, kTtl));
     EXPECT_TRUE(lease.ok()) << lease.error().message;
     return store;
   }
@@ -58,131 +50,141 @@ class LeaseStoreTest : public ::testing::Test {
     run.result.state = state;
     return run;
   }
-  fs::path dir_;
 };
 
-TEST_F(LeaseStoreTest, EachAcquireIsANewEpochAndRenewalNeedsTheCurrentOne) {
+class LeaseStoreTest : public LeaseStoreBase, public ::testing::WithParamInterface<std::string> {
+ protected:
+  LeaseStoreTest() : LeaseStoreBase(GetParam()) {}
+};
+INSTANTIATE_STORE_CONTRACT(LeaseStoreTest);
+
+class SqliteLeaseStoreTest : public LeaseStoreBase {
+ protected:
+  SqliteLeaseStoreTest() : LeaseStoreBase("sqlite") {}
+};
+
+TEST_P(LeaseStoreTest, EachAcquireIsANewEpochAndRenewalNeedsTheCurrentOne) {
   auto first = open();
-  auto a1 = run_sync(first->acquire_lease("a", kNow, kTtl));
+  auto a1 = sync(first->acquire_lease("a", kNow, kTtl));
   ASSERT_TRUE(a1.ok());
   EXPECT_EQ(a1->server, "a");
-  EXPECT_TRUE(run_sync(first->renew_lease(kNow + 1, kTtl)).ok());
+  EXPECT_TRUE(sync(first->renew_lease(kNow + 1, kTtl)).ok());
 
   auto second = open();  // the same server restarted
-  auto a2 = run_sync(second->acquire_lease("a", kNow + 2, kTtl));
+  auto a2 = sync(second->acquire_lease("a", kNow + 2, kTtl));
   ASSERT_TRUE(a2.ok());
   EXPECT_GT(a2->epoch, a1->epoch);
-  auto stale = run_sync(first->renew_lease(kNow + 3, kTtl));
+  auto stale = sync(first->renew_lease(kNow + 3, kTtl));
   ASSERT_FALSE(stale.ok());
   EXPECT_EQ(stale.error().code, ErrorCode::Conflict);
   EXPECT_NE(stale.error().message.find("lease lost"), std::string::npos) << stale.error().message;
-  EXPECT_TRUE(run_sync(second->renew_lease(kNow + 3, kTtl)).ok());
+  EXPECT_TRUE(sync(second->renew_lease(kNow + 3, kTtl)).ok());
 }
 
-TEST_F(LeaseStoreTest, ALiveServersRunsAreNotTakenAndAnExpiredOnesAreWithTheirWritesRefused) {
+TEST_P(LeaseStoreTest, ALiveServersRunsAreNotTakenAndAnExpiredOnesAreWithTheirWritesRefused) {
   auto a = server("a");
   auto b = server("b");
-  ASSERT_TRUE(run_sync(a->create_job(job("j1", {"web1", "web2"}))).ok());
-  ASSERT_TRUE(run_sync(a->mark_started("j1", "web1", running())).ok());
+  ASSERT_TRUE(sync(a->create_job(job("j1", {"web1", "web2"}))).ok());
+  ASSERT_TRUE(sync(a->mark_started("j1", "web1", running())).ok());
 
-  auto early = run_sync(b->take_over(kNow + kTtl - 1));
+  auto early = sync(b->take_over(kNow + kTtl - 1));
   ASSERT_TRUE(early.ok());
   EXPECT_TRUE(early->empty()) << "a's lease has not expired";
-  auto none = run_sync(b->unfinished_jobs());
+  auto none = sync(b->unfinished_jobs());
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty()) << "b does not repair a's live work";
 
-  auto taken = run_sync(b->take_over(kNow + kTtl + 1));
+  auto taken = sync(b->take_over(kNow + kTtl + 1));
   ASSERT_TRUE(taken.ok()) << taken.error().message;
   ASSERT_EQ(taken->size(), 2u);
   for (const auto& run : *taken) {
     EXPECT_EQ(run.jid, "j1");
     EXPECT_EQ(run.from, "a");
   }
-  auto theirs = run_sync(b->unfinished_jobs());
+  auto theirs = sync(b->unfinished_jobs());
   ASSERT_TRUE(theirs.ok());
   ASSERT_EQ(theirs->size(), 1u);
   EXPECT_EQ(theirs->front().runs.at("web1").phase, RunPhase::Running);
 
   // a comes back from a long pause: every write it tries is refused.
-  auto start = run_sync(a->mark_started("j1", "web2", running()));
+  auto start = sync(a->mark_started("j1", "web2", running()));
   ASSERT_FALSE(start.ok());
   EXPECT_EQ(start.error().code, ErrorCode::Conflict);
-  auto record = run_sync(a->record_process("j1", "web1", RunProcess{"ssh", 42, "1", "/tmp/s"}));
+  auto record = sync(a->record_process("j1", "web1", RunProcess{"ssh", 42, "1", "/tmp/s"}));
   EXPECT_EQ(record.ok() ? ErrorCode::Internal : record.error().code, ErrorCode::Conflict);
   a->save_result("j1", "web1", finished(OpState::Failed));
   a->append_output("j1", OutputChunk{1, "web1", OutputStream::Stdout, "from a", kNow});
-  ASSERT_TRUE(run_sync(a->flush()).ok());
-  EXPECT_EQ(run_sync(a->renew_lease(kNow + kTtl + 2, kTtl)).error().code, ErrorCode::Conflict);
+  ASSERT_TRUE(sync(a->flush()).ok());
+  EXPECT_EQ(sync(a->renew_lease(kNow + kTtl + 2, kTtl)).error().code, ErrorCode::Conflict);
 
-  auto loaded = run_sync(b->load_job("j1", {}));
+  auto loaded = sync(b->load_job("j1", {}));
   ASSERT_TRUE(loaded.ok() && loaded->has_value());
   EXPECT_EQ((*loaded)->runs.at("web1").phase, RunPhase::Running) << "a's result was refused";
-  EXPECT_TRUE(run_sync(b->load_output("j1", 0))->empty()) << "a's output was refused";
-  EXPECT_TRUE(run_sync(b->load_processes("j1"))->empty());
+  EXPECT_TRUE(sync(b->load_output("j1", 0))->empty()) << "a's output was refused";
+  EXPECT_TRUE(sync(b->load_processes("j1"))->empty());
 
   // b owns them now.
-  ASSERT_TRUE(run_sync(b->mark_started("j1", "web2", running())).ok());
+  ASSERT_TRUE(sync(b->mark_started("j1", "web2", running())).ok());
   b->save_result("j1", "web1", finished());
   b->save_result("j1", "web2", finished());
   Job done = job("j1", {"web1", "web2"});
   done.state = JobState::Done;
-  EXPECT_TRUE(run_sync(b->finish_job(done)).ok());
-  EXPECT_TRUE(run_sync(b->take_over(kNow + 100))->empty()) << "taken once";
+  EXPECT_TRUE(sync(b->finish_job(done)).ok());
+  EXPECT_TRUE(sync(b->take_over(kNow + 100))->empty()) << "taken once";
 }
 
-TEST_F(LeaseStoreTest, ARestartedServerTakesItsEarlierLifeAndRunsStoredBeforeLeases) {
+TEST_P(LeaseStoreTest, ARestartedServerTakesItsEarlierLifeAndRunsStoredBeforeLeases) {
   {
     auto anonymous = open();  // a store written before leases existed
-    ASSERT_TRUE(run_sync(anonymous->create_job(job("old", {"web1"}))).ok());
+    ASSERT_TRUE(sync(anonymous->create_job(job("old", {"web1"}))).ok());
   }
   {
     auto first = server("a");
-    ASSERT_TRUE(run_sync(first->create_job(job("j2", {"web1"}))).ok());
-    ASSERT_TRUE(run_sync(first->mark_started("j2", "web1", running())).ok());
+    ASSERT_TRUE(sync(first->create_job(job("j2", {"web1"}))).ok());
+    ASSERT_TRUE(sync(first->mark_started("j2", "web1", running())).ok());
   }
   auto again = server("a");  // not expired: it is the same server
-  auto taken = run_sync(again->take_over(kNow + 1));
+  auto taken = sync(again->take_over(kNow + 1));
   ASSERT_TRUE(taken.ok()) << taken.error().message;
   ASSERT_EQ(taken->size(), 2u);
   for (const auto& run : *taken) EXPECT_EQ(run.from, "") << run.jid;
-  auto unfinished = run_sync(again->unfinished_jobs());
+  auto unfinished = sync(again->unfinished_jobs());
   ASSERT_TRUE(unfinished.ok());
   EXPECT_EQ(unfinished->size(), 2u);
 }
 
-TEST_F(LeaseStoreTest, AReleasedLeaseIsTakenOverAtOnce) {
+TEST_P(LeaseStoreTest, AReleasedLeaseIsTakenOverAtOnce) {
   auto a = server("a");
   auto b = server("b");
-  ASSERT_TRUE(run_sync(a->create_job(job("j3", {"web1"}))).ok());
-  ASSERT_TRUE(run_sync(a->release_lease()).ok());
-  auto taken = run_sync(b->take_over(kNow + 1));
+  ASSERT_TRUE(sync(a->create_job(job("j3", {"web1"}))).ok());
+  ASSERT_TRUE(sync(a->release_lease()).ok());
+  auto taken = sync(b->take_over(kNow + 1));
   ASSERT_TRUE(taken.ok());
   ASSERT_EQ(taken->size(), 1u);
   EXPECT_EQ(taken->front().from, "a");
 }
 
-TEST_F(LeaseStoreTest, AJobEndsOnlyOnceEveryRunIsStoredFinished) {
+TEST_P(LeaseStoreTest, AJobEndsOnlyOnceEveryRunIsStoredFinished) {
   auto a = server("a");
-  ASSERT_TRUE(run_sync(a->create_job(job("j4", {"web1", "web2"}))).ok());
+  ASSERT_TRUE(sync(a->create_job(job("j4", {"web1", "web2"}))).ok());
   a->save_result("j4", "web1", finished());
   Job done = job("j4", {"web1", "web2"});
   done.state = JobState::Done;
-  auto early = run_sync(a->finish_job(done));
+  auto early = sync(a->finish_job(done));
   ASSERT_FALSE(early.ok());
   EXPECT_EQ(early.error().code, ErrorCode::Conflict);
   a->save_result("j4", "web2", finished());
-  EXPECT_TRUE(run_sync(a->finish_job(done)).ok());
+  EXPECT_TRUE(sync(a->finish_job(done)).ok());
 }
 
-TEST_F(LeaseStoreTest, CancelRequestsAreSeenByEveryServerWhileTheJobRuns) {
+TEST_P(LeaseStoreTest, CancelRequestsAreSeenByEveryServerWhileTheJobRuns) {
   auto a = server("a");
   auto b = server("b");
-  ASSERT_TRUE(run_sync(a->create_job(job("j5", {"web1"}))).ok());
-  auto asked = run_sync(b->request_cancel("j5", "stop it"));
+  ASSERT_TRUE(sync(a->create_job(job("j5", {"web1"}))).ok());
+  auto asked = sync(b->request_cancel("j5", "stop it"));
   ASSERT_TRUE(asked.ok());
   EXPECT_TRUE(*asked);
-  auto requests = run_sync(a->cancel_requests());
+  auto requests = sync(a->cancel_requests());
   ASSERT_TRUE(requests.ok());
   ASSERT_EQ(requests->size(), 1u);
   EXPECT_EQ(requests->front().jid, "j5");
@@ -191,18 +193,18 @@ TEST_F(LeaseStoreTest, CancelRequestsAreSeenByEveryServerWhileTheJobRuns) {
   a->save_result("j5", "web1", finished(OpState::Failed));
   Job ended = job("j5", {"web1"});
   ended.state = JobState::Failure;
-  ASSERT_TRUE(run_sync(a->finish_job(ended)).ok());
-  EXPECT_TRUE(run_sync(a->cancel_requests())->empty());
-  EXPECT_FALSE(*run_sync(b->request_cancel("j5", "too late")));
-  EXPECT_FALSE(*run_sync(b->request_cancel("no-such-job", "x")));
+  ASSERT_TRUE(sync(a->finish_job(ended)).ok());
+  EXPECT_TRUE(sync(a->cancel_requests())->empty());
+  EXPECT_FALSE(*sync(b->request_cancel("j5", "too late")));
+  EXPECT_FALSE(*sync(b->request_cancel("no-such-job", "x")));
 }
 
 // A schema 1 store (no owners, no cancel requests) gains them when opened.
-TEST_F(LeaseStoreTest, Schema1StoreGainsOwnersAndItsRunsAreTakenOver) {
+TEST_F(SqliteLeaseStoreTest, Schema1StoreGainsOwnersAndItsRunsAreTakenOver) {
   fs::create_directories(dir_);
   {
     auto store = open();
-    ASSERT_TRUE(run_sync(store->create_job(job("v1", {"web1"}))).ok());
+    ASSERT_TRUE(sync(store->create_job(job("v1", {"web1"}))).ok());
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "steward.db").c_str(), &db), SQLITE_OK);
@@ -217,11 +219,11 @@ TEST_F(LeaseStoreTest, Schema1StoreGainsOwnersAndItsRunsAreTakenOver) {
   sqlite3_close(db);
 
   auto a = server("a");
-  auto taken = run_sync(a->take_over(kNow));
+  auto taken = sync(a->take_over(kNow));
   ASSERT_TRUE(taken.ok()) << taken.error().message;
   ASSERT_EQ(taken->size(), 1u);
-  EXPECT_TRUE(*run_sync(a->request_cancel("v1", "works")));
-  EXPECT_TRUE(run_sync(a->mark_started("v1", "web1", running())).ok());
+  EXPECT_TRUE(*sync(a->request_cancel("v1", "works")));
+  EXPECT_TRUE(sync(a->mark_started("v1", "web1", running())).ok());
 }
 
 }  // namespace

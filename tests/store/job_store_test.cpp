@@ -6,30 +6,28 @@
 #include <sqlite3.h>
 
 #include "store/store.hpp"
-#include "support/run_sync.hpp"
-#include "support/test_dir.hpp"
+#include "store/store_fixture.hpp"
 
 namespace steward::store {
 namespace {
 
-using testing::run_sync;
 namespace fs = std::filesystem;
 
-class SqliteStoreTest : public ::testing::Test {
+// Jobs, runs, output, records and condition values: the contract every
+// store keeps (on SQLite and on Redis), then SQLite's own migrations.
+class JobStoreBase : public StoreFixture {
  protected:
+  explicit JobStoreBase(std::string backend) : StoreFixture(std::move(backend)) {}
   void SetUp() override {
-    dir_ = steward::testing::fresh_test_dir("store");
+    prepare("store");
+    if (IsSkipped() || HasFatalFailure()) return;
     reopen();
   }
-  void TearDown() override {
-    store_.reset();
-    fs::remove_all(dir_);
-  }
+  void stores_closed() override { store_.reset(); }
   void reopen() {
     store_.reset();
-    auto opened = open_store({"", dir_.string()});
-    ASSERT_TRUE(opened.ok()) << opened.error().message;
-    store_ = std::move(opened).value();
+    store_ = open();
+    ASSERT_TRUE(store_);
   }
   static Job sample_job(const std::string& jid) {
     Job job;
@@ -47,14 +45,24 @@ class SqliteStoreTest : public ::testing::Test {
     run.result.state = OpState::Ok;
     return run;
   }
-  fs::path dir_;
   std::unique_ptr<Store> store_;
 };
 
-TEST_F(SqliteStoreTest, CreatedJobIsDurableAcrossReopen) {
-  ASSERT_TRUE(run_sync(store_->create_job(sample_job("j1"))).ok());
+class StoreTest : public JobStoreBase, public ::testing::WithParamInterface<std::string> {
+ protected:
+  StoreTest() : JobStoreBase(GetParam()) {}
+};
+INSTANTIATE_STORE_CONTRACT(StoreTest);
+
+class SqliteStoreTest : public JobStoreBase {
+ protected:
+  SqliteStoreTest() : JobStoreBase("sqlite") {}
+};
+
+TEST_P(StoreTest, CreatedJobIsDurableAcrossReopen) {
+  ASSERT_TRUE(sync(store_->create_job(sample_job("j1"))).ok());
   reopen();
-  auto loaded = run_sync(store_->load_job("j1", {}));
+  auto loaded = sync(store_->load_job("j1", {}));
   ASSERT_TRUE(loaded.ok());
   ASSERT_TRUE(loaded->has_value());
   const Job& job = **loaded;
@@ -66,9 +74,9 @@ TEST_F(SqliteStoreTest, CreatedJobIsDurableAcrossReopen) {
   EXPECT_EQ(job.runs.at("web1").phase, RunPhase::Pending);
 }
 
-TEST_F(SqliteStoreTest, ResultsAndFinishRoundTrip) {
+TEST_P(StoreTest, ResultsAndFinishRoundTrip) {
   Job job = sample_job("j2");
-  ASSERT_TRUE(run_sync(store_->create_job(job)).ok());
+  ASSERT_TRUE(sync(store_->create_job(job)).ok());
   TargetRun run;
   run.phase = RunPhase::Finished;
   run.result.state = OpState::Failed;
@@ -88,8 +96,8 @@ TEST_F(SqliteStoreTest, ResultsAndFinishRoundTrip) {
   job.state = JobState::Failure;
   job.error = "1 target failed";
   job.finishat = 103;
-  ASSERT_TRUE(run_sync(store_->finish_job(job)).ok());
-  auto loaded = run_sync(store_->load_job("j2", {}));
+  ASSERT_TRUE(sync(store_->finish_job(job)).ok());
+  auto loaded = sync(store_->load_job("j2", {}));
   ASSERT_TRUE(loaded.ok() && loaded->has_value());
   const auto& got = (*loaded)->runs.at("web1");
   EXPECT_EQ(got.phase, RunPhase::Finished);
@@ -105,52 +113,52 @@ TEST_F(SqliteStoreTest, ResultsAndFinishRoundTrip) {
   EXPECT_EQ((*loaded)->runs.at("web2").result.state, OpState::Skipped);
 }
 
-TEST_F(SqliteStoreTest, OutputChunksInOrderAfterSeq) {
-  ASSERT_TRUE(run_sync(store_->create_job(sample_job("j3"))).ok());
+TEST_P(StoreTest, OutputChunksInOrderAfterSeq) {
+  ASSERT_TRUE(sync(store_->create_job(sample_job("j3"))).ok());
   for (std::uint64_t i = 1; i <= 5; ++i)
     store_->append_output("j3", {i, "web1", OutputStream::Stdout, "line" + std::to_string(i), 1.0});
-  ASSERT_TRUE(run_sync(store_->flush()).ok());
-  auto chunks = run_sync(store_->load_output("j3", 2));
+  ASSERT_TRUE(sync(store_->flush()).ok());
+  auto chunks = sync(store_->load_output("j3", 2));
   ASSERT_TRUE(chunks.ok());
   ASSERT_EQ(chunks->size(), 3u);
   EXPECT_EQ((*chunks)[0].seq, 3u);
   EXPECT_EQ((*chunks)[2].data, "line5");
 }
 
-TEST_F(SqliteStoreTest, UnfinishedListDeleteAndPrune) {
+TEST_P(StoreTest, UnfinishedListDeleteAndPrune) {
   Job old_job = sample_job("20260101000000000001");
   Job running = sample_job("20260101000000000002");
-  ASSERT_TRUE(run_sync(store_->create_job(old_job)).ok());
-  ASSERT_TRUE(run_sync(store_->create_job(running)).ok());
+  ASSERT_TRUE(sync(store_->create_job(old_job)).ok());
+  ASSERT_TRUE(sync(store_->create_job(running)).ok());
   old_job.state = JobState::Done;
   old_job.finishat = 50;
   for (const auto& target : old_job.targets) store_->save_result(old_job.jid, target, finished_run());
-  ASSERT_TRUE(run_sync(store_->finish_job(old_job)).ok());
+  ASSERT_TRUE(sync(store_->finish_job(old_job)).ok());
 
-  auto unfinished = run_sync(store_->unfinished_jobs());
+  auto unfinished = sync(store_->unfinished_jobs());
   ASSERT_TRUE(unfinished.ok());
   ASSERT_EQ(unfinished->size(), 1u);
   EXPECT_EQ((*unfinished)[0].jid, running.jid);
 
-  auto listed = run_sync(store_->list_jobs({}, OutputLimit{}));
+  auto listed = sync(store_->list_jobs({}, OutputLimit{}));
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 2u);
   EXPECT_EQ((*listed)[0].jid, running.jid) << "newest first";
 
-  auto pruned = run_sync(store_->prune(60));
+  auto pruned = sync(store_->prune(60));
   ASSERT_TRUE(pruned.ok());
   EXPECT_EQ(*pruned, 1u);
-  EXPECT_FALSE(run_sync(store_->load_job(old_job.jid, {}))->has_value());
+  EXPECT_FALSE(sync(store_->load_job(old_job.jid, {}))->has_value());
 
-  auto deleted = run_sync(store_->delete_job(running.jid));
+  auto deleted = sync(store_->delete_job(running.jid));
   ASSERT_TRUE(deleted.ok());
   EXPECT_TRUE(*deleted);
-  auto again = run_sync(store_->delete_job(running.jid));
+  auto again = sync(store_->delete_job(running.jid));
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(*again);
 }
 
-TEST_F(SqliteStoreTest, ListingIsNewestStartFirstWhateverTheIdFormat) {
+TEST_P(StoreTest, ListingIsNewestStartFirstWhateverTheIdFormat) {
   // A string order of these ids would be the reverse of their start order.
   const std::vector<std::pair<std::string, double>> jobs{{"01900000-0000-7000-8000-000000000000", 300},
                                                          {"20261130052514123456", 200},
@@ -158,29 +166,29 @@ TEST_F(SqliteStoreTest, ListingIsNewestStartFirstWhateverTheIdFormat) {
   for (const auto& [jid, startat] : jobs) {
     Job job = sample_job(jid);
     job.startat = startat;
-    ASSERT_TRUE(run_sync(store_->create_job(job)).ok());
+    ASSERT_TRUE(sync(store_->create_job(job)).ok());
   }
-  auto ids = run_sync(store_->list_job_ids({}));
+  auto ids = sync(store_->list_job_ids({}));
   ASSERT_TRUE(ids.ok()) << ids.error().message;
   EXPECT_EQ(*ids, (std::vector<std::string>{jobs[0].first, jobs[1].first, jobs[2].first}));
 
-  auto page = run_sync(store_->list_job_ids({1, 1}));
+  auto page = sync(store_->list_job_ids({1, 1}));
   ASSERT_TRUE(page.ok());
   EXPECT_EQ(*page, (std::vector<std::string>{jobs[1].first}));
-  auto past_the_end = run_sync(store_->list_job_ids({5, std::nullopt}));
+  auto past_the_end = sync(store_->list_job_ids({5, std::nullopt}));
   ASSERT_TRUE(past_the_end.ok());
   EXPECT_TRUE(past_the_end->empty());
 
-  auto detailed = run_sync(store_->list_jobs({0, 2}, OutputLimit{0}));
+  auto detailed = sync(store_->list_jobs({0, 2}, OutputLimit{0}));
   ASSERT_TRUE(detailed.ok());
   ASSERT_EQ(detailed->size(), 2u);
   EXPECT_EQ((*detailed)[0].jid, jobs[0].first);
   EXPECT_EQ((*detailed)[1].jid, jobs[1].first);
 }
 
-TEST_F(SqliteStoreTest, ListingReadsOutputOnlyWhenAsked) {
+TEST_P(StoreTest, ListingReadsOutputOnlyWhenAsked) {
   Job job = sample_job("j-output");
-  ASSERT_TRUE(run_sync(store_->create_job(job)).ok());
+  ASSERT_TRUE(sync(store_->create_job(job)).ok());
   TargetRun run;
   run.phase = RunPhase::Finished;
   run.result.state = OpState::Changed;
@@ -188,9 +196,9 @@ TEST_F(SqliteStoreTest, ListingReadsOutputOnlyWhenAsked) {
   run.result.stdout_data = "out";
   run.result.stderr_data = "err";
   store_->save_result(job.jid, "web1", run);
-  ASSERT_TRUE(run_sync(store_->flush()).ok());
+  ASSERT_TRUE(sync(store_->flush()).ok());
 
-  auto light = run_sync(store_->list_jobs({}, OutputLimit{0}));
+  auto light = sync(store_->list_jobs({}, OutputLimit{0}));
   ASSERT_TRUE(light.ok());
   ASSERT_EQ(light->size(), 1u);
   const TargetRun& listed = light->front().runs.at("web1");
@@ -199,7 +207,7 @@ TEST_F(SqliteStoreTest, ListingReadsOutputOnlyWhenAsked) {
   EXPECT_TRUE(listed.result.stdout_data.empty());
   EXPECT_TRUE(listed.result.stderr_data.empty());
 
-  auto full = run_sync(store_->list_jobs({}, OutputLimit{}));
+  auto full = sync(store_->list_jobs({}, OutputLimit{}));
   ASSERT_TRUE(full.ok());
   EXPECT_EQ(full->front().runs.at("web1").result.stdout_data, "out");
   EXPECT_EQ(full->front().runs.at("web1").result.stderr_data, "err");
@@ -215,17 +223,17 @@ static void save_finished_stdout(Store& store, const std::string& out) {
   store.save_result("j-big", "web1", run);
 }
 
-TEST_F(SqliteStoreTest, ReadOutputPagesThroughAStoredStream) {
-  ASSERT_TRUE(run_sync(store_->create_job(sample_job("j-big"))).ok());
+TEST_P(StoreTest, ReadOutputPagesThroughAStoredStream) {
+  ASSERT_TRUE(sync(store_->create_job(sample_job("j-big"))).ok());
   std::string out;
   for (int i = 0; i < 1000; ++i) out += std::to_string(i) + ",";
   save_finished_stdout(*store_, out);
-  ASSERT_TRUE(run_sync(store_->flush()).ok());
+  ASSERT_TRUE(sync(store_->flush()).ok());
 
   std::string reassembled;
   std::uint64_t offset = 0;
   for (;;) {
-    auto page = run_sync(store_->read_output("j-big", "web1", OutputStream::Stdout, offset, 700));
+    auto page = sync(store_->read_output("j-big", "web1", OutputStream::Stdout, offset, 700));
     ASSERT_TRUE(page.ok()) << page.error().message;
     ASSERT_TRUE(page->has_value());
     EXPECT_EQ((*page)->total, out.size());
@@ -237,30 +245,30 @@ TEST_F(SqliteStoreTest, ReadOutputPagesThroughAStoredStream) {
   }
   EXPECT_EQ(reassembled, out);
 
-  auto stderr_page = run_sync(store_->read_output("j-big", "web1", OutputStream::Stderr, 0, 10));
+  auto stderr_page = sync(store_->read_output("j-big", "web1", OutputStream::Stderr, 0, 10));
   ASSERT_TRUE(stderr_page.ok());
   EXPECT_EQ((*stderr_page)->data, "e");
-  auto past_the_end = run_sync(store_->read_output("j-big", "web1", OutputStream::Stdout, out.size() + 5, 10));
+  auto past_the_end = sync(store_->read_output("j-big", "web1", OutputStream::Stdout, out.size() + 5, 10));
   ASSERT_TRUE(past_the_end.ok());
   EXPECT_TRUE((*past_the_end)->data.empty());
   EXPECT_EQ((*past_the_end)->total, out.size());
 
-  auto pending = run_sync(store_->read_output("j-big", "web2", OutputStream::Stdout, 0, 10));
+  auto pending = sync(store_->read_output("j-big", "web2", OutputStream::Stdout, 0, 10));
   ASSERT_TRUE(pending.ok());
   ASSERT_TRUE(pending->has_value());
   EXPECT_FALSE((*pending)->finished);
   EXPECT_EQ((*pending)->total, 0u);
-  EXPECT_FALSE(run_sync(store_->read_output("j-big", "nohost", OutputStream::Stdout, 0, 10))->has_value());
-  EXPECT_FALSE(run_sync(store_->read_output("nojob", "web1", OutputStream::Stdout, 0, 10))->has_value());
+  EXPECT_FALSE(sync(store_->read_output("j-big", "nohost", OutputStream::Stdout, 0, 10))->has_value());
+  EXPECT_FALSE(sync(store_->read_output("nojob", "web1", OutputStream::Stdout, 0, 10))->has_value());
 }
 
-TEST_F(SqliteStoreTest, ReadsCappedOutputAsTheTailWithTheWholeSize) {
-  ASSERT_TRUE(run_sync(store_->create_job(sample_job("j-big"))).ok());
+TEST_P(StoreTest, ReadsCappedOutputAsTheTailWithTheWholeSize) {
+  ASSERT_TRUE(sync(store_->create_job(sample_job("j-big"))).ok());
   const std::string out = std::string(100, 'a') + "0123456789";
   save_finished_stdout(*store_, out);
-  ASSERT_TRUE(run_sync(store_->flush()).ok());
+  ASSERT_TRUE(sync(store_->flush()).ok());
 
-  auto tail = run_sync(store_->load_job("j-big", OutputLimit{10}));
+  auto tail = sync(store_->load_job("j-big", OutputLimit{10}));
   ASSERT_TRUE(tail.ok());
   const OpResult& capped = (*tail)->runs.at("web1").result;
   EXPECT_EQ(capped.stdout_data, "0123456789");
@@ -268,11 +276,11 @@ TEST_F(SqliteStoreTest, ReadsCappedOutputAsTheTailWithTheWholeSize) {
   EXPECT_EQ(capped.stderr_data, "e");  // shorter than the cap: whole, no size
   EXPECT_FALSE(capped.stderr_size.has_value());
 
-  auto listed = run_sync(store_->list_jobs({}, OutputLimit{4}));
+  auto listed = sync(store_->list_jobs({}, OutputLimit{4}));
   ASSERT_TRUE(listed.ok());
   EXPECT_EQ(listed->front().runs.at("web1").result.stdout_data, "6789");
 
-  auto whole = run_sync(store_->load_job("j-big", OutputLimit{}));
+  auto whole = sync(store_->load_job("j-big", OutputLimit{}));
   EXPECT_EQ((*whole)->runs.at("web1").result.stdout_data, out);
   EXPECT_FALSE((*whole)->runs.at("web1").result.stdout_size.has_value());
 }
@@ -322,7 +330,7 @@ TEST_F(SqliteStoreTest, Schema0StoreMigratesKeepingJobsAndOutputs) {
   const std::string out = std::string(100000, 'a') + "END";
 
   reopen();
-  auto whole = run_sync(store_->load_job("old", OutputLimit{}));
+  auto whole = sync(store_->load_job("old", OutputLimit{}));
   ASSERT_TRUE(whole.ok()) << whole.error().message;
   ASSERT_TRUE(whole->has_value());
   EXPECT_EQ((*whole)->state, JobState::Done);
@@ -336,11 +344,11 @@ TEST_F(SqliteStoreTest, Schema0StoreMigratesKeepingJobsAndOutputs) {
   EXPECT_EQ(run.queue_wait, 0.25);
   EXPECT_EQ((*whole)->runs.at("web2").phase, RunPhase::Pending);
 
-  auto tail = run_sync(store_->load_job("old", OutputLimit{5}));
+  auto tail = sync(store_->load_job("old", OutputLimit{5}));
   ASSERT_TRUE(tail.ok() && tail->has_value());
   EXPECT_EQ((*tail)->runs.at("web1").result.stdout_data, "aaEND");
   EXPECT_EQ((*tail)->runs.at("web1").result.stdout_size, out.size());
-  auto page = run_sync(store_->read_output("old", "web1", OutputStream::Stdout, 99998, 10));
+  auto page = sync(store_->read_output("old", "web1", OutputStream::Stdout, 99998, 10));
   ASSERT_TRUE(page.ok() && page->has_value());
   EXPECT_EQ((*page)->data, "aaEND");
   EXPECT_EQ((*page)->total, out.size());
@@ -351,65 +359,65 @@ TEST_F(SqliteStoreTest, Schema0StoreMigratesKeepingJobsAndOutputs) {
             std::string::npos);
   EXPECT_EQ(column_of(db_path, "SELECT count(*) FROM sqlite_master WHERE name='runs_v0'"), "0");
   reopen();  // a migrated store opens as it is
-  auto again = run_sync(store_->load_job("old", OutputLimit{}));
+  auto again = sync(store_->load_job("old", OutputLimit{}));
   ASSERT_TRUE(again.ok() && again->has_value());
   EXPECT_EQ((*again)->runs.at("web1").result.stdout_data, out);
 }
 
 // Tails past the stored 64 KiB come from the whole stream.
-TEST_F(SqliteStoreTest, TailsLongerThanTheStoredTailReadTheWholeStream) {
-  ASSERT_TRUE(run_sync(store_->create_job(sample_job("j-big"))).ok());
+TEST_P(StoreTest, TailsLongerThanTheStoredTailReadTheWholeStream) {
+  ASSERT_TRUE(sync(store_->create_job(sample_job("j-big"))).ok());
   std::string out;
   for (int i = 0; out.size() < 200000; ++i) out += std::to_string(i) + ",";
   save_finished_stdout(*store_, out);
-  ASSERT_TRUE(run_sync(store_->flush()).ok());
+  ASSERT_TRUE(sync(store_->flush()).ok());
   for (std::size_t cap : {std::size_t{64 * 1024}, std::size_t{64 * 1024 + 1}, std::size_t{150000}}) {
-    auto job = run_sync(store_->load_job("j-big", OutputLimit{cap}));
+    auto job = sync(store_->load_job("j-big", OutputLimit{cap}));
     ASSERT_TRUE(job.ok());
     EXPECT_EQ((*job)->runs.at("web1").result.stdout_data, out.substr(out.size() - cap)) << cap;
     EXPECT_EQ((*job)->runs.at("web1").result.stdout_size, out.size());
   }
 }
 
-TEST_F(SqliteStoreTest, DuplicateJidIsAnError) {
-  ASSERT_TRUE(run_sync(store_->create_job(sample_job("dup"))).ok());
-  auto second = run_sync(store_->create_job(sample_job("dup")));
+TEST_P(StoreTest, DuplicateJidIsAnError) {
+  ASSERT_TRUE(sync(store_->create_job(sample_job("dup"))).ok());
+  auto second = sync(store_->create_job(sample_job("dup")));
   EXPECT_FALSE(second.ok());
 }
 
-TEST_F(SqliteStoreTest, RecordsReplaceKeepOrderAndDelete) {
-  ASSERT_TRUE(run_sync(store_->put_record("condition", "b", {{"id", "b"}, {"v", 1}})).ok());
-  ASSERT_TRUE(run_sync(store_->put_record("condition", "a", {{"id", "a"}})).ok());
-  ASSERT_TRUE(run_sync(store_->put_record("deployment", "a", {{"id", "other kind"}})).ok());
-  ASSERT_TRUE(run_sync(store_->put_record("condition", "b", {{"id", "b"}, {"v", 2}})).ok());
+TEST_P(StoreTest, RecordsReplaceKeepOrderAndDelete) {
+  ASSERT_TRUE(sync(store_->put_record("condition", "b", {{"id", "b"}, {"v", 1}})).ok());
+  ASSERT_TRUE(sync(store_->put_record("condition", "a", {{"id", "a"}})).ok());
+  ASSERT_TRUE(sync(store_->put_record("deployment", "a", {{"id", "other kind"}})).ok());
+  ASSERT_TRUE(sync(store_->put_record("condition", "b", {{"id", "b"}, {"v", 2}})).ok());
   reopen();
-  auto listed = run_sync(store_->list_records("condition"));
+  auto listed = sync(store_->list_records("condition"));
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 2u);
   EXPECT_EQ((*listed)[0].at("id").as_string(), "b");  // first put first, even after a replace
   EXPECT_EQ((*listed)[0].at("v").as_int64(), 2);
-  auto other = run_sync(store_->get_record("deployment", "a"));
+  auto other = sync(store_->get_record("deployment", "a"));
   ASSERT_TRUE(other.ok() && other->has_value());
   EXPECT_EQ((**other).at("id").as_string(), "other kind");
-  EXPECT_TRUE(*run_sync(store_->delete_record("condition", "a")));
-  EXPECT_FALSE(*run_sync(store_->delete_record("condition", "a")));
-  EXPECT_FALSE(run_sync(store_->get_record("condition", "a"))->has_value());
+  EXPECT_TRUE(*sync(store_->delete_record("condition", "a")));
+  EXPECT_FALSE(*sync(store_->delete_record("condition", "a")));
+  EXPECT_FALSE(sync(store_->get_record("condition", "a"))->has_value());
 }
 
-TEST_F(SqliteStoreTest, ConditionValuesNewestFirstLimitAndPrune) {
+TEST_P(StoreTest, ConditionValuesNewestFirstLimitAndPrune) {
   for (int i = 1; i <= 5; ++i) store_->append_condition_value("c1", {100.0 * i, i / 10.0});
   store_->append_condition_value("c2", {150, 0.9});
-  ASSERT_TRUE(run_sync(store_->flush()).ok());
-  auto newest = run_sync(store_->load_condition_values("c1", 3));
+  ASSERT_TRUE(sync(store_->flush()).ok());
+  auto newest = sync(store_->load_condition_values("c1", 3));
   ASSERT_TRUE(newest.ok());
   ASSERT_EQ(newest->size(), 3u);
   EXPECT_EQ((*newest)[0].at, 300);  // the newest three, oldest first
   EXPECT_EQ((*newest)[2].value, 0.5);
-  auto pruned = run_sync(store_->prune_condition_values(250));
+  auto pruned = sync(store_->prune_condition_values(250));
   ASSERT_TRUE(pruned.ok());
   EXPECT_EQ(*pruned, 3u);  // c1 at 100 and 200, c2 at 150
-  EXPECT_EQ(run_sync(store_->load_condition_values("c1", 10))->size(), 3u);
-  EXPECT_TRUE(run_sync(store_->load_condition_values("c2", 10))->empty());
+  EXPECT_EQ(sync(store_->load_condition_values("c1", 10))->size(), 3u);
+  EXPECT_TRUE(sync(store_->load_condition_values("c2", 10))->empty());
 }
 
 TEST(StoreRegistry, UnknownSchemeNamesSupportedOnes) {
@@ -425,13 +433,13 @@ TEST(StoreRegistry, UnwritablePathIsAClearError) {
   EXPECT_NE(opened.error().message.find("/nonexistent-dir/x/steward.db"), std::string::npos);
 }
 
-TEST_F(SqliteStoreTest, RecordedProcessesAreDurableInStartOrderAndForgottenPerTarget) {
-  ASSERT_TRUE(run_sync(store_->create_job(sample_job("j1"))).ok());
-  ASSERT_TRUE(run_sync(store_->record_process("j1", "web1", RunProcess{"local", 11, "100", "/d/runs/a"})).ok());
-  ASSERT_TRUE(run_sync(store_->record_process("j1", "web2", RunProcess{"ssh", 22, "200", "~/.cache/steward/b"})).ok());
-  ASSERT_TRUE(run_sync(store_->record_process("j1", "web1", RunProcess{"local", 33, "300", "/d/runs/c"})).ok());
+TEST_P(StoreTest, RecordedProcessesAreDurableInStartOrderAndForgottenPerTarget) {
+  ASSERT_TRUE(sync(store_->create_job(sample_job("j1"))).ok());
+  ASSERT_TRUE(sync(store_->record_process("j1", "web1", RunProcess{"local", 11, "100", "/d/runs/a"})).ok());
+  ASSERT_TRUE(sync(store_->record_process("j1", "web2", RunProcess{"ssh", 22, "200", "~/.cache/steward/b"})).ok());
+  ASSERT_TRUE(sync(store_->record_process("j1", "web1", RunProcess{"local", 33, "300", "/d/runs/c"})).ok());
   reopen();
-  auto loaded = run_sync(store_->load_processes("j1"));
+  auto loaded = sync(store_->load_processes("j1"));
   ASSERT_TRUE(loaded.ok()) << loaded.error().message;
   ASSERT_EQ(loaded->size(), 3u);
   EXPECT_EQ((*loaded)[0].first, "web1");
@@ -442,14 +450,14 @@ TEST_F(SqliteStoreTest, RecordedProcessesAreDurableInStartOrderAndForgottenPerTa
   EXPECT_EQ((*loaded)[1].second.status_path, "~/.cache/steward/b");
   EXPECT_EQ((*loaded)[2].second.pgid, 33);
 
-  ASSERT_TRUE(run_sync(store_->forget_processes("j1", "web1")).ok());
-  loaded = run_sync(store_->load_processes("j1"));
+  ASSERT_TRUE(sync(store_->forget_processes("j1", "web1")).ok());
+  loaded = sync(store_->load_processes("j1"));
   ASSERT_TRUE(loaded.ok());
   ASSERT_EQ(loaded->size(), 1u);
   EXPECT_EQ((*loaded)[0].first, "web2");
 
-  ASSERT_TRUE(run_sync(store_->delete_job("j1")).ok());
-  loaded = run_sync(store_->load_processes("j1"));
+  ASSERT_TRUE(sync(store_->delete_job("j1")).ok());
+  loaded = sync(store_->load_processes("j1"));
   ASSERT_TRUE(loaded.ok());
   EXPECT_TRUE(loaded->empty());
 }
@@ -457,18 +465,18 @@ TEST_F(SqliteStoreTest, RecordedProcessesAreDurableInStartOrderAndForgottenPerTa
 // A database written before commands were recorded opens, keeps its jobs and
 // records commands from then on.
 TEST_F(SqliteStoreTest, OlderDatabaseWithoutTheProcessTableStillOpens) {
-  ASSERT_TRUE(run_sync(store_->create_job(sample_job("old"))).ok());
+  ASSERT_TRUE(sync(store_->create_job(sample_job("old"))).ok());
   store_.reset();
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "steward.db").c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db, "DROP TABLE run_processes", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   reopen();
-  auto job = run_sync(store_->load_job("old", {}));
+  auto job = sync(store_->load_job("old", {}));
   ASSERT_TRUE(job.ok());
   EXPECT_TRUE(job->has_value());
-  ASSERT_TRUE(run_sync(store_->record_process("old", "web1", RunProcess{"local", 5, "1", "/p"})).ok());
-  auto loaded = run_sync(store_->load_processes("old"));
+  ASSERT_TRUE(sync(store_->record_process("old", "web1", RunProcess{"local", 5, "1", "/p"})).ok());
+  auto loaded = sync(store_->load_processes("old"));
   ASSERT_TRUE(loaded.ok());
   EXPECT_EQ(loaded->size(), 1u);
 }

@@ -1,0 +1,83 @@
+#pragma once
+// The Redis store's class, its methods spread over redis_store.cpp (jobs and
+// runs), redis_leases.cpp (leases, take-over, cancel, commands) and
+// redis_records.cpp (records, condition values, tokens).
+#include <boost/asio/any_io_executor.hpp>
+
+#include "store/redis/redis_connection.hpp"
+#include "store/redis/redis_scripts.hpp"
+#include "store/store.hpp"
+
+namespace steward::store::redis {
+
+using boost::asio::awaitable;
+
+class RedisStore final : public Store {
+ public:
+  RedisStore(boost::asio::any_io_executor executor, Endpoint endpoint);
+
+  awaitable<Status> create_job(const Job& job) override;
+  awaitable<Status> mark_started(const std::string& jid, const std::string& target, const TargetRun& run) override;
+  void save_result(const std::string& jid, const std::string& target, const TargetRun& run) override;
+  void append_output(const std::string& jid, const OutputChunk& chunk) override;
+  awaitable<Status> record_process(const std::string& jid, const std::string& target,
+                                   const RunProcess& process) override;
+  awaitable<Status> forget_processes(const std::string& jid, const std::string& target) override;
+  awaitable<Result<std::vector<std::pair<std::string, RunProcess>>>> load_processes(const std::string& jid) override;
+  awaitable<Status> finish_job(const Job& job) override;
+  awaitable<Result<std::optional<Job>>> load_job(const std::string& jid, OutputLimit output) override;
+  awaitable<Result<std::vector<Job>>> list_jobs(JobPage page, OutputLimit output) override;
+  awaitable<Result<std::vector<std::string>>> list_job_ids(JobPage page) override;
+  awaitable<Result<std::vector<OutputChunk>>> load_output(const std::string& jid, std::uint64_t after_seq) override;
+  awaitable<Result<std::optional<OutputPage>>> read_output(const std::string& jid, const std::string& target,
+                                                          OutputStream stream, std::uint64_t offset,
+                                                          std::size_t limit) override;
+  awaitable<Result<bool>> delete_job(const std::string& jid) override;
+  awaitable<Result<std::vector<Job>>> unfinished_jobs() override;
+  awaitable<Result<Lease>> acquire_lease(const std::string& server, double now, double ttl) override;
+  awaitable<Status> renew_lease(double now, double ttl) override;
+  awaitable<Status> release_lease() override;
+  awaitable<Result<std::vector<TakenRun>>> take_over(double now) override;
+  awaitable<Result<bool>> request_cancel(const std::string& jid, const std::string& reason) override;
+  awaitable<Result<std::vector<CancelRequest>>> cancel_requests() override;
+  awaitable<Result<std::size_t>> prune(double finished_before) override;
+  awaitable<Status> put_record(const std::string& kind, const std::string& id,
+                               const boost::json::object& record) override;
+  awaitable<Result<std::optional<boost::json::object>>> get_record(const std::string& kind,
+                                                                    const std::string& id) override;
+  awaitable<Result<std::vector<boost::json::object>>> list_records(const std::string& kind) override;
+  awaitable<Result<bool>> delete_record(const std::string& kind, const std::string& id) override;
+  void append_condition_value(const std::string& condition, const ConditionValue& value) override;
+  awaitable<Result<std::vector<ConditionValue>>> load_condition_values(const std::string& condition,
+                                                                       std::size_t limit) override;
+  awaitable<Result<std::size_t>> prune_condition_values(double before) override;
+  awaitable<Status> add_token(const StoredToken& token) override;
+  awaitable<Result<std::vector<StoredToken>>> list_tokens() override;
+  awaitable<Result<bool>> delete_token(const std::string& name) override;
+  void note_token_used(const std::string& name, double at) override;
+  awaitable<Status> flush() override;
+
+ private:
+  // Jobs by id with their runs, in the given order; ids no longer stored are left out.
+  awaitable<Result<std::vector<Job>>> load_jobs(const std::vector<std::string>& ids, OutputLimit output);
+  // A fenced write that nobody awaits: a refusal or failure is logged.
+  void write_detached(Script script, std::vector<std::string> args, const std::string& jid,
+                      const std::string& target);
+  // The ARGV that names a run and the lease writing it: jid, target, owner, epoch.
+  std::vector<std::string> fenced_args(const std::string& jid, const std::string& target) const;
+
+  Lease lease_;  // loop thread only; each write takes a copy
+  std::string prefix_;
+  RedisConnection connection_;
+  Scripts scripts_;
+};
+
+// Reply helpers shared by the three files.
+Result<std::int64_t> integer_of(const Result<Reply>& reply);
+Result<std::vector<Reply>> array_of(Result<Reply> reply);
+// Conflict for a fenced write the script refused.
+Error lease_lost(const std::string& jid, const std::string& target);
+// Logs a fire-and-forget write's failure.
+void log_failure(const Status& status);
+
+}  // namespace steward::store::redis
