@@ -14,7 +14,7 @@ packages=(
   python3 python3-pytest procps curl ansible-core iproute2 nftables
   clang libfuzzer-14-dev
 )
-bench_packages=(wrk pdsh pssh clustershell python3-celery python3-redis redis-server redis-tools)
+bench_packages=(wrk pdsh pssh clustershell python3-celery python3-redis redis-tools)
 [ "${1:-}" = "bench" ] && packages+=("${bench_packages[@]}")
 
 missing=()
