@@ -157,6 +157,10 @@ def run_steward(work, name, store, count, args, redis=None):
             time.sleep(0.05)
         finished = time.monotonic() - start
         per_job = (redis.commands() - commands_before) / args.jobs if redis else None
+        failed = sum(s.metric('steward_jobs_finished_by_operation_total{operation="execute",state="failure"}')
+                     for s in servers)
+        if failed:
+            raise RuntimeError(f"{failed:.0f} of the {args.jobs} jobs of `true` failed: see {work}/{name}-*.log")
     finally:
         for s in servers:
             s.stop()

@@ -3,6 +3,12 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <cerrno>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3  // Linux 5.4; older glibc headers lack the name
+#endif
+
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -106,19 +112,38 @@ awaitable<void> feed_stdin(std::shared_ptr<RunState> state, std::string data) {
   state->in.close(ignored);
 }
 
-void record_exit_status(ProcessOutcome& outcome, int status) {
-  if (WIFEXITED(status)) {
-    outcome.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    outcome.signal = WTERMSIG(status);
+void record_exit_status(ProcessOutcome& outcome, const siginfo_t& info) {
+  if (info.si_code == CLD_EXITED) {
+    outcome.exit_code = info.si_status;
+  } else if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) {
+    outcome.signal = info.si_status;
+  }
+}
+
+// Reaps the child through its pidfd, without blocking: never another process
+// that was given the same pid (pids wrap at 32,768 on many machines), and a
+// wake-up that is not the child's exit only waits again. A blocking
+// waitpid(pid) here once held the whole event loop until an unrelated child
+// ended, and that child was waiting for the loop.
+awaitable<bool> reap(RunState& state) {
+  for (;;) {
+    auto [ec] = co_await state.pidfd.async_wait(asio::posix::descriptor_base::wait_read, kNoThrow);
+    if (ec) co_return false;  // abandoned; the destructor reaps
+    siginfo_t info{};
+    if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(state.pidfd.native_handle()), &info,
+                 WEXITED | WNOHANG) != 0) {
+      if (errno == EINTR) continue;
+      co_return true;  // gone already (ECHILD): its status is unknown
+    }
+    if (info.si_pid == 0) continue;  // not exited yet
+    record_exit_status(state.outcome, info);
+    co_return true;
   }
 }
 
 awaitable<void> await_exit(std::shared_ptr<RunState> state) {
-  auto [ec] = co_await state->pidfd.async_wait(asio::posix::descriptor_base::wait_read, kNoThrow);
-  if (ec) co_return;  // abandoned; the destructor reaps
-  int status = 0;
-  if (::waitpid(state->pid, &status, 0) == state->pid) record_exit_status(state->outcome, status);
+  const bool reaped = co_await reap(*state);
+  if (!reaped) co_return;
   state->reaped = true;
   // What the leader left running in its group after a timeout or cancel goes too.
   if (state->terminating) ::kill(-state->pid, SIGKILL);
