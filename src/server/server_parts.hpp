@@ -91,6 +91,7 @@ struct Server::Parts {
   std::optional<int> callback_port;
   std::string callback_address;  // shown in registrations
   std::optional<LoopWatchdog> watchdog;
+  std::string files_dir;  // --files-dir, resolved and created
   api::http::Router router;
   std::optional<api::http::ApiContext> api_context;
   std::optional<api::http::HttpServer> http;

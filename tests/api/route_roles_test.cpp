@@ -123,6 +123,8 @@ TEST(RouteRoles, WorkNeedsOperateAndTokensNeedAdmin) {
     EXPECT_EQ(role_of(verb::post, operation), Role::Operate) << operation;
   }
   EXPECT_EQ(role_of(verb::post, "/jobs/:jid/cancel"), Role::Operate);
+  // The files dir holds what copy sends and fetch brings back.
+  for (verb method : {verb::put, verb::get, verb::delete_}) EXPECT_EQ(role_of(method, "/files/*path"), Role::Operate);
   EXPECT_EQ(role_of(verb::delete_, "/jobs/:jid"), Role::Operate);
   EXPECT_EQ(role_of(verb::post, "/tasks"), Role::Operate);
   EXPECT_EQ(role_of(verb::post, "/actions"), Role::Operate);
