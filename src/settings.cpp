@@ -159,6 +159,8 @@ ServeSettingsParser::ServeSettingsParser(CLI::App& cmd) : binder_(std::make_uniq
          "REST connections open at once (0: three quarters of the descriptor limit, the rest kept for the store, "
          "ssh sessions and child processes); at the limit the longest idle one is closed for a new one");
   number("max-body-kib", nullptr, s.body_limit_kib, 1, "largest request body accepted, in KiB");
+  number("max-upload-mib", nullptr, s.upload_limit_mib, 1,
+         "largest file accepted by PUT /files/PATH (streamed to disk into --files-dir), in MiB");
   number("condition-values-hours", nullptr, s.condition_values_hours, 1,
          "condition values older than this many hours are deleted (checked every 10 minutes)");
   number("ssh-keepalive", nullptr, s.ssh_keepalive_seconds, 1, "seconds between keepalives on a pooled ssh connection");

@@ -53,6 +53,7 @@ struct ServeSettings {
   int header_timeout_seconds = 10;
   int max_http_connections = 0;  // 0: three quarters of the descriptor limit
   int body_limit_kib = 1024;
+  int upload_limit_mib = 4096;  // PUT /files/PATH, streamed to disk
   int condition_values_hours = 24;  // condition values older than this are deleted
   int ssh_keepalive_seconds = 15;     // keepalive interval of pooled ssh connections
   int ssh_idle_timeout_seconds = 60;  // pooled ssh connections unused this long are closed

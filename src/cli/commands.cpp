@@ -15,30 +15,10 @@ void add_action_commands(CLI::App& app, std::shared_ptr<ClientOptions> options, 
 void add_token_commands(CLI::App& app, std::shared_ptr<ClientOptions> options, int& exit_code);
 void add_agent_commands(CLI::App& app, std::shared_ptr<ClientOptions> options, int& exit_code);
 void add_callback_commands(CLI::App& app, std::shared_ptr<ClientOptions> options, int& exit_code);
+void add_condition_commands(CLI::App& app, std::shared_ptr<ClientOptions> options, int& exit_code);
+void add_file_commands(CLI::App& app, std::shared_ptr<ClientOptions> options, int& exit_code);
 
 namespace {
-
-// --batch and --max-failures (README "Rolling batches"): sent only when given.
-struct RolloutFlags {
-  std::string batch;
-  std::string max_failures;
-
-  void add_to(CLI::App& command) {
-    command.add_option("--batch", batch, "run N hosts (or N%) at a time, a batch after the one before has ended");
-    command.add_option("--max-failures", max_failures,
-                       "start no further batch once more than N hosts (or N%) have failed; the rest are skipped");
-  }
-  void put_in(boost::json::object& body) const {
-    if (!batch.empty()) body["batch"] = batch;
-    if (!max_failures.empty()) body["max_failures"] = max_failures;
-  }
-  std::string query() const {
-    std::string query;
-    if (!batch.empty()) query += "&batch=" + url_encode(batch);
-    if (!max_failures.empty()) query += "&max_failures=" + url_encode(max_failures);
-    return query;
-  }
-};
 
 // Prints one line per host of a blocking reply; 1 if any host failed.
 int print_blocking_reply(Session& session, const boost::json::value& reply) {
@@ -190,6 +170,7 @@ void add_client_commands(CLI::App& app, int& exit_code) {
   add_ping(app, options, exit_code);
   add_facts(app, options, exit_code);
   add_service(app, options, exit_code);
+  add_file_commands(app, options, exit_code);
   add_job_commands(app, options, exit_code);
   add_task_commands(app, options, exit_code);
   add_action_commands(app, options, exit_code);
@@ -197,6 +178,7 @@ void add_client_commands(CLI::App& app, int& exit_code) {
   add_token_commands(app, options, exit_code);
   add_agent_commands(app, options, exit_code);
   add_callback_commands(app, options, exit_code);
+  add_condition_commands(app, options, exit_code);
 }
 
 }  // namespace steward::cli

@@ -6,7 +6,8 @@ class App;
 
 namespace steward::cli {
 
-// Registers run, ping, facts, service, jobs and targets on `app`; each sets
+// Registers every client command (run, ping, facts, service, cp, fetch, jobs,
+// targets, conditions, tokens, agents, callback) on `app`; each sets
 // `exit_code` when it runs (0 only when everything it did succeeded).
 void add_client_commands(CLI::App& app, int& exit_code);
 

@@ -3,7 +3,6 @@
 // revoke need an admin token; ls a read token).
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
-#include <iomanip>
 #include <iostream>
 
 #include "cli/render.hpp"
@@ -16,19 +15,19 @@ namespace {
 double time_of(const boost::json::value& value) { return value.is_number() ? value.to_number<double>() : 0; }
 
 void print_agent_rows(const boost::json::array& listed) {
-  std::cout << std::left << std::setw(24) << "ID" << std::setw(24) << "HOSTNAME" << std::setw(10) << "STATE"
-            << std::setw(21) << "CONNECTED SINCE" << std::setw(21) << "LAST SEEN" << std::setw(24) << "ADDRESS"
-            << "VERSION\n";
+  static constexpr TableColumn kColumns[] = {{"ID", 24},        {"HOSTNAME", 24}, {"STATE", 10}, {"CONNECTED SINCE", 21},
+                                             {"LAST SEEN", 21}, {"ADDRESS", 24},  {"VERSION", 0}};
+  auto or_dash = [](std::string text) { return text.empty() ? std::string("-") : text; };
+  std::vector<TableRow> rows;
   for (const auto& entry : listed) {
     const auto& agent = entry.as_object();
     const bool connected = agent.at("connected").as_bool();
-    std::cout << std::left << std::setw(24) << text_of(agent, "id") << std::setw(24) << text_of(agent, "hostname")
-              << std::setw(10) << text_of(agent, "state") << std::setw(21)
-              << (connected ? local_time(time_of(agent.at("connected_since"))) : std::string("-")) << std::setw(21)
-              << local_time(time_of(agent.at("last_seen"))) << std::setw(24)
-              << (text_of(agent, "address").empty() ? "-" : text_of(agent, "address"))
-              << (text_of(agent, "version").empty() ? "-" : text_of(agent, "version")) << "\n";
+    rows.push_back({text_of(agent, "id"), text_of(agent, "hostname"), text_of(agent, "state"),
+                    connected ? local_time(time_of(agent.at("connected_since"))) : std::string("-"),
+                    local_time(time_of(agent.at("last_seen"))), or_dash(text_of(agent, "address")),
+                    or_dash(text_of(agent, "version"))});
   }
+  print_table(kColumns, rows);
 }
 
 void add_join_command(CLI::App& agents, std::shared_ptr<ClientOptions> options, int& exit_code) {

@@ -7,7 +7,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <iomanip>
 #include <iostream>
 #include <sstream>
 
@@ -35,17 +34,19 @@ std::string address_column(const boost::json::object& callback) {
 }
 
 void print_callback_rows(const boost::json::array& listed) {
-  std::cout << std::left << std::setw(24) << "NAME" << std::setw(10) << "USER" << std::setw(21) << "CONNECTED SINCE"
-            << std::setw(21) << "LAST SEEN" << std::setw(24) << "ADDRESS" << "KEY\n";
+  static constexpr TableColumn kColumns[] = {{"NAME", 24},      {"USER", 10},    {"CONNECTED SINCE", 21},
+                                             {"LAST SEEN", 21}, {"ADDRESS", 24}, {"KEY", 0}};
+  std::vector<TableRow> rows;
   for (const auto& entry : listed) {
     const auto& callback = entry.as_object();
     const auto* connected = callback.if_contains("connected");
     const bool live = connected && connected->is_bool() && connected->as_bool();
-    std::cout << std::left << std::setw(24) << text_of(callback, "name") << std::setw(10) << text_of(callback, "user")
-              << std::setw(21) << (live ? local_time(time_of(callback, "connected_since")) : std::string("-"))
-              << std::setw(21) << local_time(time_of(callback, "last_seen")) << std::setw(24)
-              << address_column(callback) << text_of(callback, "key_fingerprint") << "\n";
+    rows.push_back({text_of(callback, "name"), text_of(callback, "user"),
+                    live ? local_time(time_of(callback, "connected_since")) : std::string("-"),
+                    local_time(time_of(callback, "last_seen")), address_column(callback),
+                    text_of(callback, "key_fingerprint")});
   }
+  print_table(kColumns, rows);
 }
 
 Result<std::pair<std::string, int>> split_endpoint(const std::string& address) {

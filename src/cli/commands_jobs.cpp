@@ -1,7 +1,6 @@
 // `steward jobs ls | show | follow | cancel | rm`.
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
-#include <iomanip>
 #include <iostream>
 
 #include "cli/render.hpp"
@@ -19,14 +18,19 @@ const char* job_state_name(std::int64_t state) {
   return "?";
 }
 
-void print_job_row(const boost::json::object& job) {
-  const auto& progress = job.at("progress").as_object();
-  std::cout << std::left << std::setw(38) << job.at("jid").as_string().c_str() << std::setw(9)
-            << job_state_name(job.at("state").to_number<std::int64_t>()) << std::setw(10) << job.at("operate").as_string().c_str()
-            << std::setw(9)
-            << (std::to_string(progress.at("done").to_number<std::int64_t>()) + "/" +
-                std::to_string(progress.at("total").to_number<std::int64_t>()))
-            << local_time(job.at("startat").to_number<double>()) << "\n";
+void print_job_rows(const boost::json::array& jobs) {
+  static constexpr TableColumn kColumns[] = {{"JID", 38}, {"STATE", 9}, {"OPERATION", 10}, {"DONE", 9}, {"STARTED", 0}};
+  std::vector<TableRow> rows;
+  for (const auto& entry : jobs) {
+    const auto& job = entry.as_object();
+    const auto& progress = job.at("progress").as_object();
+    rows.push_back({std::string(job.at("jid").as_string()), job_state_name(job.at("state").to_number<std::int64_t>()),
+                    std::string(job.at("operate").as_string()),
+                    std::to_string(progress.at("done").to_number<std::int64_t>()) + "/" +
+                        std::to_string(progress.at("total").to_number<std::int64_t>()),
+                    local_time(job.at("startat").to_number<double>())});
+  }
+  print_table(kColumns, rows);
 }
 
 void print_job(const boost::json::object& job) {
@@ -64,9 +68,7 @@ void add_job_commands(CLI::App& app, std::shared_ptr<ClientOptions> options, int
       std::cout << pretty_json(*reply) << "\n";
       return 0;
     }
-    std::cout << std::left << std::setw(38) << "JID" << std::setw(9) << "STATE" << std::setw(10) << "OPERATION"
-              << std::setw(9) << "DONE" << "STARTED\n";
-    for (const auto& job : reply->as_array()) print_job_row(job.as_object());
+    print_job_rows(reply->as_array());
     return 0;
   };
   auto* ls = job_command(*jobs, "ls", "newest jobs first", options, exit_code, nullptr, list);

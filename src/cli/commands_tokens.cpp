@@ -2,7 +2,6 @@
 // managed on the running server (an admin token is needed).
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
-#include <iomanip>
 #include <iostream>
 
 #include "cli/render.hpp"
@@ -14,16 +13,16 @@ namespace {
 double time_of(const boost::json::value& value) { return value.is_number() ? value.to_number<double>() : 0; }
 
 void print_token_rows(const boost::json::array& tokens) {
-  std::cout << std::left << std::setw(24) << "NAME" << std::setw(9) << "ROLE" << std::setw(21) << "CREATED"
-            << "LAST USED\n";
+  static constexpr TableColumn kColumns[] = {{"NAME", 24}, {"ROLE", 9}, {"CREATED", 21}, {"LAST USED", 0}};
+  std::vector<TableRow> rows;
   for (const auto& entry : tokens) {
     const auto& token = entry.as_object();
     const bool server_token = token.at("server_token").as_bool();
-    std::cout << std::left << std::setw(24) << token.at("name").as_string().c_str() << std::setw(9)
-              << token.at("role").as_string().c_str() << std::setw(21)
-              << (server_token ? std::string("(server token)") : local_time(time_of(token.at("created"))))
-              << local_time(time_of(token.at("last_used"))) << "\n";
+    rows.push_back({std::string(token.at("name").as_string()), std::string(token.at("role").as_string()),
+                    server_token ? std::string("(server token)") : local_time(time_of(token.at("created"))),
+                    local_time(time_of(token.at("last_used")))});
   }
+  print_table(kColumns, rows);
 }
 
 void add_add(CLI::App& tokens, std::shared_ptr<ClientOptions> options, int& exit_code) {

@@ -40,6 +40,18 @@ class HttpClient {
   // status comes back whole in the reply.
   Result<HttpReply> stream_lines(const std::string& target, const std::function<void(const std::string&)>& on_line);
 
+  // PUT `target` with the bytes of `file` (`size` of them) as the body, with
+  // "Expect: 100-continue": a refused upload comes back before any byte is
+  // sent. on_progress(bytes sent) after every piece.
+  Result<HttpReply> upload(const std::string& target, const std::string& file, std::uint64_t size,
+                           const std::function<void(std::uint64_t)>& on_progress);
+
+  // GET `target` into `file`, written beside it under a temporary name and
+  // renamed once whole; on_progress(bytes, total or 0) after every piece.
+  // Any status but 200 comes back whole in the reply, and nothing is written.
+  Result<HttpReply> download(const std::string& target, const std::string& file,
+                             const std::function<void(std::uint64_t, std::uint64_t)>& on_progress);
+
   const ServerAddress& server() const { return server_; }
 
  private:

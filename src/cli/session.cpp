@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/render.hpp"
+#include "core/json_text.hpp"
 
 namespace steward::cli {
 namespace {
@@ -58,7 +59,10 @@ Result<Session> Session::open(const ClientOptions& options) {
 }
 
 Result<boost::json::value> Session::call(const std::string& method, const std::string& target, const std::string& body) {
-  auto reply = client_->request(method, target, body);
+  return check(client_->request(method, target, body));
+}
+
+Result<boost::json::value> Session::check(const Result<HttpReply>& reply) const {
   if (!reply) return reply.error();
   if (reply->status == 401) {
     return make_error(ErrorCode::Unauthenticated,
@@ -102,30 +106,23 @@ std::string url_encode(const std::string& text) {
   return out;
 }
 
-namespace {
-
-// After a follow: the job as it ended (JSON), or a one-line summary.
-int report_final_job(Session& session, const std::string& jid, std::size_t done, std::size_t total, bool any_failed) {
-  auto final_job = session.call("GET", "/jobs/" + url_encode(jid) + "?outputs=1");
-  if (!final_job) return report(final_job.error());
-  const auto& job = final_job->as_object();
-  if (session.json()) {
-    std::cout << pretty_json(*final_job) << "\n";
-  } else {
-    std::string error = job.contains("error") && job.at("error").is_string() ? std::string(job.at("error").as_string()) : "";
-    std::cerr << "job " << jid << ": " << done << "/" << total << " hosts done" << (error.empty() ? "" : ", " + error) << "\n";
+bool job_failed(const boost::json::object& job) {
+  if (job.at("state").to_number<int>() == 2) return true;
+  const auto* results = job.if_contains("return_data");
+  if (!results || !results->is_object()) return false;
+  for (const auto& [host, result] : results->as_object()) {
+    const auto* status = result.is_object() ? result.as_object().if_contains("status") : nullptr;
+    if (status && status->is_int64() && status_failed(status->as_int64())) return true;
   }
-  return any_failed || job.at("state").to_number<int>() == 2 ? 1 : 0;
+  return false;
 }
-
-}  // namespace
 
 // The stream is the job, then {"HOST": result} per finished target; it ends
 // with the job but carries no final state, so a normal read follows it.
-int follow_job(Session& session, const std::string& jid) {
+Result<boost::json::object> watch_job(Session& session, const std::string& jid, const HostFinished& on_host) {
   ProgressBar bar;
   std::size_t total = 0, done = 0;
-  bool any_failed = false, seen_job = false;
+  bool seen_job = false;
   std::string unexpected;
   auto reply = session.client().stream_lines("/jobs/" + url_encode(jid) + "?follow=1&outputs=1", [&](const std::string& line) {
     if (line.empty() || !unexpected.empty()) return;
@@ -142,12 +139,8 @@ int follow_job(Session& session, const std::string& jid) {
     } else if (object.size() == 1 && object.begin()->value().is_object()) {
       const auto& [host, result] = *object.begin();
       ++done;
-      auto status = result.as_object().if_contains("status");
-      any_failed |= status && status->is_int64() && status_failed(status->as_int64());
-      if (!session.json()) {
-        bar.clear();
-        print_host_block(std::string(host), result.as_object());
-      }
+      bar.clear();
+      on_host(std::string(host), result.as_object());
     } else if (auto* message = object.if_contains("message"); message && message->is_string()) {
       unexpected = std::string(message->as_string());
     } else {
@@ -156,14 +149,55 @@ int follow_job(Session& session, const std::string& jid) {
     if (!session.json()) bar.update(done, total);
   });
   bar.clear();
-  if (!reply) return report(reply.error());
+  if (!reply) return reply.error();
   if (reply->status != 200) {
     HttpReply whole = *reply;
-    return report(make_error(reply->status == 401 ? ErrorCode::Unauthenticated : ErrorCode::NotFound,
-                             reply->status == 401 ? "the server refused the token (401)" : error_message(whole)));
+    return make_error(reply->status == 401 ? ErrorCode::Unauthenticated : ErrorCode::NotFound,
+                      reply->status == 401 ? "the server refused the token (401)" : error_message(whole));
   }
-  if (!unexpected.empty()) return report(make_error(ErrorCode::Internal, unexpected));
-  return report_final_job(session, jid, done, total, any_failed);
+  if (!unexpected.empty()) return make_error(ErrorCode::Internal, unexpected);
+  auto final_job = session.call("GET", "/jobs/" + url_encode(jid) + "?outputs=1");
+  if (!final_job) return final_job.error();
+  if (!final_job->is_object()) return make_error(ErrorCode::Internal, "the server sent a job that is not an object");
+  return final_job->as_object();
+}
+
+// After the stream: the job as it ended (JSON), or a one-line summary.
+int follow_job(Session& session, const std::string& jid) {
+  auto job = watch_job(session, jid, [&](const std::string& host, const boost::json::object& result) {
+    if (!session.json()) print_host_block(host, result);
+  });
+  if (!job) return report(job.error());
+  if (session.json()) {
+    std::cout << pretty_json(*job) << "\n";
+  } else {
+    const auto* progress = job->if_contains("progress");
+    std::string counts;
+    if (progress && progress->is_object())
+      counts = ": " + std::to_string(progress->as_object().at("done").to_number<std::int64_t>()) + "/" +
+               std::to_string(progress->as_object().at("total").to_number<std::int64_t>()) + " hosts done";
+    const std::string error = text_of(*job, "error");
+    std::cerr << "job " << jid << counts << (error.empty() ? "" : ", " + error) << "\n";
+  }
+  return job_failed(*job) ? 1 : 0;
+}
+
+void RolloutFlags::add_to(CLI::App& command) {
+  command.add_option("--batch", batch, "run N hosts (or N%) at a time, a batch after the one before has ended");
+  command.add_option("--max-failures", max_failures,
+                     "start no further batch once more than N hosts (or N%) have failed; the rest are skipped");
+}
+
+void RolloutFlags::put_in(boost::json::object& body) const {
+  if (!batch.empty()) body["batch"] = batch;
+  if (!max_failures.empty()) body["max_failures"] = max_failures;
+}
+
+std::string RolloutFlags::query() const {
+  std::string query;
+  if (!batch.empty()) query += "&batch=" + url_encode(batch);
+  if (!max_failures.empty()) query += "&max_failures=" + url_encode(max_failures);
+  return query;
 }
 
 void add_connection_flags(CLI::App& command, ClientOptions& options) {

@@ -1,6 +1,7 @@
 #pragma once
 // What every client command shares: where the server is, the token, and
 // calls whose failures become one clear message.
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include <functional>
@@ -31,6 +32,8 @@ class Session {
   // The reply's JSON when the status is 2xx; otherwise an error carrying the
   // server's message (and what to do about a 401).
   Result<boost::json::value> call(const std::string& method, const std::string& target, const std::string& body = "");
+  // What call() makes of a reply, for one got through client() (uploads, downloads).
+  Result<boost::json::value> check(const Result<HttpReply>& reply) const;
 
   HttpClient& client() { return *client_; }
   bool json() const { return json_; }
@@ -38,6 +41,16 @@ class Session {
  private:
   std::shared_ptr<HttpClient> client_;
   bool json_ = false;
+};
+
+// --batch and --max-failures (README "Rolling batches"): sent only when given.
+struct RolloutFlags {
+  std::string batch;
+  std::string max_failures;
+
+  void add_to(CLI::App& command);
+  void put_in(boost::json::object& body) const;
+  std::string query() const;
 };
 
 // --server, --data-dir, --ca, --insecure, --fingerprint and --json on a client command.
@@ -55,6 +68,16 @@ std::string url_encode(const std::string& text);
 // server listens on every interface) becomes the host this CLI reached the
 // server at.
 std::string dialable_address(const std::string& address, const std::string& server_host);
+
+using HostFinished = std::function<void(const std::string& host, const boost::json::object& result)>;
+
+// Streams a job until it ends, calling on_host for each host as it finishes
+// (a done/total bar on a terminal meanwhile, cleared before each call); then
+// the job as it ended, with outputs.
+Result<boost::json::object> watch_job(Session& session, const std::string& jid, const HostFinished& on_host);
+
+// The job failed, or a host in it did.
+bool job_failed(const boost::json::object& job);
 
 // Streams a job until it ends: prints each host as it finishes (a progress
 // bar on a terminal), or the final job as JSON. 0 only if no host failed.

@@ -107,12 +107,13 @@ Status listen_http(Server::Parts& parts) {
   parts.api_context.emplace(api::http::ApiContext{
       *parts.jobs, *parts.inventory, *parts.scheduler, *parts.deputy, *parts.catalog, *parts.action_router,
       *parts.action_log, parts.task_file, *parts.watchdog, *parts.tokens, parts.agent_trust.get(),
-      parts.agent_address, parts.callbacks.get(), parts.callback_address, &parts.http_metrics});
+      parts.agent_address, parts.callbacks.get(), parts.callback_address, parts.files_dir, &parts.http_metrics});
   api::http::add_all_routes(parts.router, *parts.api_context);
   api::http::HttpOptions options;
   options.tokens = settings.no_auth ? nullptr : &*parts.tokens;
   options.allow = parts.http_allow;
   options.body_limit = static_cast<std::size_t>(settings.body_limit_kib) * 1024;
+  options.stream_body_limit = static_cast<std::uint64_t>(settings.upload_limit_mib) << 20;
   options.idle_timeout = std::chrono::seconds(settings.idle_timeout_seconds);
   options.header_timeout = std::chrono::seconds(settings.header_timeout_seconds);
   options.max_connections = http_connection_limit(settings, descriptor_limit());

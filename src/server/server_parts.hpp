@@ -92,6 +92,7 @@ struct Server::Parts {
   std::optional<int> callback_port;
   std::string callback_address;  // shown in registrations
   std::optional<LoopWatchdog> watchdog;
+  std::string files_dir;  // --files-dir, resolved and created
   api::http::Router router;
   api::http::HttpMetrics http_metrics;
   std::optional<api::http::ApiContext> api_context;

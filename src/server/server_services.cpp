@@ -75,6 +75,7 @@ Status register_operations(Server::Parts& parts) {
     if (ec) return make_error(ErrorCode::Internal, "cannot create " + dir + ": " + ec.message());
   }
   if (auto added = ops::register_builtin_ops(parts.operations, {.files_root = files_dir}); !added) return added;
+  parts.files_dir = files_dir;
   parts.catalog.emplace(packages_dir);
   if (auto added = packages::register_package_ops(parts.operations, *parts.catalog,
                                                   {std::chrono::seconds(settings.hypervisor_wait_timeout),

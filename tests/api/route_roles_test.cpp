@@ -53,7 +53,7 @@ class ServerTables : public ::testing::Test {
     tokens_ = std::make_unique<auth::TokenRegistry>(io_.get_executor(), *store_, "server-token");
     context_ = std::make_unique<http::ApiContext>(http::ApiContext{*jobs_, inventory_, *scheduler_, *deputy_, catalog_,
                                                                    actions_, *action_log_, task_file_, watchdog_,
-                                                                   *tokens_, nullptr, "", nullptr, ""});
+                                                                   *tokens_, nullptr, "", nullptr, "", "", nullptr});
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -123,6 +123,8 @@ TEST(RouteRoles, WorkNeedsOperateAndTokensNeedAdmin) {
     EXPECT_EQ(role_of(verb::post, operation), Role::Operate) << operation;
   }
   EXPECT_EQ(role_of(verb::post, "/jobs/:jid/cancel"), Role::Operate);
+  // The files dir holds what copy sends and fetch brings back.
+  for (verb method : {verb::put, verb::get, verb::delete_}) EXPECT_EQ(role_of(method, "/files/*path"), Role::Operate);
   EXPECT_EQ(role_of(verb::delete_, "/jobs/:jid"), Role::Operate);
   EXPECT_EQ(role_of(verb::post, "/tasks"), Role::Operate);
   EXPECT_EQ(role_of(verb::post, "/actions"), Role::Operate);

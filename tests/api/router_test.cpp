@@ -166,3 +166,39 @@ TEST(Router, RefusesARouteWithoutARole) {
 
 }  // namespace
 }  // namespace steward::api::http
+
+namespace steward::api::http {
+namespace {
+
+constexpr RouteRole kFileRoles[] = {
+    {verb::put, "/files/*path", auth::Role::Operate},
+    {verb::get, "/files/*path", auth::Role::Operate},
+    {verb::get, "/files", auth::Role::Read},
+};
+
+TEST(RouterRest, ARestCaptureTakesEverySegmentLeft) {
+  Router router{kFileRoles};
+  router.add_streamed(verb::put, "/files/*path", Tagged{1});
+  router.add(verb::get, "/files/*path", Tagged{2});
+  router.add(verb::get, "/files", Tagged{3});
+  auto nested = router.find(verb::put, "/files/a/b/c.txt");
+  EXPECT_EQ(tag_of(nested), 1);
+  EXPECT_EQ(nested.captures.at("path"), "a/b/c.txt");
+  EXPECT_TRUE(nested.streams_body);
+  auto one = router.find(verb::get, "/files/c.txt");
+  EXPECT_EQ(tag_of(one), 2);
+  EXPECT_EQ(one.captures.at("path"), "c.txt");
+  EXPECT_FALSE(one.streams_body);
+  // The capture needs one segment at least; "/files" alone is its own route.
+  EXPECT_EQ(tag_of(router.find(verb::get, "/files")), 3);
+  EXPECT_EQ(tag_of(router.find(verb::put, "/files")), -1);
+}
+
+TEST(RouterRest, ARestCaptureMustBeLast) {
+  constexpr RouteRole roles[] = {{verb::get, "/files/*path/x", auth::Role::Read}};
+  Router router{roles};
+  EXPECT_THROW(router.add(verb::get, "/files/*path/x", Tagged{1}), std::logic_error);
+}
+
+}  // namespace
+}  // namespace steward::api::http

@@ -11,7 +11,10 @@
 
 #include <poll.h>
 
+#include <algorithm>
+
 #include "api/http/http_stream.hpp"
+#include "api/http/request_body.hpp"
 #include "core/strings.hpp"
 
 namespace steward::api::http {
@@ -41,7 +44,7 @@ template <typename Body>
 boost::asio::awaitable<void> Exchange::send(http::response<Body> response) {
   replied_ = true;
   status_ = response.result_int();
-  keep_alive_ = request_.keep_alive();
+  keep_alive_ = request_.keep_alive() && (!body || body->complete());
   response.version(request_.version());
   response.keep_alive(keep_alive_);
   for (const auto& [field, value] : headers_) response.set(field, value);
@@ -103,6 +106,32 @@ boost::asio::awaitable<bool> Exchange::begin_stream(const std::string& content_t
   http::response_serializer<http::empty_body> serializer{response};
   stream_.expires_after(kWriteTimeout);
   auto [ec, n] = co_await http::async_write_header(stream_, serializer, kNoThrow);
+  co_return !ec;
+}
+
+boost::asio::awaitable<bool> Exchange::begin_sized(const std::string& content_type, std::uint64_t length) {
+  replied_ = true;
+  keep_alive_ = request_.keep_alive() && (!body || body->complete());
+  http::response<http::empty_body> response{http::status::ok, request_.version()};
+  response.set(http::field::content_type, content_type);
+  response.set(http::field::server, "steward/" STEWARD_VERSION);
+  for (const auto& [field, value] : headers_) response.set(field, value);
+  response.keep_alive(keep_alive_);
+  response.content_length(length);
+  http::response_serializer<http::empty_body> serializer{response};
+  stream_.expires_after(kWriteTimeout);
+  auto [ec, n] = co_await http::async_write_header(stream_, serializer, kNoThrow);
+  if (ec) keep_alive_ = false;
+  unsent_ = request_.method() == http::verb::head ? 0 : length;
+  co_return !ec;
+}
+
+boost::asio::awaitable<bool> Exchange::write_bytes(const char* data, std::size_t size) {
+  if (request_.method() == http::verb::head) co_return true;
+  stream_.expires_after(kWriteTimeout);
+  auto [ec, n] = co_await boost::asio::async_write(stream_, boost::asio::buffer(data, size), kNoThrow);
+  unsent_ -= std::min<std::uint64_t>(unsent_, n);
+  if (ec) keep_alive_ = false;
   co_return !ec;
 }
 

@@ -20,6 +20,7 @@ namespace steward::api::http {
 
 namespace beast = boost::beast;
 class HttpStream;
+class RequestBody;
 using Request = beast::http::request<beast::http::string_body>;
 using Response = beast::http::response<beast::http::string_body>;
 
@@ -38,6 +39,10 @@ class Exchange {
   std::map<std::string, std::string> captures;
   // Who sent the request (a token's name, never the token), once authenticated.
   auth::Caller caller;
+  // On a streamed route (Router::add_streamed): the body, still to be read
+  // (request().body() is empty). Replying before it was read to its end
+  // closes the connection after the reply.
+  RequestBody* body = nullptr;
 
   // Adds a header to the reply that follows.
   void set_header(beast::http::field field, std::string value) { headers_.emplace_back(field, std::move(value)); }
@@ -57,12 +62,18 @@ class Exchange {
   boost::asio::awaitable<bool> begin_stream(const std::string& content_type);
   boost::asio::awaitable<bool> write_chunk(const std::string& document);
   boost::asio::awaitable<void> end_stream();
+  // A body of `length` bytes (a file), written piece by piece after the
+  // header; false once the client went away. If fewer than `length` bytes
+  // follow, the connection closes after them. A HEAD request gets the header alone.
+  boost::asio::awaitable<bool> begin_sized(const std::string& content_type, std::uint64_t length);
+  boost::asio::awaitable<bool> write_bytes(const char* data, std::size_t size);
+
   // While streaming: false once the client closed its end or the
   // connection failed (checked without blocking or consuming input).
   bool peer_connected();
 
   bool replied() const { return replied_; }
-  bool keep_alive() const { return keep_alive_; }
+  bool keep_alive() const { return keep_alive_ && unsent_ == 0; }
   // The status sent (200 for a stream); 0 before any reply.
   unsigned status() const { return status_; }
   // The route that served the request ("GET /jobs/:jid"); empty when none did.
@@ -79,6 +90,7 @@ class Exchange {
   bool replied_ = false;
   bool keep_alive_ = true;
   unsigned status_ = 0;
+  std::uint64_t unsent_ = 0;  // of a begin_sized body
 };
 
 beast::http::status status_for(ErrorCode code);

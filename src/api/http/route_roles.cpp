@@ -55,6 +55,11 @@ constexpr RouteRole kRouteRoles[] = {
     {verb::post, "/services/:service/actions", Role::Operate},
     {verb::post, "/cloud-services/:service", Role::Operate},
     {verb::post, "/policies/:policy", Role::Operate},
+    // The files dir holds what copy sends and fetch brings back (a target's
+    // /etc/shadow, say): as much operate's as the operations that move them.
+    {verb::put, "/files/*path", Role::Operate},
+    {verb::get, "/files/*path", Role::Operate},
+    {verb::delete_, "/files/*path", Role::Operate},
 
     {verb::get, "/tokens", Role::Admin},
     {verb::post, "/tokens", Role::Admin},

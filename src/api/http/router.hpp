@@ -1,5 +1,6 @@
 #pragma once
-// Maps a method and a path ("/jobs/:jid/events") to a handler.
+// Maps a method and a path ("/jobs/:jid/events") to a handler. A last
+// segment "*name" captures the rest of the path ("/files/*path": "a/b.txt").
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/verb.hpp>
 
@@ -24,6 +25,9 @@ class Router {
   // compare equal), or a route missing from the role table, is a wiring
   // mistake: throws std::logic_error naming it.
   void add(beast::http::verb verb, const std::string& pattern, Handler handler);
+  // A route whose handler reads the request body itself, piece by piece
+  // (Exchange::body), under HttpOptions::stream_body_limit: uploads.
+  void add_streamed(beast::http::verb verb, const std::string& pattern, Handler handler);
 
   struct Match {
     const Handler* handler = nullptr;  // null: no route
@@ -32,6 +36,7 @@ class Router {
     std::string label;                 // "GET /jobs/:jid": the route, for diagnostics
     std::optional<auth::Role> role = auth::Role::Admin;  // what the caller needs; kPublic: no token
     std::map<std::string, std::string> captures;
+    bool streams_body = false;  // the handler reads the body (add_streamed)
   };
   Match find(beast::http::verb verb, std::string_view path) const;
   // "GET /jobs/:jid", ... in the order they were added.
@@ -44,8 +49,11 @@ class Router {
     Handler handler;
     std::string label;
     std::optional<auth::Role> role;
+    bool streams_body = false;
   };
   std::span<const RouteRole> roles_;
+  void add_route(beast::http::verb verb, const std::string& pattern, Handler handler, bool streams_body);
+
   std::vector<Route> routes_;
 };
 

@@ -36,6 +36,7 @@ struct ApiContext {
   std::string agent_address;        // the agent listener's HOST:PORT, for join commands; empty when unknown
   callback::Registry* callbacks = nullptr;  // null: no callback endpoint on this server
   std::string callback_address;             // the callback endpoint's HOST:PORT
+  std::string files_dir;                    // --files-dir, for PUT, GET and DELETE /files/PATH
   const HttpMetrics* http_metrics = nullptr;  // null: /metrics has no request counts
 };
 
@@ -48,6 +49,7 @@ void add_task_routes(Router& router, ApiContext& context);
 void add_token_routes(Router& router, ApiContext& context);
 void add_agent_routes(Router& router, ApiContext& context);
 void add_callback_routes(Router& router, ApiContext& context);
+void add_file_routes(Router& router, ApiContext& context);
 
 inline void add_all_routes(Router& router, ApiContext& context) {
   add_operation_routes(router, context);
@@ -59,6 +61,7 @@ inline void add_all_routes(Router& router, ApiContext& context) {
   add_token_routes(router, context);
   add_agent_routes(router, context);
   add_callback_routes(router, context);
+  add_file_routes(router, context);
 }
 
 }  // namespace steward::api::http

@@ -19,6 +19,7 @@
 #include "api/auth/token_registry.hpp"
 #include "api/http/http_stream.hpp"
 #include "api/http/query.hpp"
+#include "api/http/request_body.hpp"
 #include "core/listen_address.hpp"
 #include "core/loop_watchdog.hpp"
 #include "core/spawn.hpp"
@@ -100,16 +101,41 @@ asio::awaitable<boost::system::error_code> await_request_start(HttpStream& strea
 
 // The request line and headers must arrive within `header_timeout` of the
 // first byte, so a client trickling them in cannot hold a connection; the
-// body then gets the idle timeout.
-asio::awaitable<boost::system::error_code> read_request(HttpStream& stream, beast::flat_buffer& buffer,
-                                                       http::request_parser<http::string_body>& parser,
-                                                       const HttpOptions& options) {
+// body then gets the idle timeout. The body is read once the route is
+// known: whole, or by a streamed route's handler.
+asio::awaitable<boost::system::error_code> read_head(HttpStream& stream, beast::flat_buffer& buffer,
+                                                    http::request_parser<http::empty_body>& head,
+                                                    const HttpOptions& options) {
   stream.expires_after(options.header_timeout);
-  auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
-  if (ec || parser.is_done()) co_return ec;
+  auto [ec, n] = co_await http::async_read_header(stream, buffer, head, kNoThrow);
+  co_return ec;
+}
+
+asio::awaitable<boost::system::error_code> read_body(HttpStream& stream, beast::flat_buffer& buffer,
+                                                    http::request_parser<http::string_body>& parser,
+                                                    const HttpOptions& options) {
+  if (parser.is_done()) co_return boost::system::error_code{};
   stream.expires_after(options.idle_timeout);
-  auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, kNoThrow);
-  co_return body_ec;
+  auto [ec, n] = co_await http::async_read(stream, buffer, parser, kNoThrow);
+  co_return ec;
+}
+
+bool over_limit(const boost::optional<std::uint64_t>& content_length, std::uint64_t limit) {
+  return content_length && *content_length > limit;
+}
+
+// A request that could not be read: 413 when too large, 400 when malformed,
+// nothing when the client left or timed out.
+asio::awaitable<void> reply_unreadable(HttpStream& stream, const boost::system::error_code& ec, std::uint64_t limit) {
+  Request bare;
+  Exchange exchange(stream, bare, {});
+  if (ec == http::error::body_limit || ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+    const std::string message = "request too large (limit " + std::to_string(limit) + " bytes)";
+    co_await exchange.reply_error(http::status::payload_too_large, message);
+  } else if (is_parse_error(ec)) {
+    const std::string message = "malformed HTTP request: " + ec.message();
+    co_await exchange.reply_error(http::status::bad_request, message);
+  }
 }
 
 bool out_of_resources(const boost::system::error_code& ec) {
@@ -259,40 +285,19 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
   beast::flat_buffer buffer;
   const bool ready = co_await start_tls(connection);
   while (ready) {
-    http::request_parser<http::string_body> parser;
-    parser.body_limit(options_.body_limit);
-    parser.header_limit(kHeaderLimit);
+    http::request_parser<http::empty_body> head;
+    head.header_limit(kHeaderLimit);
+    head.body_limit(boost::none);  // the route's limit applies once the route is known
     set_idle(connection, true);
     auto ec = co_await await_request_start(stream, buffer, options_.idle_timeout);
     set_idle(connection, false);
-    if (!ec) ec = co_await read_request(stream, buffer, parser, options_);
+    if (!ec) ec = co_await read_head(stream, buffer, head, options_);
     if (ec) {
-      if (ec == http::error::body_limit || ec == http::error::header_limit || ec == http::error::buffer_overflow) {
-        Request bare;
-        Exchange exchange(stream, bare, {});
-        const std::string message = "request too large (limit " + std::to_string(options_.body_limit) + " bytes)";
-        co_await exchange.reply_error(http::status::payload_too_large, message);
-      } else if (is_parse_error(ec)) {
-        Request bare;
-        Exchange exchange(stream, bare, {});
-        const std::string message = "malformed HTTP request: " + ec.message();
-        co_await exchange.reply_error(http::status::bad_request, message);
-      }
+      co_await reply_unreadable(stream, ec, options_.body_limit);
       break;
     }
-    Request request = parser.release();
-    auto target = split_target(request.target());
-    Exchange exchange(stream, request, target ? target->second : std::map<std::string, std::string>{});
-    const auto received = std::chrono::steady_clock::now();
-    if (!target) {
-      co_await exchange.reply_error(target.error());
-    } else {
-      co_await dispatch(exchange, strip_version_prefix(target->first), allowed_peer);
-    }
-    if (options_.metrics)
-      options_.metrics->observe(exchange.route, exchange.status(),
-                                std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count());
-    if (!exchange.keep_alive()) break;
+    const bool keep_alive = co_await serve_request(stream, buffer, head, allowed_peer);
+    if (!keep_alive) break;
   }
   set_idle(connection, false);
   connections_.erase(&connection);
@@ -325,9 +330,74 @@ std::optional<auth::Caller> HttpServer::identify(const Request& request, const s
   return std::nullopt;
 }
 
-asio::awaitable<void> HttpServer::dispatch(Exchange& exchange, std::string_view path, const std::string& allowed_peer) {
-  auto match = router_.find(exchange.request().method(), path);
+asio::awaitable<bool> HttpServer::serve_request(HttpStream& stream, beast::flat_buffer& buffer,
+                                                http::request_parser<http::empty_body>& head,
+                                                const std::string& allowed_peer) {
+  auto target = split_target(head.get().target());
+  const std::string path = target ? std::string(strip_version_prefix(target->first)) : std::string();
+  Router::Match match;
+  if (target) match = router_.find(head.get().method(), path);
+  std::map<std::string, std::string> query;
+  if (target) query = std::move(target->second);
+  if (match.streams_body) co_return co_await serve_streamed(stream, buffer, head, match, path, query, allowed_peer);
+
+  http::request_parser<http::string_body> parser{std::move(head)};
+  boost::system::error_code ec;
+  if (over_limit(parser.content_length(), options_.body_limit)) ec = http::error::body_limit;
+  parser.body_limit(options_.body_limit);  // chunked bodies are counted as they come
+  if (!ec) ec = co_await read_body(stream, buffer, parser, options_);
+  if (ec) {
+    co_await reply_unreadable(stream, ec, options_.body_limit);
+    co_return false;
+  }
+  Request request = parser.release();
+  Exchange exchange(stream, request, std::move(query));
+  if (!target) co_await exchange.reply_error(target.error());
+  else co_await dispatch(exchange, path, match, allowed_peer);
+  co_return exchange.keep_alive();
+}
+
+// The handler reads the body (Exchange::body); one it did not read to the
+// end (refused, failed) closes the connection after the reply.
+asio::awaitable<bool> HttpServer::serve_streamed(HttpStream& stream, beast::flat_buffer& buffer,
+                                                 http::request_parser<http::empty_body>& head, Router::Match& match,
+                                                 const std::string& path, std::map<std::string, std::string>& query,
+                                                 const std::string& allowed_peer) {
+  RequestBody::Parser parser{std::move(head)};
+  Request request{http::request_header<>(parser.get().base())};
+  Exchange exchange(stream, request, std::move(query));
+  if (over_limit(parser.content_length(), options_.stream_body_limit)) {
+    const std::string message = "request too large (limit " + std::to_string(options_.stream_body_limit) + " bytes)";
+    co_await exchange.reply_error(http::status::payload_too_large, message);
+    co_return false;
+  }
+  parser.body_limit(options_.stream_body_limit);
+  RequestBody body(stream, buffer, parser, options_.idle_timeout);
+  exchange.body = &body;
+  co_await dispatch(exchange, path, match, allowed_peer);
+  co_return exchange.keep_alive();
+}
+
+namespace {
+
+// Counts the request once its handling ends, however it ends.
+struct Observed {
+  HttpMetrics* metrics;
+  const Exchange& exchange;
+  std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
+  ~Observed() {
+    if (metrics)
+      metrics->observe(exchange.route, exchange.status(),
+                       std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count());
+  }
+};
+
+}  // namespace
+
+asio::awaitable<void> HttpServer::dispatch(Exchange& exchange, std::string_view path, Router::Match& match,
+                                           const std::string& allowed_peer) {
   exchange.route = match.label;
+  Observed observed{options_.metrics, exchange};
   if (!match.handler || match.role) {
     auto caller = identify(exchange.request(), allowed_peer);
     if (!caller) {

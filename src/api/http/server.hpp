@@ -18,6 +18,9 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
 
 #include <chrono>
 #include <list>
@@ -43,6 +46,7 @@ struct HttpOptions {
   auth::TokenRegistry* tokens = nullptr;  // null: no authentication (everyone is admin)
   AllowList allow;  // clients from these addresses need no token, and get the operate role
   std::size_t body_limit = 1u << 20;
+  std::uint64_t stream_body_limit = 4ull << 30;  // on streamed routes (uploads: PUT /files/...)
   std::chrono::seconds idle_timeout{60};    // waiting for a request (or its body)
   std::chrono::seconds header_timeout{10};  // from a request's first byte to its last header line
   std::size_t max_connections = 768;
@@ -72,7 +76,17 @@ class HttpServer {
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
   boost::asio::awaitable<bool> start_tls(Connection& connection);
   void set_idle(Connection& connection, bool idle);
-  boost::asio::awaitable<void> dispatch(Exchange& exchange, std::string_view path, const std::string& allowed_peer);
+  // One request whose header `head` has read; false when the connection must close.
+  boost::asio::awaitable<bool> serve_request(HttpStream& stream, beast::flat_buffer& buffer,
+                                             beast::http::request_parser<beast::http::empty_body>& head,
+                                             const std::string& allowed_peer);
+  boost::asio::awaitable<bool> serve_streamed(HttpStream& stream, beast::flat_buffer& buffer,
+                                              beast::http::request_parser<beast::http::empty_body>& head,
+                                              Router::Match& match, const std::string& path,
+                                              std::map<std::string, std::string>& query,
+                                              const std::string& allowed_peer);
+  boost::asio::awaitable<void> dispatch(Exchange& exchange, std::string_view path, Router::Match& match,
+                                        const std::string& allowed_peer);
   // Nullopt: 401. `allowed_peer`: the client's address if --http-allow lets it in, else empty.
   std::optional<auth::Caller> identify(const Request& request, const std::string& allowed_peer) const;
 
