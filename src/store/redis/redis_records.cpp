@@ -4,20 +4,11 @@
 
 #include <algorithm>
 
+#include "store/json_columns.hpp"
 #include "store/redis/redis_codec.hpp"
 #include "store/redis/redis_store_impl.hpp"
 
 namespace steward::store::redis {
-namespace {
-
-std::optional<boost::json::object> parse_object(const std::string& text) {
-  boost::system::error_code ec;
-  auto value = boost::json::parse(text, ec);
-  if (ec || !value.is_object()) return std::nullopt;
-  return value.as_object();
-}
-
-}  // namespace
 
 awaitable<Status> RedisStore::put_record(const std::string& kind, const std::string& id,
                                          const boost::json::object& record) {

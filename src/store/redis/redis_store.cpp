@@ -29,6 +29,8 @@
 // the prefix, so this needs one Redis (not Redis Cluster).
 #include "store/redis/redis_store.hpp"
 
+#include "store/json_columns.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <boost/json/parse.hpp>
@@ -46,18 +48,6 @@ namespace redis {
 namespace {
 
 constexpr std::size_t kPruneBatch = 500;
-
-std::string targets_json(const std::vector<std::string>& targets) {
-  boost::json::array array;
-  for (const auto& t : targets) array.emplace_back(t);
-  return boost::json::serialize(array);
-}
-
-boost::json::value parse_or_null(const std::string& text) {
-  boost::system::error_code ec;
-  auto value = boost::json::parse(text, ec);
-  return ec ? boost::json::value() : value;
-}
 
 // The whole stream ('all'), none ('0') or its last N bytes. Beyond 2^40
 // bytes a tail is the whole stream (and Lua prints such numbers in exponent form).

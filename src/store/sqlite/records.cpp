@@ -4,19 +4,10 @@
 
 #include <algorithm>
 
+#include "store/json_columns.hpp"
 #include "store/sqlite/statement.hpp"
 
 namespace steward::store {
-namespace {
-
-std::optional<boost::json::object> parse_object(const std::string& text) {
-  boost::system::error_code ec;
-  auto value = boost::json::parse(text, ec);
-  if (ec || !value.is_object()) return std::nullopt;
-  return value.as_object();
-}
-
-}  // namespace
 
 Status put_record_row(sqlite3* db, const std::string& kind, const std::string& id, const std::string& body) {
   // Keeps the first creation order across replacements.

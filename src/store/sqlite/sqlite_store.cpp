@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "store/sqlite/leases.hpp"
+#include "store/json_columns.hpp"
 #include "store/sqlite/records.hpp"
 #include "store/sqlite/sqlite_worker.hpp"
 #include "store/sqlite/statement.hpp"
@@ -91,18 +92,6 @@ Result<sqlite3*> open_connection(const std::string& path, int flags) {
   }
   sqlite3_busy_timeout(db, 5000);
   return db;
-}
-
-std::string targets_json(const std::vector<std::string>& targets) {
-  boost::json::array array;
-  for (const auto& t : targets) array.emplace_back(t);
-  return boost::json::serialize(array);
-}
-
-boost::json::value parse_or_null(const std::string& text) {
-  boost::system::error_code ec;
-  auto value = boost::json::parse(text, ec);
-  return ec ? boost::json::value() : value;
 }
 
 Job read_job_row(Statement& row) {
