@@ -6,7 +6,8 @@
 # SSH_SIZES and SSH_REPEAT shape the SSH fan-out part (bench/ssh_fanout.py);
 # CONDITIONS_DURATION (seconds per pacing, default 300) the condition part
 # (bench/conditions_bench.py); AGENT_SIZES the agent part (bench/agent_fleet.py);
-# CALLBACK_TARGETS the SSH callback part (bench/callback_fleet.py).
+# CALLBACK_TARGETS the SSH callback part (bench/callback_fleet.py); CLUSTER_JOBS the
+# servers-on-Redis part (bench/cluster_bench.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh bench
@@ -116,5 +117,8 @@ echo "== agents: 1,000 and 10,000 simulated agents; the same server's warm SSH f
 echo "== SSH callback targets: 100 ssh -N -R clients, first command and warm fan-out against direct SSH"
 /usr/bin/python3 bench/callback_fleet.py --targets "${CALLBACK_TARGETS:-100}" --out "$OUT"
 { echo; cat "$OUT/callback_summary.md"; } >> "$OUT/summary.md"
+echo "== servers on one Redis: 1, 2, 3 servers against one on SQLite and against Celery; failover time"
+/usr/bin/python3 bench/cluster_bench.py --jobs "${CLUSTER_JOBS:-2000}" --out "$OUT"
+{ echo; cat "$OUT/cluster_summary.md"; } >> "$OUT/summary.md"
 echo
 cat "$OUT/summary.md"
