@@ -14,23 +14,17 @@ import threading
 
 import pytest
 
-from conftest import STEWARD_BIN, TOKEN, Api, Server, assert_error, clean_env, raw_request, request, require_binary
+from conftest import STEWARD_BIN, TOKEN, Server, assert_error, clean_env, raw_request, request, require_binary
 
 MIB = 1 << 20
 HOSTS = ["web1", "web2"]
-INVENTORY = "localhost ansible_connection=local\n[web]\nweb1 ansible_connection=local\nweb2 ansible_connection=local\n"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_root):
-    srv = Server(tmp_root / "data", inventory=INVENTORY, grpc=True).start()
+    srv = Server(tmp_root / "data", grpc=True).start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def api(server):
-    return Api(server)
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +210,7 @@ def test_files_need_the_operate_role(api):
 
 
 def test_an_upload_over_the_limit_is_413_and_leaves_nothing(tmp_root):
-    small = Server(tmp_root / "small-data", inventory=INVENTORY, extra_args=["--max-upload-mib", "1"]).start()
+    small = Server(tmp_root / "small-data", extra_args=["--max-upload-mib", "1"]).start()
     try:
         def send(method, path, body):
             head = (f"{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"

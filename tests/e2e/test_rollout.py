@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import JOB_FAILURE, STEWARD_BIN, TOKEN, Api, Server, assert_error, clean_env
+from conftest import JOB_FAILURE, STEWARD_BIN, TOKEN, Server, assert_error, clean_env
 
 OP_SKIPPED = 2
 HOSTS = [f"r{i}" for i in range(10)]
@@ -30,11 +30,6 @@ def server(tmp_root):
     srv = Server(tmp_root / "data", inventory=inventory).start()
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def api(server):
-    return Api(server)
 
 
 @pytest.fixture
