@@ -5,10 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include <boost/asio/co_spawn.hpp>
-
 #include <filesystem>
-#include <optional>
 
 #include "agent.pb.h"
 #include "agent/dial.hpp"
@@ -30,22 +27,6 @@ namespace v1 = ::steward::agent::v1;
 using namespace std::chrono_literals;
 using Stream = std::shared_ptr<tls::FrameStream>;
 
-// Runs the loop until `task` is done (the listener's accept loop never is).
-template <typename T>
-T run_until_done(asio::io_context& io, asio::awaitable<T> task) {
-  std::optional<T> out;
-  std::exception_ptr failure;
-  asio::co_spawn(io, std::move(task), [&](std::exception_ptr error, T value) {
-    failure = error;
-    if (!error) out.emplace(std::move(value));
-    io.stop();
-  });
-  io.restart();
-  io.run();
-  if (failure) std::rethrow_exception(failure);
-  return std::move(*out);
-}
-
 class AgentLinkTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -64,7 +45,7 @@ class AgentLinkTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (listener_) run_until_done(io_, [this]() -> asio::awaitable<bool> {
+    if (listener_) steward::testing::run_until_done(io_, [this]() -> asio::awaitable<bool> {
         co_await listener_->shutdown();
         co_return true;
       }());
@@ -79,10 +60,10 @@ class AgentLinkTest : public ::testing::Test {
   agent::ClientCredentials enrolled() {
     auto key = tls::generate_private_key("P-256");
     auto csr = tls::make_signing_request(*key, "agent");
-    auto token = run_until_done(io_, trust_->create_join_token("t" + std::to_string(++tokens_), 1h, false));
+    auto token = steward::testing::run_until_done(io_, trust_->create_join_token("t" + std::to_string(++tokens_), 1h, false));
     EXPECT_TRUE(token);
     agents::EnrolRequest request{token->token, *csr, "box", {}, "test", "127.0.0.1:1"};
-    auto reply = run_until_done(io_, trust_->enrol(std::move(request)));
+    auto reply = steward::testing::run_until_done(io_, trust_->enrol(std::move(request)));
     EXPECT_TRUE(reply && reply->approved);
     agent_id_ = reply->agent_id;
     return {trust_->ca_pem(), reply->certificate_pem, *key};
@@ -106,7 +87,7 @@ class AgentLinkTest : public ::testing::Test {
   // returns every message the server sent until the link ended.
   std::vector<v1::ServerMessage> exchange(const agent::ClientCredentials& credentials, std::string after,
                                           bool* connected_midway = nullptr) {
-    return run_until_done(io_, [&]() -> asio::awaitable<std::vector<v1::ServerMessage>> {
+    return steward::testing::run_until_done(io_, [&]() -> asio::awaitable<std::vector<v1::ServerMessage>> {
       std::vector<v1::ServerMessage> got;
       auto context = agent::make_context(credentials);
       EXPECT_TRUE(context);
@@ -181,7 +162,7 @@ TEST_F(AgentLinkTest, AHelloWithoutAClientCertificateIsRefused) {
 
 TEST_F(AgentLinkTest, ARevokedAgentIsToldSoAndCutOff) {
   auto credentials = enrolled();
-  auto revoked = run_until_done(io_, trust_->revoke(agent_id_, "test"));
+  auto revoked = steward::testing::run_until_done(io_, trust_->revoke(agent_id_, "test"));
   ASSERT_TRUE(revoked) << revoked.error().message;
   auto got = exchange(credentials, "");
   ASSERT_EQ(got.size(), 1u);

@@ -29,4 +29,22 @@ T run_sync(boost::asio::awaitable<T> task) {
   return run_sync(io, std::move(task));
 }
 
+// Runs `io` until `task` is done, not until `io` runs out of work: for loops
+// that always hold some (a listener's accept loop). Other work left waiting
+// goes on at the next run.
+template <typename T>
+T run_until_done(boost::asio::io_context& io, boost::asio::awaitable<T> task) {
+  std::optional<T> out;
+  std::exception_ptr failure;
+  boost::asio::co_spawn(io, std::move(task), [&](std::exception_ptr e, T value) {
+    failure = e;
+    if (!e) out.emplace(std::move(value));
+    io.stop();
+  });
+  io.restart();
+  io.run();
+  if (failure) std::rethrow_exception(failure);
+  return std::move(*out);
+}
+
 }  // namespace steward::testing
