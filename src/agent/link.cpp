@@ -2,8 +2,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include "agent/dial.hpp"
 #include "agent/wire.hpp"
@@ -16,7 +14,7 @@ constexpr std::chrono::seconds kDialTimeout{20};
 
 Link::Link(asio::any_io_executor loop, std::string server, tls::LinkContext context, Handlers handlers)
     : loop_(loop), server_(std::move(server)), context_(std::move(context)), handlers_(std::move(handlers)),
-      wake_writer_(loop, asio::steady_timer::time_point::max()) {}
+      outbox_(loop) {}
 
 Link::~Link() = default;
 
@@ -26,9 +24,7 @@ void Link::start(const v1::AgentMessage& hello) {
 }
 
 void Link::send(const v1::AgentMessage& message) {
-  if (ended_) return;
-  queued_.push_back(frame_of(message));
-  wake_writer_.cancel();
+  if (!ended_) outbox_.push(frame_of(message));
 }
 
 void Link::close() {
@@ -57,25 +53,14 @@ asio::awaitable<void> Link::run() {
 }
 
 asio::awaitable<void> Link::write_queued() {
-  while (!ended_) {
-    while (!queued_.empty() && !ended_) {
-      const std::string frame = std::move(queued_.front());
-      queued_.pop_front();
-      auto written = co_await stream_->write_frame(frame);
-      if (!written) co_return end(written.error());
-    }
-    if (ended_) break;
-    wake_writer_.expires_at(asio::steady_timer::time_point::max());
-    boost::system::error_code woken;
-    co_await wake_writer_.async_wait(asio::redirect_error(asio::use_awaitable, woken));
-  }
+  auto written = co_await outbox_.write_to(*stream_);
+  if (!written) end(written.error());  // no-op once the link has ended (the outbox dropped)
 }
 
 void Link::end(const Error& why) {
   if (ended_) return;
   ended_ = true;
-  queued_.clear();
-  wake_writer_.cancel();
+  outbox_.drop();
   if (stream_) stream_->shutdown();
   // Nothing calls the handlers after this one (they may refer to what it ends).
   auto done = std::move(handlers_.done);

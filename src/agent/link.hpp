@@ -5,18 +5,14 @@
 // nothing dropped), write queued messages in order.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
-
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
 
 #include "agent.pb.h"
 #include "core/result.hpp"
+#include "tls/frame_stream.hpp"
 #include "tls/link_context.hpp"
-
-namespace steward::tls { class FrameStream; }
 
 namespace steward::agent {
 
@@ -48,8 +44,7 @@ class Link final : public std::enable_shared_from_this<Link> {
   tls::LinkContext context_;
   Handlers handlers_;
   std::shared_ptr<tls::FrameStream> stream_;
-  std::deque<std::string> queued_;
-  boost::asio::steady_timer wake_writer_;
+  tls::FrameOutbox outbox_;
   bool ended_ = false;
 };
 

@@ -178,6 +178,42 @@ void FrameStream::shutdown() {
   close();
 }
 
+FrameOutbox::FrameOutbox(asio::any_io_executor executor)
+    : wake_(std::move(executor), asio::steady_timer::time_point::max()) {}
+
+void FrameOutbox::push(std::string frame) {
+  if (!open()) return;
+  frames_.push_back(std::move(frame));
+  wake_.cancel();
+}
+
+void FrameOutbox::finish() {
+  finishing_ = true;
+  wake_.cancel();
+}
+
+void FrameOutbox::drop() {
+  dropped_ = true;
+  frames_.clear();
+  wake_.cancel();
+}
+
+asio::awaitable<Status> FrameOutbox::write_to(FrameStream& stream) {
+  for (;;) {
+    while (!frames_.empty() && !dropped_) {
+      const std::string frame = std::move(frames_.front());
+      frames_.pop_front();
+      auto written = co_await stream.write_frame(frame);
+      if (!written) co_return written.error();
+    }
+    if (dropped_) co_return make_error(ErrorCode::Cancelled, "the link was dropped");
+    if (finishing_) co_return Status{};
+    wake_.expires_at(asio::steady_timer::time_point::max());
+    boost::system::error_code woken;
+    co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, woken));
+  }
+}
+
 void FrameStream::close() {
   if (closed_) return;
   closed_ = true;

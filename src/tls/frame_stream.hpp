@@ -11,9 +11,11 @@
 // both; after it every call fails at once.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -76,6 +78,32 @@ class FrameStream {
   ssl_st* session_;
   std::string peer_;
   bool closed_ = false;
+};
+
+// Frames waiting for a link's one writer, in the order they were pushed
+// (loop thread only): senders push, one coroutine writes them out.
+class FrameOutbox {
+ public:
+  explicit FrameOutbox(boost::asio::any_io_executor executor);
+
+  void push(std::string frame);
+  // The writer ends once what is queued has been written; nothing more is taken.
+  void finish();
+  // What is queued is dropped and the writer ends now.
+  void drop();
+  // Neither finishing nor dropped: push() is taken.
+  bool open() const { return !finishing_ && !dropped_; }
+  bool finishing() const { return finishing_; }
+
+  // Writes frames to `stream` as they come: after finish(), OK once the last
+  // one is written; after drop(), Cancelled; else the failed write's error.
+  boost::asio::awaitable<Status> write_to(FrameStream& stream);
+
+ private:
+  std::deque<std::string> frames_;
+  boost::asio::steady_timer wake_;
+  bool finishing_ = false;
+  bool dropped_ = false;
 };
 
 }  // namespace steward::tls

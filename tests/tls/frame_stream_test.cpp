@@ -12,6 +12,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <filesystem>
@@ -189,6 +190,46 @@ TEST_F(FrameStreamTest, ACloseEndsAWaitingReadAndLaterCallsFailAtOnce) {
   ASSERT_FALSE(ended.first);
   EXPECT_EQ(ended.first.error().code, ErrorCode::Unreachable);
   EXPECT_FALSE(ended.second);
+}
+
+TEST_F(FrameStreamTest, AnOutboxWritesInOrderUntilFinishedAndStopsWhenDropped) {
+  auto got = steward::testing::run_sync([&]() -> asio::awaitable<std::vector<std::string>> {
+    auto [client, server] = co_await connected_pair();
+    auto executor = co_await asio::this_coro::executor;
+    FrameOutbox outbox(executor);
+    outbox.push(framed("one"));
+    outbox.push(framed("two"));
+    Status finished = make_error(ErrorCode::Internal, "not yet");
+    asio::co_spawn(executor, [&outbox, &finished, client = client]() -> asio::awaitable<void> {
+      finished = co_await outbox.write_to(*client);
+    }, asio::detached);
+    std::vector<std::string> frames;
+    auto first = co_await server->read_frame(1024);
+    frames.push_back(first ? *first : first.error().message);
+    outbox.push(framed("three"));  // while the writer waits or writes
+    outbox.finish();
+    outbox.push(framed("late"));   // not taken once finishing
+    for (int i = 0; i < 2; ++i) {
+      auto next = co_await server->read_frame(1024);
+      frames.push_back(next ? *next : next.error().message);
+    }
+    EXPECT_TRUE(finished) << "the writer did not end after the last frame";
+
+    FrameOutbox dropped(executor);
+    Status ended;
+    asio::co_spawn(executor, [&dropped, &ended, client = client]() -> asio::awaitable<void> {
+      ended = co_await dropped.write_to(*client);
+    }, asio::detached);
+    dropped.drop();
+    asio::steady_timer settle(executor, std::chrono::milliseconds(50));
+    co_await settle.async_wait(asio::use_awaitable);
+    EXPECT_FALSE(ended);
+    if (!ended) {
+      EXPECT_EQ(ended.error().code, ErrorCode::Cancelled);
+    }
+    co_return frames;
+  }());
+  EXPECT_EQ(got, (std::vector<std::string>{"one", "two", "three"}));
 }
 
 }  // namespace

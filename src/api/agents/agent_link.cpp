@@ -4,8 +4,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include "agent.pb.h"
 #include "agent/wire.hpp"
@@ -17,7 +15,7 @@ using steward::agent::frame_of;
 
 AgentLink::AgentLink(std::shared_ptr<tls::FrameStream> stream, transport::agent::AgentHub& hub, std::string agent_id)
     : stream_(std::move(stream)), hub_(hub), agent_id_(std::move(agent_id)),
-      wake_writer_(hub.loop(), asio::steady_timer::time_point::max()) {}
+      outbox_(hub.loop()) {}
 
 asio::awaitable<void> AgentLink::serve(v1::Hello hello) {
   auto self = shared_from_this();
@@ -41,49 +39,32 @@ asio::awaitable<void> AgentLink::serve(v1::Hello hello) {
   }
   hub_.detach(agent_id_, this);
   // A Goodbye being written still goes out; otherwise the writer ends now.
-  if (!closing_) cut();
+  if (!outbox_.finishing()) cut();
 }
 
 void AgentLink::send(const v1::ServerMessage& message) {
-  if (!closing_ && !ended_) queue(frame_of(message));
+  outbox_.push(frame_of(message));  // ignored once closing or cut
 }
 
 void AgentLink::close(ErrorCode code, const std::string& reason) {
-  if (closing_ || ended_) return;
+  if (!outbox_.open()) return;
   v1::ServerMessage goodbye;
   goodbye.mutable_goodbye()->set_error_code(static_cast<int>(code));
   goodbye.mutable_goodbye()->set_message(reason);
-  queue(frame_of(goodbye));
-  closing_ = true;
+  outbox_.push(frame_of(goodbye));
+  outbox_.finish();
 }
 
 void AgentLink::cut() {
-  ended_ = true;
-  queued_.clear();
-  wake_writer_.cancel();
+  outbox_.drop();
   stream_->close();
-}
-
-void AgentLink::queue(std::string frame) {
-  queued_.push_back(std::move(frame));
-  wake_writer_.cancel();
 }
 
 asio::awaitable<void> AgentLink::write_queued() {
   auto self = shared_from_this();  // the hub may let go of the session first
-  while (!ended_) {
-    while (!queued_.empty() && !ended_) {
-      const std::string frame = std::move(queued_.front());
-      queued_.pop_front();
-      auto written = co_await stream_->write_frame(frame);
-      if (!written) co_return cut();
-    }
-    if (closing_) co_return stream_->shutdown();
-    if (ended_) break;
-    wake_writer_.expires_at(asio::steady_timer::time_point::max());
-    boost::system::error_code woken;
-    co_await wake_writer_.async_wait(asio::redirect_error(asio::use_awaitable, woken));
-  }
+  auto written = co_await outbox_.write_to(*stream_);
+  if (written) stream_->shutdown();  // the Goodbye is out
+  else cut();
 }
 
 }  // namespace steward::api::agent_rpc

@@ -4,15 +4,12 @@
 // a reader that hands each message to the hub and reads the next only once
 // the hub has handled it (back-pressure through TCP, nothing dropped).
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
 
-#include <deque>
 #include <memory>
 #include <string>
 
+#include "tls/frame_stream.hpp"
 #include "transport/agent/hub.hpp"
-
-namespace steward::tls { class FrameStream; }
 
 namespace steward::api::agent_rpc {
 
@@ -34,15 +31,11 @@ class AgentLink final : public transport::agent::AgentSession, public std::enabl
 
  private:
   boost::asio::awaitable<void> write_queued();
-  void queue(std::string frame);
 
   std::shared_ptr<tls::FrameStream> stream_;
   transport::agent::AgentHub& hub_;
   std::string agent_id_;
-  std::deque<std::string> queued_;
-  boost::asio::steady_timer wake_writer_;
-  bool closing_ = false;  // the Goodbye is queued: nothing more is sent
-  bool ended_ = false;
+  tls::FrameOutbox outbox_;  // finishing once the Goodbye is queued
 };
 
 }  // namespace steward::api::agent_rpc
