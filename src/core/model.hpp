@@ -58,6 +58,7 @@ struct TargetRun {
   double startat = 0;
   double finishat = 0;
   double queue_wait = 0;  // seconds between submission and start
+  std::string owner;      // the server whose lease runs it ("" before leases); as stored
 };
 
 // A command a target run started through a transport that supervises it

@@ -74,8 +74,10 @@ struct Lease {
   std::uint64_t epoch = 0;
 };
 
-// An unfinished run that take_over() made ours: `from` is the server whose
-// lease had expired, or empty for an earlier life of our own server.
+// An unfinished run that became ours. From take_over(): `from` is the
+// server whose lease had expired, or empty for an earlier life of our own
+// server. From take_inbox(): the same for a run another server took over and
+// placed with us, or an empty `target` for a new job with runs placed with us.
 struct TakenRun {
   std::string jid;
   std::string target;
@@ -103,6 +105,17 @@ class Store {
 
   // Job with every target Pending, owned by this store's lease.
   virtual boost::asio::awaitable<Status> create_job(const Job& job) = 0;
+  // Job with every target Pending, each run owned by the server that owns
+  // its target (README "Servers and leases"): the owner of the target's
+  // unfinished runs if it has any, so that no target runs two servers' work
+  // at once; else the live server the target's slot hashes to
+  // (store/placement.hpp). Live: leases unexpired at job.startat, and ours.
+  // Runs placed with another server are announced in its inbox. Returns each
+  // run's owner, in job.targets order.
+  virtual boost::asio::awaitable<Result<std::vector<std::string>>> create_job_by_target(const Job& job) = 0;
+  // What other servers placed with this server since the last call (see
+  // TakenRun), oldest first; each entry is returned once.
+  virtual boost::asio::awaitable<Result<std::vector<TakenRun>>> take_inbox() = 0;
   // Durable on completion, so a restart never runs a target twice. This and
   // the other run writes (save_result, append_output, record_process) are
   // refused (Conflict; logged for the fire-and-forget ones) when this
@@ -161,9 +174,11 @@ class Store {
   virtual boost::asio::awaitable<Status> renew_lease(double now, double ttl) = 0;
   // Lets other servers take this lease's unfinished runs over at once.
   virtual boost::asio::awaitable<Status> release_lease() = 0;
-  // Makes ours the unfinished runs of servers whose lease expired before
-  // `now` (their epoch moves on, so their writes are refused from then on)
-  // and of earlier lives of our own server.
+  // Hands the unfinished runs of servers whose lease expired before `now`
+  // to the live owners of their targets' slots (their epoch moves on, so
+  // their writes are refused from then on), announcing those placed with
+  // other servers in their inbox. Returns the runs that became ours: our
+  // share of theirs, and those of earlier lives of our own server.
   virtual boost::asio::awaitable<Result<std::vector<TakenRun>>> take_over(double now) = 0;
   // Asks whichever server owns a running job to cancel it; false when the
   // job is unknown or no longer running.

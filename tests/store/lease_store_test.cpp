@@ -2,10 +2,13 @@
 // store (a SQLite file or a Redis) act as two servers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include <sqlite3.h>
 
+#include "store/placement.hpp"
 #include "store/store.hpp"
 #include "store/store_fixture.hpp"
 
@@ -200,6 +203,119 @@ TEST_P(LeaseStoreTest, CancelRequestsAreSeenByEveryServerWhileTheJobRuns) {
 }
 
 // A schema 1 store (no owners, no cancel requests) gains them when opened.
+std::vector<std::string> numbered(const std::string& stem, int count) {
+  std::vector<std::string> names;
+  for (int i = 0; i < count; ++i) names.push_back(stem + std::to_string(i));
+  return names;
+}
+
+TEST_P(LeaseStoreTest, RunsArePlacedOnTheLiveOwnersOfTheirSlotsWhoAreToldOnce) {
+  auto a = server("a");
+  auto b = server("b");
+  const auto targets = numbered("host", 64);
+  auto owners = sync(a->create_job_by_target(job("p1", targets)));
+  ASSERT_TRUE(owners.ok()) << owners.error().message;
+  ASSERT_EQ(owners->size(), targets.size());
+  std::size_t on_b = 0;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    EXPECT_EQ((*owners)[i], slot_owner(slot_of(targets[i]), {"a", "b"})) << targets[i];
+    on_b += (*owners)[i] == "b" ? 1 : 0;
+  }
+  EXPECT_GT(on_b, 0u);
+  EXPECT_LT(on_b, targets.size());
+  auto loaded = sync(b->load_job("p1", {}));
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  for (std::size_t i = 0; i < targets.size(); ++i) EXPECT_EQ((*loaded)->runs.at(targets[i]).owner, (*owners)[i]);
+
+  auto told = sync(b->take_inbox());
+  ASSERT_TRUE(told.ok()) << told.error().message;
+  ASSERT_EQ(told->size(), 1u);
+  EXPECT_EQ(told->front().jid, "p1");
+  EXPECT_EQ(told->front().target, "");
+  EXPECT_TRUE(sync(b->take_inbox())->empty()) << "each entry once";
+  EXPECT_TRUE(sync(a->take_inbox())->empty()) << "the creator is not told about its own runs";
+
+  // b's runs are b's: its writes land, a's are refused.
+  const std::string b_target = targets[std::find(owners->begin(), owners->end(), "b") - owners->begin()];
+  EXPECT_TRUE(sync(b->mark_started("p1", b_target, running())).ok());
+  EXPECT_EQ(sync(a->mark_started("p1", b_target, running())).error().code, ErrorCode::Conflict);
+}
+
+TEST_P(LeaseStoreTest, ATargetWithUnfinishedRunsStaysWithTheirOwner) {
+  auto a = server("a");
+  auto b = server("b");
+  const auto targets = numbered("web", 16);
+  ASSERT_TRUE(sync(a->create_job(job("whole", targets))).ok());  // every run a's
+  auto owners = sync(b->create_job_by_target(job("next", targets)));
+  ASSERT_TRUE(owners.ok()) << owners.error().message;
+  for (const auto& owner : *owners) EXPECT_EQ(owner, "a") << "a has unfinished work on the target";
+  auto told = sync(a->take_inbox());
+  ASSERT_TRUE(told.ok());
+  ASSERT_EQ(told->size(), 1u);
+  EXPECT_EQ(told->front().jid, "next");
+
+  for (const auto& target : targets) {
+    a->save_result("whole", target, finished());
+    a->save_result("next", target, finished());
+  }
+  ASSERT_TRUE(sync(a->flush()).ok());
+  auto later = sync(b->create_job_by_target(job("later", targets)));
+  ASSERT_TRUE(later.ok());
+  for (std::size_t i = 0; i < targets.size(); ++i)
+    EXPECT_EQ((*later)[i], slot_owner(slot_of(targets[i]), {"a", "b"})) << "idle targets go by slot";
+}
+
+TEST_P(LeaseStoreTest, ServersWhoseLeaseExpiredGetNoNewWork) {
+  auto a = server("a");
+  auto b = server("b");
+  ASSERT_TRUE(sync(a->renew_lease(kNow + kTtl, kTtl)).ok());
+  Job late = job("late", numbered("db", 32));
+  late.startat = kNow + kTtl + 1;  // b's lease has expired by then
+  auto owners = sync(a->create_job_by_target(late));
+  ASSERT_TRUE(owners.ok());
+  for (const auto& owner : *owners) EXPECT_EQ(owner, "a");
+  EXPECT_TRUE(sync(b->take_inbox())->empty());
+}
+
+TEST_P(LeaseStoreTest, AnExpiredServersRunsGoToTheLiveOwnersOfTheirSlots) {
+  auto a = server("a");
+  auto b = server("b");
+  auto c = server("c");
+  const auto targets = numbered("vm", 48);
+  ASSERT_TRUE(sync(a->create_job(job("orphaned", targets))).ok());
+  ASSERT_TRUE(sync(a->mark_started("orphaned", targets[0], running())).ok());
+  const double later = kNow + kTtl + 1;
+  ASSERT_TRUE(sync(b->renew_lease(kNow + kTtl, kTtl)).ok());
+  ASSERT_TRUE(sync(c->renew_lease(kNow + kTtl, kTtl)).ok());
+
+  auto mine = sync(b->take_over(later));
+  ASSERT_TRUE(mine.ok()) << mine.error().message;
+  auto told = sync(c->take_inbox());
+  ASSERT_TRUE(told.ok());
+  std::set<std::string> seen;
+  for (const auto& run : *mine) {
+    EXPECT_EQ(slot_owner(slot_of(run.target), {"b", "c"}), "b") << run.target;
+    EXPECT_EQ(run.from, "a");
+    EXPECT_TRUE(seen.insert(run.target).second);
+  }
+  for (const auto& run : *told) {
+    EXPECT_EQ(run.jid, "orphaned");
+    EXPECT_EQ(slot_owner(slot_of(run.target), {"b", "c"}), "c") << run.target;
+    EXPECT_EQ(run.from, "a");
+    EXPECT_TRUE(seen.insert(run.target).second);
+  }
+  EXPECT_EQ(seen.size(), targets.size()) << "every run placed once";
+  EXPECT_FALSE(mine->empty());
+  EXPECT_FALSE(told->empty());
+
+  auto loaded = sync(c->load_job("orphaned", {}));
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  for (const auto& target : targets)
+    EXPECT_EQ((*loaded)->runs.at(target).owner, slot_owner(slot_of(target), {"b", "c"}));
+  EXPECT_EQ(sync(a->mark_started("orphaned", targets[1], running())).error().code, ErrorCode::Conflict);
+  EXPECT_TRUE(sync(c->take_over(later))->empty()) << "a's runs are placed once";
+}
+
 TEST_F(SqliteLeaseStoreTest, Schema1StoreGainsOwnersAndItsRunsAreTakenOver) {
   fs::create_directories(dir_);
   {

@@ -17,6 +17,8 @@ class RedisStore final : public Store {
   RedisStore(boost::asio::any_io_executor executor, Endpoint endpoint);
 
   awaitable<Status> create_job(const Job& job) override;
+  awaitable<Result<std::vector<std::string>>> create_job_by_target(const Job& job) override;
+  awaitable<Result<std::vector<TakenRun>>> take_inbox() override;
   awaitable<Status> mark_started(const std::string& jid, const std::string& target, const TargetRun& run) override;
   void save_result(const std::string& jid, const std::string& target, const TargetRun& run) override;
   void append_output(const std::string& jid, const OutputChunk& chunk) override;

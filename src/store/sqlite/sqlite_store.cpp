@@ -126,7 +126,7 @@ void note_stream_size(std::optional<std::size_t>& size, const std::string& loade
 Status read_runs(sqlite3* db, Job& job, const OutputLimit& output) {
   const std::string sql = "SELECT target, phase, status, rtc, signal, " + output_columns(output) +
                           ", stdout_truncated, stderr_truncated, facts, error, startat, finishat, queue_wait, "
-                          "stdout_size, stderr_size FROM runs WHERE jid = ?1";
+                          "stdout_size, stderr_size, owner FROM runs WHERE jid = ?1";
   Statement q(db, sql.c_str());
   q.bind(1, job.jid);
   if (output.tail != 0 && output.tail != OutputLimit::kAll) q.bind(2, static_cast<std::int64_t>(output.tail));
@@ -147,6 +147,7 @@ Status read_runs(sqlite3* db, Job& job, const OutputLimit& output) {
     run.queue_wait = q.real(13);
     note_stream_size(run.result.stdout_size, run.result.stdout_data, q.integer(14));
     note_stream_size(run.result.stderr_size, run.result.stderr_data, q.integer(15));
+    run.owner = q.text(16);
   }
   return q.status();
 }
@@ -201,7 +202,8 @@ void bind_owned_run(Statement& q, const std::string& jid, const std::string& tar
   q.bind(1, jid).bind(2, target).bind(3, lease.server).bind(4, static_cast<std::int64_t>(lease.epoch));
 }
 
-Status insert_job(sqlite3* db, const Lease& lease, const Job& job) {
+// `owners`: each run's, in job.targets order.
+Status insert_job(sqlite3* db, const std::vector<Lease>& owners, const Job& job) {
   Statement q(db,
               "INSERT INTO jobs(jid, state, error, startat, finishat, operate, operate_args, targets) "
               "VALUES(?,?,?,?,?,?,?,?)");
@@ -209,13 +211,13 @@ Status insert_job(sqlite3* db, const Lease& lease, const Job& job) {
   q.bind(5, job.finishat).bind(6, job.operate).bind(7, boost::json::serialize(job.operate_args));
   q.bind(8, targets_json(job.targets));
   if (auto s = q.run(); !s) return s;
-  int position = 0;
-  for (const auto& target : job.targets) {
+  for (std::size_t position = 0; position < job.targets.size(); ++position) {
+    const auto& lease = owners[position];
     Statement r(db,
                 "INSERT INTO runs(jid, target, position, phase, status, stdout, stderr, stdout_truncated, "
                 "stderr_truncated, facts, error, startat, finishat, queue_wait, owner, epoch) "
                 "VALUES(?,?,?,0,0,x'',x'',0,0,'','',0,0,0,?,?)");
-    r.bind(1, job.jid).bind(2, target).bind(3, position++);
+    r.bind(1, job.jid).bind(2, job.targets[position]).bind(3, static_cast<std::int64_t>(position));
     r.bind(4, lease.server).bind(5, static_cast<std::int64_t>(lease.epoch));
     if (auto s = r.run(); !s) return s;
   }
@@ -229,7 +231,32 @@ class SqliteStore final : public Store {
         reader_(reader, SqliteWorker::Mode::Reader, "store reader") {}
 
   awaitable<Status> create_job(const Job& job) override {
-    return writer_.call<Status>([lease = lease_, job](sqlite3* db) { return insert_job(db, lease, job); });
+    return writer_.call<Status>([lease = lease_, job](sqlite3* db) {
+      return insert_job(db, std::vector<Lease>(job.targets.size(), lease), job);
+    });
+  }
+
+  awaitable<Result<std::vector<std::string>>> create_job_by_target(const Job& job) override {
+    using Owners = std::vector<std::string>;
+    return writer_.call<Result<Owners>>([lease = lease_, job](sqlite3* db) -> Result<Owners> {
+      auto placer = Placer::load(db, lease, job.startat);
+      if (!placer) return placer.error();
+      std::vector<Lease> owners;
+      for (const auto& target : job.targets) {
+        auto owner = placer->target_lease(target);
+        if (!owner) return owner.error();
+        owners.push_back(std::move(*owner));
+      }
+      if (auto s = insert_job(db, owners, job); !s) return s.error();
+      if (auto s = announce_placed_job(db, lease, job.jid, owners); !s) return s.error();
+      Owners names;
+      for (auto& owner : owners) names.push_back(std::move(owner.server));
+      return names;
+    });
+  }
+
+  awaitable<Result<std::vector<TakenRun>>> take_inbox() override {
+    return writer_.call<Result<std::vector<TakenRun>>>([lease = lease_](sqlite3* db) { return take_inbox_rows(db, lease); });
   }
 
   awaitable<Status> mark_started(const std::string& jid, const std::string& target, const TargetRun& run) override {
