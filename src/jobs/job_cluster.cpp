@@ -6,6 +6,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 
+#include <algorithm>
 #include <set>
 
 #include "core/clock.hpp"
@@ -69,19 +70,31 @@ JobService::LostRuns JobService::lost_runs(const std::vector<store::TakenRun>& t
 }
 
 awaitable<void> JobService::resume_taken(const std::vector<store::TakenRun>& taken) {
-  std::set<std::string> jids;
+  std::vector<std::string> jids;  // in the order they came
   for (const auto& run : taken) {
-    jids.insert(run.jid);
+    if (std::find(jids.begin(), jids.end(), run.jid) == jids.end()) jids.push_back(run.jid);
+    if (run.target.empty()) continue;  // a new job placed with us
     spdlog::warn("job {}: {} taken over from server {}", run.jid, run.target, run.from.empty() ? "(earlier life)" : run.from);
+    ++counters_.recovered;
   }
   auto lost = lost_runs(taken);
   for (const auto& jid : jids) {
-    if (live_.contains(jid)) continue;
     auto job = co_await store_.load_job(jid, store::OutputLimit{});
     if (!job || !job->has_value() || (*job)->state != JobState::Running) continue;
     auto lost_here = std::move(lost[jid]);
     co_await resume(std::move(**job), std::move(lost_here));
   }
+}
+
+// Jobs other servers placed runs of with us, and runs of dead servers they
+// handed us: each becomes (or joins) a live part here.
+awaitable<void> JobService::take_inbox_once() {
+  auto entries = co_await store_.take_inbox();
+  if (!entries) {
+    spdlog::warn("could not read the work other servers placed here: {}", entries.error().message);
+    co_return;
+  }
+  if (!entries->empty()) co_await resume_taken(*entries);
 }
 
 // Our lease was taken over, so every run we hold is another server's now:
@@ -118,6 +131,7 @@ awaitable<void> JobService::keep_lease(std::chrono::milliseconds cancel_poll) {
       co_await keep_lease_once(unix_now());
       next_renewal = clock.now() + renew_every;
     }
+    co_await take_inbox_once();
     co_await act_on_cancel_requests();
     co_await steward::sleep_for(clock, cancel_poll);
   }
@@ -147,7 +161,7 @@ awaitable<void> JobService::act_on_cancel_requests() {
 
 awaitable<Result<Job>> JobService::wait_stored(const std::string& jid, std::chrono::steady_clock::time_point deadline) {
   for (;;) {
-    if (live_.contains(jid)) co_return co_await wait(jid, deadline);
+    if (whole_live(jid)) co_return co_await wait(jid, deadline);
     auto job = co_await get(jid);
     if (!job || job->state != JobState::Running) co_return job;
     const auto now = std::chrono::steady_clock::now();

@@ -31,14 +31,14 @@ store::OutputStream to_store_stream(transport::Stream stream) {
 }
 
 // Done when every target ended well; Failure when any failed, was
-// unreachable, or the job was cancelled.
-void settle_job_state(Job& job, const CancelState& cancel) {
+// unreachable, or the job was cancelled (a reason is given).
+void settle_job_state(Job& job, const std::optional<std::string>& cancel_reason) {
   std::size_t failed = 0;
   for (const auto& [name, run] : job.runs) failed += op_state_is_failure(run.result.state) ? 1 : 0;
   job.finishat = unix_now();
-  if (cancel.cancelled()) {
+  if (cancel_reason) {
     job.state = JobState::Failure;
-    job.error = "cancelled: " + cancel.reason();
+    job.error = "cancelled: " + *cancel_reason;
   } else if (failed > 0) {
     job.state = JobState::Failure;
     job.error = std::to_string(failed) + " of " + std::to_string(job.runs.size()) + " targets failed";
@@ -46,6 +46,10 @@ void settle_job_state(Job& job, const CancelState& cancel) {
     job.state = JobState::Done;
     job.error.clear();
   }
+}
+
+std::optional<std::string> cancel_reason(const CancelState& cancel) {
+  return cancel.cancelled() ? std::optional<std::string>(cancel.reason()) : std::nullopt;
 }
 
 // An agent no inventory entry names is a host (its id) only while it is
@@ -142,7 +146,9 @@ awaitable<void> JobService::run_target(std::shared_ptr<LiveJob> live, Target tar
     auto aligners = std::make_shared<std::array<Utf8ChunkAligner, 2>>();
     auto record = [this, live, name = target.name](transport::Stream stream, std::string data) {
       if (data.empty()) return;
-      store::OutputChunk chunk{live->next_seq++, name, to_store_stream(stream), std::move(data), unix_now()};
+      // A part's chunks are numbered by the store, after the other servers' chunks of the job.
+      const std::uint64_t seq = live->whole ? live->next_seq++ : 0;
+      store::OutputChunk chunk{seq, name, to_store_stream(stream), std::move(data), unix_now()};
       store_.append_output(live->job.jid, chunk);
       publish(*live, JobEvent{JobEvent::Kind::Output, name, std::move(chunk), {}, {}});
     };
@@ -191,8 +197,12 @@ awaitable<void> JobService::finish_target(std::shared_ptr<LiveJob> live, const s
 
 awaitable<void> JobService::finalize(std::shared_ptr<LiveJob> live) {
   if (live->ended) co_return;
+  if (!live->whole) {
+    co_await end_part(std::move(live));
+    co_return;
+  }
   live->ended = true;
-  settle_job_state(live->job, *live->cancel);
+  settle_job_state(live->job, cancel_reason(*live->cancel));
   ++counters_.finished;
   ++counters_.finished_by_operation[{live->job.operate, live->job.state}];
   publish(*live, JobEvent{JobEvent::Kind::Done, "", {}, {}, live->job});
@@ -204,6 +214,36 @@ awaitable<void> JobService::finalize(std::shared_ptr<LiveJob> live) {
   // Readers now find the committed job in the store.
   auto it = live_.find(live->job.jid);
   if (it != live_.end() && it->second == live) live_.erase(it);
+}
+
+// This server's runs of the job are over. Whichever part ends last (as the
+// store sees it, once our results are durable) ends the job; two parts
+// ending at once may both do, writing the same state.
+awaitable<void> JobService::end_part(std::shared_ptr<LiveJob> live) {
+  live->ended = true;
+  live->ended_signal.notify_all();
+  const std::string jid = live->job.jid;
+  if (auto it = live_.find(jid); it != live_.end() && it->second == live) live_.erase(it);
+  (void)co_await store_.flush();
+  auto stored = co_await store_.load_job(jid, store::OutputLimit{0});
+  if (!stored || !stored->has_value()) co_return;
+  Job job = std::move(**stored);
+  if (job.state != JobState::Running || job.finished_count() != job.runs.size()) co_return;
+  auto reason = cancel_reason(*live->cancel);
+  if (!reason) {
+    auto requests = co_await store_.cancel_requests();
+    if (requests) {
+      for (const auto& request : *requests)
+        if (request.jid == jid) reason = request.reason;
+    }
+  }
+  settle_job_state(job, reason);
+  if (auto ended = co_await store_.finish_job(job); !ended) {
+    spdlog::error("job {}: could not record its end: {}", jid, ended.error().message);
+    co_return;
+  }
+  ++counters_.finished;
+  ++counters_.finished_by_operation[{job.operate, job.state}];
 }
 
 void JobService::publish(LiveJob& live, JobEvent event) {
@@ -228,6 +268,7 @@ awaitable<Status> JobService::recover() {
   if (!unfinished) co_return unfinished.error();
   for (auto& job : *unfinished) {
     auto lost_here = std::move(lost[job.jid]);
+    ++counters_.recovered;
     co_await resume(std::move(job), std::move(lost_here));
   }
   if (!unfinished->empty()) spdlog::info("recovered {} unfinished jobs", unfinished->size());
@@ -235,25 +276,34 @@ awaitable<Status> JobService::recover() {
 }
 
 awaitable<void> JobService::resume(Job job, std::map<std::string, std::string> lost) {
-  auto live = std::make_shared<LiveJob>();
-  live->job = std::move(job);
-  live->count_finished();
+  std::vector<std::string> names;  // our unfinished runs not yet live, in the job's order (for its batches)
+  for (const auto& name : job.targets) {
+    const auto& run = job.runs.at(name);
+    if (run.owner == lease_.server_id && run.phase != RunPhase::Finished) names.push_back(name);
+  }
+  std::shared_ptr<LiveJob> live;
+  const bool joining = live_.contains(job.jid);
+  if (joining) {  // runs a dead server had join our live part
+    live = live_.at(job.jid);
+    std::erase_if(names, [&](const auto& name) { return live->job.runs.contains(name); });
+    if (names.empty()) co_return;
+    live->whole = false;
+    for (const auto& name : names) live->job.runs[name] = job.runs.at(name);
+  } else {
+    auto going = go_live(std::move(job));
+    live = co_await std::move(going);
+  }
   auto op = ops_.find(live->job.operate);
-  if (auto chunks = co_await store_.load_output(live->job.jid, 0); chunks && !chunks->empty())
-    live->next_seq = chunks->back().seq + 1;
   std::map<std::string, std::vector<RunProcess>> recorded;
   if (auto processes = co_await store_.load_processes(live->job.jid); processes) {
     for (auto& [target, process] : *processes) recorded[target].push_back(std::move(process));
   } else {
     spdlog::error("job {}: cannot read its commands: {}", live->job.jid, processes.error().message);
   }
-  live_[live->job.jid] = live;
-  ++counters_.recovered;
   std::vector<Target> to_run;
   std::map<std::string, std::vector<RunProcess>> orphans;
-  for (const auto& name : live->job.targets) {  // in the job's order, for its batches
+  for (const auto& name : names) {
     TargetRun& run = live->job.runs[name];
-    if (run.phase == RunPhase::Finished) continue;
     const bool lost_with_its_server = run.phase == RunPhase::Running && lost.contains(name);
     if (run.phase == RunPhase::Running && recorded.contains(name) && !lost_with_its_server) {
       orphans[name] = std::move(recorded[name]);
@@ -280,7 +330,7 @@ awaitable<void> JobService::resume(Job job, std::map<std::string, std::string> l
     live->batch = (*op)->batched(live->job.operate_args);
   }
   if (to_run.empty() && orphans.empty()) {
-    co_await finalize(live);
+    if (live->running == 0 && live->all_finished()) co_await finalize(live);
     co_return;
   }
   // Settled off the start-up path: over ssh it may take a while.
@@ -294,8 +344,30 @@ awaitable<void> JobService::resume(Job job, std::map<std::string, std::string> l
   for (const auto& target : to_run) {
     if (live->exclusive()) lanes_.enter(live->job.operate, target.name, live->job.jid);
   }
+  if (joining) {
+    for (const auto& target : to_run) admit(live, target);
+    co_return;
+  }
   start_rollout(live, std::move(to_run), orphans.size());
   if (live->all_finished()) co_await finalize(live);  // a threshold already passed skipped the rest
+}
+
+// A live job (or part) for a stored one, holding only this server's runs.
+awaitable<std::shared_ptr<LiveJob>> JobService::go_live(Job job) {
+  auto live = std::make_shared<LiveJob>();
+  std::erase_if(job.runs, [&](const auto& entry) {
+    if (entry.second.owner == lease_.server_id) return false;
+    live->whole = false;
+    return true;
+  });
+  live->job = std::move(job);
+  live->count_finished();
+  if (live->whole) {
+    auto chunks = co_await store_.load_output(live->job.jid, 0);
+    if (chunks && !chunks->empty()) live->next_seq = chunks->back().seq + 1;
+  }
+  live_[live->job.jid] = live;
+  co_return live;
 }
 
 // Finds out what became of the commands a target was running when the

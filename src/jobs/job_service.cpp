@@ -115,22 +115,61 @@ awaitable<Result<std::string>> JobService::submit(JobRequest request) {
       co_return operate_conflict(job.operate, holders);
     for (const auto& target : job.targets) lanes_.enter(job.operate, target, job.jid);
   }
-  if (auto stored = co_await store_.create_job(job); !stored) {
-    spdlog::error("job not accepted, store failed: {}", stored.error().message);
+  // A job run once for many targets, or batch by batch, stays whole on this
+  // server; any other is run by the owners of its targets (README "Servers and leases").
+  const bool whole = live->batch || rollout->active();
+  auto placing = place(job, whole);
+  auto owners = co_await std::move(placing);
+  if (!owners) {
+    spdlog::error("job not accepted, store failed: {}", owners.error().message);
     for (const auto& target : job.targets) leave_lane(job.operate, job.jid, target);
     // A store that is away (Redis down) is a 503 "store unavailable: ...", which a client may retry.
-    if (stored.error().code == ErrorCode::Unavailable) co_return stored.error();
-    co_return make_error(ErrorCode::Internal, "could not record the job: " + stored.error().message);
+    if (owners.error().code == ErrorCode::Unavailable) co_return owners.error();
+    co_return make_error(ErrorCode::Internal, "could not record the job: " + owners.error().message);
   }
-  live_[job.jid] = live;
   ++counters_.accepted;
   ++counters_.accepted_by_operation[job.operate];
-  start_rollout(live, std::move(distinct));
+  auto mine = keep_own_runs(*live, std::move(distinct), *owners);
+  if (!mine.empty()) {
+    live_[job.jid] = live;
+    start_rollout(live, std::move(mine));
+  }
   co_return job.jid;
 }
 
+awaitable<Result<std::vector<std::string>>> JobService::place(const Job& job, bool whole) {
+  if (!whole) co_return co_await store_.create_job_by_target(job);
+  auto created = co_await store_.create_job(job);
+  if (!created) co_return created.error();
+  co_return std::vector<std::string>(job.targets.size(), lease_.server_id);
+}
+
+// The runs other servers own leave the live job (and their lanes here): a
+// part of a job lives on each server that owns some of its runs.
+std::vector<Target> JobService::keep_own_runs(LiveJob& live, std::vector<Target> targets,
+                                              const std::vector<std::string>& owners) {
+  std::vector<Target> mine;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    if (owners[i] == lease_.server_id) {
+      mine.push_back(std::move(targets[i]));
+      continue;
+    }
+    live.whole = false;
+    live.job.runs.erase(targets[i].name);
+    if (live.exclusive()) leave_lane(live.job.operate, live.job.jid, targets[i].name);
+  }
+  return mine;
+}
+
+std::shared_ptr<LiveJob> JobService::whole_live(const std::string& jid) const {
+  auto it = live_.find(jid);
+  return it != live_.end() && it->second->whole ? it->second : nullptr;
+}
+
 awaitable<Result<Job>> JobService::get(const std::string& jid, store::OutputLimit output) {
-  if (auto it = live_.find(jid); it != live_.end()) co_return capped(it->second->job, output);
+  if (auto live = whole_live(jid)) co_return capped(live->job, output);
+  // A part's results are written behind; readers see them once they are durable.
+  if (live_.contains(jid)) (void)co_await store_.flush();
   auto loaded = co_await store_.load_job(jid, output);
   if (!loaded) co_return loaded.error();
   if (!loaded->has_value()) co_return no_such_job(jid);
@@ -141,7 +180,7 @@ awaitable<Result<std::vector<Job>>> JobService::list(store::JobPage page, store:
   auto jobs = co_await store_.list_jobs(page, output);
   if (!jobs) co_return jobs.error();
   for (auto& job : *jobs) {  // the store lags the live view by up to one commit
-    if (auto it = live_.find(job.jid); it != live_.end()) job = capped(it->second->job, output);
+    if (auto live = whole_live(job.jid)) job = capped(live->job, output);
   }
   co_return std::move(*jobs);
 }
@@ -166,9 +205,8 @@ awaitable<Result<std::vector<std::string>>> JobService::list_ids(store::JobPage 
 }
 
 awaitable<Result<Job>> JobService::wait(const std::string& jid, std::chrono::steady_clock::time_point deadline) {
-  auto it = live_.find(jid);
-  if (it == live_.end()) co_return co_await wait_stored(jid, deadline);
-  auto live = it->second;
+  auto live = whole_live(jid);
+  if (!live) co_return co_await wait_stored(jid, deadline);
   while (!live->ended) {
     if (!co_await live->ended_signal.wait_until(deadline) && !live->ended) {
       co_return make_error(ErrorCode::Timeout, "job " + jid + " is still running");
@@ -178,14 +216,16 @@ awaitable<Result<Job>> JobService::wait(const std::string& jid, std::chrono::ste
 }
 
 awaitable<Result<Job>> JobService::cancel(const std::string& jid, const std::string& reason) {
-  if (auto it = live_.find(jid); it != live_.end()) {
-    auto live = it->second;
+  auto it = live_.find(jid);
+  auto live = it != live_.end() ? it->second : nullptr;
+  if (!live || !live->whole) {
+    // Running elsewhere too, or here once recover() gets to it: the owners act on the request.
+    auto asked = co_await store_.request_cancel(jid, reason);
+    if (!asked && !live) co_return asked.error();
+  }
+  if (live) {
     cancel_live(live, reason);
     co_await end_if_idle(live);
-  } else {
-    // Running elsewhere, or here once recover() gets to it: its owner acts on the request.
-    auto asked = co_await store_.request_cancel(jid, reason);
-    if (!asked) co_return asked.error();
   }
   co_return co_await wait(jid, std::chrono::steady_clock::now() + kCancelWait);
 }
@@ -212,9 +252,8 @@ awaitable<Status> JobService::remove(const std::string& jid) {
 }
 
 awaitable<Result<std::shared_ptr<Subscription>>> JobService::subscribe(const std::string& jid, bool with_output) {
-  auto it = live_.find(jid);
-  if (it == live_.end()) co_return co_await replay_stored(jid, with_output);
-  auto live = it->second;
+  auto live = whole_live(jid);
+  if (!live) co_return co_await replay_stored(jid, with_output);
   auto subscription = std::make_shared<Subscription>(executor_, with_output);
   live->subscribers.push_back(subscription);
   co_await replay_live(*live, *subscription);

@@ -131,11 +131,14 @@ class JobService {
   // (when another server took it over, drops the work it held and takes a
   // new one) and takes over the work of servers whose lease expired.
   boost::asio::awaitable<void> keep_lease_once(double now);
-  // keep_lease_once every third of the lease time, and the cancel requests
-  // made on other servers acted on every `cancel_poll`, until shutdown.
+  // keep_lease_once every third of the lease time, and the work other servers
+  // placed here and the cancel requests made on them acted on every
+  // `cancel_poll`, until shutdown.
   boost::asio::awaitable<void> keep_lease(std::chrono::milliseconds cancel_poll);
   // After shutdown(): lets other servers take what is left pending at once.
   boost::asio::awaitable<void> release_lease();
+  // Makes live here what other servers placed with this one (Store::take_inbox).
+  boost::asio::awaitable<void> take_inbox_once();
   // Cancels the live jobs someone asked the store to cancel.
   boost::asio::awaitable<void> act_on_cancel_requests();
 
@@ -156,6 +159,12 @@ class JobService {
   const JobCounters& counters() const { return counters_; }
 
  private:
+  // Stores a new job: whole on this server, or each run with its target's
+  // owner. Each run's owner, in job.targets order.
+  boost::asio::awaitable<Result<std::vector<std::string>>> place(const Job& job, bool whole);
+  std::vector<Target> keep_own_runs(LiveJob& live, std::vector<Target> targets, const std::vector<std::string>& owners);
+  // The live job when this server owns all of it, else null: a part is read through the store.
+  std::shared_ptr<LiveJob> whole_live(const std::string& jid) const;
   // Lets the targets in: all at once, or batch by batch (jobs/rollout.hpp).
   // `running`: targets of the job already running (after a restart), the
   // batch in progress.
@@ -186,6 +195,10 @@ class JobService {
   boost::asio::awaitable<void> finish_target(std::shared_ptr<LiveJob> live, const std::string& target,
                                              OpResult result, bool settle = true);
   boost::asio::awaitable<void> finalize(std::shared_ptr<LiveJob> live);
+  boost::asio::awaitable<void> end_part(std::shared_ptr<LiveJob> live);
+  boost::asio::awaitable<std::shared_ptr<LiveJob>> go_live(Job job);
+  // Makes this server's unfinished runs of a stored job live: a new live job
+  // or part, or joining the part already live here.
   // `lost`: targets taken over from a server that died, by that server's id.
   boost::asio::awaitable<void> resume(Job job, std::map<std::string, std::string> lost);
   // jid -> target -> the dead server it was taken from (runs of our own earlier lives are not lost).

@@ -45,7 +45,10 @@ struct RolloutState {
 };
 
 struct LiveJob {
+  // A part (not whole) holds only this server's runs in job.runs; other
+  // servers run the rest, and the store holds the job as a whole.
   Job job;
+  bool whole = true;
   const ops::Operation* op = nullptr;
   const ops::BatchRunner* batch = nullptr;  // set when the operation runs once for many targets
   CancelToken cancel = make_cancel_token();

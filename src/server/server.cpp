@@ -17,7 +17,8 @@ namespace asio = boost::asio;
 constexpr std::chrono::hours kPrunePeriod{1};
 constexpr std::chrono::minutes kValuePrunePeriod{10};
 constexpr double kLeaseSeconds = 10;
-constexpr std::chrono::milliseconds kCancelRequestPoll{500};
+// How soon work another server placed here, or a cancel asked there, is acted on.
+constexpr std::chrono::milliseconds kStorePoll{100};
 // Transports close their connections on the loop; this lets their coroutines end there.
 constexpr std::chrono::milliseconds kSettle{100};
 
@@ -88,7 +89,7 @@ asio::awaitable<Status> Server::start_serving() {
   parts.background.spawn("pruning condition values",
                          parts.deputy->prune_values_periodically(std::chrono::hours(settings.condition_values_hours),
                                                                  kValuePrunePeriod));
-  parts.background.spawn("keeping the lease", parts.jobs->keep_lease(kCancelRequestPoll));
+  parts.background.spawn("keeping the lease", parts.jobs->keep_lease(kStorePoll));
   parts.background.spawn("job pruning",
                          parts.jobs->prune_periodically(std::chrono::hours(24) * settings.retention_days, kPrunePeriod));
   parts.watchdog->start();

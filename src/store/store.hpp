@@ -31,7 +31,10 @@ namespace steward::store {
 enum class OutputStream { Stdout = 1, Stderr = 2 };
 
 struct OutputChunk {
-  std::uint64_t seq = 0;  // per job, from 1, in arrival order
+  // Per job, from 1, in arrival order. A chunk written with 0 is numbered
+  // by the store, after every chunk of the job stored before it (parts of
+  // a job on several servers).
+  std::uint64_t seq = 0;
   std::string target;
   OutputStream stream = OutputStream::Stdout;
   std::string data;

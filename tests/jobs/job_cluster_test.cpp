@@ -2,13 +2,24 @@
 // redis-server of the test's own: JobService A is the fixture's, B a second
 // one with its own store connection and scheduler. They share the loop and
 // the fake transport, as two servers share targets.
+#include <set>
+
 #include "jobs/job_service_fixture.hpp"
+#include "store/placement.hpp"
 #include "support/redis_server.hpp"
 
 namespace steward::jobs::testing {
 namespace {
 
 constexpr double kLeaseTtl = 10;
+
+// A target name from `stem` whose slot belongs to `server` while a and b are live.
+std::string owned_by(const std::string& server, const std::string& stem) {
+  for (int i = 0;; ++i) {
+    std::string name = stem + std::to_string(i);
+    if (store::slot_owner(store::slot_of(name), {"a", "b"}) == server) return name;
+  }
+}
 
 class JobClusterTest : public JobServiceTest, public ::testing::WithParamInterface<std::string> {
  protected:
@@ -71,8 +82,9 @@ INSTANTIATE_TEST_SUITE_P(Stores, JobClusterTest, ::testing::Values(std::string("
                          [](const auto& info) { return info.param; });
 
 TEST_P(JobClusterTest, CancelThroughAServerThatDoesNotRunTheJobStopsItsProcessOnTheOwner) {
-  fake_->script("busy", FakeScript::hangs());
-  std::string jid = submit(execute_request({fake_target("busy")}));
+  const std::string busy = owned_by("a", "busy");
+  fake_->script(busy, FakeScript::hangs());
+  std::string jid = submit(execute_request({fake_target(busy)}));
   ASSERT_TRUE(pump_until([&] { return fake_->running() == 1; }));
   EXPECT_FALSE(service_b_->is_live(jid));
 
@@ -83,19 +95,20 @@ TEST_P(JobClusterTest, CancelThroughAServerThatDoesNotRunTheJobStopsItsProcessOn
     ASSERT_TRUE(await_void(service_->act_on_cancel_requests()));
     pump_until([] { return false; }, 50ms);
   }
-  EXPECT_EQ(fake_->cancelled(), (std::vector<std::string>{"busy"}));
+  EXPECT_EQ(fake_->cancelled(), (std::vector<std::string>{busy}));
   EXPECT_EQ(fake_->cancel_reasons(), (std::vector<std::string>{"stopped from b"}));
   ASSERT_TRUE(pump_until([&] { return cancelled->has_value(); }));
   ASSERT_TRUE((*cancelled)->ok()) << (*cancelled)->error().message;
   const Job& job = ***cancelled;
   EXPECT_EQ(job.state, JobState::Failure);
   EXPECT_NE(job.error.find("stopped from b"), std::string::npos) << job.error;
-  EXPECT_EQ(job.runs.at("busy").result.state, OpState::Failed);
+  EXPECT_EQ(job.runs.at(busy).result.state, OpState::Failed);
 }
 
 TEST_P(JobClusterTest, AFollowerOnAnotherServerGetsOutputResultsAndTheEnd) {
-  fake_->script("web", FakeScript::exits(0, {"one\n", "two\n"}).after(400ms));
-  std::string jid = submit(execute_request({fake_target("web")}));
+  const std::string web = owned_by("a", "web");
+  fake_->script(web, FakeScript::exits(0, {"one\n", "two\n"}).after(400ms));
+  std::string jid = submit(execute_request({fake_target(web)}));
   auto followed = await(service_b_->subscribe(jid, /*with_output=*/true));
   ASSERT_TRUE(followed.ok()) << followed.error().message;
   auto events = collect(*followed);
@@ -106,7 +119,7 @@ TEST_P(JobClusterTest, AFollowerOnAnotherServerGetsOutputResultsAndTheEnd) {
     if (event.kind == JobEvent::Kind::Output) output += event.chunk.data;
     if (event.kind == JobEvent::Kind::Result) {
       ++results;
-      EXPECT_EQ(event.target, "web");
+      EXPECT_EQ(event.target, web);
       EXPECT_EQ(event.run.result.state, OpState::Changed);  // what execute reports for exit 0
     }
   }
@@ -121,11 +134,12 @@ TEST_P(JobClusterTest, AFollowerOnAnotherServerGetsOutputResultsAndTheEnd) {
 }
 
 TEST_P(JobClusterTest, AnExpiredServersWorkIsTakenOverOnceAndItsOwnWritesAreRefused) {
-  fake_->script("h", FakeScript::hangs());
-  std::string first = submit(execute_request({fake_target("h")}));
+  const std::string h = owned_by("a", "h");
+  fake_->script(h, FakeScript::hangs());
+  std::string first = submit(execute_request({fake_target(h)}));
   ASSERT_TRUE(pump_until([&] { return fake_->running() == 1; }));
-  std::string second = submit(execute_request({fake_target("h")}));  // waits for "h" on A
-  fake_->script("h", FakeScript::exits(0, {"by b\n"}));
+  std::string second = submit(execute_request({fake_target(h)}));  // waits for h on A
+  fake_->script(h, FakeScript::exits(0, {"by b\n"}));
 
   // A stops renewing; once its lease has expired, B takes its work.
   ASSERT_TRUE(await_void(service_b_->keep_lease_once(unix_now() + kLeaseTtl + 1)));
@@ -133,27 +147,113 @@ TEST_P(JobClusterTest, AnExpiredServersWorkIsTakenOverOnceAndItsOwnWritesAreRefu
   auto second_done = await(service_b_->wait(second, std::chrono::steady_clock::now() + 5s));
   ASSERT_TRUE(second_done.ok()) << second_done.error().message;
   EXPECT_EQ(second_done->state, JobState::Done);
-  EXPECT_EQ(second_done->runs.at("h").result.stdout_data, "by b\n");
+  EXPECT_EQ(second_done->runs.at(h).result.stdout_data, "by b\n");
 
   auto first_stored = stored(first);
   ASSERT_TRUE(first_stored.has_value());
   EXPECT_EQ(first_stored->state, JobState::Failure);
-  EXPECT_EQ(first_stored->runs.at("h").result.error, "interrupted: server a lost");
+  EXPECT_EQ(first_stored->runs.at(h).result.error, "interrupted: server a lost");
 
   // A wakes up: its renewal fails, it drops its work and stops its process;
   // nothing it writes lands.
   ASSERT_TRUE(await_void(service_->keep_lease_once(unix_now())));
-  EXPECT_EQ(fake_->cancelled(), (std::vector<std::string>{"h"}));
+  EXPECT_EQ(fake_->cancelled(), (std::vector<std::string>{h}));
   EXPECT_FALSE(service_->is_live(first));
   EXPECT_FALSE(service_->is_live(second));
   pump_until([] { return false; }, 300ms);
-  EXPECT_EQ(fake_->calls_to("h"), 2u) << "the second job ran once, on B";
+  EXPECT_EQ(fake_->calls_to(h), 2u) << "the second job ran once, on B";
   auto after = stored(first);
   ASSERT_TRUE(after.has_value());
-  EXPECT_EQ(after->runs.at("h").result.error, "interrupted: server a lost");
+  EXPECT_EQ(after->runs.at(h).result.error, "interrupted: server a lost");
   auto second_after = stored(second);
   ASSERT_TRUE(second_after.has_value());
   EXPECT_EQ(second_after->state, JobState::Done);
+}
+
+
+TEST_P(JobClusterTest, EachRunGoesToTheServerThatOwnsItsTargetAndTheJobEndsOnce) {
+  const std::vector<std::string> on_a{owned_by("a", "left"), owned_by("a", "port")};
+  const std::vector<std::string> on_b{owned_by("b", "right"), owned_by("b", "star")};
+  std::vector<Target> targets;
+  for (const auto& name : {on_a[0], on_b[0], on_a[1], on_b[1]}) {
+    fake_->script(name, FakeScript::exits(0, {name + "\n"}));
+    targets.push_back(fake_target(name));
+  }
+  std::string jid = submit(execute_request(targets));
+  pump_until([] { return false; }, 200ms);
+  for (const auto& name : on_b) EXPECT_EQ(fake_->calls_to(name), 0u) << name << " waits for b";
+
+  ASSERT_TRUE(await_void(service_b_->take_inbox_once()));
+  auto done = await(service_->wait(jid, std::chrono::steady_clock::now() + 5s));
+  ASSERT_TRUE(done.ok()) << done.error().message;
+  EXPECT_EQ(done->state, JobState::Done) << done->error;
+  for (const auto& [names, owner] : {std::pair{on_a, "a"}, std::pair{on_b, "b"}}) {
+    for (const auto& name : names) {
+      EXPECT_EQ(done->runs.at(name).owner, owner) << name;
+      EXPECT_EQ(done->runs.at(name).result.stdout_data, name + "\n");
+      EXPECT_EQ(fake_->calls_to(name), 1u) << name;
+    }
+  }
+  EXPECT_FALSE(service_->is_live(jid));
+  EXPECT_FALSE(service_b_->is_live(jid));
+  auto on_b_view = await(service_b_->wait(jid, std::chrono::steady_clock::now() + 1s));
+  ASSERT_TRUE(on_b_view.ok());
+  EXPECT_EQ(on_b_view->state, JobState::Done);
+  auto chunks = await(store_->load_output(jid, 0));
+  ASSERT_TRUE(chunks.ok());
+  std::set<std::uint64_t> seqs;
+  for (const auto& chunk : *chunks) seqs.insert(chunk.seq);
+  EXPECT_EQ(chunks->size(), 4u) << "both servers' output, none overwritten";
+  EXPECT_EQ(seqs.size(), chunks->size());
+}
+
+TEST_P(JobClusterTest, ATargetBusyOnOneServerGetsNewWorkThereWhicheverServerTakesTheJob) {
+  const std::string target = owned_by("b", "db");  // by its slot, b's
+  fake_->script(target, FakeScript::hangs());
+  auto batched = execute_request({fake_target(target)});
+  batched.args["batch"] = 1;  // a rolled-out job stays whole on the server that takes it
+  std::string first = submit(std::move(batched));
+  ASSERT_TRUE(pump_until([&] { return fake_->running() == 1; }));
+
+  auto second = await(service_b_->submit(execute_request({fake_target(target)})));
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_FALSE(service_b_->is_live(*second)) << "the target is busy on a";
+  ASSERT_TRUE(await_void(service_->take_inbox_once()));
+  EXPECT_TRUE(service_->is_live(*second));
+  pump_until([] { return false; }, 200ms);
+  EXPECT_EQ(fake_->calls_to(target), 1u) << "the second job waits for the first on a";
+
+  fake_->script(target, FakeScript::exits(0, {"second\n"}));
+  const std::string reason = "make room";
+  ASSERT_TRUE(await(service_->cancel(first, reason)).ok());
+  auto done = await(service_->wait(*second, std::chrono::steady_clock::now() + 5s));
+  ASSERT_TRUE(done.ok()) << done.error().message;
+  EXPECT_EQ(done->state, JobState::Done) << done->error;
+  EXPECT_EQ(done->runs.at(target).owner, "a");
+  EXPECT_EQ(fake_->calls_to(target), 2u);
+}
+
+TEST_P(JobClusterTest, CancelEndsEveryServersPartOfTheJob) {
+  const std::string here = owned_by("a", "alpha");
+  const std::string there = owned_by("b", "beta");
+  for (const auto& name : {here, there}) fake_->script(name, FakeScript::hangs());
+  std::string jid = submit(execute_request({fake_target(here), fake_target(there)}));
+  ASSERT_TRUE(await_void(service_b_->take_inbox_once()));
+  ASSERT_TRUE(pump_until([&] { return fake_->running() == 2; }));
+
+  const std::string reason = "enough";
+  auto cancelled = start(service_->cancel(jid, reason));
+  for (int round = 0; round < 100 && fake_->cancelled().size() < 2; ++round) {
+    ASSERT_TRUE(await_void(service_b_->act_on_cancel_requests()));
+    pump_until([] { return false; }, 50ms);
+  }
+  EXPECT_EQ(fake_->cancelled().size(), 2u);
+  ASSERT_TRUE(pump_until([&] { return cancelled->has_value(); }));
+  ASSERT_TRUE((*cancelled)->ok()) << (*cancelled)->error().message;
+  const Job& job = ***cancelled;
+  EXPECT_EQ(job.state, JobState::Failure);
+  EXPECT_EQ(job.error, "cancelled: enough");
+  for (const auto& name : {here, there}) EXPECT_EQ(job.runs.at(name).result.state, OpState::Failed) << name;
 }
 
 }  // namespace

@@ -276,7 +276,8 @@ class SqliteStore final : public Store {
   void append_output(const std::string& jid, const OutputChunk& chunk) override {
     writer_.enqueue([lease = lease_, jid, chunk](sqlite3* db) -> SqliteWorker::Notifier {
       Statement q(db, (std::string("INSERT OR REPLACE INTO chunks(jid, seq, target, stream, data, at) "
-                                   "SELECT ?1, ?5, ?2, ?6, ?7, ?8 WHERE ") + kOwnedRun).c_str());
+                                   "SELECT ?1, iif(?5=0, (SELECT ifnull(max(seq), 0) + 1 FROM chunks WHERE jid=?1), ?5), "
+                                   "?2, ?6, ?7, ?8 WHERE ") + kOwnedRun).c_str());
       bind_owned_run(q, jid, chunk.target, lease);
       q.bind(5, static_cast<std::int64_t>(chunk.seq)).bind(6, static_cast<int>(chunk.stream));
       q.bind_blob(7, chunk.data).bind(8, chunk.at);
