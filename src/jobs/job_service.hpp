@@ -151,6 +151,8 @@ class JobService {
   boost::asio::awaitable<void> shutdown(std::chrono::milliseconds grace);
 
   std::size_t live_jobs() const { return live_.size(); }
+  // This server's id on the store ("" before take_lease).
+  const std::string& server_id() const { return lease_.server_id; }
   // A job that is not live has either finished (what the store holds of it
   // no longer changes until it is deleted) or is stored as Running, waiting
   // for recover() to repair it.

@@ -160,9 +160,19 @@ std::chrono::nanoseconds phase_of(const ConditionSpec& spec) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(spec.interval) * step / kSteps;
 }
 
+// How long from now until the condition's next slot: slots sit at the phase
+// of each interval of Unix time, so a runner started on another server
+// (after a take-over) keeps the same grid.
+std::chrono::nanoseconds until_first_slot(const ConditionSpec& spec) {
+  const auto interval = std::chrono::duration_cast<std::chrono::nanoseconds>(spec.interval);
+  if (interval.count() <= 0) return {};
+  const auto into_interval = std::chrono::nanoseconds(static_cast<std::int64_t>(unix_now() * 1e9)) % interval;
+  return ((phase_of(spec) - into_interval) % interval + interval) % interval;
+}
+
 awaitable<void> run_on_grid(std::shared_ptr<ConditionHub::Runner> runner, RunnerContext context) {
   const Clock& clock = context.scheduler.clock();
-  sched::TimeGrid grid(clock.now() + phase_of(runner->spec), runner->spec.interval);
+  sched::TimeGrid grid(clock.now() + until_first_slot(runner->spec), runner->spec.interval);
   while (!runner->stopped) {
     const SteadyTime due = grid.next(clock.now(), runner->counters->skipped_busy);
     co_await runner->timer->wait_until(due);
@@ -181,6 +191,29 @@ awaitable<void> run_sleeping_after_each(std::shared_ptr<ConditionHub::Runner> ru
     while (runner->in_flight && !runner->stopped) co_await runner->run_ended->wait_until(SteadyTime::max());
     const SteadyTime due = context.scheduler.clock().now() + runner->spec.interval;
     co_await runner->timer->wait_until(due);
+  }
+}
+
+// Another server runs the condition: its values are read back from the
+// store a few times per interval, and only those stored after we started.
+awaitable<void> follow_stored_values(std::shared_ptr<ConditionHub::Runner> runner, RunnerContext context) {
+  constexpr std::size_t kBatch = 64;
+  const Clock& clock = context.scheduler.clock();
+  const auto poll = std::clamp<std::chrono::milliseconds>(runner->spec.interval / 4, std::chrono::milliseconds(100),
+                                                          std::chrono::seconds(1));
+  double seen_until = unix_now();
+  while (!runner->stopped) {
+    co_await runner->timer->wait_until(clock.now() + poll);
+    if (runner->stopped) break;
+    auto values = co_await context.store.load_condition_values(runner->spec.id, kBatch);
+    if (!values) continue;
+    for (const auto& value : *values) {
+      if (value.at <= seen_until || runner->stopped) continue;
+      seen_until = value.at;
+      ++runner->counters->values;
+      runner->counters->last = value;
+      runner->publish(value);
+    }
   }
 }
 
@@ -208,24 +241,37 @@ const Clock& ConditionHub::clock() const { return scheduler_.clock(); }
 ConditionHub::~ConditionHub() { stop_all(make_error(ErrorCode::Unavailable, "server shutting down")); }
 
 std::uint64_t ConditionHub::subscribe(const ConditionSpec& spec, Listener listener, Closer closer) {
-  auto& runner = runners_[spec.id];
+  return join(Role::Run, spec, std::move(listener), std::move(closer));
+}
+
+std::uint64_t ConditionHub::follow(const ConditionSpec& spec, Listener listener, Closer closer) {
+  return join(Role::Follow, spec, std::move(listener), std::move(closer));
+}
+
+std::uint64_t ConditionHub::join(Role role, const ConditionSpec& spec, Listener listener, Closer closer) {
+  auto& runner = runners_[{spec.id, role}];
   if (!runner) {
     auto& counters = counters_[spec.id];
     if (!counters) counters = std::make_shared<ConditionCounters>();
     runner = std::make_shared<Runner>(scheduler_.clock(), spec, counters);
     RunnerContext context{scheduler_, transports_, store_, pacing_};
     // A runner that throws ends its streams rather than leaving them waiting.
-    auto on_end = [this, id = spec.id, started = std::weak_ptr<Runner>(runner)](std::exception_ptr failure) {
+    auto on_end = [this, key = RunnerKey{spec.id, role}, started = std::weak_ptr<Runner>(runner)](std::exception_ptr failure) {
       if (!failure) return;
-      report_spawn_failure("the runner of condition " + id, failure);
-      auto it = runners_.find(id);
+      report_spawn_failure("the runner of condition " + key.first, failure);
+      auto it = runners_.find(key);
       if (it != runners_.end() && it->second == started.lock())
-        stop(id, make_error(ErrorCode::Internal, "the condition's runner failed"));
+        stop(key.first, make_error(ErrorCode::Internal, "the condition's runner failed"));
     };
-    if (pacing_ == Pacing::Grid) asio::co_spawn(executor_, run_on_grid(runner, context), std::move(on_end));
-    else asio::co_spawn(executor_, run_sleeping_after_each(runner, context), std::move(on_end));
-    spdlog::info("condition {}: runner started on {} every {} s", spec.id, spec.target.name,
-                 spec.interval.count() / 1000.0);
+    if (role == Role::Follow) {
+      asio::co_spawn(executor_, follow_stored_values(runner, context), std::move(on_end));
+      spdlog::info("condition {}: following the values another server stores", spec.id);
+    } else {
+      if (pacing_ == Pacing::Grid) asio::co_spawn(executor_, run_on_grid(runner, context), std::move(on_end));
+      else asio::co_spawn(executor_, run_sleeping_after_each(runner, context), std::move(on_end));
+      spdlog::info("condition {}: runner started on {} every {} s", spec.id, spec.target.name,
+                   spec.interval.count() / 1000.0);
+    }
   }
   std::uint64_t number = next_subscription_++;
   runner->subscribers.emplace(number, Runner::Subscriber{std::move(listener), std::move(closer)});
@@ -233,33 +279,47 @@ std::uint64_t ConditionHub::subscribe(const ConditionSpec& spec, Listener listen
 }
 
 void ConditionHub::unsubscribe(const std::string& id, std::uint64_t subscription) {
-  auto it = runners_.find(id);
-  if (it == runners_.end()) return;
-  auto runner = it->second;
-  runner->subscribers.erase(subscription);
-  if (!runner->subscribers.empty()) return;
-  runner->stop("no subscribers left");
-  runners_.erase(it);
-  spdlog::info("condition {}: runner stopped (no subscribers left)", id);
+  for (auto role : {Role::Run, Role::Follow}) {
+    auto it = runners_.find({id, role});
+    if (it == runners_.end() || !it->second->subscribers.erase(subscription)) continue;
+    if (!it->second->subscribers.empty()) return;
+    it->second->stop("no subscribers left");
+    runners_.erase(it);
+    spdlog::info("condition {}: {} stopped (no subscribers left)", id, role == Role::Run ? "runner" : "follower");
+    return;
+  }
 }
 
 void ConditionHub::stop(const std::string& id, const Error& why) {
-  auto it = runners_.find(id);
-  if (it == runners_.end()) return;
-  auto runner = it->second;
-  runners_.erase(it);
-  runner->stop(why.message);
-  auto subscribers = std::move(runner->subscribers);
-  for (auto& [_, subscriber] : subscribers) subscriber.closer(why);
+  for (auto role : {Role::Run, Role::Follow}) {
+    auto it = runners_.find({id, role});
+    if (it == runners_.end()) continue;
+    auto runner = it->second;
+    runners_.erase(it);
+    runner->stop(why.message);
+    auto subscribers = std::move(runner->subscribers);
+    for (auto& [_, subscriber] : subscribers) subscriber.closer(why);
+  }
 }
 
 void ConditionHub::stop_all(const Error& why) {
-  while (!runners_.empty()) stop(runners_.begin()->first, why);
+  while (!runners_.empty()) stop(runners_.begin()->first.first, why);
 }
 
 std::size_t ConditionHub::subscribers(const std::string& id) const {
-  auto it = runners_.find(id);
-  return it == runners_.end() ? 0 : it->second->subscribers.size();
+  std::size_t count = 0;
+  for (auto role : {Role::Run, Role::Follow}) {
+    auto it = runners_.find({id, role});
+    if (it != runners_.end()) count += it->second->subscribers.size();
+  }
+  return count;
+}
+
+std::vector<ConditionSpec> ConditionHub::followed() const {
+  std::vector<ConditionSpec> specs;
+  for (const auto& [key, runner] : runners_)
+    if (key.second == Role::Follow) specs.push_back(runner->spec);
+  return specs;
 }
 
 std::optional<ConditionCounters> ConditionHub::counters(const std::string& id) const {

@@ -14,6 +14,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/model.hpp"
 #include "core/result.hpp"
@@ -64,6 +66,9 @@ class ConditionHub {
 
   // Joins the runner of spec.id, starting it if none runs. Returns the subscription's number.
   std::uint64_t subscribe(const ConditionSpec& spec, Listener listener, Closer closer);
+  // Joins the values of spec.id that another server runs (it owns the
+  // target): read back from the store, nothing runs here. As subscribe().
+  std::uint64_t follow(const ConditionSpec& spec, Listener listener, Closer closer);
   // The last subscriber out stops the runner.
   void unsubscribe(const std::string& id, std::uint64_t subscription);
   // Ends the runner and every subscription (their closers get `why`).
@@ -73,18 +78,24 @@ class ConditionHub {
   std::size_t subscribers(const std::string& id) const;
   // What the runners time themselves on (the scheduler's clock).
   const Clock& clock() const;
+  // The conditions followed here (see follow()).
+  std::vector<ConditionSpec> followed() const;
   // Since the server started; nullopt if the condition never ran here.
   std::optional<ConditionCounters> counters(const std::string& id) const;
 
   struct Runner;
 
  private:
+  enum class Role { Run, Follow };
+  using RunnerKey = std::pair<std::string, Role>;
+  std::uint64_t join(Role role, const ConditionSpec& spec, Listener listener, Closer closer);
+
   boost::asio::any_io_executor executor_;
   sched::Scheduler& scheduler_;
   const transport::TransportRegistry& transports_;
   store::Store& store_;
   Pacing pacing_;
-  std::map<std::string, std::shared_ptr<Runner>> runners_;
+  std::map<RunnerKey, std::shared_ptr<Runner>> runners_;
   std::map<std::string, std::shared_ptr<ConditionCounters>> counters_;
   std::uint64_t next_subscription_ = 1;
 };

@@ -21,7 +21,6 @@ using boost::asio::awaitable;
 // Named strings, not literals: a temporary std::string in a co_await
 // expression is what GCC 12 destroys twice (PR 99576).
 const std::string kDeployment = "deployment";
-const std::string kCondition = "condition";
 const std::string kInstall = "install";
 const std::string kUninstall = "uninstall";
 constexpr std::chrono::hours kLongestInstall{24};
@@ -244,7 +243,7 @@ awaitable<Result<std::string>> DeputyService::create_condition(ConditionRequest 
   if (package) record["source"] = {{"name", package->name}, {"version", package->version}};
   auto to_store = sealed(std::move(record), request.account);
   if (!to_store) co_return to_store.error();
-  if (auto saved = co_await store_.put_record(kCondition, id, *to_store); !saved) co_return saved.error();
+  if (auto saved = co_await store_.put_record(kConditionKind, id, *to_store); !saved) co_return saved.error();
   co_return id;
 }
 
@@ -264,13 +263,14 @@ Result<ConditionSpec> DeputyService::spec_of(const boost::json::object& record) 
 
 awaitable<Result<std::uint64_t>> DeputyService::subscribe(const std::string& id, ConditionHub::Listener listener,
                                                           ConditionHub::Closer closer) {
-  auto record = co_await load(kCondition, id);
+  auto record = co_await load(kConditionKind, id);
   if (!record) co_return record.error();
   // A delete may have begun while the record was read.
   if (deleting_.contains(id)) co_return make_error(ErrorCode::NotFound, "condition '" + id + "' was deleted");
   auto spec = spec_of(*record);
   if (!spec) co_return spec.error();
-  co_return conditions_.subscribe(*spec, std::move(listener), std::move(closer));
+  auto joining = join_condition(*spec, std::move(listener), std::move(closer));
+  co_return co_await std::move(joining);
 }
 
 void DeputyService::unsubscribe(const std::string& id, std::uint64_t subscription) {
@@ -278,12 +278,12 @@ void DeputyService::unsubscribe(const std::string& id, std::uint64_t subscriptio
 }
 
 awaitable<Status> DeputyService::delete_condition(const std::string& id) {
-  auto record = co_await load(kCondition, id);
+  auto record = co_await load(kConditionKind, id);
   if (!record) co_return record.error();
   if (!deleting_.insert(id).second) co_return make_error(ErrorCode::NotFound, "condition '" + id + "' was deleted");
   conditions_.stop(id, make_error(ErrorCode::NotFound, "condition '" + id + "' was deleted"));
   (*record)["deleted"] = unix_now();
-  if (auto saved = co_await store_.put_record(kCondition, id, *record); !saved) co_return saved.error();
+  if (auto saved = co_await store_.put_record(kConditionKind, id, *record); !saved) co_return saved.error();
   auto files = strings_of(*record, "installed");
   if (!files.empty()) {
     // The condition is gone either way; files left on an unreachable target are logged.
@@ -302,7 +302,7 @@ awaitable<Status> DeputyService::delete_condition(const std::string& id) {
 }
 
 awaitable<Result<boost::json::array>> DeputyService::list_conditions() {
-  auto records = co_await store_.list_records(kCondition);
+  auto records = co_await store_.list_records(kConditionKind);
   if (!records) co_return records.error();
   boost::json::array out;
   for (auto& record : *records) {
@@ -327,7 +327,7 @@ awaitable<Result<boost::json::array>> DeputyService::list_conditions() {
 
 awaitable<Result<std::vector<store::ConditionValue>>> DeputyService::condition_values(const std::string& id,
                                                                                       std::size_t limit) {
-  auto record = co_await store_.get_record(kCondition, id);
+  auto record = co_await store_.get_record(kConditionKind, id);
   if (!record) co_return record.error();
   if (!*record) co_return make_error(ErrorCode::NotFound, "no condition with identifier '" + id + "'");
   co_return co_await store_.load_condition_values(id, limit);
@@ -351,6 +351,8 @@ awaitable<void> DeputyService::prune_values_periodically(std::chrono::seconds re
 void DeputyService::stop() {
   stopping_ = true;
   if (prune_timer_) prune_timer_->cancel();
+  if (placement_timer_) placement_timer_->cancel();
+  stop_running_for_watchers();
 }
 
 }  // namespace steward::packages

@@ -66,6 +66,9 @@ struct ConditionRequest {
   std::vector<std::string> environment;
 };
 
+// The store record kind of conditions.
+inline const std::string kConditionKind = "condition";
+
 class DeputyService {
  public:
   // `secrets`: when set, secret `environment` entries are stored sealed and
@@ -92,6 +95,10 @@ class DeputyService {
   boost::asio::awaitable<Result<std::vector<store::ConditionValue>>> condition_values(const std::string& id,
                                                                                       std::size_t limit);
 
+  // With other servers on the store (README "Servers and leases"): every
+  // `period` until stop(), announces the conditions followed here, and runs
+  // those announced anywhere whose target this server owns.
+  boost::asio::awaitable<void> place_conditions_periodically(std::chrono::milliseconds period);
   // Deletes condition values older than `retention`, every `period`, until stop().
   boost::asio::awaitable<void> prune_values_periodically(std::chrono::seconds retention,
                                                          std::chrono::seconds period);
@@ -108,6 +115,14 @@ class DeputyService {
   // A record to store with the request's account, its secrets sealed; and a stored one, opened.
   Result<boost::json::object> sealed(boost::json::object record, const Account& account) const;
   Result<boost::json::object> opened(boost::json::object record) const;
+  // The live server that owns the target's slot (store/placement.hpp); ours on error.
+  boost::asio::awaitable<std::string> owner_of(const std::string& target);
+  // Runs the condition here when this server owns its target, else follows the owner's values.
+  boost::asio::awaitable<Result<std::uint64_t>> join_condition(const ConditionSpec& spec,
+                                                               ConditionHub::Listener listener,
+                                                               ConditionHub::Closer closer);
+  boost::asio::awaitable<void> place_conditions_once();
+  void stop_running_for_watchers();
 
   jobs::JobService& jobs_;
   const inventory::Inventory& inventory_;
@@ -117,6 +132,8 @@ class DeputyService {
   const ArgSecrets* secrets_;
   std::set<std::string> deleting_;           // conditions whose delete has begun: no new runner
   std::shared_ptr<Timer> prune_timer_;
+  std::shared_ptr<Timer> placement_timer_;
+  std::map<std::string, std::uint64_t> run_for_watchers_;  // condition -> our subscription to its runner
   bool stopping_ = false;
 };
 

@@ -19,6 +19,8 @@ constexpr std::chrono::minutes kValuePrunePeriod{10};
 constexpr double kLeaseSeconds = 10;
 // How soon work another server placed here, or a cancel asked there, is acted on.
 constexpr std::chrono::milliseconds kStorePoll{100};
+// How often conditions followed here are announced, and those announced elsewhere started or stopped here.
+constexpr std::chrono::seconds kConditionPlacementPeriod{2};
 // Transports close their connections on the loop; this lets their coroutines end there.
 constexpr std::chrono::milliseconds kSettle{100};
 
@@ -90,6 +92,7 @@ asio::awaitable<Status> Server::start_serving() {
                          parts.deputy->prune_values_periodically(std::chrono::hours(settings.condition_values_hours),
                                                                  kValuePrunePeriod));
   parts.background.spawn("keeping the lease", parts.jobs->keep_lease(kStorePoll));
+  parts.background.spawn("placing conditions", parts.deputy->place_conditions_periodically(kConditionPlacementPeriod));
   parts.background.spawn("job pruning",
                          parts.jobs->prune_periodically(std::chrono::hours(24) * settings.retention_days, kPrunePeriod));
   parts.watchdog->start();

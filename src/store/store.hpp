@@ -183,6 +183,8 @@ class Store {
   // other servers in their inbox. Returns the runs that became ours: our
   // share of theirs, and those of earlier lives of our own server.
   virtual boost::asio::awaitable<Result<std::vector<TakenRun>>> take_over(double now) = 0;
+  // Servers whose lease has not expired at `now`, and ours; ordered by id.
+  virtual boost::asio::awaitable<Result<std::vector<std::string>>> live_servers(double now) = 0;
   // Asks whichever server owns a running job to cancel it; false when the
   // job is unknown or no longer running.
   virtual boost::asio::awaitable<Result<bool>> request_cancel(const std::string& jid, const std::string& reason) = 0;

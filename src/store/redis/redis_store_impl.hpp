@@ -19,6 +19,7 @@ class RedisStore final : public Store {
   awaitable<Status> create_job(const Job& job) override;
   awaitable<Result<std::vector<std::string>>> create_job_by_target(const Job& job) override;
   awaitable<Result<std::vector<TakenRun>>> take_inbox() override;
+  awaitable<Result<std::vector<std::string>>> live_servers(double now) override;
   awaitable<Status> mark_started(const std::string& jid, const std::string& target, const TargetRun& run) override;
   void save_result(const std::string& jid, const std::string& target, const TargetRun& run) override;
   void append_output(const std::string& jid, const OutputChunk& chunk) override;

@@ -90,6 +90,19 @@ Status prepare_lease_schema(sqlite3* db) {
                   "CREATE INDEX IF NOT EXISTS inbox_by_server ON inbox(server, seq);");
 }
 
+Result<std::vector<std::string>> live_server_rows(sqlite3* db, const Lease& self, double now) {
+  Statement q(db, "SELECT id FROM servers WHERE expires>=? ORDER BY id");
+  q.bind(1, now);
+  std::vector<std::string> live;
+  while (q.step()) live.push_back(q.text(0));
+  if (auto s = q.status(); !s) return s.error();
+  if (std::find(live.begin(), live.end(), self.server) == live.end()) {
+    live.push_back(self.server);
+    std::sort(live.begin(), live.end());
+  }
+  return live;
+}
+
 Result<Placer> Placer::load(sqlite3* db, const Lease& self, double now) {
   Placer placer(db);
   Statement q(db, "SELECT id, epoch FROM servers WHERE expires>=? ORDER BY id");

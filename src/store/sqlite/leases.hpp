@@ -21,6 +21,8 @@ Status renew_lease_row(sqlite3* db, const Lease& lease, double now, double ttl);
 Status release_lease_row(sqlite3* db, const Lease& lease);
 Result<std::vector<TakenRun>> take_over_rows(sqlite3* db, const Lease& lease, double now);
 
+Result<std::vector<std::string>> live_server_rows(sqlite3* db, const Lease& self, double now);
+
 // Who runs a target's work (store/placement.hpp), from one reading of the
 // live leases; within the writer's transaction.
 class Placer {

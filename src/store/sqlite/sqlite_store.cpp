@@ -445,6 +445,10 @@ class SqliteStore final : public Store {
         [lease = lease_, now](sqlite3* db) { return take_over_rows(db, lease, now); });
   }
 
+  awaitable<Result<std::vector<std::string>>> live_servers(double now) override {
+    return reader_.call<Result<std::vector<std::string>>>([lease = lease_, now](sqlite3* db) { return live_server_rows(db, lease, now); });
+  }
+
   awaitable<Result<bool>> request_cancel(const std::string& jid, const std::string& reason) override {
     return writer_.call<Result<bool>>([jid, reason](sqlite3* db) { return request_cancel_row(db, jid, reason); });
   }
