@@ -19,6 +19,7 @@ import pytest
 
 from conftest import (JOB_DONE, JOB_RUNNING, OP_CHANGED, OP_FAILED, OP_OK, Api, Server, assert_error, qs,
                       wait_for)
+from openapi_check import openapi
 
 SPELLINGS = "1/true/yes or 0/false/no"
 TRUE_SPELLINGS = ["1", "True", "true", "TRUE", "yes", "Yes"]
@@ -69,6 +70,8 @@ class FollowReader:
         self.conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
         self.resp = self.conn.getresponse()
         self.status = self.resp.status
+        headers = {k.lower(): v for k, v in self.resp.getheaders()}
+        openapi().check("GET", path, self.status, headers, None, has_body=False)
         self.raw = b""
         self._text = ""
         self._decoder = json.JSONDecoder()
