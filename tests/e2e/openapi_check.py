@@ -4,9 +4,10 @@ OpenAPI document (src/api/http/openapi.json, the file compiled into the binary).
 A reply passes when its route documents its status, its Content-Type is one
 the document lists for that status, and a JSON body validates against the
 schema there (Draft 2020-12, as OpenAPI 3.1 uses; Debian's python3-jsonschema).
-A path no route has must answer 404 (405 for a method its path lacks, with 401
-before either when the token is missing): the server's router does that for
-every path, so those are checked against the shared Error schema.
+Streams are checked document by document as they are read (StreamItems). A
+path no route has must answer 404 (405 for a method its path lacks; 401
+before either when the token is missing, 400 for a malformed request), as the
+server's router does for every path, with the shared Error body.
 """
 
 import json
@@ -92,7 +93,8 @@ class OpenApi:
         """Raises OpenApiMismatch unless the reply is what the document says.
 
         headers: lower-case keys. has_body=False for a stream whose body the
-        caller reads itself (only status and Content-Type are checked)."""
+        caller reads itself: status and Content-Type are checked here, and the
+        returned StreamItems checks each document or event as it is read."""
         method = method.lower()
         what = f"{method.upper()} {target} answered {status}"
         segments = _route_path(target)
@@ -103,8 +105,9 @@ class OpenApi:
             if str(status) not in expected and status != 400:
                 raise OpenApiMismatch(f"{what}: no documented route has this {'method' if matched else 'path'}, "
                                       f"so the server must answer {' or '.join(expected)}")
-            self._check_body(what, self.document["components"]["schemas"]["Error"], headers, body, has_body)
-            return
+            if has_body:
+                self._check_json(what, self.document["components"]["schemas"]["Error"], headers, body)
+            return StreamItems(self, what, {})
         operation = route.item[method if method in route.item else "get"]
         label = f"{method.upper()} {route.template}"
         response = operation["responses"].get(str(status))
@@ -116,29 +119,55 @@ class OpenApi:
         if not content or method == "head":
             if has_body and method != "head" and body not in ("", b"", None):
                 raise OpenApiMismatch(f"{what}: {label} documents no body for {status}, got {_excerpt(body)}")
-            return
+            return StreamItems(self, what, {})
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype not in content:
             raise OpenApiMismatch(f"{what}: Content-Type {ctype!r} is not documented for {label} {status} "
                                   f"(documented: {', '.join(content)})")
-        if ctype == "application/json":
-            self._check_body(f"{what} ({label})", content[ctype]["schema"], headers, body, has_body)
+        if ctype == "application/json" and has_body:
+            self._check_json(f"{what} ({label})", content[ctype]["schema"], headers, body)
+        return StreamItems(self, f"{what} ({label})", content[ctype])
 
-    def _check_body(self, what, schema, headers, body, has_body):
-        if not has_body:
-            return
+    def _check_json(self, what, schema, headers, body):
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/json" or isinstance(body, str):
             raise OpenApiMismatch(f"{what}: expected a JSON body, got {ctype!r}: {_excerpt(body)}")
+        self.validate(what, schema, body)
+
+    def validate(self, what, schema, value):
         validator = self._validators.get(id(schema))
         if validator is None:
             validator = jsonschema.Draft202012Validator(schema, resolver=self.resolver)
             self._validators[id(schema)] = validator
-        error = jsonschema.exceptions.best_match(validator.iter_errors(body))
+        error = jsonschema.exceptions.best_match(validator.iter_errors(value))
         if error is not None:
             where = "body" + "".join(f"[{p!r}]" for p in error.absolute_path)
             raise OpenApiMismatch(f"{what}: the body does not match the OpenAPI document ({DOCUMENT.name}): "
-                                  f"{where}: {error.message}\nbody: {_excerpt(body)}")
+                                  f"{where}: {error.message}\nbody: {_excerpt(value)}")
+
+
+class StreamItems:
+    """The documents of a stream, checked as they are read: NDJSON lines
+    against the media type's x-steward-first-line / x-steward-next-lines,
+    Server-Sent Events' data against x-steward-events by event name."""
+
+    def __init__(self, api, what, media):
+        self.api, self.what, self.media = api, what, media
+        self.lines = 0
+
+    def line(self, document):
+        key = "x-steward-first-line" if self.lines == 0 else "x-steward-next-lines"
+        self.lines += 1
+        if key in self.media:
+            self.api.validate(f"{self.what}, line {self.lines}", self.media[key], document)
+
+    def event(self, name, data):
+        events = self.media.get("x-steward-events")
+        if events is None:
+            return
+        if name not in events:
+            raise OpenApiMismatch(f"{self.what}: event {name!r} is not documented (documented: {', '.join(events)})")
+        self.api.validate(f"{self.what}, event {name!r}", events[name], data)
 
 
 def _excerpt(body, limit=800):

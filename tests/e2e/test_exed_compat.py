@@ -71,7 +71,7 @@ class FollowReader:
         self.resp = self.conn.getresponse()
         self.status = self.resp.status
         headers = {k.lower(): v for k, v in self.resp.getheaders()}
-        openapi().check("GET", path, self.status, headers, None, has_body=False)
+        self.items = openapi().check("GET", path, self.status, headers, None, has_body=False)
         self.raw = b""
         self._text = ""
         self._decoder = json.JSONDecoder()
@@ -94,6 +94,7 @@ class FollowReader:
                     break  # complete, but its newline has not arrived yet
                 assert self._text[end] == "\n", f"document not followed by a newline: {self._text[:end + 10]!r}"
                 self._text = self._text[end + 1:]
+                self.items.line(document)
                 yield time.monotonic() - self.t0, document
         assert not self._text.strip(), f"the stream ended without a newline after: {self._text!r}"
 
