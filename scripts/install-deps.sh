@@ -11,7 +11,7 @@ packages=(
   libssh-dev libssl-dev openssl libcurl4-openssl-dev openssh-server openssh-client qemu-guest-agent
   libgrpc++-dev libprotobuf-dev protobuf-compiler python3-grpcio python3-grpc-tools python3-protobuf
   prometheus-cpp-dev python3-prometheus-client
-  python3 python3-pytest procps curl ansible-core iproute2 nftables
+  python3 python3-pytest python3-jsonschema procps curl ansible-core iproute2 nftables
   clang libfuzzer-14-dev
 )
 bench_packages=(wrk pdsh pssh clustershell python3-celery python3-redis redis-tools)

@@ -2,7 +2,10 @@
 
 Every test module starts the real `steward serve` on 127.0.0.1:0 with a
 temporary data dir and reads the bound address back from DIR/http.addr.
-Only the standard library (plus pytest) is used.
+Only the standard library, pytest and python3-jsonschema are used: every
+reply that request() and Stream receive (each streamed document too) is
+checked against the OpenAPI document (openapi_check.py), so a test fails
+when the server answers something the document does not say.
 """
 
 import http.client
@@ -21,6 +24,8 @@ from collections import namedtuple
 from pathlib import Path
 
 import pytest
+
+from openapi_check import openapi
 
 REPO = Path(__file__).resolve().parents[2]
 STEWARD_BIN = os.environ.get("STEWARD_BIN") or str(REPO / "build" / "steward")
@@ -291,7 +296,13 @@ def request(addr, method, path, body=None, token=TOKEN, headers=None, timeout=30
         resp = conn.getresponse()
         raw = resp.read()
         rheaders = {k.lower(): v for k, v in resp.getheaders()}
-        return Response(resp.status, rheaders, _decode(raw, rheaders))
+        reply = Response(resp.status, rheaders, _decode(raw, rheaders))
+        items = openapi().check(method, path, reply.status, rheaders, reply.body)
+        if rheaders.get("content-type", "").startswith("application/x-ndjson"):
+            for line in reply.body.splitlines():
+                if line.strip():
+                    items.line(json.loads(line))
+        return reply
     finally:
         conn.close()
 
@@ -324,6 +335,7 @@ class Stream:
         self.resp = self.conn.getresponse()
         self.status = self.resp.status
         self.headers = {k.lower(): v for k, v in self.resp.getheaders()}
+        self.items = openapi().check("GET", path, self.status, self.headers, None, has_body=False)
 
     def readline(self):
         """(seconds since the request, line without newline) or None at the end."""
@@ -340,7 +352,9 @@ class Stream:
                 return
             t, line = item
             if line.strip():
-                yield t, json.loads(line)
+                document = json.loads(line)
+                self.items.line(document)
+                yield t, document
 
     def sse(self):
         """Yield (t, event, data) per Server-Sent Event; data JSON-decoded if possible."""
@@ -357,6 +371,7 @@ class Stream:
                         value = json.loads(text)
                     except ValueError:
                         value = text
+                    self.items.event(event or "message", value)
                     yield t, event or "message", value
                 event, data = None, []
             elif line.startswith(":"):

@@ -19,6 +19,7 @@ import pytest
 
 from conftest import (JOB_DONE, JOB_RUNNING, OP_CHANGED, OP_FAILED, OP_OK, Api, Server, assert_error, qs,
                       wait_for)
+from openapi_check import openapi
 
 SPELLINGS = "1/true/yes or 0/false/no"
 TRUE_SPELLINGS = ["1", "True", "true", "TRUE", "yes", "Yes"]
@@ -69,6 +70,8 @@ class FollowReader:
         self.conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
         self.resp = self.conn.getresponse()
         self.status = self.resp.status
+        headers = {k.lower(): v for k, v in self.resp.getheaders()}
+        self.items = openapi().check("GET", path, self.status, headers, None, has_body=False)
         self.raw = b""
         self._text = ""
         self._decoder = json.JSONDecoder()
@@ -91,6 +94,7 @@ class FollowReader:
                     break  # complete, but its newline has not arrived yet
                 assert self._text[end] == "\n", f"document not followed by a newline: {self._text[:end + 10]!r}"
                 self._text = self._text[end + 1:]
+                self.items.line(document)
                 yield time.monotonic() - self.t0, document
         assert not self._text.strip(), f"the stream ended without a newline after: {self._text!r}"
 

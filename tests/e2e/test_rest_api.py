@@ -54,6 +54,25 @@ def test_401_on_post_and_jobs(api):
                              headers={"Authorization": f"Basic {TOKEN}"}), 401)
 
 
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_openapi_document_is_served_as_built(api, prefix):
+    """GET /openapi.json is the document the replies are checked against
+    (openapi_check.py reads the source file; the binary embeds it)."""
+    from openapi_check import DOCUMENT
+    r = api.get(f"{prefix}/openapi.json")
+    assert r.status == 200, r
+    assert r.headers["content-type"] == "application/json", r.headers
+    assert r.body == json.loads(DOCUMENT.read_text())
+    assert r.body["openapi"] == "3.1.0" and "/jobs/{jid}" in r.body["paths"]
+    assert_error(api.get(f"{prefix}/openapi.json", token=None), 401)
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_root_names_the_server(api, prefix):
+    r = api.get(prefix or "/")
+    assert r.status == 200 and r.body["name"] == "steward" and r.body["version"], r
+
+
 def metrics(api):
     """{sample name (with its labels, sorted): value} of GET /metrics, read by
     Prometheus' own text-format parser (python3-prometheus-client)."""

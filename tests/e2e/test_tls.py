@@ -21,6 +21,7 @@ import pytest
 
 from conftest import STEWARD_BIN, TOKEN, Server, clean_env, request, wait_for
 from executor_client import capability_grpc
+from openapi_check import openapi
 from google.protobuf import empty_pb2
 
 HEADER_TIMEOUT = 2
@@ -90,7 +91,10 @@ def https_request(addr, method, path, ca, body=None, token=TOKEN, timeout=15):
         conn.request(method, path, body=data, headers=headers)
         resp = conn.getresponse()
         raw = resp.read()
-        return resp.status, json.loads(raw) if raw else None
+        reply = json.loads(raw) if raw else None
+        openapi().check(method, path, resp.status, {k.lower(): v for k, v in resp.getheaders()},
+                        "" if reply is None else reply)
+        return resp.status, reply
     finally:
         conn.close()
 

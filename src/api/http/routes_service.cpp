@@ -1,4 +1,7 @@
-// The server about itself: liveness and Prometheus metrics.
+// The server about itself: liveness, Prometheus metrics, its OpenAPI document.
+#include <memory>
+
+#include "api/http/openapi_document.hpp"
 #include "api/http/routes.hpp"
 #include "api/http/server_metrics.hpp"
 
@@ -17,6 +20,11 @@ void add_service_routes(Router& router, ApiContext& context) {
   router.add(http::verb::get, "/metrics", [&context](Exchange& e) -> awaitable<void> {
     std::string text = metrics_text(context);
     co_await e.reply_text(http::status::ok, "text/plain; version=0.0.4", std::move(text));
+  });
+  // One shared copy of the embedded text, sent without copying it per request.
+  auto openapi = std::make_shared<const std::string>(openapi_document());
+  router.add(http::verb::get, "/openapi.json", [openapi](Exchange& e) -> awaitable<void> {
+    co_await e.reply_json(http::status::ok, openapi);
   });
   router.add(http::verb::get, "/", [](Exchange& e) -> awaitable<void> {
     boost::json::object body;
