@@ -82,8 +82,8 @@ def store(request, tmp_root):
 
 
 
-def shared_server(root, store_url, server_id, inventory=INVENTORY):
+def shared_server(root, store_url, server_id, inventory=INVENTORY, grpc=False):
     """A server with its own data folder on the shared store (not started)."""
-    return Server(root / f"data-{server_id}", inventory=inventory,
+    return Server(root / f"data-{server_id}", inventory=inventory, grpc=grpc,
                   extra_args=["--store", store_url, "--server-id", server_id],
                   env={"STEWARD_SECRET_KEY": SECRET_KEY})

@@ -155,3 +155,52 @@ def test_a_killed_servers_targets_go_to_the_others_and_its_pending_work_runs_onc
     numbers = ran_numbers(folder)
     assert len(numbers) == len(set(numbers)), "no command ran twice"
     assert finished_jobs(c) > 0, "c owns targets again"
+
+
+def test_a_condition_runs_on_its_targets_owner_and_moves_with_it_when_the_owner_dies(store):
+    from deputy_packages import StreamReader
+    from executor_client import Executor
+    root, store_url, _ = store
+    servers = [shared_server(root, store_url, name, inventory=INVENTORY, grpc=True) for name in ("a", "b", "c")]
+    for server in servers:
+        server.start()
+    a, b, c = servers
+    readers = []
+    try:
+        executor = Executor(a.grpc_addr)
+        # One condition per host, all streamed through a: those whose target
+        # another server owns run there, and a follows their stored values.
+        ids = {host: executor.create_condition(host, name=f"load-{host}", command="echo 0.25", interval=1)
+               for host in HOSTS}
+        readers = [StreamReader(executor, cid) for cid in ids.values()]
+        for reader in readers:
+            reader.next(15)
+
+        def runs_for_followers(server, cid):
+            return f"condition {cid}: running it for servers that follow it" in server.log_path.read_text()
+
+        on_b = [cid for cid in ids.values() if runs_for_followers(b, cid)]
+        assert on_b, "b owns some of the targets and runs their conditions"
+        assert not [cid for cid in on_b if f"condition {cid}: runner started" in a.log_path.read_text()], \
+            "a does not run what b runs"
+        reader = next(r for r in readers if r.identifier == on_b[0])
+        before = len(reader.values)
+
+        b.kill9()
+        wait_for(lambda: runs_for_followers(a, on_b[0]) or runs_for_followers(c, on_b[0]),
+                 timeout=LEASE_SECONDS * 3, interval=0.5, what="the target's next owner to run the condition")
+        wait_for(lambda: len(reader.values) >= before + 3, timeout=15, interval=0.2,
+                 what="values on a's stream from the new owner")
+        assert reader.error is None, reader.error
+        r = Api(a).get(f"/conditions/{on_b[0]}/values?limit=1000")
+        assert r.status == 200, r
+        stamps = [v["at"] for v in r.body["values"]]
+        gaps = [later - earlier for earlier, later in zip(stamps, stamps[1:])]
+        off_grid = [gap for gap in gaps if abs(gap - round(gap)) > 0.3]
+        assert not off_grid, f"values stay on the one-second grid across the take-over: {gaps}"
+    finally:
+        for reader in readers:
+            reader.cancel()
+        for server in servers:
+            if server.alive():
+                server.stop()
