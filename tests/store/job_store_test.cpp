@@ -125,6 +125,26 @@ TEST_P(StoreTest, OutputChunksInOrderAfterSeq) {
   EXPECT_EQ((*chunks)[2].data, "line5");
 }
 
+TEST_P(StoreTest, ChunksWrittenWithSeqZeroAreNumberedAfterTheLastOne) {
+  ASSERT_TRUE(sync(store_->create_job(sample_job("j6"))).ok());
+  store_->append_output("j6", {1, "web1", OutputStream::Stdout, "first", 1.0});
+  store_->append_output("j6", {0, "web2", OutputStream::Stderr, "second", 2.0});
+  store_->append_output("j6", {0, "web1", OutputStream::Stdout, "third", 3.0});
+  ASSERT_TRUE(sync(store_->flush()).ok());
+  auto chunks = sync(store_->load_output("j6", 0));
+  ASSERT_TRUE(chunks.ok());
+  ASSERT_EQ(chunks->size(), 3u);
+  for (std::uint64_t i = 0; i < 3; ++i) EXPECT_EQ((*chunks)[i].seq, i + 1);
+  EXPECT_EQ((*chunks)[1].data, "second");
+  EXPECT_EQ((*chunks)[1].target, "web2");
+  EXPECT_EQ((*chunks)[1].stream, OutputStream::Stderr);
+  EXPECT_EQ((*chunks)[2].data, "third");
+  auto after = sync(store_->load_output("j6", 2));
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ(after->front().seq, 3u);
+}
+
 TEST_P(StoreTest, UnfinishedListDeleteAndPrune) {
   Job old_job = sample_job("20260101000000000001");
   Job running = sample_job("20260101000000000002");

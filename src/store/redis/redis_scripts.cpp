@@ -77,12 +77,19 @@ end
 return 1
 )lua";
 
-// ARGV: jid, target, owner, epoch, seq, chunk
+// ARGV: jid, target, owner, epoch, seq, chunk (which starts with its seq).
+// Seq 0: numbered after the job's last chunk, whichever server wrote it.
 constexpr const char* kAppendOutput = R"lua(
 if not owns(ARGV[2], ARGV[3], ARGV[4], ARGV[5]) then return 0 end
 local k = P .. 'chunks:' .. ARGV[2]
-redis.call('ZREMRANGEBYSCORE', k, ARGV[6], ARGV[6])
-redis.call('ZADD', k, ARGV[6], ARGV[7])
+local seq, chunk = ARGV[6], ARGV[7]
+if seq == '0' then
+  local last = redis.call('ZREVRANGE', k, 0, 0, 'WITHSCORES')
+  seq = string.format('%d', (tonumber(last[2]) or 0) + 1)
+  chunk = seq .. chunk:sub(2)
+end
+redis.call('ZREMRANGEBYSCORE', k, seq, seq)
+redis.call('ZADD', k, seq, chunk)
 return 1
 )lua";
 
