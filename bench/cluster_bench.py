@@ -5,10 +5,11 @@ Not a test: numbers go to bench/RESULTS.md.
 In one run, on one redis-server (unix socket, appendonly yes, appendfsync
 everysec) that this script starts and stops:
 - async submit rate (POST /execute answered, so durable) and completion
-  rate of `true` (steward runs `/bin/sh -c true`) on a local target
-  allowing --workers at once, for one
-  server on SQLite and for 1, 2 and 3 servers on the Redis (jobs submitted
-  round-robin, --clients keep-alive connections);
+  rate of `true` (steward runs `/bin/sh -c true`) on --workers local
+  targets of one session each (each target's jobs run on the server that
+  owns it), for one server on SQLite and for 1, 2 and 3 servers on the
+  Redis (jobs submitted round-robin over servers and targets, --clients
+  keep-alive connections);
 - Redis commands per job (INFO commandstats, all servers together);
 - Celery with the same Redis as broker and result backend, --workers
   prefork workers, the same count of tasks: a no-op task, and a task that
@@ -77,7 +78,10 @@ class Server:
         self.data = work / name
         self.data.mkdir()
         inventory = work / "inventory.ini"
-        inventory.write_text(f"box ansible_connection=local steward_max_sessions={workers}\n")
+        # One local target per worker, one session each: with several servers each
+        # target's jobs run on the server that owns it, as many at once as Celery's workers.
+        inventory.write_text("".join(f"box{i} ansible_connection=local steward_max_sessions=1\n"
+                                     for i in range(workers)))
         args = [STEWARD, "serve", "--http", "127.0.0.1:0", "--data-dir", str(self.data), "--inventory", str(inventory),
                 "--server-id", name, "--log-level", "warn"]
         if store:
@@ -116,8 +120,9 @@ class Server:
             self.proc.wait(60)
 
 
-def submit(servers, jobs, clients, command):
-    """POSTs `jobs` /execute round-robin over `servers` from `clients` threads; the job ids."""
+def submit(servers, jobs, clients, command, targets=1):
+    """POSTs `jobs` /execute round-robin over `servers` (and over `targets`
+    local targets box0, box1, ...) from `clients` threads; the job ids."""
     ids = [None] * jobs
     errors = []
 
@@ -125,7 +130,7 @@ def submit(servers, jobs, clients, command):
         conns = [s.connection() for s in servers]
         for n in range(index, jobs, clients):
             conn = conns[n % len(conns)]
-            body = json.dumps({"targets": ["box"], "cmd": command})
+            body = json.dumps({"targets": [f"box{n % targets}"], "cmd": command})
             conn.request("POST", "/execute", body=body,
                          headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
             reply = conn.getresponse()
@@ -151,7 +156,7 @@ def run_steward(work, name, store, count, args, redis=None):
         before = sum(s.metric("steward_jobs_finished_total") for s in servers)
         commands_before = redis.commands() if redis else 0
         start = time.monotonic()
-        submit(servers, args.jobs, args.clients, "true")
+        submit(servers, args.jobs, args.clients, "true", targets=args.workers)
         submitted = time.monotonic() - start
         while sum(s.metric("steward_jobs_finished_total") for s in servers) - before < args.jobs:
             time.sleep(0.05)
@@ -232,12 +237,15 @@ def run_failover(work, redis, args):
     """Seconds from SIGKILL of the server holding queued jobs to the first of them starting on the other."""
     store = f"unix://{redis.socket}"
     first = Server(work, "failover-a", store, 1)
-    second = Server(work, "failover-b", store, 1)
+    second = None
     started = work / "started"
     try:
+        # Queued while the first is alone, so they are its; the target stays
+        # its own while busy when the second joins.
         submit([first], args.failover_jobs, args.clients, f"date +%s.%N >> {started}")
         while not started.exists() or not started.read_text().strip():
             time.sleep(0.01)
+        second = Server(work, "failover-b", store, 1)
         first.stop(signal.SIGKILL)
         killed = time.time()
         while True:
@@ -248,7 +256,8 @@ def run_failover(work, redis, args):
             time.sleep(0.01)
     finally:
         first.stop()
-        second.stop()
+        if second:
+            second.stop()
 
 
 def main():
