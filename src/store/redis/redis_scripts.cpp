@@ -147,7 +147,6 @@ if ARGV[6] == FINISHED then
   redis.call('ZREM', unfinished_key(t), jid)
 else
   redis.call('SADD', P .. 'owned:' .. owner, member(jid, t))
-  redis.call('ZADD', unfinished_key(t), 0, jid)
 end
 return 1
 )lua";
