@@ -53,7 +53,7 @@ local function sticky_owner(t)
     local jid = redis.call('ZRANGE', k, 0, 0)[1]
     if not jid then return nil end
     local f = redis.call('HMGET', P .. 'runs:' .. jid, 'o:' .. t, 'e:' .. t, 'p:' .. t)
-    if f[1] and f[3] and f[3] ~= FINISHED then return f[1], f[2] end
+    if f[1] and f[3] and f[3] ~= FINISHED then return f[1], f[2] or '0' end
     redis.call('ZREM', k, jid)
   end
 end

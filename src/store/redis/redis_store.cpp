@@ -31,8 +31,8 @@
 // (redis_scripts.cpp): a run write is refused unless the run's o:/e: are the
 // writer's lease; creating a job by target checks for the target's unfinished
 // runs and inserts its own at once; take_over bumps expired servers' epochs
-// and moves their runs; finish_job only when every p: is Finished. Scripts build their keys from
-// the prefix, so this needs one Redis (not Redis Cluster).
+// and moves their runs; finish_job only when every p: is Finished. Scripts
+// build their keys from the prefix, so this needs one Redis (not Redis Cluster).
 #include "store/redis/redis_store.hpp"
 
 #include "store/json_columns.hpp"
