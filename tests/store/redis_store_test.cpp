@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
+
+#include "store/placement.hpp"
 #include "store/redis/redis_url.hpp"
 #include "store/store_fixture.hpp"
 
@@ -174,6 +177,106 @@ TEST_F(RedisStoreTest, TheLoopStoppingWithCallsInFlightFreesEverythingOnce) {
   store.reset();
   redis_->resume();
   EXPECT_EQ(completed, 0) << "nothing runs on a stopped loop";
+}
+
+// Placement across servers: what the Redis store keeps for it beyond the
+// contract (lease_store_test.cpp).
+class RedisPlacementTest : public RedisStoreTest {
+ protected:
+  static constexpr double kNow = 1000;
+  static constexpr double kTtl = 10;
+  std::unique_ptr<Store> server(const std::string& id) {
+    auto store = open();
+    EXPECT_TRUE(sync(store->acquire_lease(id, kNow, kTtl)).ok());
+    return store;
+  }
+  static Job job_on(const std::string& jid, std::vector<std::string> targets) {
+    Job job;
+    job.jid = jid;
+    job.operate = "execute";
+    job.startat = kNow;
+    for (const auto& t : targets) job.runs[t] = TargetRun{};
+    job.targets = std::move(targets);
+    return job;
+  }
+  static std::vector<std::string> numbered(const std::string& stem, int count) {
+    std::vector<std::string> names;
+    for (int i = 0; i < count; ++i) names.push_back(stem + std::to_string(i));
+    return names;
+  }
+};
+
+// Inbox entries are length-prefixed like the owned-set members: names that
+// look like the format (digits, colons, newlines, NULs) come back whole.
+TEST_F(RedisPlacementTest, NamesWithAnyBytesComeBackWholeFromTheInbox) {
+  const std::string dead("a\0:1\n", 5);
+  auto a = server(dead);
+  auto b = server("b");
+  auto c = server("c");
+  std::vector<std::string> targets;
+  for (int i = 0; i < 40; ++i) targets.push_back(std::to_string(i) + ":x\n" + std::string(1, '\0') + "12:");
+  const std::string jid("7:j\0b\n", 6);
+  auto owners = sync(a->create_job_by_target(job_on(jid, targets)));
+  ASSERT_TRUE(owners.ok()) << owners.error().message;
+  auto announced = sync(c->take_inbox());
+  ASSERT_TRUE(announced.ok()) << announced.error().message;
+  ASSERT_EQ(announced->size(), 1u);
+  EXPECT_EQ(announced->front().jid, jid);
+  EXPECT_EQ(announced->front().target, "");
+  EXPECT_EQ(announced->front().from, "");
+
+  ASSERT_TRUE(sync(b->renew_lease(kNow + kTtl, kTtl)).ok());
+  ASSERT_TRUE(sync(c->renew_lease(kNow + kTtl, kTtl)).ok());
+  ASSERT_TRUE(sync(b->take_over(kNow + kTtl + 1)).ok());
+  auto told = sync(c->take_inbox());
+  ASSERT_TRUE(told.ok()) << told.error().message;
+  std::size_t expected = 0;
+  for (std::size_t i = 0; i < targets.size(); ++i)
+    expected += (*owners)[i] == dead && slot_owner(slot_of(targets[i]), {"b", "c"}) == "c" ? 1 : 0;
+  ASSERT_GT(expected, 0u) << "some of the dead server's runs go to c";
+  ASSERT_EQ(told->size(), expected);
+  for (const auto& run : *told) {
+    EXPECT_EQ(run.jid, jid);
+    EXPECT_NE(std::find(targets.begin(), targets.end(), run.target), targets.end()) << run.target;
+    EXPECT_EQ(run.from, dead);
+  }
+}
+
+TEST_F(RedisPlacementTest, ADeletedJobLeavesNoClaimOnItsTargets) {
+  auto a = server("a");
+  auto b = server("b");
+  const auto targets = numbered("web", 16);
+  ASSERT_TRUE(sync(a->create_job(job_on("gone", targets))).ok());  // every run a's
+  ASSERT_EQ(redis_->inline_command("EXISTS steward:unfinished:web0"), ":1\r\n");
+  ASSERT_TRUE(sync(a->delete_job("gone")).ok());
+  EXPECT_EQ(redis_->inline_command("EXISTS steward:unfinished:web0"), ":0\r\n");
+  auto owners = sync(b->create_job_by_target(job_on("next", targets)));
+  ASSERT_TRUE(owners.ok()) << owners.error().message;
+  for (std::size_t i = 0; i < targets.size(); ++i)
+    EXPECT_EQ((*owners)[i], slot_owner(slot_of(targets[i]), {"a", "b"})) << targets[i];
+}
+
+// The store places by the live servers it read last; a lease released, or a
+// server joining, since then makes it read them again.
+TEST_F(RedisPlacementTest, LiveServersReadBeforeALeaseChangedAreReadAgain) {
+  auto a = server("a");
+  auto b = server("b");
+  ASSERT_TRUE(sync(a->create_job_by_target(job_on("first", numbered("db", 16)))).ok());
+  ASSERT_TRUE(sync(b->release_lease()).ok());
+  auto owners = sync(a->create_job_by_target(job_on("second", numbered("vm", 16))));
+  ASSERT_TRUE(owners.ok()) << owners.error().message;
+  for (const auto& owner : *owners) EXPECT_EQ(owner, "a") << "b has released its lease";
+
+  auto c = server("c");
+  const auto targets = numbered("mq", 16);
+  auto joined = sync(a->create_job_by_target(job_on("third", targets)));
+  ASSERT_TRUE(joined.ok()) << joined.error().message;
+  std::size_t on_c = 0;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    EXPECT_EQ((*joined)[i], slot_owner(slot_of(targets[i]), {"a", "c"})) << targets[i];
+    on_c += (*joined)[i] == "c" ? 1 : 0;
+  }
+  EXPECT_GT(on_c, 0u);
 }
 
 TEST(RedisUrl, ForwardsEveryPartAndMasksThePassword) {

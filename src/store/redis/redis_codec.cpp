@@ -97,6 +97,15 @@ void decode_run_meta(const std::string& text, TargetRun& run) {
   run.queue_wait = json_number(meta, "queue_wait");
 }
 
+TakenRun decode_inbox_entry(const std::string& text) {
+  TakenRun entry;
+  std::size_t at = 0;
+  entry.jid = take_counted(text, at);
+  entry.target = take_counted(text, at);
+  entry.from = text.substr(at);
+  return entry;
+}
+
 // "<seq>\n<stream>\n<at>\n<len>:<target><data>": the seq keeps members of a
 // sorted set distinct.
 std::string encode_chunk(const OutputChunk& chunk) {

@@ -22,6 +22,10 @@ std::string encode_run_meta(const TargetRun& run);
 // Leaves `run` as it is for "" (a run created Pending).
 void decode_run_meta(const std::string& text, TargetRun& run);
 
+// An inbox entry as the scripts write it:
+// "<len(jid)>:<jid><len(target)>:<target><from>".
+TakenRun decode_inbox_entry(const std::string& text);
+
 std::string encode_chunk(const OutputChunk& chunk);
 OutputChunk decode_chunk(const std::string& text);
 

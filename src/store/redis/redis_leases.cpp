@@ -69,27 +69,90 @@ awaitable<Status> RedisStore::release_lease() {
   co_return Status{};
 }
 
-// Placement by target is not on Redis yet (helper i15-redis-slots): every run is ours.
-awaitable<Result<std::vector<std::string>>> RedisStore::create_job_by_target(const Job& job) {
-  auto created = co_await create_job(job);
-  if (!created) co_return created.error();
-  co_return std::vector<std::string>(job.targets.size(), lease_.server);
+awaitable<Result<LiveServers>> RedisStore::read_live_servers(const std::string& self, double at) {
+  auto reading = connection_.command("HGETALL", prefix_ + "lease-expires");
+  auto reply = co_await std::move(reading);
+  auto expiries = array_of(std::move(reply));
+  if (!expiries) co_return expiries.error();
+  co_return LiveServers::from_expiries(*expiries, self, at);
 }
 
-awaitable<Result<std::vector<TakenRun>>> RedisStore::take_inbox() { co_return std::vector<TakenRun>{}; }
+namespace {
 
-awaitable<Result<std::vector<TakenRun>>> RedisStore::take_over(double now) {
-  auto taking =
-      scripts_.eval(Script::TakeOver, {lease_.server, number(static_cast<std::int64_t>(lease_.epoch)), number(now)});
-  auto reply = co_await std::move(taking);
-  auto taken = array_of(std::move(reply));
-  if (!taken) co_return taken.error();
-  std::vector<TakenRun> runs;
-  for (const auto& run : *taken) {
-    if (run.elements.size() != 3) continue;
-    runs.push_back({run.elements[0].str(), run.elements[1].str(), run.elements[2].str()});
+// Placing runs by the live servers is refused (-1) when they changed since
+// they were read; each refusal is a lease taken, released or lost meanwhile,
+// so a few reads settle it.
+constexpr int kPlacementReads = 4;
+
+bool live_servers_changed(const Reply& reply) { return reply.type == Reply::Type::Integer && reply.integer == -1; }
+
+Error live_servers_kept_changing(const std::string& what) {
+  return make_error(ErrorCode::Unavailable, "store unavailable: the live servers kept changing while " + what);
+}
+
+}  // namespace
+
+awaitable<Result<std::vector<std::string>>> RedisStore::create_job_by_target(const Job& job) {
+  const Lease lease = lease_;
+  for (int read = 0; read < kPlacementReads; ++read) {
+    if (read > 0 || !live_ || live_->self() != lease.server) {
+      auto reading = read_live_servers(lease.server, job.startat);
+      auto live = co_await std::move(reading);
+      if (!live) co_return live.error();
+      live_ = std::move(*live);
+    }
+    auto creating = scripts_.eval(Script::CreateJob, create_job_args(job, lease, &*live_));
+    auto reply = co_await std::move(creating);
+    if (!reply) co_return reply.error();
+    if (live_servers_changed(*reply)) continue;
+    if (reply->type == Reply::Type::Integer) co_return job_exists(job.jid);
+    std::vector<std::string> owners;
+    for (const auto& owner : reply->elements) owners.push_back(owner.str());
+    co_return owners;
   }
-  co_return runs;
+  co_return live_servers_kept_changing("job " + job.jid + " was placed");
+}
+
+awaitable<Result<std::vector<TakenRun>>> RedisStore::take_inbox() {
+  auto taking = scripts_.eval(Script::TakeInbox, {lease_.server});
+  auto reply = co_await std::move(taking);
+  auto entries = array_of(std::move(reply));
+  if (!entries) co_return entries.error();
+  std::vector<TakenRun> taken;
+  for (const auto& entry : *entries) taken.push_back(decode_inbox_entry(entry.str()));
+  co_return taken;
+}
+
+// The slot map goes with the script rather than being computed by it: Lua
+// in Redis has no 64-bit integers for the rendezvous hash. The script checks
+// before it changes anything that the live servers are still those the map
+// was computed over, so a take-over never hands a run to a server that was
+// released or taken over meanwhile; creates never interleave with it, being
+// scripts too.
+awaitable<Result<std::vector<TakenRun>>> RedisStore::take_over(double now) {
+  const Lease lease = lease_;
+  for (int read = 0; read < kPlacementReads; ++read) {
+    auto reading = read_live_servers(lease.server, now);
+    auto live = co_await std::move(reading);
+    if (!live) co_return live.error();
+    std::vector<std::string> args{lease.server, number(static_cast<std::int64_t>(lease.epoch)), number(now)};
+    live->append_names(args);
+    args.push_back(live->slot_map());
+    auto taking = scripts_.eval(Script::TakeOver, std::move(args));
+    auto reply = co_await std::move(taking);
+    if (!reply) co_return reply.error();
+    if (live_servers_changed(*reply)) continue;
+    live_ = std::move(*live);
+    auto taken = array_of(std::move(reply));
+    if (!taken) co_return taken.error();
+    std::vector<TakenRun> runs;
+    for (const auto& run : *taken) {
+      if (run.elements.size() != 3) continue;
+      runs.push_back({run.elements[0].str(), run.elements[1].str(), run.elements[2].str()});
+    }
+    co_return runs;
+  }
+  co_return live_servers_kept_changing("runs were taken over");
 }
 
 awaitable<Result<bool>> RedisStore::request_cancel(const std::string& jid, const std::string& reason) {

@@ -15,6 +15,9 @@ local FINISHED, RUNNING = '2', '1'
 local function hex(s) return (s:gsub('.', function(c) return string.format('%02x', c:byte()) end)) end
 local function out_key(jid, target, stream) return P .. 'out:' .. jid .. ':' .. hex(target) .. ':' .. stream end
 local function member(jid, target) return #jid .. ':' .. jid .. target end
+local function unfinished_key(target) return P .. 'unfinished:' .. target end
+-- An inbox entry (TakenRun), length-prefixed like member(): any bytes in names.
+local function inbox_entry(jid, target, from) return #jid .. ':' .. jid .. #target .. ':' .. target .. from end
 local function split_member(m)
   local n, rest = m:match('^(%d+):(.*)$')
   n = tonumber(n)
@@ -32,6 +35,7 @@ local function drop_job(jid)
     if runs[i]:sub(1, 2) == 'o:' then
       local t = runs[i]:sub(3)
       redis.call('SREM', P .. 'owned:' .. runs[i + 1], member(jid, t))
+      redis.call('ZREM', unfinished_key(t), jid)
       redis.call('DEL', out_key(jid, t, 1), out_key(jid, t, 2))
     end
   end
@@ -41,23 +45,92 @@ local function drop_job(jid)
   redis.call('ZREM', P .. 'cancels', jid)
   return existed
 end
+-- The owner and epoch of the target's unfinished runs, nil when it has
+-- none; drops entries of runs that have finished or gone.
+local function sticky_owner(t)
+  local k = unfinished_key(t)
+  while true do
+    local jid = redis.call('ZRANGE', k, 0, 0)[1]
+    if not jid then return nil end
+    local f = redis.call('HMGET', P .. 'runs:' .. jid, 'o:' .. t, 'e:' .. t, 'p:' .. t)
+    if f[1] and f[3] and f[3] ~= FINISHED then return f[1], f[2] or '0' end
+    redis.call('ZREM', k, jid)
+  end
+end
+-- True when the servers live at `at` (lease unexpired; `me` always) are
+-- exactly `names`, those the caller computed the slots' owners over
+-- (redis_placement.hpp).
+local function live_as_read(names, me, at)
+  local live, count = {[me] = true}, 1
+  local leases = redis.call('HGETALL', P .. 'lease-expires')
+  for i = 1, #leases, 2 do
+    if leases[i] ~= me and tonumber(leases[i + 1]) >= at then
+      live[leases[i]] = true
+      count = count + 1
+    end
+  end
+  if count ~= #names then return false end
+  for _, name in ipairs(names) do
+    if not live[name] then return false end
+  end
+  return true
+end
+-- ARGV[first] is a count n, then n names: the names and the next index.
+local function read_names(first)
+  local names = {}
+  for i = 1, tonumber(ARGV[first]) do names[i] = ARGV[first + i] end
+  return names, first + #names + 1
+end
+-- Current epochs of live servers, ours as our lease has it.
+local function epochs_with(me, epoch)
+  local known = {[me] = epoch}
+  return function(server)
+    if not known[server] then known[server] = redis.call('HGET', P .. 'lease-epoch', server) or '0' end
+    return known[server]
+  end
+end
 )lua";
 
-// ARGV: jid, owner, epoch, state, error, startat, finishat, operate, args, targets JSON, target...
+// ARGV: jid, owner (ours), epoch, state, error, startat, finishat, operate,
+// args, targets JSON, mode, live server count n, n names (ours among them),
+// then per target: target, slot, the 1-based index in the names of the live
+// owner of its slot. Mode 'mine': every run ours, as they come. 'by-target':
+// a target with unfinished runs stays with their owner, others go to the
+// owner of their slot; each other owner gets one inbox entry. 0 when the job
+// exists; -1, writing nothing, when the live servers at startat are no longer
+// the names (the caller reads them again); else each run's owner, in order.
 constexpr const char* kCreateJob = R"lua(
-local jid, owner, epoch = ARGV[2], ARGV[3], ARGV[4]
+local jid, me, startat = ARGV[2], ARGV[3], tonumber(ARGV[7])
 local jk = P .. 'job:' .. jid
 if redis.call('EXISTS', jk) == 1 then return 0 end
+local by_target = ARGV[12] == 'by-target'
+local names, first = read_names(13)
+if by_target and not live_as_read(names, me, startat) then return -1 end
+local epoch_of = epochs_with(me, ARGV[4])
+local rk = P .. 'runs:' .. jid
+local owners, told = {}, {}
+for i = first, #ARGV, 3 do
+  local t = ARGV[i]
+  local owner, epoch
+  if by_target then owner, epoch = sticky_owner(t) end
+  if not owner then
+    owner = names[tonumber(ARGV[i + 2])] or me
+    epoch = epoch_of(owner)
+  end
+  redis.call('HSET', rk, 'p:' .. t, '0', 'o:' .. t, owner, 'e:' .. t, epoch, 's:' .. t, ARGV[i + 1], 'm:' .. t, '')
+  redis.call('SADD', P .. 'owned:' .. owner, member(jid, t))
+  redis.call('ZADD', unfinished_key(t), 0, jid)
+  table.insert(owners, owner)
+  if owner ~= me and not told[owner] then
+    told[owner] = true
+    redis.call('RPUSH', P .. 'inbox:' .. owner, inbox_entry(jid, '', ''))
+  end
+end
 redis.call('HSET', jk, 'state', ARGV[5], 'error', ARGV[6], 'startat', ARGV[7], 'finishat', ARGV[8],
            'operate', ARGV[9], 'args', ARGV[10], 'targets', ARGV[11], 'cancel', '')
 redis.call('ZADD', P .. 'jobs', ARGV[7], jid)
 if ARGV[5] ~= RUNNING and tonumber(ARGV[8]) > 0 then redis.call('ZADD', P .. 'finished', ARGV[8], jid) end
-for i = 12, #ARGV do
-  local t = ARGV[i]
-  redis.call('HSET', P .. 'runs:' .. jid, 'p:' .. t, '0', 'o:' .. t, owner, 'e:' .. t, epoch, 'm:' .. t, '')
-  redis.call('SADD', P .. 'owned:' .. owner, member(jid, t))
-end
-return 1
+return owners
 )lua";
 
 // ARGV: jid, target, owner, epoch, phase, meta, stdout, stderr
@@ -71,6 +144,7 @@ for s = 1, 2 do
 end
 if ARGV[6] == FINISHED then
   redis.call('SREM', P .. 'owned:' .. owner, member(jid, t))
+  redis.call('ZREM', unfinished_key(t), jid)
 else
   redis.call('SADD', P .. 'owned:' .. owner, member(jid, t))
 end
@@ -224,42 +298,84 @@ end
 return 1
 )lua";
 
-// ARGV: server, epoch, now. {{jid, target, from}...}: the unfinished runs of
-// our earlier epochs, of stores from before leases (owner ''), and of servers
-// whose lease expired (their epoch moves on and their expiry becomes -1, so
-// they are taken once).
+// ARGV: server, epoch, now, live server count n, n names (ours among them),
+// slot map (per slot, comma-separated, the 1-based index in the names of its
+// live owner). Takes the unfinished runs of our earlier epochs and of stores
+// from before leases (owner ''), and hands those of servers whose lease
+// expired (their epoch moves on and their expiry becomes -1, so they are
+// taken once) to the live owner of each run's slot: ours are returned, the
+// others' pushed into their inbox. Every run of one target goes to one owner.
+// -1, changing nothing, when the live servers at `now` are no longer the
+// names (the caller reads them again); else {{jid, target, from}...}, ours.
 constexpr const char* kTakeOver = R"lua(
 local me, epoch, now = ARGV[2], ARGV[3], tonumber(ARGV[4])
-local mine = P .. 'owned:' .. me
-local taken = {}
-local function take(server, from, earlier_only)
+local names, map_at = read_names(5)
+if not live_as_read(names, me, now) then return -1 end
+local slot_owners = {}
+for index in ARGV[map_at]:gmatch('%d+') do table.insert(slot_owners, names[tonumber(index)]) end
+local epoch_of = epochs_with(me, epoch)
+-- The unfinished runs in `server`'s owned set, of epochs before `before`
+-- if given; drops entries of runs that are not.
+local function unfinished_of(server, from, before, runs)
   local key = P .. 'owned:' .. server
   for _, m in ipairs(redis.call('SMEMBERS', key)) do
     local jid, t = split_member(m)
-    local rk = P .. 'runs:' .. jid
-    local f = redis.call('HMGET', rk, 'o:' .. t, 'e:' .. t, 'p:' .. t)
+    local f = redis.call('HMGET', P .. 'runs:' .. jid, 'o:' .. t, 'e:' .. t, 'p:' .. t, 's:' .. t)
     if f[1] ~= server or not f[3] or f[3] == FINISHED then
       redis.call('SREM', key, m)
-    elseif not earlier_only or tonumber(f[2]) < tonumber(epoch) then
-      redis.call('HSET', rk, 'o:' .. t, me, 'e:' .. t, epoch)
-      redis.call('SREM', key, m)
-      redis.call('SADD', mine, m)
-      table.insert(taken, {jid, t, from})
+    elseif not before or tonumber(f[2]) < before then
+      table.insert(runs, {m = m, key = key, jid = jid, t = t, from = from, slot = f[4]})
     end
   end
+  return runs
 end
-take(me, '', true)
-if me ~= '' then take('', '', false) end
+local function give(run, owner)
+  redis.call('HSET', P .. 'runs:' .. run.jid, 'o:' .. run.t, owner, 'e:' .. run.t, epoch_of(owner))
+  redis.call('SREM', run.key, run.m)
+  redis.call('SADD', P .. 'owned:' .. owner, run.m)
+end
+local taken = {}
+local ours = unfinished_of(me, '', tonumber(epoch), {})
+if me ~= '' then unfinished_of('', '', nil, ours) end
+for _, run in ipairs(ours) do
+  give(run, me)
+  table.insert(taken, {run.jid, run.t, ''})
+end
+local theirs = {}
 local leases = redis.call('HGETALL', P .. 'lease-expires')
 for i = 1, #leases, 2 do
   local server, expires = leases[i], tonumber(leases[i + 1])
   if server ~= me and expires < now and expires ~= -1 then
     redis.call('HINCRBY', P .. 'lease-epoch', server, 1)
     redis.call('HSET', P .. 'lease-expires', server, '-1')
-    take(server, server, false)
+    unfinished_of(server, server, nil, theirs)
+  end
+end
+-- A run stored without its slot (before slots) goes where its target's
+-- other runs go, else to us.
+local target_slot = {}
+for _, run in ipairs(theirs) do
+  if run.slot then target_slot[run.t] = run.slot end
+end
+for _, run in ipairs(theirs) do
+  local slot = target_slot[run.t]
+  local owner = slot and slot_owners[tonumber(slot) + 1] or me
+  give(run, owner)
+  if owner == me then
+    table.insert(taken, {run.jid, run.t, run.from})
+  else
+    redis.call('RPUSH', P .. 'inbox:' .. owner, inbox_entry(run.jid, run.t, run.from))
   end
 end
 return taken
+)lua";
+
+// ARGV: server. Its inbox entries, oldest first; the inbox is emptied.
+constexpr const char* kTakeInbox = R"lua(
+local k = P .. 'inbox:' .. ARGV[2]
+local entries = redis.call('LRANGE', k, 0, -1)
+redis.call('DEL', k)
+return entries
 )lua";
 
 // ARGV: jid, reason
@@ -366,7 +482,7 @@ return 1
 constexpr std::array<const char*, static_cast<std::size_t>(Script::Count_)> kBodies{
     kCreateJob,     kWriteRun,     kAppendOutput,  kRecordProcess,  kForgetProcesses, kFinishJob,
     kLoadJob,       kReadOutput,   kUnfinishedJobs, kDeleteJob,     kPrune,           kAcquireLease,
-    kRenewLease,    kReleaseLease, kTakeOver,      kRequestCancel,  kCancelRequests,  kPutRecord,
+    kRenewLease,    kReleaseLease, kTakeOver,      kTakeInbox,      kRequestCancel,   kCancelRequests, kPutRecord,
     kListRecords,   kDeleteRecord, kAppendValue,   kPruneValues,    kAddToken,        kListTokens,
     kDeleteToken,   kNoteTokenUsed};
 

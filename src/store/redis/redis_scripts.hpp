@@ -17,7 +17,7 @@ namespace steward::store::redis {
 enum class Script {
   CreateJob, WriteRun, AppendOutput, RecordProcess, ForgetProcesses, FinishJob, LoadJob, ReadOutput,
   UnfinishedJobs, DeleteJob, Prune,
-  AcquireLease, RenewLease, ReleaseLease, TakeOver, RequestCancel, CancelRequests,
+  AcquireLease, RenewLease, ReleaseLease, TakeOver, TakeInbox, RequestCancel, CancelRequests,
   PutRecord, ListRecords, DeleteRecord, AppendValue, PruneValues,
   AddToken, ListTokens, DeleteToken, NoteTokenUsed,
   Count_

@@ -3,8 +3,9 @@
 //
 //   P job:<jid>          hash   state, error, startat, finishat, operate, args (JSON),
 //                               targets (JSON), cancel (a cancel request's reason)
-//   P runs:<jid>         hash   per target t: p:t phase, o:t owner, e:t epoch,
-//                               m:t result and times (JSON, times as exact strings)
+//   P runs:<jid>         hash   per target t: p:t phase, o:t owner, e:t epoch, s:t slot
+//                               (store/placement.hpp), m:t result and times (JSON,
+//                               times as exact strings)
 //   P out:<jid>:<hex t>:1|2     string: a finished run's whole stdout / stderr
 //                               (GETRANGE reads pages and tails without the rest)
 //   P chunks:<jid>       zset   output chunks scored by their per-job seq
@@ -15,6 +16,10 @@
 //   P cancels            zset   jobs with a cancel request, by startat
 //   P owned:<server>     set    unfinished runs ("<len(jid)>:<jid><target>") a server owns,
 //                               for take-over and restart repair
+//   P unfinished:<target> zset  jids (score 0) with an unfinished run on the target: its
+//                               runs' owner is where new work for it goes (stickiness)
+//   P inbox:<server>     list   work placed with a server by others, oldest first:
+//                               "<len(jid)>:<jid><len(target)>:<target><from>" (TakenRun)
 //   P lease-epoch        hash   server -> epoch (HINCRBY on every acquire and take-over)
 //   P lease-expires      hash   server -> expiry in Unix seconds (0 released, -1 taken over)
 //   P record:<kind>      hash   id -> JSON; P record-order:<kind> zset keeps first-put order
@@ -24,9 +29,10 @@
 //
 // Every check-and-write that must be atomic is one Lua script
 // (redis_scripts.cpp): a run write is refused unless the run's o:/e: are the
-// writer's lease; take_over bumps expired servers' epochs and moves their runs;
-// finish_job only when every p: is Finished. Scripts build their keys from
-// the prefix, so this needs one Redis (not Redis Cluster).
+// writer's lease; creating a job by target checks for the target's unfinished
+// runs and inserts its own at once; take_over bumps expired servers' epochs
+// and moves their runs; finish_job only when every p: is Finished. Scripts
+// build their keys from the prefix, so this needs one Redis (not Redis Cluster).
 #include "store/redis/redis_store.hpp"
 
 #include "store/json_columns.hpp"
@@ -86,6 +92,7 @@ void read_run_fields(const std::vector<Reply>& fields, Job& job) {
     if (name.size() < 2 || name[1] != ':') continue;
     TargetRun& run = job.runs[name.substr(2)];
     if (name[0] == 'p') run.phase = static_cast<RunPhase>(to_integer(fields[i + 1].str()));
+    if (name[0] == 'o') run.owner = fields[i + 1].str();
     if (name[0] == 'm') decode_run_meta(fields[i + 1].str(), run);
   }
 }
@@ -160,17 +167,31 @@ void RedisStore::write_detached(Script script, std::vector<std::string> args, co
   });
 }
 
-awaitable<Status> RedisStore::create_job(const Job& job) {
-  std::vector<std::string> args{job.jid, lease_.server, number(static_cast<std::int64_t>(lease_.epoch)),
+std::vector<std::string> create_job_args(const Job& job, const Lease& lease, const LiveServers* live) {
+  std::vector<std::string> args{job.jid, lease.server, number(static_cast<std::int64_t>(lease.epoch)),
                                 std::to_string(static_cast<int>(job.state)), job.error, number(job.startat),
                                 number(job.finishat), job.operate, boost::json::serialize(job.operate_args),
-                                targets_json(job.targets)};
-  args.insert(args.end(), job.targets.begin(), job.targets.end());
-  auto creating = scripts_.eval(Script::CreateJob, std::move(args));
-  auto created_reply = co_await std::move(creating);
-  auto created = integer_of(std::move(created_reply));
+                                targets_json(job.targets), live ? "by-target" : "mine"};
+  if (live) {
+    live->append_names(args);
+  } else {
+    args.push_back("1");
+    args.push_back(lease.server);
+  }
+  for (const auto& target : job.targets) {
+    const std::uint32_t slot = slot_of(target);
+    args.insert(args.end(), {target, std::to_string(slot), std::to_string(live ? live->owner_index(slot) : 1)});
+  }
+  return args;
+}
+
+Error job_exists(const std::string& jid) { return make_error(ErrorCode::Conflict, "job " + jid + " exists"); }
+
+awaitable<Status> RedisStore::create_job(const Job& job) {
+  auto creating = scripts_.eval(Script::CreateJob, create_job_args(job, lease_, nullptr));
+  auto created = co_await std::move(creating);
   if (!created) co_return created.error();
-  if (*created == 0) co_return make_error(ErrorCode::Conflict, "job " + job.jid + " exists");
+  if (created->type == Reply::Type::Integer) co_return job_exists(job.jid);
   co_return Status{};
 }
 

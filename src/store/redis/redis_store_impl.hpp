@@ -4,7 +4,10 @@
 // redis_records.cpp (records, condition values, tokens).
 #include <boost/asio/any_io_executor.hpp>
 
+#include <optional>
+
 #include "store/redis/redis_connection.hpp"
+#include "store/redis/redis_placement.hpp"
 #include "store/redis/redis_scripts.hpp"
 #include "store/store.hpp"
 
@@ -68,12 +71,22 @@ class RedisStore final : public Store {
                       const std::string& target);
   // The ARGV that names a run and the lease writing it: jid, target, owner, epoch.
   std::vector<std::string> fenced_args(const std::string& jid, const std::string& target) const;
+  // The servers live at `at` as P lease-expires has them now, with `self`.
+  awaitable<Result<LiveServers>> read_live_servers(const std::string& self, double at);
 
   Lease lease_;  // loop thread only; each write takes a copy
+  // The last read of the live servers, which placing a job tries first: the
+  // script refuses it if they changed since (redis_placement.hpp).
+  std::optional<LiveServers> live_;
+
   std::string prefix_;
   RedisConnection connection_;
   Scripts scripts_;
 };
+
+// ARGV of Script::CreateJob: each run placed by `live`, or ours when it is null.
+std::vector<std::string> create_job_args(const Job& job, const Lease& lease, const LiveServers* live);
+Error job_exists(const std::string& jid);
 
 // Reply helpers shared by the three files.
 Result<std::int64_t> integer_of(const Result<Reply>& reply);
