@@ -77,6 +77,13 @@ awaitable<Result<LiveServers>> RedisStore::read_live_servers(const std::string& 
   co_return LiveServers::from_expiries(*expiries, self, at);
 }
 
+awaitable<Result<std::vector<std::string>>> RedisStore::live_servers(double now) {
+  auto reading = read_live_servers(lease_.server, now);
+  auto live = co_await std::move(reading);
+  if (!live) co_return live.error();
+  co_return live->names();
+}
+
 namespace {
 
 // Placing runs by the live servers is refused (-1) when they changed since

@@ -24,6 +24,8 @@ class LiveServers {
   static LiveServers from_expiries(const std::vector<Reply>& expiries, const std::string& self, double at);
 
   const std::string& self() const { return self_; }
+  // Sorted, with self.
+  const std::vector<std::string>& names() const { return names_; }
   // 1-based, in the order append_names gives the names.
   std::uint32_t owner_index(std::uint32_t slot) const { return owners_[slot]; }
   // ARGV: the count of live servers, then their names.

@@ -3,7 +3,6 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
-#include <cstdlib>
 
 #include "store/json_columns.hpp"
 #include "store/redis/redis_codec.hpp"
@@ -116,20 +115,6 @@ void RedisStore::note_token_used(const std::string& name, double at) {
   scripts_.eval_detached(Script::NoteTokenUsed, {name, number(at)}, [](Result<Reply> reply) {
     if (!reply) log_failure(reply.error());
   });
-}
-
-awaitable<Result<std::vector<std::string>>> RedisStore::live_servers(double now) {
-  auto reading = connection_.command("HGETALL", prefix_ + "lease-expires");
-  auto reply = co_await std::move(reading);
-  auto pairs = array_of(std::move(reply));
-  if (!pairs) co_return pairs.error();
-  std::vector<std::string> live{lease_.server};
-  for (std::size_t i = 0; i + 1 < pairs->size(); i += 2) {
-    const std::string server = (*pairs)[i].str();
-    if (server != lease_.server && std::strtod((*pairs)[i + 1].str().c_str(), nullptr) >= now) live.push_back(server);
-  }
-  std::sort(live.begin(), live.end());
-  co_return live;
 }
 
 }  // namespace steward::store::redis
