@@ -22,7 +22,9 @@ using boost::asio::awaitable;
 
 namespace {
 
-constexpr const char* kWatch = "condition-watch";
+// Store calls take references that a coroutine store keeps until it is
+// done: kinds and records are passed as named objects, never temporaries.
+const std::string kWatch = "condition-watch";
 constexpr double kWatchTtl = 10;      // seconds a watch lasts unless renewed
 constexpr double kWatchForget = 600;  // seconds after which an expired watch is deleted
 
@@ -53,7 +55,8 @@ awaitable<Result<std::uint64_t>> DeputyService::join_condition(const ConditionSp
   const std::string owner = co_await std::move(finding);
   if (owner == jobs_.server_id()) co_return conditions_.subscribe(spec, std::move(listener), std::move(closer));
   // Announced at once, so the owner starts within one of its placement rounds.
-  auto announcing = store_.put_record(kWatch, spec.id, watch_record(spec, unix_now()));
+  const auto watch = watch_record(spec, unix_now());
+  auto announcing = store_.put_record(kWatch, spec.id, watch);
   if (auto announced = co_await std::move(announcing); !announced) co_return announced.error();
   co_return conditions_.follow(spec, std::move(listener), std::move(closer));
 }
@@ -73,7 +76,8 @@ awaitable<void> DeputyService::place_conditions_periodically(std::chrono::millis
 awaitable<void> DeputyService::place_conditions_once() {
   const double now = unix_now();
   for (const auto& spec : conditions_.followed()) {
-    auto renewing = store_.put_record(kWatch, spec.id, watch_record(spec, now));
+    const auto watch = watch_record(spec, now);
+    auto renewing = store_.put_record(kWatch, spec.id, watch);
     if (auto renewed = co_await std::move(renewing); !renewed)
       spdlog::warn("condition {}: cannot renew its watch: {}", spec.id, renewed.error().message);
   }
@@ -83,7 +87,10 @@ awaitable<void> DeputyService::place_conditions_once() {
   std::set<std::string> wanted;
   for (const auto& watch : *watches) {
     const std::string id = text_of(watch, "id");
-    if (until_of(watch) < now - kWatchForget) (void)co_await store_.delete_record(kWatch, id);
+    if (until_of(watch) < now - kWatchForget) {
+      auto forgetting = store_.delete_record(kWatch, id);
+      (void)co_await std::move(forgetting);
+    }
     if (until_of(watch) < now || deleting_.contains(id)) continue;
     if (store::slot_owner(store::slot_of(text_of(watch, "target")), *live) == jobs_.server_id()) wanted.insert(id);
   }
