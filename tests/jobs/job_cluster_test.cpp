@@ -143,10 +143,10 @@ TEST_P(JobClusterTest, AnExpiredServersWorkIsTakenOverOnceAndItsOwnWritesAreRefu
 
   // A stops renewing; once its lease has expired, B takes its work.
   ASSERT_TRUE(await_void(service_b_->keep_lease_once(unix_now() + kLeaseTtl + 1)));
-  EXPECT_TRUE(service_b_->is_live(second));
   auto second_done = await(service_b_->wait(second, std::chrono::steady_clock::now() + 5s));
   ASSERT_TRUE(second_done.ok()) << second_done.error().message;
   EXPECT_EQ(second_done->state, JobState::Done);
+  EXPECT_EQ(second_done->runs.at(h).owner, "b");
   EXPECT_EQ(second_done->runs.at(h).result.stdout_data, "by b\n");
 
   auto first_stored = stored(first);
