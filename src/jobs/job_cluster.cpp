@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include <algorithm>
 #include <set>
@@ -38,6 +39,11 @@ awaitable<Status> JobService::take_lease(const LeaseOptions& options) {
 }
 
 awaitable<void> JobService::keep_lease_once(double now) {
+  co_await renew_lease_once(now);
+  co_await take_over_once(now);
+}
+
+awaitable<void> JobService::renew_lease_once(double now) {
   auto renewed = co_await store_.renew_lease(now, lease_.ttl_seconds);
   if (!renewed && renewed.error().code != ErrorCode::Conflict) {
     // The store is away: the work goes on, and is another's only if the lease expires meanwhile.
@@ -54,6 +60,9 @@ awaitable<void> JobService::keep_lease_once(double now) {
     }
     spdlog::info("server {} holds a new lease (epoch {})", again->server, again->epoch);
   }
+}
+
+awaitable<void> JobService::take_over_once(double now) {
   auto taken = co_await store_.take_over(now);
   if (!taken) {
     spdlog::warn("could not take over expired work: {}", taken.error().message);
@@ -121,19 +130,38 @@ void JobService::abandon_live_work(const std::string& why) {
   }
 }
 
-awaitable<void> JobService::keep_lease(std::chrono::milliseconds cancel_poll) {
-  const Clock& clock = scheduler_.clock();
+// Renewal has a loop of its own: making thousands of taken or placed runs
+// live takes long enough on a busy server to let its lease expire, which
+// would hand all its work to others while it still runs it.
+awaitable<void> JobService::keep_lease(std::chrono::milliseconds store_poll) {
+  using namespace boost::asio::experimental::awaitable_operators;
   const auto renew_every = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(lease_.ttl_seconds / 3));
-  auto next_renewal = clock.now() + renew_every;
+  auto renewing = renew_lease_periodically(renew_every);
+  auto polling = poll_store_periodically(renew_every, store_poll);
+  co_await (std::move(renewing) && std::move(polling));
+}
+
+awaitable<void> JobService::renew_lease_periodically(std::chrono::steady_clock::duration every) {
+  const Clock& clock = scheduler_.clock();
   while (!stopping_) {
-    if (clock.now() >= next_renewal) {
-      co_await keep_lease_once(unix_now());
-      next_renewal = clock.now() + renew_every;
+    co_await steward::sleep_for(clock, every);
+    if (!stopping_) co_await renew_lease_once(unix_now());
+  }
+}
+
+awaitable<void> JobService::poll_store_periodically(std::chrono::steady_clock::duration take_over_every,
+                                                    std::chrono::milliseconds poll) {
+  const Clock& clock = scheduler_.clock();
+  auto next_take_over = clock.now() + take_over_every;
+  while (!stopping_) {
+    if (clock.now() >= next_take_over) {
+      co_await take_over_once(unix_now());
+      next_take_over = clock.now() + take_over_every;
     }
     co_await take_inbox_once();
     co_await act_on_cancel_requests();
-    co_await steward::sleep_for(clock, cancel_poll);
+    co_await steward::sleep_for(clock, poll);
   }
 }
 

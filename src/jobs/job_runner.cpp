@@ -10,6 +10,7 @@
 #include "core/clock.hpp"
 #include "core/spawn.hpp"
 #include "core/strings.hpp"
+#include "core/timer.hpp"
 #include "jobs/job_service.hpp"
 #include "jobs/live_job.hpp"
 #include "jobs/run_journal.hpp"
@@ -25,6 +26,7 @@ using boost::asio::awaitable;
 namespace {
 
 constexpr std::chrono::seconds kAfterCancelWait{10};
+constexpr std::chrono::seconds kEndRetry{1};
 
 store::OutputStream to_store_stream(transport::Stream stream) {
   return stream == transport::Stream::Stdout ? store::OutputStream::Stdout : store::OutputStream::Stderr;
@@ -208,9 +210,8 @@ awaitable<void> JobService::finalize(std::shared_ptr<LiveJob> live) {
   publish(*live, JobEvent{JobEvent::Kind::Done, "", {}, {}, live->job});
   live->subscribers.clear();
   live->ended_signal.notify_all();
-  if (auto stored = co_await store_.finish_job(live->job); !stored) {
-    spdlog::error("job {}: could not record its end: {}", live->job.jid, stored.error().message);
-  }
+  auto recording = record_end(live->job);
+  co_await std::move(recording);
   // Readers now find the committed job in the store.
   auto it = live_.find(live->job.jid);
   if (it != live_.end() && it->second == live) live_.erase(it);
@@ -238,12 +239,25 @@ awaitable<void> JobService::end_part(std::shared_ptr<LiveJob> live) {
     }
   }
   settle_job_state(job, reason);
-  if (auto ended = co_await store_.finish_job(job); !ended) {
-    spdlog::error("job {}: could not record its end: {}", jid, ended.error().message);
-    co_return;
-  }
+  auto recording = record_end(job);
+  if (!co_await std::move(recording)) co_return;
   ++counters_.finished;
   ++counters_.finished_by_operation[{job.operate, job.state}];
+}
+
+// A store that is away (Redis down) gets the job's end once it is back,
+// after the results held meanwhile; tried every kEndRetry until then.
+awaitable<bool> JobService::record_end(Job job) {
+  for (;;) {
+    auto ended = co_await store_.finish_job(job);
+    if (ended) co_return true;
+    if (ended.error().code != ErrorCode::Unavailable || stopping_) {
+      spdlog::error("job {}: could not record its end: {}", job.jid, ended.error().message);
+      co_return false;
+    }
+    spdlog::warn("job {}: its end waits for the store: {}", job.jid, ended.error().message);
+    co_await steward::sleep_for(scheduler_.clock(), kEndRetry);
+  }
 }
 
 void JobService::publish(LiveJob& live, JobEvent event) {

@@ -131,10 +131,10 @@ class JobService {
   // (when another server took it over, drops the work it held and takes a
   // new one) and takes over the work of servers whose lease expired.
   boost::asio::awaitable<void> keep_lease_once(double now);
-  // keep_lease_once every third of the lease time, and the work other servers
-  // placed here and the cancel requests made on them acted on every
-  // `cancel_poll`, until shutdown.
-  boost::asio::awaitable<void> keep_lease(std::chrono::milliseconds cancel_poll);
+  // Until shutdown: the lease renewed every third of the lease time, expired
+  // servers' work taken over as often, and the work other servers placed
+  // here and the cancel requests made on them acted on every `store_poll`.
+  boost::asio::awaitable<void> keep_lease(std::chrono::milliseconds store_poll);
   // After shutdown(): lets other servers take what is left pending at once.
   boost::asio::awaitable<void> release_lease();
   // Makes live here what other servers placed with this one (Store::take_inbox).
@@ -161,6 +161,11 @@ class JobService {
   const JobCounters& counters() const { return counters_; }
 
  private:
+  boost::asio::awaitable<void> renew_lease_once(double now);
+  boost::asio::awaitable<void> take_over_once(double now);
+  boost::asio::awaitable<void> renew_lease_periodically(std::chrono::steady_clock::duration every);
+  boost::asio::awaitable<void> poll_store_periodically(std::chrono::steady_clock::duration take_over_every,
+                                                       std::chrono::milliseconds poll);
   // Stores a new job: whole on this server, or each run with its target's
   // owner. Each run's owner, in job.targets order.
   boost::asio::awaitable<Result<std::vector<std::string>>> place(const Job& job, bool whole);
@@ -198,6 +203,8 @@ class JobService {
                                              OpResult result, bool settle = true);
   boost::asio::awaitable<void> finalize(std::shared_ptr<LiveJob> live);
   boost::asio::awaitable<void> end_part(std::shared_ptr<LiveJob> live);
+  // Writes the job's end, waiting for a store that is away; false when it could not.
+  boost::asio::awaitable<bool> record_end(Job job);
   boost::asio::awaitable<std::shared_ptr<LiveJob>> go_live(Job job);
   // Makes this server's unfinished runs of a stored job live: a new live job
   // or part, or joining the part already live here.

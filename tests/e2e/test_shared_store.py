@@ -5,6 +5,7 @@ each pending target run once. With Redis, a redis-server killed mid-use
 makes requests fail with 503 until it is back, with every acknowledged job."""
 
 import json
+import time
 
 import pytest
 
@@ -109,3 +110,20 @@ def test_a_killed_redis_is_503_and_after_its_restart_keeps_every_acknowledged_jo
     assert Api(b).job(jid, outputs=True) == before
     again = Api(a).run("/execute", {"targets": ["localhost"], "cmd": "echo back"})
     assert again["return_data"]["localhost"]["status"] == OP_CHANGED, again
+
+
+def test_work_that_runs_while_redis_is_away_is_recorded_once_it_is_back(pair, store):
+    root, _, redis = store
+    if redis is None:
+        pytest.skip("Redis only")
+    a, b = pair
+    started = root / "through.started"
+    jid = Api(a).submit("/execute", {"targets": ["localhost"], "cmd": f"touch {started}; sleep 2; echo through"})
+    wait_for(started.exists, what="the command to start")
+    redis.kill9()
+    time.sleep(3)  # the command ends, and its result waits, while Redis is away
+    redis.start()
+    job = Api(b).wait_job(jid, timeout=30)
+    assert job["state"] == JOB_DONE, job
+    entry = job["return_data"]["localhost"]
+    assert entry["status"] == OP_CHANGED and "through" in entry["stdout"], job

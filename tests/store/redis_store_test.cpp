@@ -66,6 +66,40 @@ TEST_F(RedisStoreTest, AKilledRedisIsUnavailableAndAfterARestartKeepsWhatWasAckn
   EXPECT_FALSE(sync(store->load_job("lost", {}))->has_value());
 }
 
+TEST_F(RedisStoreTest, RunWritesMadeWhileRedisIsAwayAreRecordedInOrderOnceItIsBack) {
+  auto store = open();
+  ASSERT_TRUE(sync(store->create_job(job("through"))).ok());
+  TargetRun running;
+  running.phase = RunPhase::Running;
+  ASSERT_TRUE(sync(store->mark_started("through", "web1", running)).ok());
+
+  redis_->kill();
+  store->append_output("through", {1, "web1", OutputStream::Stdout, "one\n", 1});
+  store->append_output("through", {2, "web1", OutputStream::Stdout, "two\n", 2});
+  TargetRun done;
+  done.phase = RunPhase::Finished;
+  done.result.state = OpState::Changed;
+  done.result.stdout_data = "one\ntwo\n";
+  store->save_result("through", "web1", done);
+  Job ended = job("through");
+  ended.state = JobState::Done;
+  expect_unavailable(sync(store->finish_job(ended)));
+  expect_unavailable(sync(store->flush()));
+
+  ASSERT_TRUE(redis_->start()) << "redis-server did not restart on its AOF";
+  ASSERT_TRUE(sync(store->flush()).ok()) << "the held writes are written first";
+  auto chunks = sync(store->load_output("through", 0));
+  ASSERT_TRUE(chunks.ok());
+  ASSERT_EQ(chunks->size(), 2u);
+  EXPECT_EQ((*chunks)[0].data, "one\n");
+  EXPECT_EQ((*chunks)[1].data, "two\n");
+  auto loaded = sync(store->load_job("through", {}));
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  EXPECT_EQ((*loaded)->runs.at("web1").phase, RunPhase::Finished);
+  EXPECT_EQ((*loaded)->runs.at("web1").result.stdout_data, "one\ntwo\n");
+  EXPECT_TRUE(sync(store->finish_job(ended)).ok());
+}
+
 TEST_F(RedisStoreTest, ARedisThatStopsAnsweringIsUnavailableAfterTheReplyTimeout) {
   auto store = open_url(url() + "?timeout=1");
   ASSERT_TRUE(sync(store->create_job(job("j1"))).ok());

@@ -120,7 +120,10 @@ awaitable<Result<std::vector<std::string>>> RedisStore::create_job_by_target(con
   co_return live_servers_kept_changing("job " + job.jid + " was placed");
 }
 
+// Called every 0.1 s by each server: what is held is written soon after Redis is back.
 awaitable<Result<std::vector<TakenRun>>> RedisStore::take_inbox() {
+  auto holding = write_held();
+  if (auto held = co_await std::move(holding); !held) co_return held.error();
   auto taking = scripts_.eval(Script::TakeInbox, {lease_.server});
   auto reply = co_await std::move(taking);
   auto entries = array_of(std::move(reply));

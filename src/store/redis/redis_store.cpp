@@ -158,13 +158,56 @@ std::vector<std::string> RedisStore::fenced_args(const std::string& jid, const s
   return {jid, target, lease_.server, number(static_cast<std::int64_t>(lease_.epoch))};
 }
 
+namespace {
+
+void report_write(const Result<Reply>& reply, const std::string& jid, const std::string& target) {
+  auto written = integer_of(reply);
+  if (!written) return log_failure(written.error());
+  if (*written == 0) log_failure(lease_lost(jid, target));
+}
+
+bool redis_away(const Result<Reply>& reply) { return !reply && reply.error().code == ErrorCode::Unavailable; }
+
+}  // namespace
+
 void RedisStore::write_detached(Script script, std::vector<std::string> args, const std::string& jid,
                                 const std::string& target) {
-  scripts_.eval_detached(script, std::move(args), [jid, target](Result<Reply> reply) {
-    auto written = integer_of(reply);
-    if (!written) return log_failure(written.error());
-    if (*written == 0) log_failure(lease_lost(jid, target));
-  });
+  HeldWrite write{script, std::move(args), jid, target};
+  if (!held_->empty()) {  // after what is held, never before it
+    held_->hold(std::move(write));
+    return;
+  }
+  auto sent = write.args;
+  scripts_.eval_detached(script, std::move(sent),
+                         [held = std::weak_ptr<HeldWrites>(held_), write = std::move(write)](Result<Reply> reply) mutable {
+                           auto alive = held.lock();
+                           if (alive && redis_away(reply)) return alive->hold(std::move(write));
+                           report_write(reply, write.jid, write.target);
+                         });
+}
+
+awaitable<Status> RedisStore::write_held() {
+  auto held = held_;
+  while (held->replaying) (void)co_await held->replayed.wait_until(std::chrono::steady_clock::now() + std::chrono::seconds(1));
+  if (held->empty()) co_return Status{};
+  held->replaying = true;
+  Status status;
+  std::size_t written = 0;
+  while (!held->empty()) {
+    auto writing = scripts_.eval(held->front().script, held->front().args);
+    auto reply = co_await std::move(writing);
+    if (redis_away(reply)) {
+      status = reply.error();
+      break;
+    }
+    report_write(reply, held->front().jid, held->front().target);
+    held->pop();
+    ++written;
+  }
+  held->replaying = false;
+  held->replayed.notify_all();
+  if (status) spdlog::info("Redis is back: {} held run writes recorded", written);
+  co_return status;
 }
 
 std::vector<std::string> create_job_args(const Job& job, const Lease& lease, const LiveServers* live) {
@@ -226,6 +269,8 @@ void RedisStore::append_output(const std::string& jid, const OutputChunk& chunk)
 }
 
 awaitable<Status> RedisStore::finish_job(const Job& job) {
+  auto holding = write_held();  // the results it checks come first
+  if (auto held = co_await std::move(holding); !held) co_return held;
   auto finishing = scripts_.eval(Script::FinishJob, {job.jid, std::to_string(static_cast<int>(job.state)),
                                                      job.error, number(job.finishat)});
   auto finished_reply = co_await std::move(finishing);
@@ -354,6 +399,8 @@ awaitable<Result<std::size_t>> RedisStore::prune(double finished_before) {
 }
 
 awaitable<Status> RedisStore::flush() {
+  auto holding = write_held();
+  if (auto held = co_await std::move(holding); !held) co_return held;
   auto pinging = connection_.command("PING");
   auto pong = co_await std::move(pinging);
   if (!pong) co_return pong.error();

@@ -6,7 +6,10 @@
 
 #include <optional>
 
+#include <memory>
+
 #include "store/redis/redis_connection.hpp"
+#include "store/redis/redis_held.hpp"
 #include "store/redis/redis_placement.hpp"
 #include "store/redis/redis_scripts.hpp"
 #include "store/store.hpp"
@@ -66,15 +69,21 @@ class RedisStore final : public Store {
  private:
   // Jobs by id with their runs, in the given order; ids no longer stored are left out.
   awaitable<Result<std::vector<Job>>> load_jobs(const std::vector<std::string>& ids, OutputLimit output);
-  // A fenced write that nobody awaits: a refusal or failure is logged.
+  // A fenced write that nobody awaits: a refusal or failure is logged; one
+  // that failed because Redis was away is held (redis_held.hpp).
   void write_detached(Script script, std::vector<std::string> args, const std::string& jid,
                       const std::string& target);
+  // Writes what is held, in order; Unavailable while Redis is still away.
+  // Before every write that must come after them.
+  awaitable<Status> write_held();
   // The ARGV that names a run and the lease writing it: jid, target, owner, epoch.
   std::vector<std::string> fenced_args(const std::string& jid, const std::string& target) const;
   // The servers live at `at` as P lease-expires has them now, with `self`.
   awaitable<Result<LiveServers>> read_live_servers(const std::string& self, double at);
 
   Lease lease_;  // loop thread only; each write takes a copy
+  // Shared with the replies of detached writes, which may come after the store is gone.
+  std::shared_ptr<HeldWrites> held_ = std::make_shared<HeldWrites>();
   // The last read of the live servers, which placing a job tries first: the
   // script refuses it if they changed since (redis_placement.hpp).
   std::optional<LiveServers> live_;
