@@ -128,6 +128,7 @@ TEST(RouteRoles, WorkNeedsOperateAndTokensNeedAdmin) {
   EXPECT_EQ(role_of(verb::delete_, "/jobs/:jid"), Role::Operate);
   EXPECT_EQ(role_of(verb::post, "/tasks"), Role::Operate);
   EXPECT_EQ(role_of(verb::post, "/actions"), Role::Operate);
+  EXPECT_EQ(role_of(verb::get, "/audit"), Role::Admin) << "the audit trail names tokens, addresses and targets";
   EXPECT_EQ(role_of(verb::post, "/tokens"), Role::Admin);
   EXPECT_EQ(role_of(verb::get, "/tokens"), Role::Admin);
   EXPECT_EQ(role_of(verb::delete_, "/tokens/:name"), Role::Admin);
