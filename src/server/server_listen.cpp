@@ -44,7 +44,7 @@ Status listen_grpc(Server::Parts& parts) {
   const ServeSettings& settings = parts.settings;
   if (settings.grpc == "off") return {};
   auto* const authenticator = settings.no_auth ? nullptr : &*parts.tokens;
-  parts.grpc.emplace(parts.executor, *parts.deputy, authenticator, parts.grpc_allow);
+  parts.grpc.emplace(parts.executor, *parts.deputy, authenticator, parts.grpc_allow, &*parts.audit);
   const tls::Identity* identity = parts.tls_identity ? &*parts.tls_identity : nullptr;
   auto port = parts.grpc->listen(settings.grpc, identity, parts.grpc_client_ca);
   if (!port) return port.error();

@@ -7,19 +7,22 @@ which GET /audit lists with filters, and one JSON line to <data-dir>/audit.jsonl
 import json
 import time
 
+import grpc
 import pytest
 
 from conftest import Api, Server, qs, assert_error, wait_for
+from executor_client import Executor, common_pb2
 
 PASSWORD = "hunter2-very-secret-password"
 PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUtest\n-----END OPENSSH PRIVATE KEY-----"
 BODY_TOKEN = "tok-3f9a2c71e5d84b06"
+GRPC_PASSWORD = "grpc-pass-7c1d9e"
 ENTRY_KEYS = {"at", "who", "peer", "api", "action", "path", "targets", "subject", "status", "error"}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_root):
-    srv = Server(tmp_root / "data").start()
+    srv = Server(tmp_root / "data", grpc=True).start()
     yield srv
     srv.stop()
 
@@ -109,6 +112,31 @@ def test_reads_are_not_recorded(admin, bot):
     assert not audit(admin, action="GET /targets")
 
 
+def test_grpc_calls_are_recorded(server, admin):
+    executor = Executor(server.grpc_addr)
+    try:
+        identifier = executor.create_condition("localhost", name="audited", command="echo 1", interval=60)
+        executor.delete_condition(identifier)
+        account = common_pb2.Account(username="root", password=GRPC_PASSWORD, private_key=PRIVATE_KEY)
+        with pytest.raises(grpc.RpcError) as failed:
+            executor.create_feature("web1", "no-such-package", account=account)
+        assert executor.capabilities()
+    finally:
+        executor.close()
+
+    created = wait_entry(admin, "the condition's creation", action="/ConditionService/create")[0]
+    assert created["api"] == "grpc" and created["who"] == "default"
+    assert created["targets"] == ["localhost"] and created["subject"] == identifier
+    assert created["status"] == 0 and created["error"] == "" and created["path"] == ""
+    assert created["peer"].startswith("127.0.0.1:")
+    deleted = wait_entry(admin, "the condition's deletion", action="/ConditionService/delete")[0]
+    assert deleted["subject"] == identifier and deleted["status"] == 0
+    feature = wait_entry(admin, "the failed feature", action="/FeatureService/create")[0]
+    assert feature["status"] == failed.value.code().value[0] and feature["status"] != 0
+    assert feature["error"] == failed.value.details() and feature["targets"] == ["web1"]
+    assert not audit(admin, action="/Capability/GetCapabilities"), "capabilities change nothing"
+
+
 def test_filters(admin, bot):
     bot.submit("/ping", {"targets": ["web2"]})
     wait_entry(admin, "the ping", action="POST /ping")
@@ -153,7 +181,7 @@ def test_secrets_are_never_recorded(server, admin, bot):
     wait_for(lambda: any(line["action"] == "POST /deploy" for line in file_lines(server)), what="the file")
     listed = json.dumps(admin.get("/audit?limit=1000").body)
     written = (server.data_dir / "audit.jsonl").read_text()
-    for secret in (PASSWORD, "BEGIN OPENSSH", "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUtest", BODY_TOKEN,
+    for secret in (PASSWORD, "BEGIN OPENSSH", "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUtest", BODY_TOKEN, GRPC_PASSWORD,
                    issued, bot.token):
         assert secret not in listed, f"{secret!r} in GET /audit"
         assert secret not in written, f"{secret!r} in audit.jsonl"
