@@ -152,5 +152,12 @@ TEST_F(ServerTables, GrpcMethodsNeedOperateButCapabilities) {
   EXPECT_EQ(names, expected);
 }
 
+TEST_F(ServerTables, TheAuditTrailRecordsTheGrpcMethodsThatChangeState) {
+  for (const auto& [name, method] : grpc::executor_methods(*deputy_)) {
+    const bool reads = name == "/Capability/GetCapabilities" || name == "/ConditionService/stream";
+    EXPECT_EQ(method.audited, !reads) << name;
+  }
+}
+
 }  // namespace
 }  // namespace steward::api
