@@ -127,6 +127,8 @@ ServeSettingsParser::ServeSettingsParser(CLI::App& cmd) : binder_(std::make_uniq
   text("packages", nullptr, s.packages_dir, "Deputy packages: DIR/<name>/<version>/package.toml (default <data-dir>/packages)");
   text("inventory", nullptr, s.inventory, "Ansible INI or YAML inventory (default: one host, localhost)");
   text("files-dir", nullptr, s.files_dir, "server side of copy and fetch (default <data-dir>/files)");
+  text("audit-log", nullptr, s.audit_log,
+       "JSON-lines file the audit trail is appended to (default <data-dir>/audit.jsonl); off: the store alone");
   text("store", nullptr, s.store,
        "sqlite:PATH (default sqlite:<data-dir>/steward.db), redis://[:PASSWORD@]HOST:PORT/DB or "
        "unix:///path/redis.sock[?db=N] (password also from STEWARD_REDIS_PASSWORD)");

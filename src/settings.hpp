@@ -31,6 +31,7 @@ struct ServeSettings {
   std::string data_dir = "./.steward";
   std::string server_id;  // STEWARD_SERVER_ID; else <data-dir>/server-id, created once
   std::string files_dir;  // default <data-dir>/files
+  std::string audit_log;  // JSON lines; default <data-dir>/audit.jsonl; "off": the store alone
   std::string inventory;  // empty: the built-in `localhost`
   std::string store;      // empty: sqlite:<data-dir>/steward.db
   int max_connections = 64;

@@ -183,6 +183,17 @@ Status read_configuration(Server::Parts& parts) {
   return {};
 }
 
+namespace {
+
+// The audit trail goes to the store always, to this file unless --audit-log off ("").
+std::string audit_file(const ServeSettings& settings) {
+  if (settings.audit_log == "off") return "";
+  if (!settings.audit_log.empty()) return settings.audit_log;
+  return (fs::path(settings.data_dir) / "audit.jsonl").string();
+}
+
+}  // namespace
+
 asio::awaitable<Status> open_registries(Server::Parts& parts) {
   const ServeSettings& settings = parts.settings;
   // Named tokens are in memory before any listener opens, so none is refused at start.
@@ -190,6 +201,8 @@ asio::awaitable<Status> open_registries(Server::Parts& parts) {
   auto loading = parts.tokens->load();
   auto loaded = co_await std::move(loading);
   if (!loaded) co_return prefixed("cannot read the API tokens: ", loaded.error());
+  parts.audit.emplace(parts.executor, *parts.store, audit_file(settings));
+  if (auto opened = parts.audit->open(); !opened) co_return opened.error();
   // Agents (issue 13): the agent CA (made on the first start) and the directory of agents.
   auto opening = agents::open_trust(settings.data_dir, *parts.store);
   auto trust = co_await std::move(opening);

@@ -44,7 +44,7 @@ Status listen_grpc(Server::Parts& parts) {
   const ServeSettings& settings = parts.settings;
   if (settings.grpc == "off") return {};
   auto* const authenticator = settings.no_auth ? nullptr : &*parts.tokens;
-  parts.grpc.emplace(parts.executor, *parts.deputy, authenticator, parts.grpc_allow);
+  parts.grpc.emplace(parts.executor, *parts.deputy, authenticator, parts.grpc_allow, &*parts.audit);
   const tls::Identity* identity = parts.tls_identity ? &*parts.tls_identity : nullptr;
   auto port = parts.grpc->listen(settings.grpc, identity, parts.grpc_client_ca);
   if (!port) return port.error();
@@ -107,7 +107,8 @@ Status listen_http(Server::Parts& parts) {
   parts.api_context.emplace(api::http::ApiContext{
       *parts.jobs, *parts.inventory, *parts.scheduler, *parts.deputy, *parts.catalog, *parts.action_router,
       *parts.action_log, parts.task_file, *parts.watchdog, *parts.tokens, parts.agent_trust.get(),
-      parts.agent_address, parts.callbacks.get(), parts.callback_address, parts.files_dir, &parts.http_metrics});
+      parts.agent_address, parts.callbacks.get(), parts.callback_address, parts.files_dir, &parts.http_metrics,
+      &*parts.audit});
   api::http::add_all_routes(parts.router, *parts.api_context);
   api::http::HttpOptions options;
   options.tokens = settings.no_auth ? nullptr : &*parts.tokens;
@@ -118,6 +119,7 @@ Status listen_http(Server::Parts& parts) {
   options.header_timeout = std::chrono::seconds(settings.header_timeout_seconds);
   options.max_connections = http_connection_limit(settings, descriptor_limit());
   options.metrics = &parts.http_metrics;
+  options.audit = &*parts.audit;
   if (parts.tls_identity) {
     auto context = tls::make_server_context(*parts.tls_identity);
     if (!context) return context.error();

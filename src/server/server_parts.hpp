@@ -13,6 +13,7 @@
 #include "actions/router.hpp"
 #include "agents/trust.hpp"
 #include "api/agents/agent_listener.hpp"
+#include "api/audit/audit_log.hpp"
 #include "api/auth/token_registry.hpp"
 #include "api/grpc/grpc_server.hpp"
 #include "api/http/http_metrics.hpp"
@@ -65,6 +66,7 @@ struct Server::Parts {
   // The store and what is kept in it.
   std::unique_ptr<store::Store> store;
   std::optional<api::auth::TokenRegistry> tokens;
+  std::optional<api::audit::AuditLog> audit;
   std::unique_ptr<agents::Trust> agent_trust;
   std::shared_ptr<transport::agent::AgentHub> agent_hub;  // with --agent-listen
   std::unique_ptr<callback::Registry> callbacks;          // with --callback

@@ -102,6 +102,32 @@ struct StoredToken {
   double last_used = 0;  // Unix seconds; 0 when never used
 };
 
+// One state-changing API request, for the audit trail (README "Audit
+// trail"). Never a request body: only what is named here.
+struct AuditEntry {
+  double at = 0;               // Unix seconds
+  std::string who;             // token name, client certificate subject, or "anonymous"
+  std::string peer;            // the client's address
+  std::string api;             // "rest" or "grpc"
+  std::string action;          // "POST /execute" (the route pattern) or "/FeatureService/create"
+  std::string path;            // the concrete path ("/jobs/0190..."); empty for gRPC
+  std::vector<std::string> targets;
+  std::string subject;         // the job id or identifier created or touched, when known
+  int status = 0;              // HTTP status or gRPC status code
+  std::string error;           // the error message on failure
+};
+
+// Which entries list_audit returns: every set field must match (`target`:
+// one of the entry's targets); `since`/`until` bound `at`, inclusive.
+struct AuditFilter {
+  std::optional<std::string> who;
+  std::optional<std::string> target;
+  std::optional<std::string> action;
+  std::optional<double> since;
+  std::optional<double> until;
+  std::size_t limit = 100;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -220,6 +246,11 @@ class Store {
   virtual boost::asio::awaitable<Result<bool>> delete_token(const std::string& name) = 0;
   // Fire-and-forget, like append_output; an unknown name is ignored.
   virtual void note_token_used(const std::string& name, double at) = 0;
+
+  // Fire-and-forget, like append_output.
+  virtual void append_audit(const AuditEntry& entry) = 0;
+  // Matching entries, newest first (ties: the later appended first), at most filter.limit.
+  virtual boost::asio::awaitable<Result<std::vector<AuditEntry>>> list_audit(AuditFilter filter) = 0;
 
   // Completes when every write called before it is durable.
   virtual boost::asio::awaitable<Status> flush() = 0;

@@ -128,6 +128,7 @@ TEST(RouteRoles, WorkNeedsOperateAndTokensNeedAdmin) {
   EXPECT_EQ(role_of(verb::delete_, "/jobs/:jid"), Role::Operate);
   EXPECT_EQ(role_of(verb::post, "/tasks"), Role::Operate);
   EXPECT_EQ(role_of(verb::post, "/actions"), Role::Operate);
+  EXPECT_EQ(role_of(verb::get, "/audit"), Role::Admin) << "the audit trail names tokens, addresses and targets";
   EXPECT_EQ(role_of(verb::post, "/tokens"), Role::Admin);
   EXPECT_EQ(role_of(verb::get, "/tokens"), Role::Admin);
   EXPECT_EQ(role_of(verb::delete_, "/tokens/:name"), Role::Admin);
@@ -149,6 +150,13 @@ TEST_F(ServerTables, GrpcMethodsNeedOperateButCapabilities) {
     EXPECT_EQ(method.role, name == "/Capability/GetCapabilities" ? Role::Read : Role::Operate) << name;
   }
   EXPECT_EQ(names, expected);
+}
+
+TEST_F(ServerTables, TheAuditTrailRecordsTheGrpcMethodsThatChangeState) {
+  for (const auto& [name, method] : grpc::executor_methods(*deputy_)) {
+    const bool reads = name == "/Capability/GetCapabilities" || name == "/ConditionService/stream";
+    EXPECT_EQ(method.audited, !reads) << name;
+  }
 }
 
 }  // namespace

@@ -20,7 +20,7 @@ import grpc
 import pytest
 
 from conftest import STEWARD_BIN, TOKEN, Server, clean_env, request, wait_for
-from executor_client import capability_grpc
+from executor_client import capability_grpc, common_pb2, condition_grpc
 from openapi_check import openapi
 from google.protobuf import empty_pb2
 
@@ -310,6 +310,23 @@ def test_mutual_tls_refuses_clients_without_a_certificate_of_the_client_ca(mtls_
         assert sorted(capabilities(channel)) == [3, 4, 5]
     # REST on the same server needs no client certificate.
     assert https_request(mtls_server.addr, "GET", "/healthz", pki["ca"], token=None)[0] == 200
+
+
+def test_the_audit_trail_names_a_client_by_its_certificate_subject(mtls_server, pki):
+    # No token: refused, and recorded under the subject mutual TLS verified.
+    with tls_channel(mtls_server, pki["ca"], pki["client"]) as channel:
+        stub = condition_grpc.ConditionServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.delete(common_pb2.Identifier(value="0190"), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+    def entries():
+        status, body = https_request(mtls_server.addr, "GET", "/audit?action=/ConditionService/delete", pki["ca"])
+        assert status == 200, body
+        return body["entries"]
+    entry = wait_for(entries, what="the refused call's audit entry")[0]
+    assert entry["who"] == "CN=agent", entry
+    assert entry["status"] == grpc.StatusCode.UNAUTHENTICATED.value[0]
 
 
 # ---------------------------------------------------------------- --tls auto

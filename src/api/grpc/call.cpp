@@ -5,8 +5,13 @@
 namespace steward::api::grpc {
 
 Call::Call(::grpc::GenericCallbackServerContext* context, boost::asio::any_io_executor loop, std::string caller,
-           Start start, std::atomic<int>& live)
-    : context_(context), loop_(std::move(loop)), caller_(std::move(caller)), start_(std::move(start)), live_(live) {
+           Start start, std::atomic<int>& live, Finished finished)
+    : context_(context),
+      loop_(std::move(loop)),
+      caller_(std::move(caller)),
+      start_(std::move(start)),
+      live_(live),
+      finished_hook_(std::move(finished)) {
   ++live_;
   StartRead(&request_buffer_);
 }
@@ -44,6 +49,7 @@ void Call::start_next_write() {
 void Call::finish(::grpc::Status status) {
   std::lock_guard lock(mutex_);
   if (finished_ || finish_after_writes_) return;
+  if (finished_hook_) finished_hook_(*this, status);
   if (writing_) {
     finish_after_writes_ = std::move(status);
     return;

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace steward::api::grpc {
 
@@ -22,17 +23,25 @@ class Call final : public ::grpc::ServerGenericBidiReactor {
  public:
   // Runs on the loop once the request message has arrived.
   using Start = std::function<void(Call&)>;
+  // Runs once with the status the call finishes with, on whichever thread finishes it.
+  using Finished = std::function<void(const Call&, const ::grpc::Status&)>;
   // Stream messages a slow client has not taken beyond this are dropped, oldest first.
   static constexpr std::size_t kMaxQueued = 256;
 
   // `live` counts the calls not yet done (the server waits for them at shutdown).
   // `caller`: who makes the call (a token's name, never the token).
+  // `finished` may be empty.
   Call(::grpc::GenericCallbackServerContext* context, boost::asio::any_io_executor loop, std::string caller,
-       Start start, std::atomic<int>& live);
+       Start start, std::atomic<int>& live, Finished finished = {});
 
   const std::string& method() const { return context_->method(); }
   const std::string& caller() const { return caller_; }
   const std::string& request() const { return request_; }
+
+  // For the audit trail: the targets and the identifier the method learnt
+  // of, set on the loop before it finishes the call.
+  std::vector<std::string> audit_targets;
+  std::string audit_subject;
 
   void write(std::string message);
   void finish(::grpc::Status status);
@@ -60,6 +69,7 @@ class Call final : public ::grpc::ServerGenericBidiReactor {
   std::string caller_;
   Start start_;
   std::atomic<int>& live_;
+  Finished finished_hook_;
   std::shared_ptr<LoopSide> loop_side_ = std::make_shared<LoopSide>();
   ::grpc::ByteBuffer request_buffer_;
   std::string request_;

@@ -11,9 +11,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <thread>
 
+#include "api/audit/audit_log.hpp"
 #include "api/auth/token_registry.hpp"
+#include "api/grpc/grpc_audit.hpp"
 #include "api/grpc/call.hpp"
 #include "api/grpc/methods.hpp"
+#include "core/clock.hpp"
 #include "core/strings.hpp"
 #include "core/spawn.hpp"
 #include "tls/identity.hpp"
@@ -46,8 +49,12 @@ class Refused final : public ::grpc::ServerGenericBidiReactor {
 class GrpcServer::Impl final : public ::grpc::CallbackGenericService {
  public:
   Impl(boost::asio::any_io_executor loop, packages::DeputyService& deputy, auth::TokenRegistry* tokens,
-       AllowList allow)
-      : loop_(std::move(loop)), methods_(executor_methods(deputy)), tokens_(tokens), allow_(std::move(allow)) {}
+       AllowList allow, audit::AuditLog* audit)
+      : loop_(std::move(loop)),
+        methods_(executor_methods(deputy)),
+        tokens_(tokens),
+        allow_(std::move(allow)),
+        audit_(audit) {}
 
   ::grpc::ServerGenericBidiReactor* CreateReactor(::grpc::GenericCallbackServerContext* context) override {
     auto method = methods_.find(context->method());
@@ -55,15 +62,27 @@ class GrpcServer::Impl final : public ::grpc::CallbackGenericService {
       return new Refused(::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED,
                                         "steward does not implement " + context->method()));
     auto caller = identify(*context);
+    const bool audited = audit_ && method->second.audited;
     if (!caller)
-      return new Refused(::grpc::Status(::grpc::StatusCode::UNAUTHENTICATED,
-                                        "missing or wrong token in the 'authorization: Bearer TOKEN' metadata; "
-                                        "clients that send none (Ranger's deployer) must connect from an address "
-                                        "in --grpc-allow CIDR,..."));
+      return refuse(*context, caller, audited,
+                    ::grpc::Status(::grpc::StatusCode::UNAUTHENTICATED,
+                                   "missing or wrong token in the 'authorization: Bearer TOKEN' metadata; "
+                                   "clients that send none (Ranger's deployer) must connect from an address "
+                                   "in --grpc-allow CIDR,..."));
     if (!auth::grants(caller->role, method->second.role)) {
       std::string message = auth::denial_message(context->method(), method->second.role, *caller);
       spdlog::info("refused: {}", message);
-      return new Refused(::grpc::Status(::grpc::StatusCode::PERMISSION_DENIED, std::move(message)));
+      return refuse(*context, caller, audited, ::grpc::Status(::grpc::StatusCode::PERMISSION_DENIED, std::move(message)));
+    }
+    Call::Finished finished;
+    if (audited) {
+      finished = [audit = audit_, entry = grpc_audit_entry(*context, caller)](const Call& call,
+                                                                             const ::grpc::Status& status) mutable {
+        entry.targets = call.audit_targets;
+        entry.subject = call.audit_subject;
+        set_outcome(entry, status, unix_now());
+        audit->record(std::move(entry));
+      };
     }
     return new Call(context, loop_, std::move(caller->name), [this, &handler = method->second.run](Call& call) {
       boost::asio::co_spawn(loop_, handler(call), [&call](std::exception_ptr error) {
@@ -71,7 +90,20 @@ class GrpcServer::Impl final : public ::grpc::CallbackGenericService {
         report_spawn_failure("gRPC " + call.method() + " by " + call.caller(), error);
         call.finish(::grpc::Status(::grpc::StatusCode::INTERNAL, "internal error"));
       });
-    }, live_calls_);
+    }, live_calls_, std::move(finished));
+  }
+
+  // A call refused before its request is read; the audit trail records it
+  // too when the method changes state.
+  ::grpc::ServerGenericBidiReactor* refuse(const ::grpc::GenericCallbackServerContext& context,
+                                           const std::optional<auth::Caller>& caller, bool audited,
+                                           ::grpc::Status status) {
+    if (audited) {
+      auto entry = grpc_audit_entry(context, caller);
+      set_outcome(entry, status, unix_now());
+      audit_->record(std::move(entry));
+    }
+    return new Refused(std::move(status));
   }
 
   // As REST's: a token that names a caller wins; allow-listed clients without
@@ -92,13 +124,14 @@ class GrpcServer::Impl final : public ::grpc::CallbackGenericService {
   std::map<std::string, ExecutorMethod> methods_;
   auth::TokenRegistry* tokens_;  // null: no authentication
   AllowList allow_;
+  audit::AuditLog* audit_;  // null: no audit trail
   std::atomic<int> live_calls_{0};
   std::unique_ptr<::grpc::Server> server_;
 };
 
 GrpcServer::GrpcServer(boost::asio::any_io_executor loop, packages::DeputyService& deputy,
-                       auth::TokenRegistry* tokens, AllowList allow)
-    : impl_(std::make_unique<Impl>(std::move(loop), deputy, tokens, std::move(allow))) {}
+                       auth::TokenRegistry* tokens, AllowList allow, audit::AuditLog* audit)
+    : impl_(std::make_unique<Impl>(std::move(loop), deputy, tokens, std::move(allow), audit)) {}
 
 GrpcServer::~GrpcServer() = default;
 

@@ -15,15 +15,17 @@
 namespace steward::packages { class DeputyService; }
 namespace steward::tls { struct Identity; }
 namespace steward::api::auth { class TokenRegistry; }
+namespace steward::api::audit { class AuditLog; }
 
 namespace steward::api::grpc {
 
 class GrpcServer {
  public:
   // Null `tokens` turns authentication off; clients from `allow` need no
-  // token and get the operate role.
+  // token and get the operate role. Calls of methods that change state go
+  // to `audit` (null: not recorded).
   GrpcServer(boost::asio::any_io_executor loop, packages::DeputyService& deputy, auth::TokenRegistry* tokens,
-             AllowList allow);
+             AllowList allow, audit::AuditLog* audit = nullptr);
   ~GrpcServer();
 
   // Binds "ADDR:PORT" (port 0 picks one) and starts serving; returns the port.

@@ -54,6 +54,7 @@ awaitable<void> finish_deploy(Call& call, const Result<packages::DeployOutcome>&
     call.finish(status_of(outcome.error()));
     co_return;
   }
+  call.audit_subject = outcome->identifier;
   ExecutorResponse response;
   response.mutable_identifier()->set_value(outcome->identifier);
   // Protobuf strings must be UTF-8: Ranger's client cannot decode anything else.
@@ -77,6 +78,7 @@ packages::DeployRequest deploy_request(packages::ContentType content, const Mess
 awaitable<void> create_feature(DeputyService& deputy, Call& call) {
   Feature feature;
   if (!parse(call, feature)) co_return;
+  call.audit_targets = {feature.virtual_machine_id()};
   auto request = deploy_request(packages::ContentType::Feature, feature);
   auto outcome = co_await deputy.deploy(std::move(request));
   co_await finish_deploy(call, outcome);
@@ -85,6 +87,7 @@ awaitable<void> create_feature(DeputyService& deputy, Call& call) {
 awaitable<void> create_inject(DeputyService& deputy, Call& call) {
   Inject inject;
   if (!parse(call, inject)) co_return;
+  call.audit_targets = {inject.virtual_machine_id()};
   auto request = deploy_request(packages::ContentType::Inject, inject);
   request.to_entities = strings_of(inject.to_entities());
   auto outcome = co_await deputy.deploy(std::move(request));
@@ -96,6 +99,7 @@ template <awaitable<Status> (DeputyService::*remove)(const std::string&)>
 awaitable<void> delete_identified(DeputyService& deputy, Call& call) {
   Identifier identifier;
   if (!parse(call, identifier)) co_return;
+  call.audit_subject = identifier.value();
   auto removed = co_await (deputy.*remove)(identifier.value());
   if (!removed) call.finish(status_of(removed.error()));
   else reply(call, google::protobuf::Empty());
@@ -107,6 +111,7 @@ awaitable<void> create_condition(DeputyService& deputy, Call& call) {
   packages::ConditionRequest request;
   request.name = condition.name();
   request.vm = condition.virtual_machine_id();
+  call.audit_targets = {request.vm};
   request.account = account_of(condition.account());
   if (condition.has_source() && !condition.source().name().empty())
     request.source = packages::PackageSource{condition.source().name(), condition.source().version()};
@@ -118,6 +123,7 @@ awaitable<void> create_condition(DeputyService& deputy, Call& call) {
     call.finish(status_of(id.error()));
     co_return;
   }
+  call.audit_subject = *id;
   Identifier identifier;
   identifier.set_value(*id);
   reply(call, identifier);
@@ -159,21 +165,26 @@ awaitable<void> stream_condition(DeputyService& deputy, Call& call) {
 // needs operate. That includes a condition's stream: a subscriber is what
 // keeps the condition's command running every interval (a read token reads
 // the values already produced with REST's GET /conditions/ID/values).
+// Creates and deletes change what is deployed or running, so the audit
+// trail records them; a stream follows a condition that exists and reads
+// its values, and ends when the client leaves, so it is not recorded.
 std::map<std::string, ExecutorMethod> executor_methods(DeputyService& deputy) {
   using auth::Role;
   auto with = [&deputy](awaitable<void> (*method)(DeputyService&, Call&)) -> Method {
     return [&deputy, method](Call& call) { return method(deputy, call); };
   };
   std::map<std::string, ExecutorMethod> methods;
-  methods.try_emplace("/Capability/GetCapabilities", Role::Read, get_capabilities);
-  methods.try_emplace("/FeatureService/create", Role::Operate, with(create_feature));
-  methods.try_emplace("/FeatureService/delete", Role::Operate, with(delete_identified<&DeputyService::undeploy>));
-  methods.try_emplace("/InjectService/create", Role::Operate, with(create_inject));
-  methods.try_emplace("/InjectService/delete", Role::Operate, with(delete_identified<&DeputyService::undeploy>));
-  methods.try_emplace("/ConditionService/create", Role::Operate, with(create_condition));
-  methods.try_emplace("/ConditionService/stream", Role::Operate, with(stream_condition));
+  methods.try_emplace("/Capability/GetCapabilities", Role::Read, get_capabilities, false);
+  methods.try_emplace("/FeatureService/create", Role::Operate, with(create_feature), true);
+  methods.try_emplace("/FeatureService/delete", Role::Operate, with(delete_identified<&DeputyService::undeploy>),
+                      true);
+  methods.try_emplace("/InjectService/create", Role::Operate, with(create_inject), true);
+  methods.try_emplace("/InjectService/delete", Role::Operate, with(delete_identified<&DeputyService::undeploy>),
+                      true);
+  methods.try_emplace("/ConditionService/create", Role::Operate, with(create_condition), true);
+  methods.try_emplace("/ConditionService/stream", Role::Operate, with(stream_condition), false);
   methods.try_emplace("/ConditionService/delete", Role::Operate,
-                      with(delete_identified<&DeputyService::delete_condition>));
+                      with(delete_identified<&DeputyService::delete_condition>), true);
   return methods;
 }
 

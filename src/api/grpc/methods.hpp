@@ -19,9 +19,11 @@ using Method = std::function<boost::asio::awaitable<void>(Call& call)>;
 // A method and the role its caller needs (the same roles as REST's tokens):
 // the table in executor_methods() is the one place gRPC's roles are decided.
 struct ExecutorMethod {
-  ExecutorMethod(auth::Role needed, Method method) : role(needed), run(std::move(method)) {}
+  ExecutorMethod(auth::Role needed, Method method, bool changes_state)
+      : role(needed), run(std::move(method)), audited(changes_state) {}
   auth::Role role;
   Method run;
+  bool audited;  // it changes state, so the audit trail records it
 };
 
 std::map<std::string, ExecutorMethod> executor_methods(packages::DeputyService& deputy);

@@ -56,6 +56,9 @@ boost::asio::awaitable<void> Exchange::send(http::response<Body> response) {
 }
 
 boost::asio::awaitable<void> Exchange::reply(http::status status, const boost::json::value& body) {
+  if (const auto* object = body.if_object()) {
+    if (const auto* jid = object->if_contains("jid"); jid && jid->is_string()) reply_jid_ = jid->get_string();
+  }
   Response response{status, request_.version()};
   if (status != http::status::no_content) {
     response.set(http::field::content_type, "application/json");
@@ -88,6 +91,7 @@ boost::asio::awaitable<void> Exchange::reply_error(const Error& error) {
 
 boost::asio::awaitable<void> Exchange::reply_error(http::status status, const std::string& message) {
   // Built outside the co_await: GCC 12 rejects braced temporaries there.
+  error_message_ = message;
   boost::json::object body;
   body["message"] = message;
   co_await reply(status, body);

@@ -78,6 +78,11 @@ class Exchange {
   unsigned status() const { return status_; }
   // The route that served the request ("GET /jobs/:jid"); empty when none did.
   std::string route;
+  // The client's address.
+  std::string peer;
+  // For the audit trail: the "jid" of a JSON object reply, and the message of an error reply.
+  const std::string& reply_jid() const { return reply_jid_; }
+  const std::string& error_message() const { return error_message_; }
 
  private:
   template <typename Body>
@@ -91,6 +96,8 @@ class Exchange {
   bool keep_alive_ = true;
   unsigned status_ = 0;
   std::uint64_t unsent_ = 0;  // of a begin_sized body
+  std::string reply_jid_;
+  std::string error_message_;
 };
 
 beast::http::status status_for(ErrorCode code);

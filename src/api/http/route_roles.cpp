@@ -74,6 +74,9 @@ constexpr RouteRole kRouteRoles[] = {
     // Which machines may call back over SSH, and as whom steward logs in to them.
     {verb::post, "/callbacks", Role::Admin},
     {verb::delete_, "/callbacks/:name", Role::Admin},
+    // Who did what to which machines, from where: for those who hand out
+    // the tokens, not for every dashboard a read token serves.
+    {verb::get, "/audit", Role::Admin},
 };
 
 }  // namespace

@@ -13,6 +13,7 @@ namespace actions { class ActionRouter; class ActionLog; }
 namespace tasks { struct TaskFile; }
 class LoopWatchdog;
 namespace api::auth { class TokenRegistry; }
+namespace api::audit { class AuditLog; }
 namespace agents { class Trust; }
 namespace callback { class Registry; }
 }  // namespace steward
@@ -38,6 +39,7 @@ struct ApiContext {
   std::string callback_address;             // the callback endpoint's HOST:PORT
   std::string files_dir;                    // --files-dir, for PUT, GET and DELETE /files/PATH
   const HttpMetrics* http_metrics = nullptr;  // null: /metrics has no request counts
+  audit::AuditLog* audit = nullptr;           // null: GET /audit answers 404
 };
 
 void add_operation_routes(Router& router, ApiContext& context);
@@ -50,6 +52,7 @@ void add_token_routes(Router& router, ApiContext& context);
 void add_agent_routes(Router& router, ApiContext& context);
 void add_callback_routes(Router& router, ApiContext& context);
 void add_file_routes(Router& router, ApiContext& context);
+void add_audit_routes(Router& router, ApiContext& context);
 
 inline void add_all_routes(Router& router, ApiContext& context) {
   add_operation_routes(router, context);
@@ -62,6 +65,7 @@ inline void add_all_routes(Router& router, ApiContext& context) {
   add_agent_routes(router, context);
   add_callback_routes(router, context);
   add_file_routes(router, context);
+  add_audit_routes(router, context);
 }
 
 }  // namespace steward::api::http

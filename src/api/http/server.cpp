@@ -1,6 +1,8 @@
 #include "api/http/server.hpp"
 
 #include "api/http/http_metrics.hpp"
+#include "api/http/http_audit.hpp"
+#include "api/audit/audit_log.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -20,6 +22,7 @@
 #include "api/http/http_stream.hpp"
 #include "api/http/query.hpp"
 #include "api/http/request_body.hpp"
+#include "core/clock.hpp"
 #include "core/listen_address.hpp"
 #include "core/loop_watchdog.hpp"
 #include "core/spawn.hpp"
@@ -277,8 +280,8 @@ void HttpServer::set_idle(Connection& connection, bool idle) {
 asio::awaitable<void> HttpServer::session(tcp::socket socket) {
   boost::system::error_code peer_error;
   auto peer = socket.remote_endpoint(peer_error);
-  const std::string allowed_peer =
-      !peer_error && options_.allow.allows(peer.address().to_string()) ? peer.address().to_string() : "";
+  const std::string peer_address = peer_error ? std::string() : peer.address().to_string();
+  const std::string allowed_peer = !peer_error && options_.allow.allows(peer_address) ? peer_address : "";
   Connection connection(std::move(socket), options_.tls.get());
   auto& stream = connection.stream;
   connections_.insert(&connection);
@@ -296,7 +299,7 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
       co_await reply_unreadable(stream, ec, options_.body_limit);
       break;
     }
-    const bool keep_alive = co_await serve_request(stream, buffer, head, allowed_peer);
+    const bool keep_alive = co_await serve_request(stream, buffer, head, peer_address, allowed_peer);
     if (!keep_alive) break;
   }
   set_idle(connection, false);
@@ -332,14 +335,15 @@ std::optional<auth::Caller> HttpServer::identify(const Request& request, const s
 
 asio::awaitable<bool> HttpServer::serve_request(HttpStream& stream, beast::flat_buffer& buffer,
                                                 http::request_parser<http::empty_body>& head,
-                                                const std::string& allowed_peer) {
+                                                const std::string& peer_address, const std::string& allowed_peer) {
   auto target = split_target(head.get().target());
   const std::string path = target ? std::string(strip_version_prefix(target->first)) : std::string();
   Router::Match match;
   if (target) match = router_.find(head.get().method(), path);
   std::map<std::string, std::string> query;
   if (target) query = std::move(target->second);
-  if (match.streams_body) co_return co_await serve_streamed(stream, buffer, head, match, path, query, allowed_peer);
+  if (match.streams_body)
+    co_return co_await serve_streamed(stream, buffer, head, match, path, query, peer_address, allowed_peer);
 
   http::request_parser<http::string_body> parser{std::move(head)};
   boost::system::error_code ec;
@@ -352,6 +356,7 @@ asio::awaitable<bool> HttpServer::serve_request(HttpStream& stream, beast::flat_
   }
   Request request = parser.release();
   Exchange exchange(stream, request, std::move(query));
+  exchange.peer = peer_address;
   if (!target) co_await exchange.reply_error(target.error());
   else co_await dispatch(exchange, path, match, allowed_peer);
   co_return exchange.keep_alive();
@@ -362,10 +367,11 @@ asio::awaitable<bool> HttpServer::serve_request(HttpStream& stream, beast::flat_
 asio::awaitable<bool> HttpServer::serve_streamed(HttpStream& stream, beast::flat_buffer& buffer,
                                                  http::request_parser<http::empty_body>& head, Router::Match& match,
                                                  const std::string& path, std::map<std::string, std::string>& query,
-                                                 const std::string& allowed_peer) {
+                                                 const std::string& peer_address, const std::string& allowed_peer) {
   RequestBody::Parser parser{std::move(head)};
   Request request{http::request_header<>(parser.get().base())};
   Exchange exchange(stream, request, std::move(query));
+  exchange.peer = peer_address;
   if (over_limit(parser.content_length(), options_.stream_body_limit)) {
     const std::string message = "request too large (limit " + std::to_string(options_.stream_body_limit) + " bytes)";
     co_await exchange.reply_error(http::status::payload_too_large, message);
@@ -392,12 +398,25 @@ struct Observed {
   }
 };
 
+// Records a state-changing request once its handling ends, however it ends.
+struct AuditedAtEnd {
+  audit::AuditLog* log;
+  const Exchange& exchange;
+  std::string_view path;
+  bool audited;
+  ~AuditedAtEnd() {
+    if (log && audited) log->record(audit_entry(exchange, path, unix_now()));
+  }
+};
+
 }  // namespace
 
 asio::awaitable<void> HttpServer::dispatch(Exchange& exchange, std::string_view path, Router::Match& match,
                                            const std::string& allowed_peer) {
   exchange.route = match.label;
   Observed observed{options_.metrics, exchange};
+  AuditedAtEnd recorded{options_.audit, exchange, path,
+                        audited(exchange.request().method(), match.role, match.handler != nullptr)};
   if (!match.handler || match.role) {
     auto caller = identify(exchange.request(), allowed_peer);
     if (!caller) {

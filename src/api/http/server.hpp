@@ -37,6 +37,7 @@ namespace boost::asio::ssl {
 class context;
 }
 namespace steward::api::auth { class TokenRegistry; }
+namespace steward::api::audit { class AuditLog; }
 
 namespace steward::api::http {
 
@@ -52,6 +53,7 @@ struct HttpOptions {
   std::size_t max_connections = 768;
   std::shared_ptr<boost::asio::ssl::context> tls;  // null: plain HTTP
   HttpMetrics* metrics = nullptr;                  // null: requests are not counted
+  audit::AuditLog* audit = nullptr;                // null: no audit trail
 };
 
 class HttpServer {
@@ -79,12 +81,12 @@ class HttpServer {
   // One request whose header `head` has read; false when the connection must close.
   boost::asio::awaitable<bool> serve_request(HttpStream& stream, beast::flat_buffer& buffer,
                                              beast::http::request_parser<beast::http::empty_body>& head,
-                                             const std::string& allowed_peer);
+                                             const std::string& peer_address, const std::string& allowed_peer);
   boost::asio::awaitable<bool> serve_streamed(HttpStream& stream, beast::flat_buffer& buffer,
                                               beast::http::request_parser<beast::http::empty_body>& head,
                                               Router::Match& match, const std::string& path,
                                               std::map<std::string, std::string>& query,
-                                              const std::string& allowed_peer);
+                                              const std::string& peer_address, const std::string& allowed_peer);
   boost::asio::awaitable<void> dispatch(Exchange& exchange, std::string_view path, Router::Match& match,
                                         const std::string& allowed_peer);
   // Nullopt: 401. `allowed_peer`: the client's address if --http-allow lets it in, else empty.

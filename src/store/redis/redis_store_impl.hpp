@@ -64,6 +64,8 @@ class RedisStore final : public Store {
   awaitable<Result<std::vector<StoredToken>>> list_tokens() override;
   awaitable<Result<bool>> delete_token(const std::string& name) override;
   void note_token_used(const std::string& name, double at) override;
+  void append_audit(const AuditEntry& entry) override;  // redis_audit.cpp
+  awaitable<Result<std::vector<AuditEntry>>> list_audit(AuditFilter filter) override;
   awaitable<Status> flush() override;
 
  private:

@@ -15,6 +15,7 @@
 #include "store/sqlite/sqlite_worker.hpp"
 #include "store/sqlite/statement.hpp"
 #include "store/sqlite/tokens.hpp"
+#include "store/sqlite/audit.hpp"
 
 namespace steward::store {
 namespace {
@@ -534,6 +535,18 @@ class SqliteStore final : public Store {
     }, /*urgent=*/false);
   }
 
+  void append_audit(const AuditEntry& entry) override {
+    writer_.enqueue([entry](sqlite3* db) -> SqliteWorker::Notifier {
+      log_failure(insert_audit_row(db, entry));
+      return {};
+    }, /*urgent=*/false);
+  }
+
+  awaitable<Result<std::vector<AuditEntry>>> list_audit(AuditFilter filter) override {
+    return reader_.call<Result<std::vector<AuditEntry>>>(
+        [filter = std::move(filter)](sqlite3* db) { return select_audit_rows(db, filter); });
+  }
+
   awaitable<Status> flush() override {
     return writer_.call<Status>([](sqlite3*) { return Status{}; });
   }
@@ -649,6 +662,7 @@ Status prepare_schema(sqlite3* db) {
   if (auto s = exec_sql(db, kRunsTable); !s) return s;
   if (auto s = exec_sql(db, kSchema); !s) return s;
   if (auto s = prepare_token_schema(db); !s) return s;
+  if (auto s = prepare_audit_schema(db); !s) return s;
   return prepare_lease_schema(db);
 }
 
