@@ -120,11 +120,11 @@ struct AuditEntry {
 // Which entries list_audit returns: every set field must match (`target`:
 // one of the entry's targets); `since`/`until` bound `at`, inclusive.
 struct AuditFilter {
-  std::optional<std::string> who;
-  std::optional<std::string> target;
-  std::optional<std::string> action;
-  std::optional<double> since;
-  std::optional<double> until;
+  std::optional<std::string> who = {};
+  std::optional<std::string> target = {};
+  std::optional<std::string> action = {};
+  std::optional<double> since = {};
+  std::optional<double> until = {};
   std::size_t limit = 100;
 };
 
