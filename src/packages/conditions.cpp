@@ -290,7 +290,8 @@ void ConditionHub::unsubscribe(const std::string& id, std::uint64_t subscription
   }
 }
 
-void ConditionHub::stop(const std::string& id, const Error& why) {
+void ConditionHub::stop(const std::string& condition, const Error& why) {
+  const std::string id = condition;  // `condition` may be a key of runners_, erased below
   for (auto role : {Role::Run, Role::Follow}) {
     auto it = runners_.find({id, role});
     if (it == runners_.end()) continue;
