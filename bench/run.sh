@@ -7,7 +7,8 @@
 # CONDITIONS_DURATION (seconds per pacing, default 300) the condition part
 # (bench/conditions_bench.py); AGENT_SIZES the agent part (bench/agent_fleet.py);
 # CALLBACK_TARGETS the SSH callback part (bench/callback_fleet.py); CLUSTER_JOBS the
-# servers-on-Redis part (bench/cluster_bench.py).
+# servers-on-Redis part (bench/cluster_bench.py); METRICS_SCRAPES the /metrics part
+# (bench/metrics_bench.py); DASHBOARD_TARGETS the dashboard part (bench/dashboard_bench.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh bench
@@ -120,5 +121,11 @@ echo "== SSH callback targets: 100 ssh -N -R clients, first command and warm fan
 echo "== servers on one Redis: 1, 2, 3 servers against one on SQLite and against Celery; failover time"
 /usr/bin/python3 bench/cluster_bench.py --jobs "${CLUSTER_JOBS:-2000}" --out "$OUT"
 { echo; cat "$OUT/cluster_summary.md"; } >> "$OUT/summary.md"
+echo "== GET /metrics under load (jobs, follow streams, conditions): scrape time against GET /healthz"
+/usr/bin/python3 bench/metrics_bench.py --scrapes "${METRICS_SCRAPES:-1000}" --out "$OUT"
+{ echo; cat "$OUT/metrics_summary.md"; } >> "$OUT/summary.md"
+echo "== the dashboard open on a job of 1,000 targets printing: server CPU and the page's frame rate"
+/usr/bin/python3 bench/dashboard_bench.py --targets "${DASHBOARD_TARGETS:-1000}" --out "$OUT"
+{ echo; cat "$OUT/dashboard_summary.md"; } >> "$OUT/summary.md"
 echo
 cat "$OUT/summary.md"

@@ -13,6 +13,7 @@ packages=(
   prometheus-cpp-dev python3-prometheus-client
   python3 python3-pytest python3-jsonschema procps curl ansible-core iproute2 nftables
   clang libfuzzer-14-dev
+  libjs-chart.js chromium chromium-driver python3-selenium
 )
 bench_packages=(wrk pdsh pssh clustershell python3-celery python3-redis redis-tools)
 [ "${1:-}" = "bench" ] && packages+=("${bench_packages[@]}")
@@ -21,6 +22,10 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The dashboard's xterm.js comes from the npm registry at build time
+# (web/package-lock.json). nodesource's nodejs ships its own npm, which
+# conflicts with Debian's npm package: install Debian's only when no npm is there.
+command -v npm >/dev/null || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "install-deps: installing ${missing[*]}"

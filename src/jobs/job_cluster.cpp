@@ -69,6 +69,24 @@ awaitable<void> JobService::take_over_once(double now) {
   } else if (!taken->empty()) {
     co_await resume_taken(*taken);
   }
+  co_await end_unended_jobs(now);
+}
+
+// A server that dies between storing a job's last result and ending the job
+// leaves it Running with nothing left to run. Whichever server sees such a
+// job first ends it, once a lease's time has passed since its last run
+// finished, by which a live server would have ended it itself.
+awaitable<void> JobService::end_unended_jobs(double now) {
+  auto unended = co_await store_.unended_jobs(now - lease_.ttl_seconds);
+  if (!unended) {
+    spdlog::warn("could not look for jobs left unended: {}", unended.error().message);
+    co_return;
+  }
+  for (const auto& jid : *unended) {
+    if (live_.contains(jid)) continue;
+    spdlog::warn("job {}: every target has finished but the job never ended (its server died); ending it", jid);
+    co_await end_if_finished(jid, std::nullopt);
+  }
 }
 
 JobService::LostRuns JobService::lost_runs(const std::vector<store::TakenRun>& taken) {

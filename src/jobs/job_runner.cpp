@@ -190,6 +190,7 @@ awaitable<void> JobService::finish_target(std::shared_ptr<LiveJob> live, const s
   run.finishat = unix_now();
   run.result = std::move(result);
   store_.save_result(live->job.jid, target, run);
+  if (run_observer_) run_observer_(target, run);
   publish(*live, JobEvent{JobEvent::Kind::Result, target, {}, run, {}});
   advance_rollout(live, run);
   if (!settle) co_return;
@@ -226,11 +227,16 @@ awaitable<void> JobService::end_part(std::shared_ptr<LiveJob> live) {
   const std::string jid = live->job.jid;
   if (auto it = live_.find(jid); it != live_.end() && it->second == live) live_.erase(it);
   (void)co_await store_.flush();
+  co_await end_if_finished(jid, cancel_reason(*live->cancel));
+}
+
+// Ends the stored job if it is Running with every run finished, in the
+// state its stored results (and cancel request) make.
+awaitable<void> JobService::end_if_finished(std::string jid, std::optional<std::string> reason) {
   auto stored = co_await store_.load_job(jid, store::OutputLimit{0});
   if (!stored || !stored->has_value()) co_return;
   Job job = std::move(**stored);
   if (job.state != JobState::Running || job.finished_count() != job.runs.size()) co_return;
-  auto reason = cancel_reason(*live->cancel);
   if (!reason) {
     auto requests = co_await store_.cancel_requests();
     if (requests) {

@@ -159,6 +159,10 @@ class JobService {
   bool is_live(const std::string& jid) const { return live_.count(jid) > 0; }
   std::size_t running_targets() const;
   const JobCounters& counters() const { return counters_; }
+  // Told of every target run this server finishes, as it finishes (the
+  // targets' reachability, inventory/target_health.hpp).
+  using RunObserver = std::function<void(const std::string& target, const TargetRun& run)>;
+  void observe_runs(RunObserver observer) { run_observer_ = std::move(observer); }
 
  private:
   boost::asio::awaitable<void> renew_lease_once(double now);
@@ -203,6 +207,8 @@ class JobService {
                                              OpResult result, bool settle = true);
   boost::asio::awaitable<void> finalize(std::shared_ptr<LiveJob> live);
   boost::asio::awaitable<void> end_part(std::shared_ptr<LiveJob> live);
+  boost::asio::awaitable<void> end_if_finished(std::string jid, std::optional<std::string> cancel_reason);
+  boost::asio::awaitable<void> end_unended_jobs(double now);
   // Writes the job's end, waiting for a store that is away; false when it could not.
   boost::asio::awaitable<bool> record_end(Job job);
   boost::asio::awaitable<std::shared_ptr<LiveJob>> go_live(Job job);
@@ -245,6 +251,7 @@ class JobService {
   JobCounters counters_;
   bool stopping_ = false;
   LeaseOptions lease_;
+  RunObserver run_observer_;
 };
 
 }  // namespace steward::jobs

@@ -148,7 +148,8 @@ void start_run(const std::shared_ptr<ConditionHub::Runner>& runner, const Runner
                              if (!runner->stopped) co_await run_once(runner, context);
                              runner->in_flight = false;
                              runner->run_ended->cancel();
-                           });
+                           },
+                           sched::WorkKind::Conditions);
 }
 
 // Where in its interval a condition's grid starts, spread by its id: a
@@ -327,6 +328,20 @@ std::optional<ConditionCounters> ConditionHub::counters(const std::string& id) c
   auto it = counters_.find(id);
   if (it == counters_.end()) return std::nullopt;
   return *it->second;
+}
+
+ConditionCounters ConditionHub::totals() const {
+  ConditionCounters total;
+  for (const auto& [_, counters] : counters_) {
+    total.runs += counters->runs;
+    total.values += counters->values;
+    total.skipped_busy += counters->skipped_busy;
+    total.skipped_unreachable += counters->skipped_unreachable;
+    total.failed += counters->failed;
+    total.unparsable += counters->unparsable;
+    total.out_of_range += counters->out_of_range;
+  }
+  return total;
 }
 
 }  // namespace steward::packages

@@ -82,6 +82,9 @@ class ConditionHub {
   std::vector<ConditionSpec> followed() const;
   // Since the server started; nullopt if the condition never ran here.
   std::optional<ConditionCounters> counters(const std::string& id) const;
+  // Summed over every condition since the server started (for /metrics; `last` unset).
+  ConditionCounters totals() const;
+  std::size_t runners() const { return runners_.size(); }
 
   struct Runner;
 

@@ -177,7 +177,7 @@ Status read_configuration(Server::Parts& parts) {
   auto task_file = load_tasks(settings);
   if (!task_file) return task_file.error();
   parts.task_file = std::move(*task_file);
-  auto store = store::open_store({settings.store, settings.data_dir, parts.executor});
+  auto store = store::open_store({settings.store, settings.data_dir, parts.executor, &parts.store_metrics});
   if (!store) return store.error();
   parts.store = std::move(*store);
   return {};

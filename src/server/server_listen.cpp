@@ -1,5 +1,6 @@
 // Start-up: the listeners (gRPC, agents, SSH callbacks, REST) and the
 // address files clients and tests read their ports from.
+#include <prometheus/metric_family.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -44,7 +45,8 @@ Status listen_grpc(Server::Parts& parts) {
   const ServeSettings& settings = parts.settings;
   if (settings.grpc == "off") return {};
   auto* const authenticator = settings.no_auth ? nullptr : &*parts.tokens;
-  parts.grpc.emplace(parts.executor, *parts.deputy, authenticator, parts.grpc_allow, &*parts.audit);
+  parts.grpc.emplace(parts.executor, *parts.deputy, authenticator, parts.grpc_allow, &*parts.audit,
+                     &parts.grpc_metrics);
   const tls::Identity* identity = parts.tls_identity ? &*parts.tls_identity : nullptr;
   auto port = parts.grpc->listen(settings.grpc, identity, parts.grpc_client_ca);
   if (!port) return port.error();
@@ -87,8 +89,9 @@ Status listen_callbacks(Server::Parts& parts) {
   };
   for (const auto& registration : parts.callbacks->list()) add_host(registration);
   parts.callbacks->on_added(add_host);
-  parts.callbacks->on_removed([inventory = &*parts.inventory](const std::string& name) {
+  parts.callbacks->on_removed([inventory = &*parts.inventory, health = &*parts.target_health](const std::string& name) {
     if (inventory->remove_callback_host(name)) spdlog::info("callback target {} left the inventory", name);
+    health->forget_missing();
   });
   auto port = parts.callback_endpoint->listen(parts.settings.callback);
   if (!port) return port.error();
@@ -108,7 +111,10 @@ Status listen_http(Server::Parts& parts) {
       *parts.jobs, *parts.inventory, *parts.scheduler, *parts.deputy, *parts.catalog, *parts.action_router,
       *parts.action_log, parts.task_file, *parts.watchdog, *parts.tokens, parts.agent_trust.get(),
       parts.agent_address, parts.callbacks.get(), parts.callback_address, parts.files_dir, &parts.http_metrics,
-      &*parts.audit});
+      &*parts.audit, &*parts.conditions, &parts.transports,
+      {[&metrics = parts.grpc_metrics] { return metrics.collect(); },
+       [&metrics = parts.store_metrics] { return metrics.collect(); }},
+      &*parts.target_health});
   api::http::add_all_routes(parts.router, *parts.api_context);
   api::http::HttpOptions options;
   options.tokens = settings.no_auth ? nullptr : &*parts.tokens;

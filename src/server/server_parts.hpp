@@ -15,6 +15,7 @@
 #include "api/agents/agent_listener.hpp"
 #include "api/audit/audit_log.hpp"
 #include "api/auth/token_registry.hpp"
+#include "api/grpc/grpc_metrics.hpp"
 #include "api/grpc/grpc_server.hpp"
 #include "api/http/http_metrics.hpp"
 #include "api/http/routes.hpp"
@@ -26,6 +27,7 @@
 #include "core/loop_watchdog.hpp"
 #include "core/secret_args.hpp"
 #include "inventory/inventory.hpp"
+#include "inventory/target_health.hpp"
 #include "jobs/job_service.hpp"
 #include "ops/operation.hpp"
 #include "packages/conditions.hpp"
@@ -35,6 +37,7 @@
 #include "server/background_tasks.hpp"
 #include "server/server.hpp"
 #include "store/store.hpp"
+#include "store/store_metrics.hpp"
 #include "tasks/pipeline.hpp"
 #include "tasks/runner.hpp"
 #include "tls/identity.hpp"
@@ -51,6 +54,10 @@ struct Server::Parts {
   const ServeSettings settings;
   const Clock& clock;
   boost::asio::any_io_executor executor;
+
+  // Counted into by the parts below; read by GET /metrics.
+  store::StoreMetrics store_metrics;
+  api::grpc::GrpcMetrics grpc_metrics;
 
   // Read from the data dir, the settings and the files they name.
   std::string server_id;
@@ -79,6 +86,7 @@ struct Server::Parts {
   tasks::RunnerOptions task_options;
   std::optional<sched::Scheduler> scheduler;
   std::optional<jobs::JobService> jobs;
+  std::optional<inventory::TargetHealth> target_health;  // what finished runs say of reaching each host
   std::optional<packages::ConditionHub> conditions;
   std::optional<packages::DeputyService> deputy;
   std::optional<actions::ActionRouter> action_router;

@@ -100,6 +100,10 @@ Status build_services(Server::Parts& parts) {
   inventory::Inventory* inventory = &*parts.inventory;
   parts.jobs.emplace(parts.executor, *parts.store, *parts.scheduler, parts.transports, parts.operations,
                      [inventory](const std::string& name) { return inventory->target(name); }, &*parts.secrets);
+  parts.target_health.emplace(*parts.inventory);
+  parts.jobs->observe_runs([health = &*parts.target_health](const std::string& target, const TargetRun& run) {
+    health->record(target, run.result, run.finishat);
+  });
   parts.conditions.emplace(
       parts.executor, *parts.scheduler, parts.transports, *parts.store,
       settings.condition_pacing == "sleep" ? packages::Pacing::SleepAfterRun : packages::Pacing::Grid);

@@ -191,6 +191,10 @@ class Store {
   // Jobs whose state is Running and that have an unfinished run this
   // store's lease owns, with all their runs: what a restart must repair.
   virtual boost::asio::awaitable<Result<std::vector<Job>>> unfinished_jobs() = 0;
+  // Running jobs whose every run finished before `before` (Unix seconds):
+  // the server that stored the last result died before it ended the job.
+  // Any server may end them; ending one twice writes the same state.
+  virtual boost::asio::awaitable<Result<std::vector<std::string>>> unended_jobs(double before) = 0;
 
   // Takes `server`'s lease until now + ttl (Unix seconds) with a new epoch,
   // so whatever an earlier life of that server still writes is refused; this
@@ -256,12 +260,16 @@ class Store {
   virtual boost::asio::awaitable<Status> flush() = 0;
 };
 
+class StoreMetrics;
+
 struct StoreOptions {
   std::string url;       // sqlite:PATH, redis://HOST:PORT/DB or unix:///path/redis.sock
   std::string data_dir;  // default location for file-backed stores
   // The server's event loop, which a network store (Redis) runs on; destroy
   // the store before the loop's io_context. Unused by SQLite.
   boost::asio::any_io_executor executor = {};
+  // Non-null: the store's awaited writes are timed into it (store_metrics.hpp).
+  StoreMetrics* metrics = nullptr;
 };
 
 // InvalidArgument naming the supported schemes for an unknown URL.

@@ -87,6 +87,12 @@ struct FileOutcome {
   std::string sha256;
 };
 
+// What a transport holds open now (for /metrics).
+struct ConnectionStats {
+  std::size_t open = 0;       // connections open: ssh sessions, agent streams, qemu-ga sockets
+  std::size_t pool_size = 0;  // targets (ssh: user@host:port, qga: socket) it keeps connections to for reuse
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -120,19 +126,43 @@ class Transport {
 
   // Closes pooled connections; called once at server shutdown.
   virtual void shutdown() {}
+
+  // Loop-thread only; cheap (read on every /metrics scrape). None by default (local).
+  virtual ConnectionStats connection_stats() const { return {}; }
+};
+
+// Counted by the registry for each transport, around every call of run(),
+// ping(), put_file() and get_file(). Loop-thread only.
+struct TransportCounts {
+  std::size_t in_flight = 0;
+  std::uint64_t operations = 0;                 // ended
+  std::map<ErrorCode, std::uint64_t> errors;    // ended with an error, by its code
+};
+
+struct TransportMetrics {
+  std::string transport;  // the registered name: local, ssh, qga, agent
+  ConnectionStats connections;
+  TransportCounts counts;
 };
 
 class TransportRegistry {
  public:
   // Conflict if `name` is taken: a second transport never replaces the first
-  // (tests register their fakes under names of their own).
+  // (tests register their fakes under names of their own). The registry hands
+  // out the transport wrapped so that its calls are counted.
   Status add(const std::string& name, std::shared_ptr<Transport> transport);
   // NotFound naming the known transports when `name` is not one of them.
   Result<std::shared_ptr<Transport>> get(const std::string& name) const;
   void shutdown_all();
+  // One entry per registered transport, in name order.
+  std::vector<TransportMetrics> metrics() const;
 
  private:
-  std::map<std::string, std::shared_ptr<Transport>> transports_;
+  struct Entry {
+    std::shared_ptr<Transport> counted;
+    std::shared_ptr<TransportCounts> counts;
+  };
+  std::map<std::string, Entry> transports_;
 };
 
 namespace agent { class AgentHub; }

@@ -486,6 +486,25 @@ class Api:
         return self.wait_job(self.submit(path, body), timeout=timeout)
 
 
+def metric_families(api):
+    """GET /metrics read by Prometheus' own text-format parser (python3-prometheus-client)."""
+    from prometheus_client.parser import text_string_to_metric_families
+    r = api.get("/metrics")
+    assert r.status == 200, r
+    assert r.headers.get("content-type", "").startswith("text/plain"), r.headers
+    return list(text_string_to_metric_families(r.body))
+
+
+def metrics(api):
+    """{sample name (with its labels, sorted): value} of GET /metrics."""
+    samples = {}
+    for family in metric_families(api):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples[sample.name + (f"{{{labels}}}" if labels else "")] = sample.value
+    return samples
+
+
 def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
     deadline = time.monotonic() + timeout
     while True:
@@ -540,8 +559,9 @@ def tmp_root():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_root):
-    srv = Server(tmp_root / "data").start()
+def server(tmp_root, request):
+    """The module's server, started with the module's SERVER_OPTIONS (Server's keyword arguments)."""
+    srv = Server(tmp_root / "data", **getattr(request.module, "SERVER_OPTIONS", {})).start()
     yield srv
     srv.stop()
 

@@ -20,11 +20,7 @@ GRPC_PASSWORD = "grpc-pass-7c1d9e"
 ENTRY_KEYS = {"at", "who", "peer", "api", "action", "path", "targets", "subject", "status", "error"}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_root):
-    srv = Server(tmp_root / "data", grpc=True).start()
-    yield srv
-    srv.stop()
+SERVER_OPTIONS = {"grpc": True}
 
 
 @pytest.fixture(scope="module")

@@ -20,11 +20,7 @@ MIB = 1 << 20
 HOSTS = ["web1", "web2"]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_root):
-    srv = Server(tmp_root / "data", grpc=True).start()
-    yield srv
-    srv.stop()
+SERVER_OPTIONS = {"grpc": True}
 
 
 @pytest.fixture(scope="module")

@@ -20,11 +20,7 @@ Code = grpc.StatusCode
 HEX_TOKEN = re.compile(r"[0-9a-f]{64}")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_root):
-    srv = Server(tmp_root / "data", grpc=True).start()
-    yield srv
-    srv.stop()
+SERVER_OPTIONS = {"grpc": True}
 
 
 @pytest.fixture(scope="module")

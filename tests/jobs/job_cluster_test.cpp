@@ -55,6 +55,13 @@ class JobClusterTest : public JobServiceTest, public ::testing::WithParamInterfa
     redis_.reset();
   }
 
+  bool store_keeps_loop_busy() const override { return redis_ != nullptr; }
+  bool anything_live() const override {
+    return JobServiceTest::anything_live() ||
+           std::any_of(submitted_.begin(), submitted_.end(),
+                       [&](const std::string& jid) { return service_b_ && service_b_->is_live(jid); });
+  }
+
   // Another connection to the store A uses.
   std::unique_ptr<store::Store> open_shared() {
     auto opened = store::open_store({redis_ ? redis_->url() : "", dir_.string(), io_.get_executor()});
@@ -170,6 +177,36 @@ TEST_P(JobClusterTest, AnExpiredServersWorkIsTakenOverOnceAndItsOwnWritesAreRefu
   EXPECT_EQ(second_after->state, JobState::Done);
 }
 
+
+// A died between storing the job's last result and ending it: B ends the
+// job once a lease's time has passed, in the state the stored results make.
+TEST_P(JobClusterTest, AJobWhoseServerDiedAfterItsLastResultIsEndedByAnother) {
+  Job job;
+  job.jid = "left-running";
+  job.operate = "execute";
+  job.operate_args = {{"cmd", "true"}};
+  job.targets = {owned_by("a", "h"), owned_by("a", "g")};
+  job.startat = unix_now();
+  for (const auto& t : job.targets) job.runs[t] = TargetRun{};
+  ASSERT_TRUE(await(store_->create_job(job)).ok());
+  for (const auto& [t, state] : {std::pair{job.targets[0], OpState::Ok}, std::pair{job.targets[1], OpState::Failed}}) {
+    TargetRun run;
+    run.phase = RunPhase::Finished;
+    run.result.state = state;
+    run.finishat = unix_now();
+    store_->save_result(job.jid, t, run);
+  }
+  ASSERT_TRUE(await(store_->flush()).ok());
+
+  ASSERT_TRUE(await_void(service_b_->keep_lease_once(unix_now())));
+  EXPECT_EQ(stored(job.jid)->state, JobState::Running) << "its server may still be ending it";
+  ASSERT_TRUE(await_void(service_b_->keep_lease_once(unix_now() + kLeaseTtl + 1)));
+  auto ended = stored(job.jid);
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->state, JobState::Failure);
+  EXPECT_GT(ended->finishat, 0);
+  EXPECT_TRUE(await(store_b_->unended_jobs(unix_now() + 100))->empty());
+}
 
 TEST_P(JobClusterTest, EachRunGoesToTheServerThatOwnsItsTargetAndTheJobEndsOnce) {
   const std::vector<std::string> on_a{owned_by("a", "left"), owned_by("a", "port")};

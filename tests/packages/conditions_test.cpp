@@ -204,6 +204,29 @@ TEST_F(ConditionHubTest, ASlowRunSkipsSlotsInsteadOfPilingUp) {
   EXPECT_GE(values.size(), 3u);
 }
 
+TEST_F(ConditionHubTest, TotalsSumEveryConditionsCounters) {
+  fake_->script("vm-good", FakeScript::exits(0, {"0.5"}));
+  fake_->script("vm-text", FakeScript::exits(0, {"ready\n"}));
+  fake_->script("vm-down", FakeScript::fails(ErrorCode::Unreachable, "connection refused"));
+  std::vector<double> good, text, down;
+  subscribe(spec("good"), good);
+  subscribe(spec("text"), text);
+  subscribe(spec("down"), down);
+  EXPECT_EQ(hub_->runners(), 3u);
+  io_.run_for(230ms);
+  const auto totals = hub_->totals();
+  std::uint64_t runs = 0;
+  for (const char* id : {"good", "text", "down"}) runs += hub_->counters(id)->runs;
+  EXPECT_EQ(totals.runs, runs);
+  EXPECT_EQ(totals.values, hub_->counters("good")->values);
+  EXPECT_EQ(totals.values, good.size());
+  EXPECT_EQ(totals.unparsable, hub_->counters("text")->unparsable);
+  EXPECT_EQ(totals.skipped_unreachable, hub_->counters("down")->skipped_unreachable);
+  EXPECT_GE(totals.skipped_unreachable, 3u);
+  EXPECT_EQ(totals.failed, 0u);
+  EXPECT_FALSE(totals.last) << "a total has no last value";
+}
+
 TEST_F(ConditionHubTest, StopClosesEverySubscriptionWithTheReason) {
   std::vector<std::string> reasons;
   for (int i = 0; i < 2; ++i)

@@ -55,9 +55,44 @@ TEST(Scheduler, RespectsMaxConnectionsAndMeasuresQueueWait) {
   ASSERT_EQ(waits.size(), 6u);
   EXPECT_EQ(waits[0], 0ns);
   EXPECT_EQ(waits[5], 3s);
-  EXPECT_EQ(scheduler.wait_stats().started, 6u);
-  EXPECT_DOUBLE_EQ(scheduler.wait_stats().wait_seconds_max, 3.0);
-  EXPECT_EQ(scheduler.wait_stats().completed, 6u);
+  EXPECT_EQ(scheduler.wait_stats(WorkKind::Jobs).started, 6u);
+  EXPECT_DOUBLE_EQ(scheduler.wait_stats(WorkKind::Jobs).wait_seconds_max, 3.0);
+  EXPECT_EQ(scheduler.wait_stats(WorkKind::Jobs).completed, 6u);
+  EXPECT_EQ(scheduler.wait_stats(WorkKind::Conditions).started, 0u);
+}
+
+TEST(Scheduler, CountsDepthAndWaitsPerKindOfWork) {
+  asio::io_context io;
+  testing::FakeClock clock;
+  Scheduler scheduler(io.get_executor(), clock, /*max_connections=*/1);
+  Gate gate(io);
+  auto held = [&](std::chrono::nanoseconds) -> asio::awaitable<void> {
+    co_await gate.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  };
+  auto quick = [](std::chrono::nanoseconds) -> asio::awaitable<void> { co_return; };
+  scheduler.submit("a", 1, 0, held, WorkKind::Jobs);
+  scheduler.submit("b", 1, 0, quick, WorkKind::Jobs);
+  scheduler.submit("c", 1, 0, quick, WorkKind::Conditions);
+  scheduler.submit("d", 1, 0, quick, WorkKind::Conditions);
+  io.poll();
+  EXPECT_EQ(scheduler.wait_stats(WorkKind::Jobs).waiting, 1u);
+  EXPECT_EQ(scheduler.wait_stats(WorkKind::Conditions).waiting, 2u);
+  EXPECT_EQ(scheduler.waiting(), 3u);
+  clock.advance(2s);
+  gate.open();
+  io.poll();
+  const auto& jobs = scheduler.wait_stats(WorkKind::Jobs);
+  const auto& conditions = scheduler.wait_stats(WorkKind::Conditions);
+  EXPECT_EQ(jobs.waiting, 0u);
+  EXPECT_EQ(conditions.waiting, 0u);
+  EXPECT_EQ(jobs.started, 2u);
+  EXPECT_EQ(conditions.started, 2u);
+  EXPECT_EQ(conditions.completed, 2u);
+  EXPECT_DOUBLE_EQ(conditions.wait_seconds_sum, 4.0);  // both waited behind the held job
+  EXPECT_DOUBLE_EQ(conditions.wait_seconds_max, 2.0);
+  EXPECT_EQ(conditions.counts[0], 0u);  // not within the first bucket (1 ms)
+  EXPECT_STREQ(work_kind_name(WorkKind::Jobs), "jobs");
+  EXPECT_STREQ(work_kind_name(WorkKind::Conditions), "conditions");
 }
 
 TEST(Scheduler, SerializesWorkOnOneTarget) {

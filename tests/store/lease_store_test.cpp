@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include "core/clock.hpp"
 #include "store/placement.hpp"
 #include "store/store.hpp"
 #include "store/store_fixture.hpp"
@@ -180,6 +181,26 @@ TEST_P(LeaseStoreTest, AJobEndsOnlyOnceEveryRunIsStoredFinished) {
   EXPECT_TRUE(sync(a->finish_job(done)).ok());
 }
 
+TEST_P(LeaseStoreTest, AJobWhoseRunsAllFinishedButThatNeverEndedIsListedForEveryServer) {
+  auto a = server("a");
+  auto b = server("b");
+  const double now = unix_now();
+  ASSERT_TRUE(sync(a->create_job(job("j9", {"web1", "web2"}))).ok());
+  TargetRun done = finished();
+  done.finishat = now;
+  a->save_result("j9", "web1", done);
+  ASSERT_TRUE(sync(a->flush()).ok());
+  EXPECT_TRUE(sync(b->unended_jobs(now + 100))->empty()) << "web2 has not finished";
+  a->save_result("j9", "web2", done);
+  ASSERT_TRUE(sync(a->flush()).ok());
+  EXPECT_TRUE(sync(b->unended_jobs(now - 100))->empty()) << "its last run finished after the time asked";
+  EXPECT_EQ(*sync(b->unended_jobs(now + 100)), std::vector<std::string>{"j9"});
+  Job ended = job("j9", {"web1", "web2"});
+  ended.state = JobState::Done;
+  ASSERT_TRUE(sync(b->finish_job(ended)).ok());
+  EXPECT_TRUE(sync(a->unended_jobs(now + 100))->empty());
+}
+
 TEST_P(LeaseStoreTest, CancelRequestsAreSeenByEveryServerWhileTheJobRuns) {
   auto a = server("a");
   auto b = server("b");
@@ -314,6 +335,27 @@ TEST_P(LeaseStoreTest, AnExpiredServersRunsGoToTheLiveOwnersOfTheirSlots) {
     EXPECT_EQ((*loaded)->runs.at(target).owner, slot_owner(slot_of(target), {"b", "c"}));
   EXPECT_EQ(sync(a->mark_started("orphaned", targets[1], running())).error().code, ErrorCode::Conflict);
   EXPECT_TRUE(sync(c->take_over(later))->empty()) << "a's runs are placed once";
+}
+
+TEST_P(LeaseStoreTest, ADeadServersInboxIsEmptiedAsItsRunsAreSharedOut) {
+  auto a = server("a");
+  auto b = server("b");
+  std::string target;
+  for (int i = 0; target.empty(); ++i) {
+    std::string name = "vm" + std::to_string(i);
+    if (slot_owner(slot_of(name), {"a", "b"}) == "a") target = name;
+  }
+  auto owners = sync(b->create_job_by_target(job("placed", {target})));
+  ASSERT_TRUE(owners.ok()) << owners.error().message;
+  EXPECT_EQ(*owners, std::vector<std::string>{"a"});
+  ASSERT_TRUE(sync(b->renew_lease(kNow + kTtl, kTtl)).ok());
+
+  auto taken = sync(b->take_over(kNow + kTtl + 1));
+  ASSERT_TRUE(taken.ok()) << taken.error().message;
+  ASSERT_EQ(taken->size(), 1u);
+  EXPECT_EQ((*taken)[0].target, target);
+  EXPECT_EQ((*taken)[0].from, "a");
+  EXPECT_TRUE(sync(a->take_inbox())->empty()) << "nothing is left for the dead server";
 }
 
 TEST_F(SqliteLeaseStoreTest, Schema1StoreGainsOwnersAndItsRunsAreTakenOver) {

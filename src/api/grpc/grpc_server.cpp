@@ -14,6 +14,7 @@
 #include "api/audit/audit_log.hpp"
 #include "api/auth/token_registry.hpp"
 #include "api/grpc/grpc_audit.hpp"
+#include "api/grpc/grpc_metrics.hpp"
 #include "api/grpc/call.hpp"
 #include "api/grpc/methods.hpp"
 #include "core/clock.hpp"
@@ -49,22 +50,26 @@ class Refused final : public ::grpc::ServerGenericBidiReactor {
 class GrpcServer::Impl final : public ::grpc::CallbackGenericService {
  public:
   Impl(boost::asio::any_io_executor loop, packages::DeputyService& deputy, auth::TokenRegistry* tokens,
-       AllowList allow, audit::AuditLog* audit)
+       AllowList allow, audit::AuditLog* audit, GrpcMetrics* metrics)
       : loop_(std::move(loop)),
         methods_(executor_methods(deputy)),
         tokens_(tokens),
         allow_(std::move(allow)),
-        audit_(audit) {}
+        audit_(audit),
+        metrics_(metrics) {}
 
   ::grpc::ServerGenericBidiReactor* CreateReactor(::grpc::GenericCallbackServerContext* context) override {
+    const auto arrived = std::chrono::steady_clock::now();
     auto method = methods_.find(context->method());
-    if (method == methods_.end())
-      return new Refused(::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED,
-                                        "steward does not implement " + context->method()));
+    if (method == methods_.end()) {
+      ::grpc::Status status(::grpc::StatusCode::UNIMPLEMENTED, "steward does not implement " + context->method());
+      count("unknown", arrived, status);
+      return new Refused(std::move(status));
+    }
     auto caller = identify(*context);
     const bool audited = audit_ && method->second.audited;
     if (!caller)
-      return refuse(*context, caller, audited,
+      return refuse(*context, caller, audited, arrived,
                     ::grpc::Status(::grpc::StatusCode::UNAUTHENTICATED,
                                    "missing or wrong token in the 'authorization: Bearer TOKEN' metadata; "
                                    "clients that send none (Ranger's deployer) must connect from an address "
@@ -72,18 +77,20 @@ class GrpcServer::Impl final : public ::grpc::CallbackGenericService {
     if (!auth::grants(caller->role, method->second.role)) {
       std::string message = auth::denial_message(context->method(), method->second.role, *caller);
       spdlog::info("refused: {}", message);
-      return refuse(*context, caller, audited, ::grpc::Status(::grpc::StatusCode::PERMISSION_DENIED, std::move(message)));
+      return refuse(*context, caller, audited, arrived,
+                    ::grpc::Status(::grpc::StatusCode::PERMISSION_DENIED, std::move(message)));
     }
-    Call::Finished finished;
-    if (audited) {
-      finished = [audit = audit_, entry = grpc_audit_entry(*context, caller)](const Call& call,
-                                                                             const ::grpc::Status& status) mutable {
-        entry.targets = call.audit_targets;
-        entry.subject = call.audit_subject;
-        set_outcome(entry, status, unix_now());
-        audit->record(std::move(entry));
-      };
-    }
+    std::optional<store::AuditEntry> audit_entry;
+    if (audited) audit_entry = grpc_audit_entry(*context, caller);
+    Call::Finished finished = [this, arrived, audit_entry = std::move(audit_entry)](
+                                  const Call& call, const ::grpc::Status& status) mutable {
+      count(call.method(), arrived, status);
+      if (!audit_entry) return;
+      audit_entry->targets = call.audit_targets;
+      audit_entry->subject = call.audit_subject;
+      set_outcome(*audit_entry, status, unix_now());
+      audit_->record(std::move(*audit_entry));
+    };
     return new Call(context, loop_, std::move(caller->name), [this, &handler = method->second.run](Call& call) {
       boost::asio::co_spawn(loop_, handler(call), [&call](std::exception_ptr error) {
         if (!error) return;
@@ -97,13 +104,21 @@ class GrpcServer::Impl final : public ::grpc::CallbackGenericService {
   // too when the method changes state.
   ::grpc::ServerGenericBidiReactor* refuse(const ::grpc::GenericCallbackServerContext& context,
                                            const std::optional<auth::Caller>& caller, bool audited,
-                                           ::grpc::Status status) {
+                                           std::chrono::steady_clock::time_point arrived, ::grpc::Status status) {
+    count(context.method(), arrived, status);
     if (audited) {
       auto entry = grpc_audit_entry(context, caller);
       set_outcome(entry, status, unix_now());
       audit_->record(std::move(entry));
     }
     return new Refused(std::move(status));
+  }
+
+  // `method` is a name of the method table or "unknown", never the client's string.
+  void count(const std::string& method, std::chrono::steady_clock::time_point arrived, const ::grpc::Status& status) {
+    if (!metrics_) return;
+    metrics_->observe(method, static_cast<int>(status.error_code()),
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived).count());
   }
 
   // As REST's: a token that names a caller wins; allow-listed clients without
@@ -125,13 +140,15 @@ class GrpcServer::Impl final : public ::grpc::CallbackGenericService {
   auth::TokenRegistry* tokens_;  // null: no authentication
   AllowList allow_;
   audit::AuditLog* audit_;  // null: no audit trail
+  GrpcMetrics* metrics_;    // null: not counted
   std::atomic<int> live_calls_{0};
   std::unique_ptr<::grpc::Server> server_;
 };
 
 GrpcServer::GrpcServer(boost::asio::any_io_executor loop, packages::DeputyService& deputy,
-                       auth::TokenRegistry* tokens, AllowList allow, audit::AuditLog* audit)
-    : impl_(std::make_unique<Impl>(std::move(loop), deputy, tokens, std::move(allow), audit)) {}
+                       auth::TokenRegistry* tokens, AllowList allow, audit::AuditLog* audit,
+                       GrpcMetrics* metrics)
+    : impl_(std::make_unique<Impl>(std::move(loop), deputy, tokens, std::move(allow), audit, metrics)) {}
 
 GrpcServer::~GrpcServer() = default;
 

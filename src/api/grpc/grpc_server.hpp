@@ -16,6 +16,7 @@ namespace steward::packages { class DeputyService; }
 namespace steward::tls { struct Identity; }
 namespace steward::api::auth { class TokenRegistry; }
 namespace steward::api::audit { class AuditLog; }
+namespace steward::api::grpc { class GrpcMetrics; }
 
 namespace steward::api::grpc {
 
@@ -23,9 +24,9 @@ class GrpcServer {
  public:
   // Null `tokens` turns authentication off; clients from `allow` need no
   // token and get the operate role. Calls of methods that change state go
-  // to `audit` (null: not recorded).
+  // to `audit` (null: not recorded); every finished call to `metrics` (null: not counted).
   GrpcServer(boost::asio::any_io_executor loop, packages::DeputyService& deputy, auth::TokenRegistry* tokens,
-             AllowList allow, audit::AuditLog* audit = nullptr);
+             AllowList allow, audit::AuditLog* audit = nullptr, GrpcMetrics* metrics = nullptr);
   ~GrpcServer();
 
   // Binds "ADDR:PORT" (port 0 picks one) and starts serving; returns the port.

@@ -48,6 +48,7 @@ boost::asio::awaitable<void> Exchange::send(http::response<Body> response) {
   response.version(request_.version());
   response.keep_alive(keep_alive_);
   for (const auto& [field, value] : headers_) response.set(field, value);
+  for (const auto& [name, value] : named_headers_) response.set(name, value);
   response.set(http::field::server, "steward/" STEWARD_VERSION);
   response.prepare_payload();
   stream_.expires_after(kWriteTimeout);
@@ -82,6 +83,14 @@ boost::asio::awaitable<void> Exchange::reply_text(http::status status, std::stri
   Response response{status, request_.version()};
   response.set(http::field::content_type, content_type);
   response.body() = std::move(body);
+  co_await send(std::move(response));
+}
+
+boost::asio::awaitable<void> Exchange::reply_static(http::status status, std::string_view content_type,
+                                                  std::string_view bytes) {
+  http::response<http::span_body<const char>> response{status, request_.version()};
+  if (!content_type.empty()) response.set(http::field::content_type, content_type);
+  response.body() = beast::span<const char>(bytes.data(), bytes.size());
   co_await send(std::move(response));
 }
 
@@ -120,6 +129,7 @@ boost::asio::awaitable<bool> Exchange::begin_sized(const std::string& content_ty
   response.set(http::field::content_type, content_type);
   response.set(http::field::server, "steward/" STEWARD_VERSION);
   for (const auto& [field, value] : headers_) response.set(field, value);
+  for (const auto& [name, value] : named_headers_) response.set(name, value);
   response.keep_alive(keep_alive_);
   response.content_length(length);
   http::response_serializer<http::empty_body> serializer{response};

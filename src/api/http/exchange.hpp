@@ -46,6 +46,8 @@ class Exchange {
 
   // Adds a header to the reply that follows.
   void set_header(beast::http::field field, std::string value) { headers_.emplace_back(field, std::move(value)); }
+  // One Beast has no enumerator for (Content-Security-Policy, ...).
+  void set_header(std::string name, std::string value) { named_headers_.emplace_back(std::move(name), std::move(value)); }
 
   // Replies with JSON (or no body for 204).
   boost::asio::awaitable<void> reply(beast::http::status status, const boost::json::value& body);
@@ -53,6 +55,9 @@ class Exchange {
   // shared with other replies rather than copied; the caller keeps it.
   boost::asio::awaitable<void> reply_json(beast::http::status status, const std::shared_ptr<const std::string>& text);
   boost::asio::awaitable<void> reply_text(beast::http::status status, std::string content_type, std::string body);
+  // Replies with bytes that outlive the reply (compiled into the binary), not copied.
+  boost::asio::awaitable<void> reply_static(beast::http::status status, std::string_view content_type,
+                                            std::string_view bytes);
   // {"message": ...} with the status the error code maps to.
   boost::asio::awaitable<void> reply_error(const Error& error);
   boost::asio::awaitable<void> reply_error(beast::http::status status, const std::string& message);
@@ -92,6 +97,7 @@ class Exchange {
   const Request& request_;
   std::map<std::string, std::string> query_;
   std::vector<std::pair<beast::http::field, std::string>> headers_;
+  std::vector<std::pair<std::string, std::string>> named_headers_;
   bool replied_ = false;
   bool keep_alive_ = true;
   unsigned status_ = 0;

@@ -13,7 +13,11 @@ using auth::Role;
 constexpr RouteRole kRouteRoles[] = {
     {verb::get, "/healthz", kPublic},
 
+    // Read for API clients; a browser (Accept prefers text/html) gets the
+    // dashboard's page without a token (HttpServer::dispatch).
     {verb::get, "/", Role::Read},
+    // The dashboard's files: nothing secret in them.
+    {verb::get, "/ui/*path", kPublic},
     {verb::get, "/metrics", Role::Read},
     // Nothing secret (the source publishes it), but one rule is simpler to
     // audit: every route but /healthz needs a token.

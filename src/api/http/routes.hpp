@@ -1,14 +1,17 @@
 #pragma once
 // Every REST route, wired to the services it needs.
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "api/http/router.hpp"
 
 namespace steward {
 namespace jobs { class JobService; }
-namespace inventory { class Inventory; }
+namespace inventory { class Inventory; class TargetHealth; }
 namespace sched { class Scheduler; }
-namespace packages { class DeputyService; class Catalog; }
+namespace packages { class DeputyService; class Catalog; class ConditionHub; }
+namespace transport { class TransportRegistry; }
 namespace actions { class ActionRouter; class ActionLog; }
 namespace tasks { struct TaskFile; }
 class LoopWatchdog;
@@ -17,6 +20,7 @@ namespace api::audit { class AuditLog; }
 namespace agents { class Trust; }
 namespace callback { class Registry; }
 }  // namespace steward
+namespace prometheus { struct MetricFamily; }
 
 namespace steward::api::http {
 
@@ -40,6 +44,11 @@ struct ApiContext {
   std::string files_dir;                    // --files-dir, for PUT, GET and DELETE /files/PATH
   const HttpMetrics* http_metrics = nullptr;  // null: /metrics has no request counts
   audit::AuditLog* audit = nullptr;           // null: GET /audit answers 404
+  const packages::ConditionHub* conditions = nullptr;       // null: /metrics has no condition counts
+  const transport::TransportRegistry* transports = nullptr;  // null: /metrics has no transport counts
+  // Further families for /metrics, from parts REST does not know (gRPC, the store).
+  std::vector<std::function<std::vector<prometheus::MetricFamily>()>> metric_sources = {};
+  const inventory::TargetHealth* target_health = nullptr;  // null: GET /targets?detail=1 knows no outcomes
 };
 
 void add_operation_routes(Router& router, ApiContext& context);
@@ -53,6 +62,12 @@ void add_agent_routes(Router& router, ApiContext& context);
 void add_callback_routes(Router& router, ApiContext& context);
 void add_file_routes(Router& router, ApiContext& context);
 void add_audit_routes(Router& router, ApiContext& context);
+void add_dashboard_routes(Router& router, ApiContext& context);
+
+struct WebAsset;
+class Exchange;
+// A dashboard file with its headers (CSP, nosniff, ETag): 304 when If-None-Match names it.
+boost::asio::awaitable<void> reply_asset(Exchange& exchange, const WebAsset& asset);
 
 inline void add_all_routes(Router& router, ApiContext& context) {
   add_operation_routes(router, context);
@@ -66,6 +81,7 @@ inline void add_all_routes(Router& router, ApiContext& context) {
   add_callback_routes(router, context);
   add_file_routes(router, context);
   add_audit_routes(router, context);
+  add_dashboard_routes(router, context);
 }
 
 }  // namespace steward::api::http

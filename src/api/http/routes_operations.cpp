@@ -7,6 +7,7 @@
 #include "api/http/routes.hpp"
 #include "core/strings.hpp"
 #include "inventory/inventory.hpp"
+#include "inventory/target_health.hpp"
 #include "jobs/job_service.hpp"
 #include "ops/args.hpp"
 
@@ -97,6 +98,21 @@ awaitable<void> run_blocking(ApiContext& context, Exchange& exchange, std::strin
   co_await exchange.reply(http::status::ok, blocking_reply(*job));
 }
 
+// ?detail=1: each host with its transport and what its last finished run
+// said of reaching it (null before any).
+boost::json::object target_detail(const ApiContext& context, const std::string& name) {
+  boost::json::object detail;
+  detail["name"] = name;
+  auto target = context.inventory.target(name);
+  detail["transport"] = target ? boost::json::value(target->connection) : boost::json::value(nullptr);
+  std::optional<inventory::TargetSighting> last;
+  if (context.target_health) last = context.target_health->last(name);
+  detail["reachable"] = last ? boost::json::value(last->reachable) : boost::json::value(nullptr);
+  detail["last_seen"] = last ? boost::json::value(last->when) : boost::json::value(nullptr);
+  detail["last_error"] = last && !last->reachable ? boost::json::value(last->error) : boost::json::value(nullptr);
+  return detail;
+}
+
 awaitable<void> list_targets(ApiContext& context, Exchange& exchange) {
   std::string pattern = exchange.param("pattern").value_or("*");
   if (pattern.empty()) pattern = "*";
@@ -109,6 +125,13 @@ awaitable<void> list_targets(ApiContext& context, Exchange& exchange) {
     }
     for (const auto& name : *matched)
       if (std::find(names.begin(), names.end(), boost::json::value(name)) == names.end()) names.emplace_back(name);
+  }
+  // Plain names unless asked: EXEd clients read a list of strings.
+  const auto detail = exchange.param("detail");
+  if (detail && *detail != "0" && *detail != "false") {
+    boost::json::array details;
+    for (const auto& name : names) details.emplace_back(target_detail(context, std::string(name.as_string())));
+    co_return co_await exchange.reply(http::status::ok, details);
   }
   co_await exchange.reply(http::status::ok, names);
 }

@@ -1,6 +1,8 @@
-// The server about itself: liveness, Prometheus metrics, its OpenAPI document.
+// The server about itself: liveness, Prometheus metrics, its OpenAPI document;
+// at "/" its name and version, or the dashboard's page for a browser.
 #include <memory>
 
+#include "api/http/dashboard.hpp"
 #include "api/http/openapi_document.hpp"
 #include "api/http/routes.hpp"
 #include "api/http/server_metrics.hpp"
@@ -26,7 +28,12 @@ void add_service_routes(Router& router, ApiContext& context) {
   router.add(http::verb::get, "/openapi.json", [openapi](Exchange& e) -> awaitable<void> {
     co_await e.reply_json(http::status::ok, openapi);
   });
+  // Browsers get the dashboard's page, without a token (HttpServer lets
+  // them through); API clients the EXEd-compatible {"name","version"}.
   router.add(http::verb::get, "/", [](Exchange& e) -> awaitable<void> {
+    if (prefers_html(e.request()[http::field::accept])) {
+      if (const WebAsset* index = find_asset(web_assets(), kDashboardIndex)) co_return co_await reply_asset(e, *index);
+    }
     boost::json::object body;
     body["name"] = "steward";
     body["version"] = STEWARD_VERSION;

@@ -2,6 +2,7 @@
 
 #include "api/http/http_metrics.hpp"
 #include "api/http/http_audit.hpp"
+#include "api/http/dashboard.hpp"
 #include "api/audit/audit_log.hpp"
 
 #include <spdlog/spdlog.h>
@@ -414,6 +415,8 @@ struct AuditedAtEnd {
 asio::awaitable<void> HttpServer::dispatch(Exchange& exchange, std::string_view path, Router::Match& match,
                                            const std::string& allowed_peer) {
   exchange.route = match.label;
+  // The dashboard's page holds no secret: a browser opening "/" needs no token.
+  if (match.label == "GET /" && prefers_html(exchange.request()[http::field::accept])) match.role = kPublic;
   Observed observed{options_.metrics, exchange};
   AuditedAtEnd recorded{options_.audit, exchange, path,
                         audited(exchange.request().method(), match.role, match.handler != nullptr)};

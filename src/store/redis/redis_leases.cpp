@@ -113,9 +113,7 @@ awaitable<Result<std::vector<std::string>>> RedisStore::create_job_by_target(con
     if (!reply) co_return reply.error();
     if (live_servers_changed(*reply)) continue;
     if (reply->type == Reply::Type::Integer) co_return job_exists(job.jid);
-    std::vector<std::string> owners;
-    for (const auto& owner : reply->elements) owners.push_back(owner.str());
-    co_return owners;
+    co_return strings_of(std::move(reply));
   }
   co_return live_servers_kept_changing("job " + job.jid + " was placed");
 }

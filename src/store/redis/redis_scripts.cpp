@@ -43,6 +43,7 @@ local function drop_job(jid)
   redis.call('ZREM', P .. 'jobs', jid)
   redis.call('ZREM', P .. 'finished', jid)
   redis.call('ZREM', P .. 'cancels', jid)
+  redis.call('ZREM', P .. 'unended', jid)
   return existed
 end
 -- The owner and epoch of the target's unfinished runs, nil when it has
@@ -127,7 +128,7 @@ for i = first, #ARGV, 3 do
   end
 end
 redis.call('HSET', jk, 'state', ARGV[5], 'error', ARGV[6], 'startat', ARGV[7], 'finishat', ARGV[8],
-           'operate', ARGV[9], 'args', ARGV[10], 'targets', ARGV[11], 'cancel', '')
+           'operate', ARGV[9], 'args', ARGV[10], 'targets', ARGV[11], 'cancel', '', 'left', #owners)
 redis.call('ZADD', P .. 'jobs', ARGV[7], jid)
 if ARGV[5] ~= RUNNING and tonumber(ARGV[8]) > 0 then redis.call('ZADD', P .. 'finished', ARGV[8], jid) end
 return owners
@@ -137,6 +138,7 @@ return owners
 constexpr const char* kWriteRun = R"lua(
 local jid, t, owner = ARGV[2], ARGV[3], ARGV[4]
 if not owns(jid, t, owner, ARGV[5]) then return 0 end
+local was = redis.call('HGET', P .. 'runs:' .. jid, 'p:' .. t)
 redis.call('HSET', P .. 'runs:' .. jid, 'p:' .. t, ARGV[6], 'm:' .. t, ARGV[7])
 for s = 1, 2 do
   local data = ARGV[7 + s]
@@ -145,6 +147,10 @@ end
 if ARGV[6] == FINISHED then
   redis.call('SREM', P .. 'owned:' .. owner, member(jid, t))
   redis.call('ZREM', unfinished_key(t), jid)
+  -- The job's last run: until the job ends it is listed with the time.
+  if was ~= FINISHED and redis.call('HINCRBY', P .. 'job:' .. jid, 'left', -1) == 0 then
+    redis.call('ZADD', P .. 'unended', redis.call('TIME')[1], jid)
+  end
 else
   redis.call('SADD', P .. 'owned:' .. owner, member(jid, t))
 end
@@ -195,6 +201,7 @@ for i = 1, #runs, 2 do
 end
 redis.call('HSET', jk, 'state', ARGV[3], 'error', ARGV[4], 'finishat', ARGV[5])
 redis.call('ZREM', P .. 'cancels', jid)
+redis.call('ZREM', P .. 'unended', jid)
 if ARGV[3] ~= RUNNING and tonumber(ARGV[5]) > 0 then
   redis.call('ZADD', P .. 'finished', ARGV[5], jid)
 else
@@ -253,6 +260,19 @@ for _, m in ipairs(redis.call('SMEMBERS', P .. 'owned:' .. ARGV[2])) do
       seen[jid] = true
       table.insert(jids, jid)
     end
+  end
+end
+return jids
+)lua";
+
+// ARGV: before. Running jobs whose last run finished before `before`.
+constexpr const char* kUnendedJobs = R"lua(
+local jids = {}
+for _, jid in ipairs(redis.call('ZRANGEBYSCORE', P .. 'unended', '-inf', '(' .. ARGV[2])) do
+  if redis.call('HGET', P .. 'job:' .. jid, 'state') == RUNNING then
+    table.insert(jids, jid)
+  else
+    redis.call('ZREM', P .. 'unended', jid)
   end
 end
 return jids
@@ -348,6 +368,8 @@ for i = 1, #leases, 2 do
   if server ~= me and expires < now and expires ~= -1 then
     redis.call('HINCRBY', P .. 'lease-epoch', server, 1)
     redis.call('HSET', P .. 'lease-expires', server, '-1')
+    -- What was placed with it is among its runs, shared out below.
+    redis.call('DEL', P .. 'inbox:' .. server)
     unfinished_of(server, server, nil, theirs)
   end
 end
@@ -481,7 +503,7 @@ return 1
 
 constexpr std::array<const char*, static_cast<std::size_t>(Script::Count_)> kBodies{
     kCreateJob,     kWriteRun,     kAppendOutput,  kRecordProcess,  kForgetProcesses, kFinishJob,
-    kLoadJob,       kReadOutput,   kUnfinishedJobs, kDeleteJob,     kPrune,           kAcquireLease,
+    kLoadJob,       kReadOutput,   kUnfinishedJobs, kUnendedJobs, kDeleteJob,     kPrune,           kAcquireLease,
     kRenewLease,    kReleaseLease, kTakeOver,      kTakeInbox,      kRequestCancel,   kCancelRequests, kPutRecord,
     kListRecords,   kDeleteRecord, kAppendValue,   kPruneValues,    kAddToken,        kListTokens,
     kDeleteToken,   kNoteTokenUsed};

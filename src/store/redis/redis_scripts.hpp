@@ -16,7 +16,7 @@ namespace steward::store::redis {
 
 enum class Script {
   CreateJob, WriteRun, AppendOutput, RecordProcess, ForgetProcesses, FinishJob, LoadJob, ReadOutput,
-  UnfinishedJobs, DeleteJob, Prune,
+  UnfinishedJobs, UnendedJobs, DeleteJob, Prune,
   AcquireLease, RenewLease, ReleaseLease, TakeOver, TakeInbox, RequestCancel, CancelRequests,
   PutRecord, ListRecords, DeleteRecord, AppendValue, PruneValues,
   AddToken, ListTokens, DeleteToken, NoteTokenUsed,

@@ -14,6 +14,8 @@
 //   P jobs               zset   jid by startat: list_jobs is ZREVRANGE (startat, then jid, descending)
 //   P finished           zset   ended jobs by finishat, for prune
 //   P cancels            zset   jobs with a cancel request, by startat
+//   P unended            zset   Running jobs whose runs have all finished, by when the
+//                               last did (job field 'left' counts the unfinished runs)
 //   P owned:<server>     set    unfinished runs ("<len(jid)>:<jid><target>") a server owns,
 //                               for take-over and restart repair
 //   P unfinished:<target> zset  jids (score 0) with an unfinished run on the target: its
@@ -138,6 +140,15 @@ Result<std::vector<Reply>> array_of(Result<Reply> reply) {
   if (reply->type == Reply::Type::Nil) return std::vector<Reply>{};
   if (reply->type != Reply::Type::Array) return make_error(ErrorCode::Internal, "redis: unexpected reply type");
   return std::move(reply->elements);
+}
+
+Result<std::vector<std::string>> strings_of(Result<Reply> reply) {
+  auto elements = array_of(std::move(reply));
+  if (!elements) return elements.error();
+  std::vector<std::string> strings;
+  strings.reserve(elements->size());
+  for (const auto& element : *elements) strings.push_back(element.str());
+  return strings;
 }
 
 Error lease_lost(const std::string& jid, const std::string& target) {
@@ -321,11 +332,7 @@ awaitable<Result<std::vector<std::string>>> RedisStore::list_job_ids(JobPage pag
   const std::string last = page.limit ? std::to_string(page.offset + *page.limit - 1) : "-1";
   auto listing = connection_.command("ZREVRANGE", prefix_ + "jobs", first, last);
   auto listed_reply = co_await std::move(listing);
-  auto listed = array_of(std::move(listed_reply));
-  if (!listed) co_return listed.error();
-  std::vector<std::string> ids;
-  for (const auto& id : *listed) ids.push_back(id.str());
-  co_return ids;
+  co_return strings_of(std::move(listed_reply));
 }
 
 awaitable<Result<std::vector<OutputChunk>>> RedisStore::load_output(const std::string& jid, std::uint64_t after_seq) {
@@ -368,15 +375,19 @@ awaitable<Result<bool>> RedisStore::delete_job(const std::string& jid) {
   co_return *deleted > 0;
 }
 
+awaitable<Result<std::vector<std::string>>> RedisStore::unended_jobs(double before) {
+  auto finding = scripts_.eval(Script::UnendedJobs, {number(before)});
+  auto found_reply = co_await std::move(finding);
+  co_return strings_of(std::move(found_reply));
+}
+
 awaitable<Result<std::vector<Job>>> RedisStore::unfinished_jobs() {
   auto finding = scripts_.eval(Script::UnfinishedJobs,
                                {lease_.server, number(static_cast<std::int64_t>(lease_.epoch))});
   auto found_reply = co_await std::move(finding);
-  auto found = array_of(std::move(found_reply));
-  if (!found) co_return found.error();
-  std::vector<std::string> ids;
-  for (const auto& id : *found) ids.push_back(id.str());
-  auto loading = load_jobs(ids, OutputLimit{});
+  auto ids = strings_of(std::move(found_reply));
+  if (!ids) co_return ids.error();
+  auto loading = load_jobs(*ids, OutputLimit{});
   auto jobs = co_await std::move(loading);
   if (!jobs) co_return jobs.error();
   std::sort(jobs->begin(), jobs->end(), [](const Job& a, const Job& b) {

@@ -43,6 +43,7 @@ class RedisStore final : public Store {
                                                           std::size_t limit) override;
   awaitable<Result<bool>> delete_job(const std::string& jid) override;
   awaitable<Result<std::vector<Job>>> unfinished_jobs() override;
+  awaitable<Result<std::vector<std::string>>> unended_jobs(double before) override;
   awaitable<Result<Lease>> acquire_lease(const std::string& server, double now, double ttl) override;
   awaitable<Status> renew_lease(double now, double ttl) override;
   awaitable<Status> release_lease() override;
@@ -102,6 +103,8 @@ Error job_exists(const std::string& jid);
 // Reply helpers shared by the three files.
 Result<std::int64_t> integer_of(const Result<Reply>& reply);
 Result<std::vector<Reply>> array_of(Result<Reply> reply);
+// An array of strings (ids): each element's text.
+Result<std::vector<std::string>> strings_of(Result<Reply> reply);
 // Conflict for a fenced write the script refused.
 Error lease_lost(const std::string& jid, const std::string& target);
 // Logs a fire-and-forget write's failure.

@@ -206,6 +206,10 @@ Result<std::vector<TakenRun>> take_over_rows(sqlite3* db, const Lease& lease, do
     Statement fence(db, "UPDATE servers SET epoch=epoch+1, expires=? WHERE id=?");
     fence.bind(1, kTakenOver).bind(2, server);
     if (auto s = fence.run(); !s) return s.error();
+    // What was placed with it is among its runs, shared out below.
+    Statement forget_inbox(db, "DELETE FROM inbox WHERE server=?");
+    forget_inbox.bind(1, server);
+    if (auto s = forget_inbox.run(); !s) return s.error();
     auto runs = runs_owned_by(db, server, lease, /*earlier_epochs_only=*/false);
     if (!runs) return runs.error();
     theirs.insert(theirs.end(), runs->begin(), runs->end());

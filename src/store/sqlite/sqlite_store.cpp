@@ -413,6 +413,21 @@ class SqliteStore final : public Store {
     });
   }
 
+  awaitable<Result<std::vector<std::string>>> unended_jobs(double before) override {
+    return reader_.call<Result<std::vector<std::string>>>([before](sqlite3* db) -> Result<std::vector<std::string>> {
+      // Few jobs are Running (jobs_state), and each one's runs are found by jid.
+      Statement q(db,
+                  "SELECT jid FROM jobs WHERE state=?1"
+                  " AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.jid=jobs.jid AND (phase!=?2 OR finishat>=?3))"
+                  " ORDER BY startat, jid");
+      q.bind(1, static_cast<int>(JobState::Running)).bind(2, static_cast<int>(RunPhase::Finished)).bind(3, before);
+      std::vector<std::string> jids;
+      while (q.step()) jids.push_back(q.text(0));
+      if (auto s = q.status(); !s) return s.error();
+      return jids;
+    });
+  }
+
   awaitable<Result<std::vector<Job>>> unfinished_jobs() override {
     return reader_.call<Result<std::vector<Job>>>([lease = lease_](sqlite3* db) {
       Statement q(db, (std::string(kSelectJob) +

@@ -41,6 +41,11 @@ class AgentTransport final : public Transport {
     co_return ran;
   }
 
+  ConnectionStats connection_stats() const override {
+    const std::size_t connected = hub_ ? hub_->connected_count() : 0;
+    return {connected, connected};
+  }
+
   asio::awaitable<Result<ExecOutcome>> ping(const Target& target, std::chrono::milliseconds timeout,
                                             CancelToken cancel) override {
     if (!hub_) co_return no_listener(target);

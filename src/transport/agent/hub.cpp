@@ -7,6 +7,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <ctime>
 
 #include "agents/trust.hpp"
@@ -77,6 +78,11 @@ AgentHub::AgentLink* AgentHub::live_link(const std::string& agent_id) {
 bool AgentHub::connected(const std::string& agent_id) const {
   auto it = links_.find(agent_id);
   return it != links_.end() && it->second->session;
+}
+
+std::size_t AgentHub::connected_count() const {
+  return static_cast<std::size_t>(
+      std::count_if(links_.begin(), links_.end(), [](const auto& entry) { return entry.second->session != nullptr; }));
 }
 
 std::vector<ConnectedAgent> AgentHub::connected_agents() const {

@@ -73,6 +73,7 @@ class AgentHub {
   void on_connected(std::function<void(const ConnectedAgent&)> callback) { on_connected_ = std::move(callback); }
   bool connected(const std::string& agent_id) const;
   std::vector<ConnectedAgent> connected_agents() const;
+  std::size_t connected_count() const;
 
   // Transport side. `op_id`: the operation's id, already recorded by the
   // caller; empty, the hub makes one.

@@ -53,6 +53,8 @@ class QgaTransport final : public Transport {
     channels_.clear();  // requests in flight hold their own reference
   }
 
+  ConnectionStats connection_stats() const override { return {channels_.size(), channels_.size()}; }
+
  private:
   // One channel per socket path, whichever targets name it: qemu-ga would
   // leave a second connection waiting until the first closed.

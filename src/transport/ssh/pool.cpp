@@ -72,6 +72,11 @@ void Pool::discard(Connection& connection) {
   std::erase_if(open, [&](const auto& held) { return held.get() == &connection; });
 }
 
+std::size_t Pool::pooled_endpoints() const {
+  return static_cast<std::size_t>(
+      std::count_if(connections_.begin(), connections_.end(), [](const auto& entry) { return !entry.second.empty(); }));
+}
+
 std::size_t Pool::open_connections() const {
   std::size_t count = 0;
   for (const auto& [key, open] : connections_) count += open.size();

@@ -51,6 +51,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   void discard(Connection& connection);
   void close_all();
   std::size_t open_connections() const;
+  std::size_t pooled_endpoints() const;  // endpoints with at least one open connection
 
  private:
   // A connection being opened; `opened` is cancelled (waking the waiters) when it is done.

@@ -153,6 +153,7 @@ class SshTransport final : public Transport {
   }
 
   void shutdown() override { pool_->close_all(); }
+  ConnectionStats connection_stats() const override { return {pool_->open_connections(), pool_->pooled_endpoints()}; }
 
  private:
   // Transfers are idempotent (temporary name, then rename), so one that
