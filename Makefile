@@ -43,7 +43,7 @@ run: build
 
 # CI: the plain build and every test, the fuzzers for CI_FUZZ_SECONDS each,
 # then the AddressSanitizer+UBSan build (unit + e2e) and the ThreadSanitizer
-# build (unit tests).
+# build (the unit tests of code that runs on several threads: tests/CMakeLists.txt).
 test: test-plain fuzz-ci test-asan test-tsan
 
 test-plain: build
@@ -56,8 +56,8 @@ test-asan: deps
 
 test-tsan: deps
 	@test -f $(TSAN_DIR)/CMakeCache.txt || cmake -S . -B $(TSAN_DIR) -DSTEWARD_SANITIZER=thread
-	cmake --build $(TSAN_DIR) -j$(JOBS) --target unit_tests
-	cd $(TSAN_DIR) && env $(SANITIZER_ENV) ctest --output-on-failure -j$(JOBS) -E '^(e2e_|check_)' $(ARGS)
+	cmake --build $(TSAN_DIR) -j$(JOBS) --target threaded_unit_tests
+	cd $(TSAN_DIR) && env $(SANITIZER_ENV) ctest --output-on-failure -j$(JOBS) -L threaded $(ARGS)
 
 # libFuzzer harnesses (clang), their own small CMake project: tests/fuzz.
 fuzz-build: deps

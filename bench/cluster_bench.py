@@ -17,7 +17,9 @@ everysec) that this script starts and stops:
   commands per task;
 - failover: two servers on Redis, --failover-jobs queued on the first, whose
   process is killed (SIGKILL): the time until the first of its queued
-  commands starts on the other.
+  commands starts on the other;
+- idle cost: Redis commands per second per server, three servers with no
+  work, over --idle-seconds.
 
     /usr/bin/python3 bench/cluster_bench.py [--jobs 2000] [--clients 8] [--workers 8] [--failover-jobs 1000]
 """
@@ -260,16 +262,30 @@ def run_failover(work, redis, args):
             second.stop()
 
 
+def run_idle(work, redis, args, count=3):
+    """Redis commands per second per server while nothing runs."""
+    servers = [Server(work, f"idle-{i}", f"unix://{redis.socket}", 1) for i in range(count)]
+    try:
+        time.sleep(2)  # past start-up (lease, recovery, first reads)
+        before = redis.commands()
+        time.sleep(args.idle_seconds)
+        return (redis.commands() - before) / args.idle_seconds / count
+    finally:
+        for s in servers:
+            s.stop()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--failover-jobs", type=int, default=1000)
-    parser.add_argument("--only", default="", help="comma list of: sqlite,redis1,redis2,redis3,celery,failover")
+    parser.add_argument("--idle-seconds", type=float, default=10)
+    parser.add_argument("--only", default="", help="comma list of: sqlite,redis1,redis2,redis3,celery,failover,idle")
     parser.add_argument("--out", default=str(REPO / "bench" / "out"))
     args = parser.parse_args()
-    wanted = set(args.only.split(",")) if args.only else {"sqlite", "redis1", "redis2", "redis3", "celery", "failover"}
+    wanted = set(args.only.split(",")) if args.only else {"sqlite", "redis1", "redis2", "redis3", "celery", "failover", "idle"}
     work = Path(tempfile.mkdtemp(prefix="steward-cluster-bench-"))
     redis = Redis(work)
     rows = []
@@ -289,6 +305,10 @@ def main():
         if "failover" in wanted:
             redis.cli("FLUSHALL")
             failover = run_failover(work, redis, args)
+        idle = None
+        if "idle" in wanted:
+            redis.cli("FLUSHALL")
+            idle = run_idle(work, redis, args)
     finally:
         redis.stop()
     lines = [f"| {args.jobs} no-op jobs, {args.clients} clients, {args.workers} workers | submitted/s | completed/s "
@@ -300,6 +320,9 @@ def main():
         lines.append("")
         lines.append(f"failover: {failover[0]:.2f} s from SIGKILL of the server holding {args.failover_jobs} queued "
                      f"jobs to the first of them starting on the other ({failover[1]} had started)")
+    if idle is not None:
+        lines.append("")
+        lines.append(f"idle: {idle:.1f} Redis commands per second per server (3 servers, {args.idle_seconds:g} s)")
     text = "\n".join(lines) + "\n"
     print(text)
     Path(args.out).mkdir(parents=True, exist_ok=True)

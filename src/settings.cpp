@@ -154,6 +154,8 @@ ServeSettingsParser::ServeSettingsParser(CLI::App& cmd) : binder_(std::make_uniq
   text("log-file-name", "LOG_FILE_NAME", s.log_file_name, "log file name inside --log-dir");
   number("grace", nullptr, s.grace_seconds, 0, "seconds running operations get to finish at shutdown");
   number("retention-days", nullptr, s.retention_days, 1, "finished jobs older than this are deleted");
+  number("audit-days", nullptr, s.audit_days, 0,
+         "audit entries older than this are deleted from the store (0: kept); the file is never cut");
   number("idle-timeout", nullptr, s.idle_timeout_seconds, 1, "seconds an idle HTTP connection stays open");
   number("header-timeout", nullptr, s.header_timeout_seconds, 1,
          "seconds from a request's first byte to the end of its headers before the connection is closed");

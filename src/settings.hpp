@@ -50,6 +50,7 @@ struct ServeSettings {
   std::string log_file_name = "steward.log";
   int grace_seconds = 30;
   int retention_days = 7;
+  int audit_days = 90;  // 0: the store keeps every audit entry
   int idle_timeout_seconds = 60;
   int header_timeout_seconds = 10;
   int max_http_connections = 0;  // 0: three quarters of the descriptor limit

@@ -26,6 +26,11 @@ namespace {
 
 // How often a follower or a waiter looks at a job another server runs.
 constexpr std::chrono::milliseconds kStoredJobPoll{200};
+// With a store that tells of new work and cancels (Store::wait_for_news),
+// how long before they are read anyway: the safety net for news lost while
+// the store could not listen.
+constexpr std::chrono::milliseconds kUntoldReadAfter{1000};
+constexpr std::chrono::milliseconds kNewsGathering{10};
 
 }  // namespace
 
@@ -179,7 +184,12 @@ awaitable<void> JobService::poll_store_periodically(std::chrono::steady_clock::d
     }
     co_await take_inbox_once();
     co_await act_on_cancel_requests();
-    co_await steward::sleep_for(clock, poll);
+    auto waiting = store_.wait_for_news(kUntoldReadAfter);
+    const store::News news = co_await std::move(waiting);
+    if (news == store::News::NotPushed) co_await steward::sleep_for(clock, poll);
+    // While others place work here fast, news of many jobs comes together:
+    // one read takes them all, instead of a read for each.
+    if (news == store::News::Told) co_await steward::sleep_for(clock, kNewsGathering);
   }
 }
 

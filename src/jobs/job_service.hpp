@@ -133,7 +133,8 @@ class JobService {
   boost::asio::awaitable<void> keep_lease_once(double now);
   // Until shutdown: the lease renewed every third of the lease time, expired
   // servers' work taken over as often, and the work other servers placed
-  // here and the cancel requests made on them acted on every `store_poll`.
+  // here and the cancel requests made on them acted on as the store tells
+  // of them, or every `store_poll` with a store that does not tell.
   boost::asio::awaitable<void> keep_lease(std::chrono::milliseconds store_poll);
   // After shutdown(): lets other servers take what is left pending at once.
   boost::asio::awaitable<void> release_lease();

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "actions/external_driver.hpp"
+#include "inventory/shared_health.hpp"
 #include "server/server_parts.hpp"
 
 namespace steward {
@@ -17,10 +18,13 @@ namespace asio = boost::asio;
 constexpr std::chrono::hours kPrunePeriod{1};
 constexpr std::chrono::minutes kValuePrunePeriod{10};
 constexpr double kLeaseSeconds = 10;
-// How soon work another server placed here, or a cancel asked there, is acted on.
+// With a store that does not tell of news (SQLite), how soon work another
+// server placed here, or a cancel asked there, is acted on.
 constexpr std::chrono::milliseconds kStorePoll{100};
 // How often conditions followed here are announced, and those announced elsewhere started or stopped here.
 constexpr std::chrono::seconds kConditionPlacementPeriod{2};
+// How often what runs said of reaching hosts is shared with other servers.
+constexpr std::chrono::seconds kHealthSharePeriod{5};
 // Transports close their connections on the loop; this lets their coroutines end there.
 constexpr std::chrono::milliseconds kSettle{100};
 
@@ -95,6 +99,11 @@ asio::awaitable<Status> Server::start_serving() {
   parts.background.spawn("placing conditions", parts.deputy->place_conditions_periodically(kConditionPlacementPeriod));
   parts.background.spawn("job pruning",
                          parts.jobs->prune_periodically(std::chrono::hours(24) * settings.retention_days, kPrunePeriod));
+  parts.background.spawn("sharing target health",
+                         inventory::share_health_periodically(*parts.target_health, *parts.store, kHealthSharePeriod));
+  if (settings.audit_days > 0)
+    parts.background.spawn("audit pruning", parts.audit->prune_periodically(
+                                                std::chrono::hours(24) * settings.audit_days, kPrunePeriod));
   parts.watchdog->start();
   co_return Status{};
 }

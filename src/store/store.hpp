@@ -13,6 +13,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -85,6 +86,13 @@ struct TakenRun {
   std::string jid;
   std::string target;
   std::string from;
+};
+
+// What Store::wait_for_news() ended with.
+enum class News {
+  Told,       // take_inbox() or cancel_requests() may have something new
+  TimedOut,   // nothing within the time given
+  NotPushed,  // this store does not tell: its caller polls
 };
 
 // A running job someone asked to cancel, on any server.
@@ -220,6 +228,10 @@ class Store {
   virtual boost::asio::awaitable<Result<bool>> request_cancel(const std::string& jid, const std::string& reason) = 0;
   // Running jobs with a cancel request, oldest first.
   virtual boost::asio::awaitable<Result<std::vector<CancelRequest>>> cancel_requests() = 0;
+  // Waits until another server placed work with this one, handed it runs
+  // or asked for a cancel, or until `at_most` passed. News that came while
+  // nobody waited is kept for the next wait.
+  virtual boost::asio::awaitable<News> wait_for_news(std::chrono::milliseconds at_most) = 0;
   // Deletes finished jobs that finished before `finished_before` (Unix seconds); returns how many.
   virtual boost::asio::awaitable<Result<std::size_t>> prune(double finished_before) = 0;
 
@@ -255,6 +267,10 @@ class Store {
   virtual void append_audit(const AuditEntry& entry) = 0;
   // Matching entries, newest first (ties: the later appended first), at most filter.limit.
   virtual boost::asio::awaitable<Result<std::vector<AuditEntry>>> list_audit(AuditFilter filter) = 0;
+  // Deletes up to `at_most` of the entries recorded before `before` (Unix
+  // seconds), oldest first; returns how many. Callers go on while it
+  // returns `at_most`, so no one call holds the store long.
+  virtual boost::asio::awaitable<Result<std::size_t>> prune_audit(double before, std::size_t at_most) = 0;
 
   // Completes when every write called before it is durable.
   virtual boost::asio::awaitable<Status> flush() = 0;

@@ -20,6 +20,7 @@ class TimedStore final : public Store {
     return timed(WriteClass::Job, inner_->create_job_by_target(job));
   }
   awaitable<Result<std::vector<TakenRun>>> take_inbox() override { return inner_->take_inbox(); }
+  awaitable<News> wait_for_news(std::chrono::milliseconds at_most) override { return inner_->wait_for_news(at_most); }
   awaitable<Status> mark_started(const std::string& jid, const std::string& target, const TargetRun& run) override {
     return timed(WriteClass::Job, inner_->mark_started(jid, target, run));
   }
@@ -119,6 +120,9 @@ class TimedStore final : public Store {
   void note_token_used(const std::string& name, double at) override { inner_->note_token_used(name, at); }
 
   void append_audit(const AuditEntry& entry) override { inner_->append_audit(entry); }
+  awaitable<Result<std::size_t>> prune_audit(double before, std::size_t at_most) override {
+    return inner_->prune_audit(before, at_most);
+  }
   awaitable<Result<std::vector<AuditEntry>>> list_audit(AuditFilter filter) override {
     return inner_->list_audit(std::move(filter));
   }

@@ -5,6 +5,7 @@ which GET /audit lists with filters, and one JSON line to <data-dir>/audit.jsonl
 """
 
 import json
+import sqlite3
 import time
 
 import grpc
@@ -197,3 +198,28 @@ def test_audit_log_path_and_off(tmp_root):
     finally:
         moved.stop()
         off.stop()
+
+
+def test_entries_older_than_audit_days_are_pruned_from_the_store(tmp_root):
+    data = tmp_root / "pruned"
+    srv = Server(data).start()
+    try:
+        Api(srv).submit("/ping", {"targets": ["localhost"]})
+        wait_entry(Api(srv), "the ping in the store", action="POST /ping")
+    finally:
+        srv.stop()
+    with sqlite3.connect(data / "steward.db") as db:  # the ping was made two days ago
+        assert db.execute("UPDATE audit SET at = at - 2 * 86400 WHERE action = 'POST /ping'").rowcount == 1
+
+    kept = Server(data, extra_args=["--log-level", "debug"]).start()  # the default keeps 90 days
+    try:
+        wait_for(lambda: "pruned 0 audit entries" in kept.log_path.read_text(), what="the first prune")
+        assert audit(Api(kept), action="POST /ping")
+    finally:
+        kept.stop()
+    pruned = Server(data, extra_args=["--audit-days", "1"]).start()
+    try:
+        wait_for(lambda: not audit(Api(pruned), action="POST /ping"), timeout=10, what="the old entry pruned")
+        assert len(file_lines(pruned)) >= 1, "the file is never cut"
+    finally:
+        pruned.stop()

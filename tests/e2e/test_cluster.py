@@ -18,7 +18,9 @@ from shared_store import shared_server, store  # noqa: F401 (store is a fixture)
 
 LEASE_SECONDS = 10
 HOSTS = [f"t{i}" for i in range(8)]
-INVENTORY = "".join(f"{host} ansible_connection=local\n" for host in HOSTS)
+# Port 1 on loopback refuses: a host every run finds unreachable at once.
+INVENTORY = "".join(f"{host} ansible_connection=local\n" for host in HOSTS) + \
+    "down ansible_host=127.0.0.1 ansible_port=1\n"
 # The count is 10,000; CI runs fewer (STEWARD_CLUSTER_JOBS=10000 for the full run),
 # and fewer again under a sanitizer, whose build checks the code paths, not the count.
 JOBS = int(os.environ.get("STEWARD_CLUSTER_JOBS", "500" if SANITIZER else "2000"))
@@ -112,6 +114,19 @@ def test_jobs_sent_to_every_server_run_exactly_once_and_one_at_a_time_per_target
     ended = [finished_jobs(s) for s in trio]
     assert sum(ended) == JOBS, f"each job ended once, by the server that ran it: {ended}"
     assert all(count > 0 for count in ended), f"every server owns some of the targets: {ended}"
+
+
+def test_every_server_shows_what_the_owner_of_a_host_saw_of_it(trio):
+    jid = Api(trio[0]).submit("/ping", {"targets": ["down"]})
+    wait_for(lambda: Api(trio[1]).job(jid)["state"] != JOB_RUNNING, timeout=30, what="the ping to end")
+
+    def seen_everywhere():
+        details = [{t["name"]: t for t in Api(s).get("/targets?pattern=down&detail=1").body}["down"] for s in trio]
+        return details if all(d["reachable"] is False for d in details) else None
+
+    details = wait_for(seen_everywhere, timeout=20, interval=0.5, what="every server to show the host unreachable")
+    assert len({d["last_seen"] for d in details}) == 1, details
+    assert all(d["last_error"] for d in details), details
 
 
 def test_a_killed_servers_targets_go_to_the_others_and_its_pending_work_runs_once(trio, store):

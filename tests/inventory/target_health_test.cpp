@@ -76,5 +76,67 @@ TEST(TargetHealth, KeepsOnlyInventoryHosts) {
   EXPECT_FALSE(health.last("vm1"));
 }
 
+std::vector<std::string> hosts_of(const std::vector<std::pair<std::string, TargetSighting>>& due) {
+  std::vector<std::string> hosts;
+  for (const auto& [host, seen] : due) hosts.push_back(host);
+  return hosts;
+}
+
+// What a share round that succeeds does: each due sighting written, then marked.
+std::vector<std::pair<std::string, TargetSighting>> take_unshared(TargetHealth& health) {
+  auto due = health.unshared();
+  for (const auto& [host, seen] : due) health.mark_shared(host, seen);
+  return due;
+}
+
+TEST(TargetHealth, ASightingStaysDueUntilTheStoreHasIt) {
+  const auto inventory = two_hosts();
+  TargetHealth health(inventory);
+  health.record("web1", result_of(OpState::Unreachable, "refused"), 100);
+  EXPECT_EQ(hosts_of(health.unshared()), std::vector<std::string>{"web1"});
+  EXPECT_EQ(hosts_of(health.unshared()), std::vector<std::string>{"web1"}) << "a failed write leaves it due";
+  const auto due = health.unshared();
+  health.record("web1", result_of(OpState::Ok), 101);  // while the write was in flight
+  health.mark_shared("web1", due[0].second);
+  auto left = health.unshared();
+  ASSERT_EQ(left.size(), 1u) << "the newer sighting says something the store does not have";
+  EXPECT_TRUE(left[0].second.reachable);
+}
+
+TEST(TargetHealth, ASightingIsSharedWhenItSaysSomethingNewOrItsShareIsOld) {
+  const auto inventory = two_hosts();
+  TargetHealth health(inventory);
+  health.record("web1", result_of(OpState::Ok), 100);
+  EXPECT_EQ(hosts_of(take_unshared(health)), std::vector<std::string>{"web1"});
+  EXPECT_TRUE(take_unshared(health).empty()) << "once shared";
+
+  health.record("web1", result_of(OpState::Ok), 110);
+  EXPECT_TRUE(take_unshared(health).empty()) << "reachable again, 10 s later: nothing new";
+  health.record("web1", result_of(OpState::Unreachable, "refused"), 111);
+  auto due = take_unshared(health);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_FALSE(due[0].second.reachable);
+  EXPECT_EQ(due[0].second.error, "refused");
+
+  health.record("web1", result_of(OpState::Unreachable, "refused"), 111 + TargetHealth::kShareAgeSeconds);
+  EXPECT_EQ(hosts_of(take_unshared(health)), std::vector<std::string>{"web1"}) << "the share grew old";
+}
+
+TEST(TargetHealth, ASharedSightingIsMergedOnlyWhenNewerAndOfAKnownHost) {
+  const auto inventory = two_hosts();
+  TargetHealth health(inventory);
+  health.record("web1", result_of(OpState::Ok), 200);
+  health.merge("web1", {false, 150, "refused"});
+  EXPECT_TRUE(health.last("web1")->reachable) << "older than ours";
+  health.merge("web1", {false, 250, "refused"});
+  EXPECT_FALSE(health.last("web1")->reachable);
+  EXPECT_EQ(health.last("web1")->when, 250);
+  health.merge("db9", {true, 300, ""});
+  EXPECT_FALSE(health.last("db9")) << "not in the inventory";
+  (void)take_unshared(health);
+  health.merge("web2", {true, 300, ""});
+  EXPECT_TRUE(take_unshared(health).empty()) << "what others shared is not shared back";
+}
+
 }  // namespace
 }  // namespace steward::inventory

@@ -40,6 +40,18 @@ class AuditStoreTest : public StoreFixture, public ::testing::WithParamInterface
 };
 INSTANTIATE_STORE_CONTRACT(AuditStoreTest);
 
+TEST_P(AuditStoreTest, PruningDeletesEntriesRecordedBeforeTheCutoffOldestFirstInBatches) {
+  for (double at : {100.0, 200.0, 250.0, 300.0}) store_->append_audit(entry(at, "ci", "POST /execute", {"web1"}));
+  ASSERT_TRUE(sync(store_->flush()).ok());
+  auto pruned = sync(store_->prune_audit(250, 1));
+  ASSERT_TRUE(pruned.ok()) << pruned.error().message;
+  EXPECT_EQ(*pruned, 1u) << "at most as many as asked";
+  EXPECT_EQ(times(list({})), (std::vector<double>{300, 250, 200})) << "the oldest first";
+  EXPECT_EQ(*sync(store_->prune_audit(250, 10)), 1u);
+  EXPECT_EQ(times(list({})), (std::vector<double>{300, 250}));
+  EXPECT_EQ(*sync(store_->prune_audit(250, 10)), 0u);
+}
+
 TEST_P(AuditStoreTest, EveryFieldSurvivesAReopen) {
   AuditEntry full{1000.25, "ci", "10.0.0.7", "rest", "DELETE /jobs/:jid", "/jobs/abc", {"web1", "web2"},
                   "abc", 404, "no such job: abc"};

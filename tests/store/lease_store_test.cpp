@@ -223,6 +223,31 @@ TEST_P(LeaseStoreTest, CancelRequestsAreSeenByEveryServerWhileTheJobRuns) {
   EXPECT_FALSE(*sync(b->request_cancel("no-such-job", "x")));
 }
 
+TEST_P(LeaseStoreTest, AServerIsToldOfWorkPlacedWithItAndOfCancelRequestsOnce) {
+  using std::chrono::milliseconds;
+  auto a = server("a");
+  auto b = server("b");
+  if (GetParam() == "sqlite") {  // servers on a file may be other processes: they poll
+    EXPECT_EQ(sync(b->wait_for_news(milliseconds(0))), News::NotPushed);
+    return;
+  }
+  EXPECT_EQ(sync(b->wait_for_news(milliseconds(50))), News::TimedOut);
+  std::string target;
+  for (int i = 0; target.empty(); ++i) {
+    std::string name = "vm" + std::to_string(i);
+    if (slot_owner(slot_of(name), {"a", "b"}) == "b") target = name;
+  }
+  ASSERT_TRUE(sync(a->create_job_by_target(job("told", {target}))).ok());
+  // Far beyond how soon it comes, so a missing tell fails instead of waiting it out.
+  EXPECT_EQ(sync(b->wait_for_news(milliseconds(20'000))), News::Told);
+  EXPECT_EQ(sync(b->wait_for_news(milliseconds(50))), News::TimedOut) << "told once";
+  EXPECT_EQ(sync(a->wait_for_news(milliseconds(50))), News::TimedOut) << "the creator is not told";
+
+  ASSERT_TRUE(*sync(a->request_cancel("told", "stop")));
+  EXPECT_EQ(sync(b->wait_for_news(milliseconds(20'000))), News::Told);
+  EXPECT_EQ(sync(a->wait_for_news(milliseconds(20'000))), News::Told) << "every server may hold a part";
+}
+
 // A schema 1 store (no owners, no cancel requests) gains them when opened.
 std::vector<std::string> numbered(const std::string& stem, int count) {
   std::vector<std::string> names;

@@ -5,13 +5,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <cerrno>
 #include <cstring>
 #include <mutex>
 
+#include "core/clock.hpp"
 #include "store/audit_json.hpp"
 
 namespace steward::api::audit {
@@ -94,6 +98,31 @@ void AuditLog::record(store::AuditEntry entry) {
 
 boost::asio::awaitable<Result<std::vector<store::AuditEntry>>> AuditLog::list(store::AuditFilter filter) {
   return store_.list_audit(std::move(filter));
+}
+
+boost::asio::awaitable<Result<std::size_t>> AuditLog::prune_once(double before) {
+  std::size_t total = 0;
+  for (;;) {
+    auto pruning = store_.prune_audit(before, kPruneBatch);
+    auto pruned = co_await std::move(pruning);
+    if (!pruned) co_return pruned.error();
+    total += *pruned;
+    if (*pruned < kPruneBatch) co_return total;
+  }
+}
+
+boost::asio::awaitable<void> AuditLog::prune_periodically(std::chrono::seconds keep, std::chrono::seconds period) {
+  boost::asio::steady_timer timer(loop_);
+  for (;;) {
+    auto pruning = prune_once(unix_now() - static_cast<double>(keep.count()));
+    auto pruned = co_await std::move(pruning);
+    if (!pruned) spdlog::warn("pruning the audit trail failed: {}", pruned.error().message);
+    else spdlog::log(*pruned > 0 ? spdlog::level::info : spdlog::level::debug,
+                     "pruned {} audit entries older than {} s", *pruned, keep.count());
+    timer.expires_after(period);
+    auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (ec) co_return;
+  }
 }
 
 }  // namespace steward::api::audit

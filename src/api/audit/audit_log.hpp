@@ -14,6 +14,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@ namespace steward::api::audit {
 class AuditLog {
  public:
   static constexpr std::size_t kMaxPending = 4u << 20;
+  static constexpr std::size_t kPruneBatch = 5000;
 
   // `file` empty: the store alone. The store is used on `loop` only.
   AuditLog(boost::asio::any_io_executor loop, store::Store& store, std::string file);
@@ -39,6 +41,13 @@ class AuditLog {
   void record(store::AuditEntry entry);
   // Loop only.
   boost::asio::awaitable<Result<std::vector<store::AuditEntry>>> list(store::AuditFilter filter);
+  // Loop only. Deletes the store's entries older than `keep`, every
+  // `period`, until cancelled. The file is left whole: it is the operator's
+  // to rotate (logrotate with copytruncate).
+  boost::asio::awaitable<void> prune_periodically(std::chrono::seconds keep, std::chrono::seconds period);
+  // Loop only. Deletes the store's entries recorded before `before` (Unix
+  // seconds), kPruneBatch at a time; returns how many.
+  boost::asio::awaitable<Result<std::size_t>> prune_once(double before);
   const std::string& file() const { return file_; }
 
   struct State;

@@ -68,4 +68,22 @@ awaitable<Result<std::vector<AuditEntry>>> RedisStore::list_audit(AuditFilter fi
   }
 }
 
+// By members, not by rank: another server pruning meanwhile cannot make
+// this delete newer entries.
+awaitable<Result<std::size_t>> RedisStore::prune_audit(double before, std::size_t at_most) {
+  auto listing = connection_.command("ZRANGEBYSCORE", prefix_ + "audit", "-inf", "(" + number(before), "LIMIT", "0",
+                                     std::to_string(at_most));
+  auto listed = co_await std::move(listing);
+  auto members = strings_of(std::move(listed));
+  if (!members) co_return members.error();
+  if (members->empty()) co_return std::size_t{0};
+  Command remove{"ZREM", prefix_ + "audit"};
+  remove.insert(remove.end(), members->begin(), members->end());
+  auto removing = connection_.run(std::move(remove));
+  auto reply = co_await std::move(removing);
+  auto removed = integer_of(reply);
+  if (!removed) co_return removed.error();
+  co_return members->size();
+}
+
 }  // namespace steward::store::redis

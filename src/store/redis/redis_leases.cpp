@@ -1,5 +1,7 @@
 // Leases, take-over, cancel requests and recorded commands (README "Servers
 // and leases"); the atomic parts are the Lua scripts in redis_scripts.cpp.
+#include <boost/asio/this_coro.hpp>
+
 #include <algorithm>
 
 #include "store/redis/redis_codec.hpp"
@@ -118,7 +120,8 @@ awaitable<Result<std::vector<std::string>>> RedisStore::create_job_by_target(con
   co_return live_servers_kept_changing("job " + job.jid + " was placed");
 }
 
-// Called every 0.1 s by each server: what is held is written soon after Redis is back.
+// Called by each server when told of news and at least every second: what
+// is held is written soon after Redis is back.
 awaitable<Result<std::vector<TakenRun>>> RedisStore::take_inbox() {
   auto holding = write_held();
   if (auto held = co_await std::move(holding); !held) co_return held.error();
@@ -169,6 +172,17 @@ awaitable<Result<bool>> RedisStore::request_cancel(const std::string& jid, const
   auto asked = integer_of(reply);
   if (!asked) co_return asked.error();
   co_return *asked > 0;
+}
+
+awaitable<News> RedisStore::wait_for_news(std::chrono::milliseconds at_most) {
+  if (lease_.server.empty()) co_return News::NotPushed;  // nobody can tell a server without a name
+  if (!news_) {
+    auto executor = co_await boost::asio::this_coro::executor;
+    news_ = std::make_unique<NewsListener>(executor, endpoint_, prefix_ + "news:" + lease_.server);
+  }
+  auto waiting = news_->wait(at_most);
+  const bool told = co_await std::move(waiting);
+  co_return told ? News::Told : News::TimedOut;
 }
 
 awaitable<Result<std::vector<CancelRequest>>> RedisStore::cancel_requests() {

@@ -18,6 +18,18 @@ local function member(jid, target) return #jid .. ':' .. jid .. target end
 local function unfinished_key(target) return P .. 'unfinished:' .. target end
 -- An inbox entry (TakenRun), length-prefixed like member(): any bytes in names.
 local function inbox_entry(jid, target, from) return #jid .. ':' .. jid .. #target .. ':' .. target .. from end
+-- Wakes the server's BLPOP on its news list, which holds one token at most
+-- (and goes with a server that never comes back).
+local function tell(server)
+  local k = P .. 'news:' .. server
+  redis.call('RPUSH', k, '1')
+  redis.call('LTRIM', k, -1, -1)
+  redis.call('EXPIRE', k, 600)
+end
+local function place_with(server, entry)
+  redis.call('RPUSH', P .. 'inbox:' .. server, entry)
+  tell(server)
+end
 local function split_member(m)
   local n, rest = m:match('^(%d+):(.*)$')
   n = tonumber(n)
@@ -124,7 +136,7 @@ for i = first, #ARGV, 3 do
   table.insert(owners, owner)
   if owner ~= me and not told[owner] then
     told[owner] = true
-    redis.call('RPUSH', P .. 'inbox:' .. owner, inbox_entry(jid, '', ''))
+    place_with(owner, inbox_entry(jid, '', ''))
   end
 end
 redis.call('HSET', jk, 'state', ARGV[5], 'error', ARGV[6], 'startat', ARGV[7], 'finishat', ARGV[8],
@@ -369,7 +381,7 @@ for i = 1, #leases, 2 do
     redis.call('HINCRBY', P .. 'lease-epoch', server, 1)
     redis.call('HSET', P .. 'lease-expires', server, '-1')
     -- What was placed with it is among its runs, shared out below.
-    redis.call('DEL', P .. 'inbox:' .. server)
+    redis.call('DEL', P .. 'inbox:' .. server, P .. 'news:' .. server)
     unfinished_of(server, server, nil, theirs)
   end
 end
@@ -386,7 +398,7 @@ for _, run in ipairs(theirs) do
   if owner == me then
     table.insert(taken, {run.jid, run.t, run.from})
   else
-    redis.call('RPUSH', P .. 'inbox:' .. owner, inbox_entry(run.jid, run.t, run.from))
+    place_with(owner, inbox_entry(run.jid, run.t, run.from))
   end
 end
 return taken
@@ -407,6 +419,11 @@ local f = redis.call('HMGET', jk, 'state', 'startat')
 if f[1] ~= RUNNING then return 0 end
 redis.call('HSET', jk, 'cancel', ARGV[3])
 redis.call('ZADD', P .. 'cancels', f[2], ARGV[2])
+-- The job's parts may be on any server holding a lease.
+local leases = redis.call('HGETALL', P .. 'lease-expires')
+for i = 1, #leases, 2 do
+  if tonumber(leases[i + 1]) > 0 then tell(leases[i]) end
+end
 return 1
 )lua";
 

@@ -22,6 +22,8 @@
 //                               runs' owner is where new work for it goes (stickiness)
 //   P inbox:<server>     list   work placed with a server by others, oldest first:
 //                               "<len(jid)>:<jid><len(target)>:<target><from>" (TakenRun)
+//   P news:<server>      list   at most one token: pushed with every inbox entry and
+//                               cancel request, popped by the server's BLPOP (redis_news.hpp)
 //   P lease-epoch        hash   server -> epoch (HINCRBY on every acquire and take-over)
 //   P lease-expires      hash   server -> expiry in Unix seconds (0 released, -1 taken over)
 //   P record:<kind>      hash   id -> JSON; P record-order:<kind> zset keeps first-put order
@@ -161,7 +163,10 @@ void log_failure(const Status& status) {
 }
 
 RedisStore::RedisStore(boost::asio::any_io_executor executor, Endpoint endpoint)
-    : prefix_(endpoint.prefix), connection_(std::move(executor), endpoint), scripts_(connection_, endpoint.prefix) {
+    : prefix_(endpoint.prefix),
+      endpoint_(endpoint),
+      connection_(std::move(executor), endpoint),
+      scripts_(connection_, endpoint.prefix) {
   connection_.set_greeting(scripts_.load_commands());
 }
 

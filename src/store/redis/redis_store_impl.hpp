@@ -4,12 +4,12 @@
 // redis_records.cpp (records, condition values, tokens).
 #include <boost/asio/any_io_executor.hpp>
 
-#include <optional>
-
 #include <memory>
+#include <optional>
 
 #include "store/redis/redis_connection.hpp"
 #include "store/redis/redis_held.hpp"
+#include "store/redis/redis_news.hpp"
 #include "store/redis/redis_placement.hpp"
 #include "store/redis/redis_scripts.hpp"
 #include "store/store.hpp"
@@ -50,6 +50,7 @@ class RedisStore final : public Store {
   awaitable<Result<std::vector<TakenRun>>> take_over(double now) override;
   awaitable<Result<bool>> request_cancel(const std::string& jid, const std::string& reason) override;
   awaitable<Result<std::vector<CancelRequest>>> cancel_requests() override;
+  awaitable<News> wait_for_news(std::chrono::milliseconds at_most) override;
   awaitable<Result<std::size_t>> prune(double finished_before) override;
   awaitable<Status> put_record(const std::string& kind, const std::string& id,
                                const boost::json::object& record) override;
@@ -67,6 +68,7 @@ class RedisStore final : public Store {
   void note_token_used(const std::string& name, double at) override;
   void append_audit(const AuditEntry& entry) override;  // redis_audit.cpp
   awaitable<Result<std::vector<AuditEntry>>> list_audit(AuditFilter filter) override;
+  awaitable<Result<std::size_t>> prune_audit(double before, std::size_t at_most) override;  // redis_audit.cpp
   awaitable<Status> flush() override;
 
  private:
@@ -92,8 +94,11 @@ class RedisStore final : public Store {
   std::optional<LiveServers> live_;
 
   std::string prefix_;
+  Endpoint endpoint_;  // for the news listener's own connection
   RedisConnection connection_;
   Scripts scripts_;
+  // Opened by the first wait_for_news, once the lease names the server.
+  std::unique_ptr<NewsListener> news_;
 };
 
 // ARGV of Script::CreateJob: each run placed by `live`, or ours when it is null.

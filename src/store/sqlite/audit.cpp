@@ -63,4 +63,11 @@ Result<std::vector<AuditEntry>> select_audit_rows(sqlite3* db, const AuditFilter
   return entries;
 }
 
+Result<std::size_t> delete_audit_rows_before(sqlite3* db, double before, std::size_t at_most) {
+  Statement q(db, "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? ORDER BY at, id LIMIT ?)");
+  q.bind(1, before).bind(2, static_cast<std::int64_t>(at_most));
+  if (auto s = q.run(); !s) return s.error();
+  return static_cast<std::size_t>(sqlite3_changes(db));
+}
+
 }  // namespace steward::store

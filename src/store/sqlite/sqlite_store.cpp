@@ -472,6 +472,9 @@ class SqliteStore final : public Store {
   awaitable<Result<std::vector<CancelRequest>>> cancel_requests() override {
     return reader_.call<Result<std::vector<CancelRequest>>>([](sqlite3* db) { return select_cancel_requests(db); });
   }
+  // Other servers on the file may be other processes, which cannot tell us:
+  // the file is polled (README "Servers and leases").
+  awaitable<News> wait_for_news(std::chrono::milliseconds) override { co_return News::NotPushed; }
 
   awaitable<Result<std::size_t>> prune(double finished_before) override {
     return writer_.call<Result<std::size_t>>([finished_before](sqlite3* db) -> Result<std::size_t> {
@@ -560,6 +563,11 @@ class SqliteStore final : public Store {
   awaitable<Result<std::vector<AuditEntry>>> list_audit(AuditFilter filter) override {
     return reader_.call<Result<std::vector<AuditEntry>>>(
         [filter = std::move(filter)](sqlite3* db) { return select_audit_rows(db, filter); });
+  }
+
+  awaitable<Result<std::size_t>> prune_audit(double before, std::size_t at_most) override {
+    return writer_.call<Result<std::size_t>>(
+        [before, at_most](sqlite3* db) { return delete_audit_rows_before(db, before, at_most); });
   }
 
   awaitable<Status> flush() override {
